@@ -1,0 +1,84 @@
+//! The document shell, the root component and the routes.
+
+use crate::components::layout::AppShell;
+use crate::error::AppError;
+use crate::pages::{
+    finance::FinanceHome, home::HomeRedirect, meters::MetersPage, not_found::NotFound, operator::OperatorHome,
+    portal::PortalHome, sign_in::SignInPage,
+};
+use crate::server_fns::account::{get_visitor, SignIn, SignOut, Visitor};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
+use leptos_router::components::{ParentRoute, Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+/// The HTML document around the application (server-rendered only).
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html>
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.ico"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// Who is visiting, and the actions that change it. Provided to every page.
+#[derive(Clone, Copy)]
+pub struct Auth {
+    /// The visitor; refetched after signing in or out.
+    pub visitor: Resource<Result<Visitor, AppError>>,
+    /// The sign-in action (the sign-in form posts to it).
+    pub sign_in: ServerAction<SignIn>,
+    /// The sign-out action (the button in the header posts to it).
+    pub sign_out: ServerAction<SignOut>,
+}
+
+/// The [`Auth`] context.
+pub fn use_auth() -> Auth {
+    expect_context::<Auth>()
+}
+
+/// The root component.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    let sign_in = ServerAction::<SignIn>::new();
+    let sign_out = ServerAction::<SignOut>::new();
+    let visitor = Resource::new(move || (sign_in.version().get(), sign_out.version().get()), |_| get_visitor());
+    provide_context(Auth { visitor, sign_in, sign_out });
+
+    // Set once the page is interactive; end-to-end tests wait for it.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+
+    // Every route renders completely before the response starts (SsrMode::Async), so a
+    // page can still answer 403/404 or redirect to the sign-in page.
+    view! {
+        <Stylesheet id="leptos" href="/pkg/stackbill.css"/>
+        <div id="app" data-hydrated=move || hydrated.get().to_string()>
+            <Router>
+                <Routes fallback=|| view! { <NotFound/> }>
+                    <Route path=path!("/sign-in") view=SignInPage ssr=SsrMode::Async/>
+                    <ParentRoute path=path!("") view=AppShell ssr=SsrMode::Async>
+                        <Route path=path!("") view=HomeRedirect ssr=SsrMode::Async/>
+                        <Route path=path!("operator") view=OperatorHome ssr=SsrMode::Async/>
+                        <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
+                        <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
+                        <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>
+                    </ParentRoute>
+                </Routes>
+            </Router>
+        </div>
+    }
+}

@@ -1,0 +1,26 @@
+//! The billing domain: *who pays how much for what*.
+//!
+//! Pure code — no database, HTTP, clock or logging — so that every rule can be tested to
+//! the last cent and the same code runs on the server and in the browser. Inputs are
+//! parsed into the newtypes here at the edge (parse, don't validate); after that every
+//! function takes the newtype.
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod ids;
+pub mod meter;
+pub mod money;
+pub mod period;
+pub mod pricing;
+pub mod quantity;
+pub mod usage;
+
+pub use error::{BillingError, BillingResult};
+pub use ids::{CloudTenantId, MeterId, SubscriptionId};
+pub use meter::{Meter, MeterBilling};
+pub use money::{Currency, Money};
+pub use period::BillingPeriod;
+pub use pricing::{PricingModel, Tier, UnitConversion, UnitPrice};
+pub use quantity::Quantity;
+pub use usage::UsageRecord;

@@ -1,0 +1,97 @@
+//! Usage records as the billing domain sees them: one hourly or daily aggregate of one
+//! meter for one resource of one user subscription.
+
+use super::ids::{MeterId, SubscriptionId};
+use super::quantity::Quantity;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// A parsed, valid usage record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// The user subscription on the stamp that emitted the usage.
+    pub subscription_id: SubscriptionId,
+    /// The meter.
+    pub meter_id: MeterId,
+    /// Start of the usage bucket (inclusive).
+    pub usage_start: DateTime<Utc>,
+    /// End of the usage bucket (exclusive, after the start).
+    pub usage_end: DateTime<Utc>,
+    /// Exact quantity in the meter's unit.
+    pub quantity: Quantity,
+    /// Fully qualified resource ID (`/subscriptions/…/resourceGroups/…/providers/…`).
+    pub resource_uri: String,
+    /// Region (`northwest`).
+    pub location: String,
+    /// Resource tags as received (JSON text or empty).
+    pub tags: String,
+    /// Additional info (VM size, image) normalised: `""` when absent, `"null"` or `null`.
+    pub additional_info: String,
+    /// When Azure Stack reported it, if the source says.
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+impl UsageRecord {
+    /// The text that identifies a record. Azure's `id`/`name` are not unique (56 of 236
+    /// ids repeat in a recorded response), so identity is (user subscription, meter, usage
+    /// start, usage end, resource URI, additional info). ARM resource IDs are
+    /// case-insensitive and arrive as both `/resourceGroups/` and `/resourcegroups/`, so the
+    /// URI is compared lower-cased.
+    pub fn identity_text(&self) -> String {
+        format!(
+            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
+            self.subscription_id,
+            self.meter_id,
+            self.usage_start.timestamp(),
+            self.usage_end.timestamp(),
+            self.resource_uri.to_lowercase(),
+            self.additional_info
+        )
+    }
+}
+
+/// Normalises `tags`/`additionalInfo` values: JSON `null`, the string `"null"` and the
+/// empty string all mean "none" and become `""`; anything else is kept trimmed.
+pub fn normalise_info(raw: Option<&str>) -> String {
+    match raw.map(str::trim) {
+        None | Some("") | Some("null") => String::new(),
+        Some(text) => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(uri: &str, info: &str) -> UsageRecord {
+        UsageRecord {
+            subscription_id: SubscriptionId::parse("1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4").unwrap(),
+            meter_id: MeterId::parse("9CD92D4C-BAFD-4492-B278-BEDC2DE8232A").unwrap(),
+            usage_start: "2019-12-10T18:00:00+00:00".parse().unwrap(),
+            usage_end: "2019-12-10T19:00:00Z".parse().unwrap(),
+            quantity: Quantity::parse("2.0").unwrap(),
+            resource_uri: uri.into(),
+            location: "northwest".into(),
+            tags: String::new(),
+            additional_info: info.into(),
+            reported_at: None,
+        }
+    }
+
+    #[test]
+    fn identity_ignores_resource_uri_case_but_not_additional_info() {
+        let a = record("/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/VM1", "");
+        let b = record("/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1", "");
+        let c = record(&a.resource_uri, "{\"ServiceType\":\"Standard_F2s\"}");
+        assert_eq!(a.identity_text(), b.identity_text());
+        assert_ne!(a.identity_text(), c.identity_text());
+    }
+
+    #[test]
+    fn empty_and_null_info_are_the_same_none() {
+        assert_eq!(normalise_info(None), "");
+        assert_eq!(normalise_info(Some("")), "");
+        assert_eq!(normalise_info(Some("null")), "");
+        assert_eq!(normalise_info(Some(" {\"RG\":\"rg\"} ")), "{\"RG\":\"rg\"}");
+    }
+}

@@ -1,0 +1,113 @@
+//! The signed-in layout: header with role-aware navigation, then the page.
+
+use crate::app::use_auth;
+use crate::i18n::{text, Locale, Msg};
+use crate::server_fns::account::Visitor;
+use crate::types::{CurrentUser, Role};
+use leptos::prelude::*;
+use leptos_meta::Html;
+use leptos_router::components::{Outlet, Redirect, A};
+use leptos_router::hooks::use_location;
+
+/// The locale of the current visitor (English until known).
+pub fn use_locale() -> Signal<Locale> {
+    let auth = use_auth();
+    Signal::derive(move || auth.visitor.get().and_then(Result::ok).map(|v| v.locale).unwrap_or_default())
+}
+
+/// The Stackbill word mark.
+#[component]
+pub fn Brand() -> impl IntoView {
+    view! {
+        <a class="brand" href="/">
+            <span class="brand-mark" aria-hidden="true">"S"</span>
+            <span class="brand-name">"Stackbill"</span>
+        </a>
+    }
+}
+
+fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
+    match role {
+        Role::Operator => vec![("/operator", Msg::NavOverview), ("/finance", Msg::NavFinance), ("/meters", Msg::NavMeters)],
+        Role::Finance => vec![("/finance", Msg::NavOverview), ("/meters", Msg::NavMeters)],
+        Role::Customer => vec![("/portal", Msg::NavOverview)],
+        Role::Ingest => vec![],
+    }
+}
+
+fn role_label(role: Role) -> Msg {
+    match role {
+        Role::Operator | Role::Ingest => Msg::RoleOperator,
+        Role::Finance => Msg::RoleFinance,
+        Role::Customer => Msg::RoleCustomer,
+    }
+}
+
+/// The layout of every signed-in page. Sends visitors who are not signed in to the
+/// sign-in page (a redirect, on the server too).
+#[component]
+pub fn AppShell() -> impl IntoView {
+    let auth = use_auth();
+    let location = use_location();
+    view! {
+        <Suspense fallback=|| view! { <div class="loading-page"></div> }>
+            {move || Suspend::new(async move {
+                match auth.visitor.await {
+                    Ok(Visitor { user: Some(user), locale }) => view! { <SignedInLayout user locale/> }.into_any(),
+                    _ => {
+                        let here = location.pathname.get_untracked();
+                        let target = if here == "/" || here.is_empty() {
+                            "/sign-in".to_owned()
+                        } else {
+                            format!("/sign-in?next={here}")
+                        };
+                        view! { <Redirect path=target/> }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn SignedInLayout(user: CurrentUser, locale: Locale) -> impl IntoView {
+    let auth = use_auth();
+    let location = use_location();
+    let items = nav_items(user.role);
+    let who = user.customer_name.clone().unwrap_or_else(|| text(locale, role_label(user.role)).to_owned());
+    view! {
+        <Html {..} lang=locale.tag()/>
+        <header class="topbar">
+            <div class="topbar-inner">
+                <Brand/>
+                <nav class="mainnav" aria-label="Main">
+                    {items
+                        .into_iter()
+                        .map(|(href, msg)| {
+                            let current = move || location.pathname.get() == href;
+                            view! {
+                                <A href=href attr:class=move || if current() { "navlink active" } else { "navlink" }>
+                                    {text(locale, msg)}
+                                </A>
+                            }
+                        })
+                        .collect_view()}
+                </nav>
+                <div class="usermenu">
+                    <div class="userinfo">
+                        <span class="username" data-testid="user-name">{user.display_name.clone()}</span>
+                        <span class="userrole" data-testid="user-role">{who}</span>
+                    </div>
+                    <ActionForm action=auth.sign_out>
+                        <button type="submit" class="btn btn-quiet" data-testid="sign-out">
+                            {text(locale, Msg::SignOut)}
+                        </button>
+                    </ActionForm>
+                </div>
+            </div>
+        </header>
+        <main class="page">
+            <Outlet/>
+        </main>
+    }
+}

@@ -1,0 +1,5 @@
+//! Reusable views.
+
+pub mod feedback;
+pub mod layout;
+pub mod stat;

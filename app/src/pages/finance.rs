@@ -1,0 +1,92 @@
+//! `/finance`: billing periods with usage.
+
+use crate::components::feedback::{ErrorPanel, Loading};
+use crate::components::layout::use_locale;
+use crate::components::stat::StatCard;
+use crate::i18n::{format_date, format_decimal, format_period, text, Locale, Msg};
+use crate::server_fns::overview::get_finance_overview;
+use crate::types::FinanceOverview;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use rust_decimal::Decimal;
+
+fn count(n: i64, locale: Locale) -> String {
+    format_decimal(Decimal::from(n), locale, 0, 0)
+}
+
+/// The billing periods finance works on.
+#[component]
+pub fn FinanceHome() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_finance_overview());
+    let locale = use_locale();
+    view! {
+        <Title text="Billing periods · Stackbill"/>
+        <Suspense fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(o) => view! { <FinanceView o locale=locale.get_untracked()/> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn FinanceView(o: FinanceOverview, locale: Locale) -> impl IntoView {
+    let t = move |m| text(locale, m);
+    view! {
+        <div class="page-head">
+            <h1>{t(Msg::FinanceTitle)}</h1>
+        </div>
+        <section class="stats">
+            <StatCard label=t(Msg::Customers) value=count(o.customers, locale) testid="stat-customers"/>
+            <StatCard label=t(Msg::Registrations) value=count(o.registrations, locale) testid="stat-registrations"/>
+        </section>
+        <section class="panel">
+            {if o.periods.is_empty() {
+                view! { <p class="muted">{t(Msg::NoUsageYet)}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="periods-table">
+                            <thead>
+                                <tr>
+                                    <th>{t(Msg::Period)}</th>
+                                    <th>{t(Msg::Status)}</th>
+                                    <th class="num">{t(Msg::UsageRecords)}</th>
+                                    <th class="num">{t(Msg::SubscriptionsWithUsage)}</th>
+                                    <th>{t(Msg::UsageDays)}</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {o.periods
+                                    .into_iter()
+                                    .map(|p| {
+                                        let (status, class) = if p.in_progress {
+                                            (t(Msg::InProgress), "badge badge-info")
+                                        } else {
+                                            (t(Msg::ReadyToInvoice), "badge badge-ok")
+                                        };
+                                        view! {
+                                            <tr>
+                                                <td data-label=t(Msg::Period)>{format_period(p.period, locale)}</td>
+                                                <td data-label=t(Msg::Status)><span class=class>{status}</span></td>
+                                                <td class="num" data-label=t(Msg::UsageRecords)>{count(p.usage_records, locale)}</td>
+                                                <td class="num" data-label=t(Msg::SubscriptionsWithUsage)>{count(p.user_subscriptions, locale)}</td>
+                                                <td data-label=t(Msg::UsageDays)>
+                                                    {format!("{} – {}", format_date(p.first_usage_on, locale), format_date(p.last_usage_on, locale))}
+                                                </td>
+                                            </tr>
+                                        }
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}

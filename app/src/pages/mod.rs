@@ -1,0 +1,9 @@
+//! One module per route.
+
+pub mod finance;
+pub mod home;
+pub mod meters;
+pub mod not_found;
+pub mod operator;
+pub mod portal;
+pub mod sign_in;

@@ -1,0 +1,95 @@
+//! `/operator`: the operations overview.
+
+use crate::components::feedback::{ErrorPanel, Loading};
+use crate::components::layout::use_locale;
+use crate::components::stat::StatCard;
+use crate::i18n::{format_date, format_datetime, format_decimal, text, Locale, Msg};
+use crate::server_fns::overview::get_operator_overview;
+use crate::types::OperatorOverview;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use rust_decimal::Decimal;
+
+fn count(n: i64, locale: Locale) -> String {
+    format_decimal(Decimal::from(n), locale, 0, 0)
+}
+
+/// Registrations, customers, mapping coverage and ingestion at a glance.
+#[component]
+pub fn OperatorHome() -> impl IntoView {
+    let data = Resource::new(|| (), |_| get_operator_overview());
+    let locale = use_locale();
+    view! {
+        <Title text="Overview · Stackbill"/>
+        <Suspense fallback=|| view! { <Loading/> }>
+            {move || Suspend::new(async move {
+                match data.await {
+                    Ok(o) => view! { <OperatorView o locale=locale.get_untracked()/> }.into_any(),
+                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
+    let t = move |m| text(locale, m);
+    let last = o.last_ingestion_at.map(|at| format_datetime(at, locale)).unwrap_or_else(|| t(Msg::Never).to_owned());
+    let latest = o.latest_usage_on.map(|d| format_date(d, locale)).unwrap_or_else(|| t(Msg::Never).to_owned());
+    let unassigned = format!("{} {}", count(o.unassigned_subscriptions, locale), t(Msg::Unassigned));
+    view! {
+        <div class="page-head">
+            <h1>{t(Msg::OperatorTitle)}</h1>
+        </div>
+        <section class="stats" data-testid="operator-stats">
+            <StatCard label=t(Msg::Registrations) value=count(o.registrations.len() as i64, locale) testid="stat-registrations"/>
+            <StatCard label=t(Msg::Customers) value=count(o.customers, locale) testid="stat-customers"/>
+            <StatCard label=t(Msg::MappedTenants) value=count(o.mapped_tenants, locale) testid="stat-mapped"/>
+            <StatCard label=t(Msg::UnmappedTenants) value=count(o.unmapped_tenants, locale) testid="stat-unmapped"/>
+            <StatCard label=t(Msg::UserSubscriptions) value=count(o.user_subscriptions, locale) note=unassigned testid="stat-user-subscriptions"/>
+            <StatCard label=t(Msg::UsageRecords) value=count(o.usage_records, locale) note=format!("{}: {}", t(Msg::LatestUsage), latest) testid="stat-usage-records"/>
+            <StatCard label=t(Msg::LastIngestion) value=last text=true testid="stat-last-ingestion"/>
+            <StatCard label=t(Msg::Meters) value=count(o.meters, locale) testid="stat-meters"/>
+        </section>
+        <section class="panel">
+            <h2>{t(Msg::Registrations)}</h2>
+            {if o.registrations.is_empty() {
+                view! { <p class="muted">{t(Msg::NoRegistrations)}</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table" data-testid="registrations-table">
+                            <thead>
+                                <tr>
+                                    <th>{t(Msg::RegistrationName)}</th>
+                                    <th>{t(Msg::BaseSubscription)}</th>
+                                    <th>{t(Msg::Currency)}</th>
+                                    <th>{t(Msg::DefaultPriceSheet)}</th>
+                                    <th class="num">{t(Msg::MappedTenants)}</th>
+                                    <th class="num">{t(Msg::UserSubscriptions)}</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {o.registrations
+                                    .into_iter()
+                                    .map(|r| view! {
+                                        <tr>
+                                            <td data-label=t(Msg::RegistrationName)>{r.name}</td>
+                                            <td data-label=t(Msg::BaseSubscription)><code>{r.base_subscription_id}</code></td>
+                                            <td data-label=t(Msg::Currency)>{r.currency}</td>
+                                            <td data-label=t(Msg::DefaultPriceSheet)>{r.price_sheet.unwrap_or_else(|| t(Msg::NoPriceSheet).to_owned())}</td>
+                                            <td class="num" data-label=t(Msg::MappedTenants)>{count(r.mapped_tenants, locale)}</td>
+                                            <td class="num" data-label=t(Msg::UserSubscriptions)>{count(r.user_subscriptions, locale)}</td>
+                                        </tr>
+                                    })
+                                    .collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }
+                .into_any()
+            }}
+        </section>
+    }
+}

@@ -1,0 +1,88 @@
+//! Signing in and out, and who is signed in.
+
+use crate::error::AppError;
+use crate::i18n::Locale;
+use crate::types::CurrentUser;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What every page needs to know about the visitor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visitor {
+    /// The signed-in person, if any.
+    pub user: Option<CurrentUser>,
+    /// Language for the interface: the user's choice, else the browser's.
+    pub locale: Locale,
+}
+
+/// Who is signed in (for the navigation and the page guards).
+#[server(prefix = "/api/fn", endpoint = "visitor")]
+pub async fn get_visitor() -> Result<Visitor, AppError> {
+    use super::context;
+    use crate::ssr::auth::Actor;
+    use crate::ssr::db;
+    let state = context::state()?;
+    let browser_locale = context::accept_language()
+        .map(|h| Locale::from_accept_language(&h))
+        .unwrap_or_default();
+    let Some(caller) = context::caller(&state).await? else {
+        return Ok(Visitor { user: None, locale: browser_locale });
+    };
+    let Actor::User { id, email } = caller.actor.clone() else {
+        return Ok(Visitor { user: None, locale: browser_locale });
+    };
+    let mut c = state.db.conn().await?;
+    let user = db::users::find_user(&mut c, id).await?.ok_or_else(AppError::unauthenticated)?;
+    let customer_name = match caller.customer_id {
+        Some(cid) => db::customers::find_customer(&mut c, cid).await?.map(|c| c.name),
+        None => None,
+    };
+    Ok(Visitor {
+        user: Some(CurrentUser {
+            id,
+            email,
+            display_name: user.display_name,
+            role: caller.role,
+            customer_id: caller.customer_id,
+            customer_name,
+            locale: caller.locale,
+        }),
+        locale: caller.locale,
+    })
+}
+
+/// Signs in with email and password. On success the session id is renewed (so a session
+/// id planted before sign-in is worthless) and the browser is sent to the role's home.
+#[server(prefix = "/api/fn", endpoint = "sign_in")]
+pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
+    use super::context;
+    use crate::ssr::auth::internal;
+    use crate::ssr::db::sessions::USER_ID_KEY;
+    use crate::ssr::services::accounts;
+    use crate::types::Role;
+    let state = context::state()?;
+    let client = context::client_addr(&state);
+    let user = accounts::sign_in(&state, &email, &password, &client).await?;
+    let session = context::session().await?;
+    session.cycle_id().await.map_err(|e| internal("session cycle", e))?;
+    session.insert(USER_ID_KEY, user.id).await.map_err(|e| internal("session write", e))?;
+    let home = Role::parse(&user.role).map(|r| r.home_path()).unwrap_or("/");
+    leptos_axum::redirect(home);
+    Ok(())
+}
+
+/// Signs out: the session is deleted on the server, not only forgotten by the browser.
+#[server(prefix = "/api/fn", endpoint = "sign_out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use super::context;
+    use crate::ssr::auth::internal;
+    use crate::ssr::services::accounts;
+    let state = context::state()?;
+    if let Some(caller) = context::caller(&state).await? {
+        accounts::record_sign_out(&state, &caller, &context::client_addr(&state)).await?;
+    }
+    let session = context::session().await?;
+    session.flush().await.map_err(|e| internal("session delete", e))?;
+    leptos_axum::redirect("/sign-in");
+    Ok(())
+}

@@ -1,0 +1,154 @@
+//! Registrations (stamps) and their base subscriptions.
+
+use super::{sql, AsExecutor, DbResult};
+use sqlx::FromRow;
+
+/// A `registrations` row.
+#[derive(Debug, Clone, FromRow)]
+pub struct RegistrationRow {
+    /// Id.
+    pub id: i64,
+    /// Registration name.
+    pub name: String,
+    /// Base subscription (canonical GUID).
+    pub base_subscription_id: String,
+    /// Azure resource group of the registration resource.
+    pub resource_group: String,
+    /// Invoice currency.
+    pub currency: String,
+    /// Default price sheet.
+    pub price_sheet_id: Option<i64>,
+    /// Tax rate (percent, decimal text) on the base subscription's invoice.
+    pub base_tax_rate: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+const COLUMNS: &str =
+    "id, name, base_subscription_id, resource_group, currency, price_sheet_id, base_tax_rate, created_at";
+
+/// A registration to create.
+#[derive(Debug, Clone)]
+pub struct NewRegistration<'a> {
+    /// Name.
+    pub name: &'a str,
+    /// Canonical base subscription GUID.
+    pub base_subscription_id: &'a str,
+    /// Resource group.
+    pub resource_group: &'a str,
+    /// ISO currency code.
+    pub currency: &'a str,
+    /// Default price sheet.
+    pub price_sheet_id: Option<i64>,
+    /// Tax rate on the base invoice.
+    pub base_tax_rate: &'a str,
+}
+
+/// Inserts a registration and returns its id.
+pub async fn insert_registration(c: &mut impl AsExecutor, r: &NewRegistration<'_>, now: i64) -> DbResult<i64> {
+    let q = "INSERT INTO registrations (name, base_subscription_id, resource_group, currency, price_sheet_id, \
+             base_tax_rate, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+    Ok(sql!(c, |e| sqlx::query_scalar(q)
+        .bind(r.name)
+        .bind(r.base_subscription_id)
+        .bind(r.resource_group)
+        .bind(r.currency)
+        .bind(r.price_sheet_id)
+        .bind(r.base_tax_rate)
+        .bind(now)
+        .fetch_one(e)
+        .await)?)
+}
+
+/// Updates a registration's settings (everything but its name).
+pub async fn update_registration(c: &mut impl AsExecutor, id: i64, r: &NewRegistration<'_>) -> DbResult<()> {
+    let q = "UPDATE registrations SET base_subscription_id = $2, resource_group = $3, currency = $4, \
+             price_sheet_id = $5, base_tax_rate = $6 WHERE id = $1";
+    sql!(c, |e| sqlx::query(q)
+        .bind(id)
+        .bind(r.base_subscription_id)
+        .bind(r.resource_group)
+        .bind(r.currency)
+        .bind(r.price_sheet_id)
+        .bind(r.base_tax_rate)
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// The registration with this name.
+pub async fn find_registration_by_name(c: &mut impl AsExecutor, name: &str) -> DbResult<Option<RegistrationRow>> {
+    let q = format!("SELECT {COLUMNS} FROM registrations WHERE name = $1");
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q).bind(name).fetch_optional(e).await)?)
+}
+
+/// Every registration by name.
+pub async fn list_registrations(c: &mut impl AsExecutor) -> DbResult<Vec<RegistrationRow>> {
+    let q = format!("SELECT {COLUMNS} FROM registrations ORDER BY name");
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q).fetch_all(e).await)?)
+}
+
+/// A registration with its headline counts.
+#[derive(Debug, Clone, FromRow)]
+pub struct RegistrationSummaryRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Base subscription.
+    pub base_subscription_id: String,
+    /// Currency.
+    pub currency: String,
+    /// Default price sheet's name.
+    pub price_sheet: Option<String>,
+    /// Tenants with a current customer subscription here.
+    pub mapped_tenants: i64,
+    /// User subscriptions on this stamp.
+    pub user_subscriptions: i64,
+}
+
+/// Registrations with their counts, by name.
+pub async fn list_registration_summaries(c: &mut impl AsExecutor) -> DbResult<Vec<RegistrationSummaryRow>> {
+    let q = "SELECT r.id, r.name, r.base_subscription_id, r.currency, p.name AS price_sheet, \
+             (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND cs.ended_on IS NULL) AS mapped_tenants, \
+             (SELECT COUNT(*) FROM user_subscriptions us WHERE us.registration_id = r.id) AS user_subscriptions \
+             FROM registrations r LEFT JOIN price_sheets p ON p.id = r.price_sheet_id ORDER BY r.name";
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(q).fetch_all(e).await)?)
+}
+
+/// Number of registrations.
+pub async fn count_registrations(c: &mut impl AsExecutor) -> DbResult<i64> {
+    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM registrations").fetch_one(e).await)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ssr::db::testing::for_each_engine;
+
+    #[tokio::test]
+    async fn registrations_are_inserted_found_and_summarised() {
+        for_each_engine(|db| async move {
+            let mut c = db.conn().await.unwrap();
+            let new = NewRegistration {
+                name: "azurestack-northwest",
+                base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                resource_group: "azurestack",
+                currency: "USD",
+                price_sheet_id: None,
+                base_tax_rate: "0",
+            };
+            let id = insert_registration(&mut c, &new, 1).await.unwrap();
+            let found = find_registration_by_name(&mut c, "azurestack-northwest").await.unwrap().unwrap();
+            assert_eq!(found.id, id);
+            assert_eq!(found.currency, "USD");
+            update_registration(&mut c, id, &NewRegistration { currency: "EUR", ..new.clone() }).await.unwrap();
+            let summaries = list_registration_summaries(&mut c).await.unwrap();
+            assert_eq!(summaries.len(), 1);
+            assert_eq!((summaries[0].currency.as_str(), summaries[0].mapped_tenants), ("EUR", 0));
+            assert!(insert_registration(&mut c, &new, 2).await.unwrap_err().is_unique_violation());
+            assert_eq!(count_registrations(&mut c).await.unwrap(), 1);
+        })
+        .await;
+    }
+}

@@ -1,0 +1,620 @@
+//! Usage records, their daily rollups and ingestion batches.
+//!
+//! [`store_records`] is the one write path for usage: imports, pushes, the collector and
+//! the demo seed all end here, inside the caller's transaction, so a batch's records,
+//! corrections, rollup updates and its `ingest_batches` row commit together.
+
+use super::fixed::{from_fixed, to_fixed, ATTO_PER_UNIT};
+use super::{sql, AsExecutor, DbError, DbResult};
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use sqlx::FromRow;
+use std::collections::HashMap;
+
+/// A record ready to be stored: identifiers resolved to rows, identity hashed.
+#[derive(Debug, Clone)]
+pub struct StagedRecord {
+    /// 128-bit hash of the record identity.
+    pub identity_key: [u8; 16],
+    /// User subscription row.
+    pub user_subscription_id: i64,
+    /// Canonical meter ID (must exist in `meters`).
+    pub meter_id: String,
+    /// Resource row.
+    pub resource_id: i64,
+    /// Usage start, Unix seconds.
+    pub usage_start_at: i64,
+    /// Usage end, Unix seconds.
+    pub usage_end_at: i64,
+    /// UTC day of the usage start (the rollup day).
+    pub usage_on: NaiveDate,
+    /// Exact quantity.
+    pub quantity: Decimal,
+    /// Normalised additional info.
+    pub additional_info: String,
+    /// Tags as received.
+    pub tags: String,
+    /// Reported time, Unix seconds.
+    pub reported_at: i64,
+}
+
+/// What happened to a batch's records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOutcome {
+    /// New records stored.
+    pub accepted: u64,
+    /// Records identical to stored ones (nothing changed).
+    pub duplicates: u64,
+    /// Records whose identity was stored with another quantity (now replaced).
+    pub corrected: u64,
+}
+
+/// An ingestion batch to record.
+#[derive(Debug, Clone)]
+pub struct NewBatch<'a> {
+    /// `pull`, `push`, `import` or `demo`.
+    pub source: &'a str,
+    /// Registration the batch belongs to.
+    pub registration_id: Option<i64>,
+    /// Who sent it.
+    pub actor: &'a str,
+    /// File, window or request.
+    pub label: &'a str,
+}
+
+/// Inserts the batch row (counts filled in by [`finish_batch`]) and returns its id.
+pub async fn insert_batch(c: &mut impl AsExecutor, b: &NewBatch<'_>, now: i64) -> DbResult<i64> {
+    let q = "INSERT INTO ingest_batches (source, registration_id, actor, label, accepted, duplicates, corrected, \
+             quarantined, committed_at) VALUES ($1, $2, $3, $4, 0, 0, 0, 0, $5) RETURNING id";
+    Ok(sql!(c, |e| sqlx::query_scalar(q)
+        .bind(b.source)
+        .bind(b.registration_id)
+        .bind(b.actor)
+        .bind(b.label)
+        .bind(now)
+        .fetch_one(e)
+        .await)?)
+}
+
+/// Writes a batch's final counts.
+pub async fn finish_batch(c: &mut impl AsExecutor, id: i64, o: &StoreOutcome, quarantined: u64) -> DbResult<()> {
+    let q = "UPDATE ingest_batches SET accepted = $2, duplicates = $3, corrected = $4, quarantined = $5 WHERE id = $1";
+    sql!(c, |e| sqlx::query(q)
+        .bind(id)
+        .bind(o.accepted as i64)
+        .bind(o.duplicates as i64)
+        .bind(o.corrected as i64)
+        .bind(quarantined as i64)
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Rows per multi-row statement: 12 parameters a row stays under SQLite's 32,766 and
+/// PostgreSQL's 65,535 bound parameters, and 500 rows amortise the statement overhead.
+const ROWS_PER_STATEMENT: usize = 500;
+
+/// Stores a batch of records: new identities are inserted, identical ones counted as
+/// duplicates, changed quantities applied as corrections with history, and the daily
+/// rollups moved by exactly the difference. Runs inside the caller's transaction.
+pub async fn store_records(
+    c: &mut impl AsExecutor,
+    batch_id: i64,
+    records: &[StagedRecord],
+    now: i64,
+) -> DbResult<StoreOutcome> {
+    let mut outcome = StoreOutcome::default();
+    // The same identity twice in one batch: the later delivery corrects the earlier, so
+    // process them in rounds of distinct identities, in order.
+    let mut rounds: Vec<Vec<&StagedRecord>> = Vec::new();
+    let mut seen: HashMap<[u8; 16], usize> = HashMap::with_capacity(records.len());
+    for r in records {
+        let round = seen.entry(r.identity_key).and_modify(|n| *n += 1).or_insert(0);
+        if rounds.len() <= *round {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push(r);
+    }
+    let mut daily: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
+    let mut by_resource: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
+    for round in rounds {
+        let existing = find_existing(c, &round).await?;
+        let mut fresh = Vec::with_capacity(round.len());
+        for r in round {
+            match existing.get(&r.identity_key) {
+                None => {
+                    fresh.push(r);
+                    add_delta(&mut daily, (r.user_subscription_id, &r.meter_id, r.usage_on), r.quantity, 1);
+                    add_delta(&mut by_resource, (r.resource_id, &r.meter_id, r.usage_on), r.quantity, 1);
+                }
+                Some((_, old)) if *old == r.quantity => outcome.duplicates += 1,
+                Some((id, old)) => {
+                    correct_record(c, *id, *old, r.quantity, batch_id, now).await?;
+                    let delta = r.quantity - *old;
+                    add_delta(&mut daily, (r.user_subscription_id, &r.meter_id, r.usage_on), delta, 0);
+                    add_delta(&mut by_resource, (r.resource_id, &r.meter_id, r.usage_on), delta, 0);
+                    outcome.corrected += 1;
+                }
+            }
+        }
+        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+            insert_records(c, chunk, now).await?;
+        }
+        outcome.accepted += fresh.len() as u64;
+    }
+    upsert_rollups(c, "usage_daily", "user_subscription_id", &daily).await?;
+    upsert_rollups(c, "usage_daily_by_resource", "resource_id", &by_resource).await?;
+    Ok(outcome)
+}
+
+fn add_delta<'a>(
+    map: &mut HashMap<(i64, &'a str, NaiveDate), (Decimal, i64)>,
+    key: (i64, &'a str, NaiveDate),
+    quantity: Decimal,
+    count: i64,
+) {
+    let entry = map.entry(key).or_insert((Decimal::ZERO, 0));
+    entry.0 += quantity;
+    entry.1 += count;
+}
+
+async fn find_existing(
+    c: &mut impl AsExecutor,
+    round: &[&StagedRecord],
+) -> DbResult<HashMap<[u8; 16], (i64, Decimal)>> {
+    let mut found = HashMap::new();
+    for chunk in round.chunks(ROWS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let q = format!(
+            "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(Vec<u8>, i64, String)> = sql!(c, |e| {
+            let mut query = sqlx::query_as(&q);
+            for r in chunk {
+                query = query.bind(&r.identity_key[..]);
+            }
+            query.fetch_all(e).await
+        })?;
+        for (key, id, quantity) in rows {
+            let key: [u8; 16] = key
+                .try_into()
+                .map_err(|_| DbError::Corrupt("usage identity key is not 16 bytes".into()))?;
+            let quantity = quantity
+                .parse::<Decimal>()
+                .map_err(|e| DbError::Corrupt(format!("usage quantity `{quantity}`: {e}")))?;
+            found.insert(key, (id, quantity));
+        }
+    }
+    Ok(found)
+}
+
+async fn insert_records(c: &mut impl AsExecutor, chunk: &[&StagedRecord], now: i64) -> DbResult<()> {
+    const COLS: usize = 11;
+    let rows: Vec<String> = (0..chunk.len())
+        .map(|i| {
+            let p: Vec<String> = (1..=COLS).map(|j| format!("${}", i * COLS + j)).collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    let q = format!(
+        "INSERT INTO usage_records (identity_key, user_subscription_id, meter_id, resource_id, usage_start_at, \
+         usage_end_at, quantity, additional_info, tags, reported_at, ingested_at) VALUES {}",
+        rows.join(", ")
+    );
+    let quantities: Vec<String> = chunk.iter().map(|r| r.quantity.normalize().to_string()).collect();
+    sql!(c, |e| {
+        let mut query = sqlx::query(&q);
+        for (r, quantity) in chunk.iter().zip(&quantities) {
+            query = query
+                .bind(&r.identity_key[..])
+                .bind(r.user_subscription_id)
+                .bind(&r.meter_id)
+                .bind(r.resource_id)
+                .bind(r.usage_start_at)
+                .bind(r.usage_end_at)
+                .bind(quantity)
+                .bind(&r.additional_info)
+                .bind(&r.tags)
+                .bind(r.reported_at)
+                .bind(now);
+        }
+        query.execute(e).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+async fn correct_record(
+    c: &mut impl AsExecutor,
+    id: i64,
+    old: Decimal,
+    new: Decimal,
+    batch_id: i64,
+    now: i64,
+) -> DbResult<()> {
+    let new_text = new.normalize().to_string();
+    sql!(c, |e| sqlx::query("UPDATE usage_records SET quantity = $2, ingested_at = $3 WHERE id = $1")
+        .bind(id)
+        .bind(&new_text)
+        .bind(now)
+        .execute(e)
+        .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "INSERT INTO usage_corrections (usage_record_id, old_quantity, new_quantity, batch_id, corrected_at) \
+         VALUES ($1, $2, $3, $4, $5)"
+    )
+    .bind(id)
+    .bind(old.normalize().to_string())
+    .bind(&new_text)
+    .bind(batch_id)
+    .bind(now)
+    .execute(e)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+async fn upsert_rollups(
+    c: &mut impl AsExecutor,
+    table: &str,
+    key_column: &str,
+    deltas: &HashMap<(i64, &str, NaiveDate), (Decimal, i64)>,
+) -> DbResult<()> {
+    let mut entries = Vec::with_capacity(deltas.len());
+    for ((key, meter, day), (quantity, count)) in deltas {
+        let (whole, atto) = to_fixed(*quantity)
+            .ok_or_else(|| DbError::Corrupt(format!("rollup quantity {quantity} out of range")))?;
+        entries.push((*key, *meter, *day, whole, atto, *count));
+    }
+    // A stable order keeps concurrent writers on PostgreSQL from deadlocking each other.
+    entries.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    const COLS: usize = 6;
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p: Vec<String> = (1..=COLS).map(|j| format!("${}", i * COLS + j)).collect();
+                format!("({})", p.join(", "))
+            })
+            .collect();
+        // The carry: atto parts are each < 10^18, so their sum fits an i64 and integer
+        // division / remainder split it exactly on both engines.
+        let q = format!(
+            "INSERT INTO {table} ({key_column}, meter_id, usage_on, quantity_whole, quantity_atto, record_count) \
+             VALUES {rows} ON CONFLICT ({key_column}, meter_id, usage_on) DO UPDATE SET \
+             quantity_whole = {table}.quantity_whole + excluded.quantity_whole + \
+             ({table}.quantity_atto + excluded.quantity_atto) / {ATTO_PER_UNIT}, \
+             quantity_atto = ({table}.quantity_atto + excluded.quantity_atto) % {ATTO_PER_UNIT}, \
+             record_count = {table}.record_count + excluded.record_count",
+            rows = rows.join(", ")
+        );
+        sql!(c, |e| {
+            let mut query = sqlx::query(&q);
+            for (key, meter, day, whole, atto, count) in chunk {
+                query = query.bind(*key).bind(*meter).bind(*day).bind(*whole).bind(*atto).bind(*count);
+            }
+            query.execute(e).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// A usage resource to resolve.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResourceKey {
+    /// User subscription row.
+    pub user_subscription_id: i64,
+    /// Lower-cased resource URI.
+    pub resource_key: String,
+}
+
+/// Resource rows for `(user subscription, lower-cased URI)` keys, creating missing ones
+/// with the URI and location as first seen.
+pub async fn ensure_resources(
+    c: &mut impl AsExecutor,
+    wanted: &[(ResourceKey, String, String)],
+) -> DbResult<HashMap<ResourceKey, i64>> {
+    let mut ids: HashMap<ResourceKey, i64> = HashMap::with_capacity(wanted.len());
+    let mut keys: Vec<&str> = wanted.iter().map(|(k, _, _)| k.resource_key.as_str()).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let q = format!(
+            "SELECT user_subscription_id, resource_key, id FROM usage_resources WHERE resource_key IN ({})",
+            placeholders.join(", ")
+        );
+        let rows: Vec<(i64, String, i64)> = sql!(c, |e| {
+            let mut query = sqlx::query_as(&q);
+            for key in chunk {
+                query = query.bind(*key);
+            }
+            query.fetch_all(e).await
+        })?;
+        for (user_subscription_id, resource_key, id) in rows {
+            ids.insert(ResourceKey { user_subscription_id, resource_key }, id);
+        }
+    }
+    // The lookup above may return the same URI under other subscriptions; keep only the
+    // wanted keys and create the missing ones.
+    let mut out = HashMap::with_capacity(wanted.len());
+    for (key, uri, location) in wanted {
+        if out.contains_key(key) {
+            continue;
+        }
+        let id = match ids.get(key) {
+            Some(id) => *id,
+            None => {
+                let q = "INSERT INTO usage_resources (user_subscription_id, resource_key, resource_uri, location) \
+                         VALUES ($1, $2, $3, $4) ON CONFLICT (user_subscription_id, resource_key) DO NOTHING RETURNING id";
+                let inserted: Option<i64> = sql!(c, |e| sqlx::query_scalar(q)
+                    .bind(key.user_subscription_id)
+                    .bind(&key.resource_key)
+                    .bind(uri)
+                    .bind(location)
+                    .fetch_optional(e)
+                    .await)?;
+                let id = match inserted {
+                    Some(id) => id,
+                    None => sql!(c, |e| sqlx::query_scalar(
+                        "SELECT id FROM usage_resources WHERE user_subscription_id = $1 AND resource_key = $2"
+                    )
+                    .bind(key.user_subscription_id)
+                    .bind(&key.resource_key)
+                    .fetch_one(e)
+                    .await)?,
+                };
+                ids.insert(key.clone(), id);
+                id
+            }
+        };
+        out.insert(key.clone(), id);
+    }
+    Ok(out)
+}
+
+/// Total stored usage records (from the rollups' counts, not a scan of the records).
+pub async fn count_records(c: &mut impl AsExecutor) -> DbResult<i64> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(record_count), 0) AS BIGINT) FROM usage_daily"
+    )
+    .fetch_one(e)
+    .await)?)
+}
+
+/// When the last batch committed, and the latest day with usage.
+pub async fn latest_activity(c: &mut impl AsExecutor) -> DbResult<(Option<i64>, Option<NaiveDate>)> {
+    let committed: Option<i64> =
+        sql!(c, |e| sqlx::query_scalar("SELECT MAX(committed_at) FROM ingest_batches").fetch_one(e).await)?;
+    let day: Option<NaiveDate> =
+        sql!(c, |e| sqlx::query_scalar("SELECT MAX(usage_on) FROM usage_daily").fetch_one(e).await)?;
+    Ok((committed, day))
+}
+
+/// One UTC day of usage, summed over user subscriptions, for a period summary.
+#[derive(Debug, Clone, FromRow)]
+pub struct DayCountRow {
+    /// Day.
+    pub usage_on: NaiveDate,
+    /// Records that day.
+    pub records: i64,
+    /// User subscriptions with usage that day.
+    pub user_subscriptions: i64,
+}
+
+/// Record counts per day between two days (half-open).
+pub async fn list_day_counts(c: &mut impl AsExecutor, from: NaiveDate, to: NaiveDate) -> DbResult<Vec<DayCountRow>> {
+    let q = "SELECT usage_on, CAST(SUM(record_count) AS BIGINT) AS records, \
+             COUNT(DISTINCT user_subscription_id) AS user_subscriptions \
+             FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2 GROUP BY usage_on ORDER BY usage_on";
+    Ok(sql!(c, |e| sqlx::query_as::<_, DayCountRow>(q).bind(from).bind(to).fetch_all(e).await)?)
+}
+
+/// Distinct user subscriptions with usage between two days (half-open).
+pub async fn count_active_subscriptions(c: &mut impl AsExecutor, from: NaiveDate, to: NaiveDate) -> DbResult<i64> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT COUNT(DISTINCT user_subscription_id) FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2"
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_one(e)
+    .await)?)
+}
+
+/// A daily rollup row.
+#[derive(Debug, Clone, FromRow)]
+pub struct DailyRow {
+    /// User subscription row.
+    pub user_subscription_id: i64,
+    /// Meter.
+    pub meter_id: String,
+    /// Day.
+    pub usage_on: NaiveDate,
+    /// Whole units.
+    pub quantity_whole: i64,
+    /// 10^-18 units.
+    pub quantity_atto: i64,
+    /// Records summed.
+    pub record_count: i64,
+}
+
+impl DailyRow {
+    /// The exact quantity.
+    pub fn quantity(&self) -> Decimal {
+        from_fixed(self.quantity_whole, self.quantity_atto)
+    }
+}
+
+/// Daily rollups of the given user subscriptions between two days (half-open).
+pub async fn list_daily(
+    c: &mut impl AsExecutor,
+    user_subscription_ids: &[i64],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DbResult<Vec<DailyRow>> {
+    let mut out = Vec::new();
+    for chunk in user_subscription_ids.chunks(ROWS_PER_STATEMENT) {
+        let placeholders: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+        let q = format!(
+            "SELECT user_subscription_id, meter_id, usage_on, quantity_whole, quantity_atto, record_count \
+             FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2 AND user_subscription_id IN ({}) \
+             ORDER BY user_subscription_id, meter_id, usage_on",
+            placeholders.join(", ")
+        );
+        let rows: Vec<DailyRow> = sql!(c, |e| {
+            let mut query = sqlx::query_as::<_, DailyRow>(&q).bind(from).bind(to);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(e).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::meter::BASE_VM_SIZE_HOURS;
+    use crate::ssr::db::registrations::{insert_registration, NewRegistration};
+    use crate::ssr::db::testing::for_each_engine;
+    use crate::ssr::db::user_subscriptions::ensure_user_subscriptions;
+    use crate::ssr::db::Db;
+    use rust_decimal_macros::dec;
+
+    struct Fixture {
+        sub: i64,
+        resource: i64,
+        meter: String,
+    }
+
+    async fn fixture(db: &Db) -> Fixture {
+        let mut tx = db.begin().await.unwrap();
+        let meter = BASE_VM_SIZE_HOURS.to_string();
+        sqlx_insert_meter(&mut tx, &meter).await;
+        let reg = insert_registration(
+            &mut tx,
+            &NewRegistration {
+                name: "r",
+                base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                resource_group: "azurestack",
+                currency: "USD",
+                price_sheet_id: None,
+                base_tax_rate: "0",
+            },
+            1,
+        )
+        .await
+        .unwrap();
+        let subs = ensure_user_subscriptions(&mut tx, reg, &["1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4".into()], 1)
+            .await
+            .unwrap();
+        let sub = subs["1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4"];
+        let key = ResourceKey { user_subscription_id: sub, resource_key: "/subscriptions/x/vm1".into() };
+        let res = ensure_resources(&mut tx, &[(key.clone(), "/subscriptions/X/vm1".into(), "northwest".into())])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        Fixture { sub, resource: res[&key], meter }
+    }
+
+    async fn sqlx_insert_meter(tx: &mut super::super::Tx, id: &str) {
+        sql!(tx, |e| sqlx::query(
+            "INSERT INTO meters (id, name, unit, service, billing, origin, created_at) \
+             VALUES ($1, 'Base VM Size Hours', 'Virtual core hours', 'Compute', 'billable', 'catalogue', 0)"
+        )
+        .bind(id)
+        .execute(e)
+        .await.map(|r| r.rows_affected()))
+        .unwrap();
+    }
+
+    fn record(f: &Fixture, hour: i64, quantity: Decimal) -> StagedRecord {
+        let start = 1_733_011_200 + hour * 3600; // 2024-12-01T00:00Z
+        StagedRecord {
+            identity_key: {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&hour.to_be_bytes());
+                k
+            },
+            user_subscription_id: f.sub,
+            meter_id: f.meter.clone(),
+            resource_id: f.resource,
+            usage_start_at: start,
+            usage_end_at: start + 3600,
+            usage_on: chrono::DateTime::from_timestamp(start, 0).unwrap().date_naive(),
+            quantity,
+            additional_info: String::new(),
+            tags: String::new(),
+            reported_at: start,
+        }
+    }
+
+    async fn store(db: &Db, records: &[StagedRecord]) -> StoreOutcome {
+        let mut tx = db.begin().await.unwrap();
+        let batch = insert_batch(&mut tx, &NewBatch { source: "import", registration_id: None, actor: "cli", label: "t" }, 9)
+            .await
+            .unwrap();
+        let outcome = store_records(&mut tx, batch, records, 10).await.unwrap();
+        finish_batch(&mut tx, batch, &outcome, 0).await.unwrap();
+        tx.commit().await.unwrap();
+        outcome
+    }
+
+    #[tokio::test]
+    async fn storing_the_same_records_twice_changes_nothing() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            let records: Vec<_> = (0..48).map(|h| record(&f, h, dec!(0.0013440860215053762))).collect();
+            assert_eq!(store(&db, &records).await, StoreOutcome { accepted: 48, duplicates: 0, corrected: 0 });
+            assert_eq!(store(&db, &records).await, StoreOutcome { accepted: 0, duplicates: 48, corrected: 0 });
+            let mut c = db.conn().await.unwrap();
+            assert_eq!(count_records(&mut c).await.unwrap(), 48);
+            let day1: NaiveDate = "2024-12-01".parse().unwrap();
+            let rows = list_daily(&mut c, &[f.sub], day1, "2025-01-01".parse().unwrap()).await.unwrap();
+            assert_eq!(rows.len(), 2);
+            // 24 × 0.0013440860215053762 = 0.0322580645161290288
+            assert_eq!(rows[0].quantity(), dec!(0.0322580645161290288));
+            assert_eq!(rows[0].record_count, 24);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_changed_quantity_is_a_correction_that_moves_the_rollup_by_the_difference() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            store(&db, &[record(&f, 0, dec!(8)), record(&f, 1, dec!(8))]).await;
+            let outcome = store(&db, &[record(&f, 0, dec!(2.5)), record(&f, 1, dec!(8))]).await;
+            assert_eq!(outcome, StoreOutcome { accepted: 0, duplicates: 1, corrected: 1 });
+            let mut c = db.conn().await.unwrap();
+            let rows = list_daily(&mut c, &[f.sub], "2024-12-01".parse().unwrap(), "2024-12-02".parse().unwrap())
+                .await
+                .unwrap();
+            assert_eq!(rows[0].quantity(), dec!(10.5));
+            assert_eq!(rows[0].record_count, 2);
+            let history: Vec<(String, String)> = sql!(&mut c, |e| sqlx::query_as(
+                "SELECT old_quantity, new_quantity FROM usage_corrections"
+            )
+            .fetch_all(e)
+            .await)
+            .unwrap();
+            assert_eq!(history, vec![("8".to_owned(), "2.5".to_owned())]);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_same_identity_twice_in_one_batch_is_stored_then_corrected() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            let outcome = store(&db, &[record(&f, 0, dec!(1)), record(&f, 0, dec!(3)), record(&f, 0, dec!(3))]).await;
+            assert_eq!(outcome, StoreOutcome { accepted: 1, duplicates: 1, corrected: 1 });
+            let mut c = db.conn().await.unwrap();
+            let rows = list_daily(&mut c, &[f.sub], "2024-12-01".parse().unwrap(), "2024-12-02".parse().unwrap())
+                .await
+                .unwrap();
+            assert_eq!((rows[0].quantity(), rows[0].record_count), (dec!(3), 1));
+        })
+        .await;
+    }
+}

@@ -1,0 +1,7 @@
+//! Use cases: load → billing domain → save, each in one transaction. Server functions,
+//! API routes and the command line call these; none of them talks SQL directly.
+
+pub mod accounts;
+pub mod catalogue;
+pub mod ingest;
+pub mod overview;

@@ -1,0 +1,146 @@
+//! The figures on each role's home page, read from the database (never hard-coded).
+
+use crate::billing::BillingPeriod;
+use crate::error::AppError;
+use crate::ssr::db::{self, from_unix};
+use crate::ssr::state::AppState;
+use crate::types::{
+    CustomerOverview, CustomerSubscriptionView, FinanceOverview, MeterView, OperatorOverview, PeriodSummary,
+    RegistrationSummary, UserSubscriptionView,
+};
+use chrono::NaiveDate;
+use std::collections::BTreeMap;
+
+/// The operator's home: registrations, customers, mapping coverage, ingestion.
+pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, AppError> {
+    let mut c = state.db.conn().await?;
+    let registrations = db::registrations::list_registration_summaries(&mut c)
+        .await?
+        .into_iter()
+        .map(|r| RegistrationSummary {
+            id: r.id,
+            name: r.name,
+            base_subscription_id: r.base_subscription_id,
+            currency: r.currency,
+            price_sheet: r.price_sheet,
+            mapped_tenants: r.mapped_tenants,
+            user_subscriptions: r.user_subscriptions,
+        })
+        .collect();
+    let customers = db::customers::count_customers(&mut c).await?;
+    let (mapped_tenants, unmapped_tenants) = db::customers::count_tenants_by_mapping(&mut c).await?;
+    let (user_subscriptions, unassigned_subscriptions) =
+        db::user_subscriptions::count_user_subscriptions(&mut c).await?;
+    let usage_records = db::usage::count_records(&mut c).await?;
+    let meters = db::meters::count_meters(&mut c).await?;
+    let (last_batch, latest_day) = db::usage::latest_activity(&mut c).await?;
+    Ok(OperatorOverview {
+        registrations,
+        customers,
+        mapped_tenants,
+        unmapped_tenants,
+        user_subscriptions,
+        unassigned_subscriptions,
+        usage_records,
+        meters,
+        last_ingestion_at: last_batch.map(from_unix).transpose()?,
+        latest_usage_on: latest_day,
+    })
+}
+
+/// How many months of periods the finance page lists.
+const FINANCE_MONTHS: u32 = 12;
+
+/// The finance home: the billing periods that have usage, newest first.
+pub async fn finance_overview(state: &AppState) -> Result<FinanceOverview, AppError> {
+    let now = state.clock.now();
+    let current = BillingPeriod::containing(now);
+    let mut oldest = current;
+    for _ in 1..FINANCE_MONTHS {
+        oldest = oldest.previous();
+    }
+    let mut c = state.db.conn().await?;
+    let days = db::usage::list_day_counts(&mut c, oldest.first_day(), current.end_day()).await?;
+    let mut by_period: BTreeMap<BillingPeriod, (i64, NaiveDate, NaiveDate)> = BTreeMap::new();
+    for d in &days {
+        let p = BillingPeriod::of_date(d.usage_on);
+        let e = by_period.entry(p).or_insert((0, d.usage_on, d.usage_on));
+        e.0 += d.records;
+        e.1 = e.1.min(d.usage_on);
+        e.2 = e.2.max(d.usage_on);
+    }
+    let mut periods = Vec::with_capacity(by_period.len());
+    for (period, (records, first, last)) in by_period.into_iter().rev() {
+        let subs = db::usage::count_active_subscriptions(&mut c, period.first_day(), period.end_day()).await?;
+        periods.push(PeriodSummary {
+            period,
+            in_progress: period >= current,
+            usage_records: records,
+            user_subscriptions: subs,
+            first_usage_on: first,
+            last_usage_on: last,
+        });
+    }
+    Ok(FinanceOverview {
+        periods,
+        customers: db::customers::count_customers(&mut c).await?,
+        registrations: db::registrations::count_registrations(&mut c).await?,
+    })
+}
+
+/// A customer's home: who they are, how they are billed, their subscriptions. Scoped by
+/// the customer id the caller was authorised for.
+pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<CustomerOverview, AppError> {
+    let mut c = state.db.conn().await?;
+    let customer = db::customers::find_customer(&mut c, customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer_not_found", "This customer does not exist."))?;
+    let mappings = db::mappings::list_mappings_of_tenant(&mut c, customer.cloud_tenant_id).await?;
+    let customer_subscriptions = mappings
+        .into_iter()
+        .filter(|m| m.ended_on.is_none())
+        .map(|m| CustomerSubscriptionView {
+            registration: m.registration_name,
+            subscription_id: m.subscription_id,
+            effective_on: m.effective_on,
+        })
+        .collect();
+    let month_start = BillingPeriod::containing(state.clock.now()).first_day();
+    let user_subscriptions = db::user_subscriptions::list_owned_by_tenant(&mut c, customer.cloud_tenant_id, month_start)
+        .await?
+        .into_iter()
+        .map(|s| UserSubscriptionView {
+            registration: s.registration_name,
+            subscription_id: s.subscription_id,
+            display_name: s.display_name,
+            state: s.state,
+            usage_records_this_month: s.usage_records,
+        })
+        .collect();
+    Ok(CustomerOverview {
+        name: customer.name,
+        cloud_tenant_id: customer.tenant_guid,
+        customer_subscriptions,
+        user_subscriptions,
+    })
+}
+
+/// The meter catalogue.
+pub async fn list_meters(state: &AppState) -> Result<Vec<MeterView>, AppError> {
+    let mut c = state.db.conn().await?;
+    db::meters::list_meters(&mut c)
+        .await?
+        .into_iter()
+        .map(|row| {
+            let meter = row.to_meter()?;
+            Ok(MeterView {
+                id: meter.id.to_string(),
+                name: meter.name,
+                unit: meter.unit,
+                service: meter.service,
+                billing: meter.billing,
+                origin: row.origin,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,51 @@
+//! Application state shared by server functions, routes and the command line.
+
+use super::clock::Clock;
+use super::db::Db;
+
+/// Settings the application code needs (a typed subset of the server configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where people reach Stackbill (`https://billing.example.com`); used in messages.
+    pub public_url: String,
+    /// Take the client address from `X-Forwarded-For` (only behind a trusted proxy).
+    pub trust_proxy: bool,
+    /// Failed sign-ins allowed per account and per client address within the window.
+    pub sign_in_max_failures: i64,
+    /// The throttling window in seconds.
+    pub sign_in_window_secs: i64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            public_url: "http://127.0.0.1:3000".into(),
+            trust_proxy: false,
+            sign_in_max_failures: 5,
+            sign_in_window_secs: 15 * 60,
+        }
+    }
+}
+
+/// Everything a request handler needs.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The clock.
+    pub clock: Clock,
+    /// Settings.
+    pub settings: Settings,
+}
+
+impl AppState {
+    /// State over a database with the system clock.
+    pub fn new(db: Db, settings: Settings) -> Self {
+        AppState { db, clock: Clock::system(), settings }
+    }
+
+    /// Now, as Unix seconds.
+    pub fn now_secs(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}

@@ -1,0 +1,95 @@
+import { expect, test } from "@playwright/test";
+import { credential, hydrated, screenshot, Shell, SignInPage } from "./support";
+
+test.describe("signing in as each demo user", () => {
+  test("the operator lands on the operations overview with figures from the database", async ({ page }) => {
+    const op = credential("operator");
+    const signIn = new SignInPage(page);
+    await signIn.open();
+    await screenshot(page, "sign-in");
+    await signIn.signIn(op.email, op.password);
+
+    await expect(page).toHaveURL(/\/operator$/);
+    await expect(page.getByRole("heading", { name: "Operations overview" })).toBeVisible();
+    const shell = new Shell(page);
+    await expect(shell.navLinks()).toHaveText(["Overview", "Billing periods", "Meters"]);
+    await expect(page.getByTestId("stat-customers")).toContainText("6");
+    await expect(page.getByTestId("stat-mapped")).toContainText("4");
+    await expect(page.getByTestId("registrations-table")).toContainText("azs-northwest");
+    await hydrated(page);
+    await screenshot(page, "operator-overview");
+
+    await shell.navLinks().filter({ hasText: "Meters" }).click();
+    await expect(page).toHaveURL(/\/meters$/);
+    await expect(page.getByTestId("meters-table")).toContainText("Base VM Size Hours");
+    await screenshot(page, "operator-meters");
+
+    await shell.signOut();
+    await expect(page).toHaveURL(/\/sign-in$/);
+    // The session is gone on the server: the overview sends us back to sign in.
+    await page.goto("/operator");
+    await expect(page).toHaveURL(/\/sign-in/);
+  });
+
+  test("finance lands on the billing periods", async ({ page }) => {
+    const fin = credential("finance");
+    const signIn = new SignInPage(page);
+    await signIn.open();
+    await signIn.signIn(fin.email, fin.password);
+
+    await expect(page).toHaveURL(/\/finance$/);
+    await expect(page.getByRole("heading", { name: "Billing periods" })).toBeVisible();
+    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Meters"]);
+    await expect(page.getByTestId("periods-table").locator("tbody tr")).not.toHaveCount(0);
+    await hydrated(page);
+    await screenshot(page, "finance-periods");
+
+    // Finance is not an operator: the operations overview answers "no access".
+    await page.goto("/operator");
+    await expect(page.getByTestId("error-panel")).toHaveAttribute("data-code", "forbidden");
+    await screenshot(page, "finance-forbidden");
+
+    await new Shell(page).signOut();
+    await expect(page).toHaveURL(/\/sign-in$/);
+  });
+
+  test("a customer user sees only their own portal", async ({ page }) => {
+    const cust = credential("customer");
+    const signIn = new SignInPage(page);
+    await signIn.open();
+    await signIn.signIn(cust.email, cust.password);
+
+    await expect(page).toHaveURL(/\/portal$/);
+    await expect(page.getByTestId("customer-name")).toHaveText(cust.customer!);
+    await expect(new Shell(page).navLinks()).toHaveText(["Overview"]);
+    await expect(page.getByTestId("user-subscriptions").locator("tbody tr")).toHaveCount(2);
+    await hydrated(page);
+    await screenshot(page, "customer-portal");
+
+    for (const path of ["/operator", "/finance", "/meters"]) {
+      const response = await page.goto(path);
+      expect(response?.status(), path).toBe(403);
+      await expect(page.getByTestId("error-panel")).toBeVisible();
+    }
+
+    await new Shell(page).signOut();
+    await expect(page).toHaveURL(/\/sign-in$/);
+  });
+
+  test("a wrong password is refused with a message and no session", async ({ page }) => {
+    const signIn = new SignInPage(page);
+    await signIn.open();
+    await signIn.signIn("operator@demo.stackbill.test", "not the password");
+    await expect(signIn.error()).toHaveText("The email or password is not correct.");
+    await screenshot(page, "sign-in-error");
+    await page.goto("/operator");
+    await expect(page).toHaveURL(/\/sign-in/);
+  });
+
+  test("an unknown address shows the not-found page with status 404", async ({ page }) => {
+    const response = await page.goto("/no-such-page");
+    expect(response?.status()).toBe(404);
+    await expect(page.getByTestId("not-found")).toBeVisible();
+    await screenshot(page, "not-found");
+  });
+});

@@ -1,0 +1,105 @@
+-- SQLite twin of migrations/postgres/20261123000004_usage.sql (see migrations/README.md).
+-- Usage records and their daily rollups.
+--
+-- Instants are Unix seconds (BIGINT) on both engines: one SQL text for SQLite and
+-- PostgreSQL, exact equality inside the record identity, and small indexes at tens of
+-- millions of rows.
+--
+-- Quantities: each record keeps its quantity as exact decimal text (canonical form of
+-- what Azure Stack sent). Rollups must be summed inside the upsert, which neither engine
+-- can do exactly on text, so they hold a fixed-point number with 18 decimal places in two
+-- integers: quantity = quantity_whole + quantity_atto / 10^18, 0 <= quantity_atto < 10^18.
+-- Integer addition is exact on both engines; rounding a record to 10^-18 of a unit (at
+-- most 5 x 10^-19 per record) is the only approximation and is far below any price.
+
+-- One row per committed ingestion batch (a usage-API page, a request, a chunk of a file):
+-- what it was, who sent it and what happened to its records. A batch's records, rollup
+-- updates and this row commit together.
+CREATE TABLE ingest_batches (
+    id              INTEGER PRIMARY KEY,
+    source          TEXT NOT NULL CHECK (source IN ('pull', 'push', 'import', 'demo')),
+    registration_id BIGINT REFERENCES registrations (id),
+    -- Who sent it: 'user:12', 'token:3', 'cli', 'collector'.
+    actor           TEXT NOT NULL,
+    -- File name, reported window or request description.
+    label           TEXT NOT NULL DEFAULT '',
+    accepted        BIGINT NOT NULL,
+    duplicates      BIGINT NOT NULL,
+    corrected       BIGINT NOT NULL,
+    quarantined     BIGINT NOT NULL,
+    committed_at    BIGINT NOT NULL
+);
+CREATE INDEX ingest_batches_committed_at ON ingest_batches (committed_at);
+
+-- Resources seen in usage, per user subscription. ARM resource IDs are case-insensitive
+-- (the same response spells /resourceGroups/ and /resourcegroups/), so the key is the
+-- lower-cased URI; the URI as first seen is kept for display.
+CREATE TABLE usage_resources (
+    id                   INTEGER PRIMARY KEY,
+    user_subscription_id BIGINT NOT NULL REFERENCES user_subscriptions (id),
+    resource_key         TEXT NOT NULL,
+    resource_uri         TEXT NOT NULL,
+    location             TEXT NOT NULL DEFAULT '',
+    UNIQUE (user_subscription_id, resource_key)
+);
+
+-- One row per distinct usage record. `identity_key` is a 128-bit SHA-256 prefix of the
+-- record identity (user subscription, normalised meter, usage start, usage end, resource
+-- URI, additional info): Azure's own id/name are not unique, and a hash keeps the unique
+-- index small.
+CREATE TABLE usage_records (
+    id                   INTEGER PRIMARY KEY,
+    identity_key         BLOB NOT NULL UNIQUE,
+    user_subscription_id BIGINT NOT NULL REFERENCES user_subscriptions (id),
+    meter_id             TEXT NOT NULL REFERENCES meters (id),
+    resource_id          BIGINT NOT NULL REFERENCES usage_resources (id),
+    usage_start_at       BIGINT NOT NULL,
+    usage_end_at         BIGINT NOT NULL,
+    quantity             TEXT NOT NULL,
+    additional_info      TEXT NOT NULL DEFAULT '',
+    tags                 TEXT NOT NULL DEFAULT '',
+    -- Start of the reported window the record was pulled from, or when a pushed or
+    -- imported record entered Stackbill (unless it carried its own).
+    reported_at          BIGINT NOT NULL,
+    ingested_at          BIGINT NOT NULL,
+    CHECK (usage_end_at > usage_start_at)
+);
+CREATE INDEX usage_records_subscription_time
+    ON usage_records (user_subscription_id, usage_start_at);
+
+-- The same record identity delivered again with another quantity is a correction: the
+-- record keeps the latest quantity and this table keeps what it replaced, when and by
+-- which batch.
+CREATE TABLE usage_corrections (
+    id              INTEGER PRIMARY KEY,
+    usage_record_id BIGINT NOT NULL REFERENCES usage_records (id),
+    old_quantity    TEXT NOT NULL,
+    new_quantity    TEXT NOT NULL,
+    batch_id        BIGINT NOT NULL REFERENCES ingest_batches (id),
+    corrected_at    BIGINT NOT NULL
+);
+CREATE INDEX usage_corrections_record ON usage_corrections (usage_record_id);
+
+-- Daily rollup per (user subscription, meter, UTC day of usage start): what invoices and
+-- dashboards read instead of hourly rows. Updated in the same transaction as the records.
+CREATE TABLE usage_daily (
+    user_subscription_id BIGINT NOT NULL REFERENCES user_subscriptions (id),
+    meter_id             TEXT NOT NULL REFERENCES meters (id),
+    usage_on             TEXT NOT NULL,
+    quantity_whole       BIGINT NOT NULL,
+    quantity_atto        BIGINT NOT NULL CHECK (quantity_atto >= 0 AND quantity_atto < 1000000000000000000),
+    record_count         BIGINT NOT NULL,
+    PRIMARY KEY (user_subscription_id, meter_id, usage_on)
+);
+CREATE INDEX usage_daily_day ON usage_daily (usage_on);
+
+-- The same per resource, for the dashboards' top-resources views.
+CREATE TABLE usage_daily_by_resource (
+    resource_id    BIGINT NOT NULL REFERENCES usage_resources (id),
+    meter_id       TEXT NOT NULL REFERENCES meters (id),
+    usage_on       TEXT NOT NULL,
+    quantity_whole BIGINT NOT NULL,
+    quantity_atto  BIGINT NOT NULL CHECK (quantity_atto >= 0 AND quantity_atto < 1000000000000000000),
+    record_count   BIGINT NOT NULL,
+    PRIMARY KEY (resource_id, meter_id, usage_on)
+);

@@ -1,0 +1,262 @@
+//! Configuration from environment variables, with safe local defaults.
+//!
+//! Every setting is typed and checked at start-up; a bad value stops the program with a
+//! one-line message naming the variable. Secrets (the database password) never appear in
+//! `Debug` output or logs.
+
+use app::ssr::db::redact_url;
+use std::fmt;
+use std::net::SocketAddr;
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+/// A database URL that hides its password when printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The URL itself (for opening the pool; never log it).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", redact_url(&self.0))
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", redact_url(&self.0))
+    }
+}
+
+/// The company that issues invoices (printed on invoices by later features).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Company {
+    /// Legal name.
+    pub name: String,
+    /// Postal address (lines separated by `\n` or `|`).
+    pub address: String,
+    /// Billing contact email.
+    pub email: String,
+    /// VAT or tax registration number.
+    pub tax_id: String,
+    /// Invoice number prefix (`SB`).
+    pub invoice_prefix: String,
+}
+
+/// All settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `DATABASE_URL`.
+    pub database_url: DatabaseUrl,
+    /// `STACKBILL_LISTEN`.
+    pub listen: SocketAddr,
+    /// `STACKBILL_PUBLIC_URL`.
+    pub public_url: String,
+    /// `STACKBILL_COOKIE_SECURE` (default: on when the public URL is https).
+    pub cookie_secure: bool,
+    /// `STACKBILL_SESSION_IDLE_MINUTES`.
+    pub session_idle_minutes: i64,
+    /// `STACKBILL_TRUST_PROXY`.
+    pub trust_proxy: bool,
+    /// `STACKBILL_LOG` (falls back to `RUST_LOG`).
+    pub log_filter: String,
+    /// `STACKBILL_LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `STACKBILL_SITE_ROOT` (or `LEPTOS_SITE_ROOT`): the built assets.
+    pub site_root: String,
+    /// `STACKBILL_DB_MAX_CONNECTIONS`.
+    pub db_max_connections: u32,
+    /// `LEPTOS_ENV` (`PROD` unless `DEV`).
+    pub dev_mode: bool,
+    /// `STACKBILL_COMPANY_*` and `STACKBILL_INVOICE_PREFIX`.
+    pub company: Company,
+}
+
+/// A configuration problem, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    /// The variable.
+    pub var: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The default SQLite file, relative to the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite:data/stackbill.db";
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads settings through a lookup function (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let err = |var: &'static str, message: String| ConfigError { var, message };
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "DATABASE_URL",
+                format!(
+                    "`{}` is not supported; use sqlite:PATH or postgres://USER@HOST:PORT/DB",
+                    redact_url(&database_url)
+                ),
+            ));
+        }
+        let listen_text = get("STACKBILL_LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .map_err(|_| err("STACKBILL_LISTEN", format!("`{listen_text}` is not an address such as 127.0.0.1:3000")))?;
+        let public_url = get("STACKBILL_PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://{listen}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(err("STACKBILL_PUBLIC_URL", format!("`{public_url}` must start with http:// or https://")));
+        }
+        let cookie_secure = match get("STACKBILL_COOKIE_SECURE").as_deref() {
+            None | Some("auto") => public_url.starts_with("https://"),
+            Some(v) => parse_bool(v).ok_or_else(|| err("STACKBILL_COOKIE_SECURE", format!("`{v}` is not auto, true or false")))?,
+        };
+        let session_idle_minutes = parse_number(&get, "STACKBILL_SESSION_IDLE_MINUTES", 480, 5, 60 * 24 * 30)?;
+        let trust_proxy = match get("STACKBILL_TRUST_PROXY") {
+            None => false,
+            Some(v) => parse_bool(&v).ok_or_else(|| err("STACKBILL_TRUST_PROXY", format!("`{v}` is not true or false")))?,
+        };
+        let log_filter = get("STACKBILL_LOG").or_else(|| get("RUST_LOG")).unwrap_or_else(|| "info".into());
+        let log_format = match get("STACKBILL_LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(v) => return Err(err("STACKBILL_LOG_FORMAT", format!("`{v}` is not text or json"))),
+        };
+        let site_root = get("STACKBILL_SITE_ROOT").or_else(|| get("LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
+        let db_max_connections = parse_number(&get, "STACKBILL_DB_MAX_CONNECTIONS", 8, 1, 256)? as u32;
+        let dev_mode = get("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev"));
+        let invoice_prefix = get("STACKBILL_INVOICE_PREFIX").unwrap_or_else(|| "SB".into());
+        if invoice_prefix.is_empty()
+            || invoice_prefix.len() > 12
+            || !invoice_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(err("STACKBILL_INVOICE_PREFIX", format!("`{invoice_prefix}` must be 1–12 letters, digits or dashes")));
+        }
+        let company = Company {
+            name: get("STACKBILL_COMPANY_NAME").unwrap_or_else(|| "Your CSP Ltd".into()),
+            address: get("STACKBILL_COMPANY_ADDRESS").unwrap_or_default(),
+            email: get("STACKBILL_COMPANY_EMAIL").unwrap_or_default(),
+            tax_id: get("STACKBILL_COMPANY_TAX_ID").unwrap_or_default(),
+            invoice_prefix,
+        };
+        Ok(Config {
+            database_url: DatabaseUrl(database_url),
+            listen,
+            public_url,
+            cookie_secure,
+            session_idle_minutes,
+            trust_proxy,
+            log_filter,
+            log_format,
+            site_root,
+            db_max_connections,
+            dev_mode,
+            company,
+        })
+    }
+
+    /// A configuration for tests and tools: the given database, everything else default.
+    pub fn for_database(url: &str) -> Config {
+        let url = url.to_owned();
+        Self::from_lookup(move |k| (k == "DATABASE_URL").then(|| url.clone())).expect("default configuration")
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_number(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: i64,
+    min: i64,
+    max: i64,
+) -> Result<i64, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| ConfigError { var, message: format!("`{v}` is not a whole number from {min} to {max}") }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local_and_safe() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.database_url.expose(), "sqlite:data/stackbill.db");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.public_url, "http://127.0.0.1:3000");
+        assert!(!c.cookie_secure);
+        assert!(!c.trust_proxy);
+        assert_eq!(c.company.invoice_prefix, "SB");
+    }
+
+    #[test]
+    fn https_public_urls_make_cookies_secure() {
+        let c = config(&[("STACKBILL_PUBLIC_URL", "https://billing.example.com/")]).unwrap();
+        assert!(c.cookie_secure);
+        assert_eq!(c.public_url, "https://billing.example.com");
+        let c = config(&[("STACKBILL_PUBLIC_URL", "https://b.example"), ("STACKBILL_COOKIE_SECURE", "false")]).unwrap();
+        assert!(!c.cookie_secure);
+    }
+
+    #[test]
+    fn bad_values_name_their_variable_and_hide_passwords() {
+        let e = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err();
+        assert_eq!(e.var, "DATABASE_URL");
+        assert!(!e.to_string().contains("hunter2"), "{e}");
+        assert_eq!(config(&[("STACKBILL_LISTEN", "localhost")]).unwrap_err().var, "STACKBILL_LISTEN");
+        assert_eq!(config(&[("STACKBILL_COOKIE_SECURE", "maybe")]).unwrap_err().var, "STACKBILL_COOKIE_SECURE");
+        assert_eq!(config(&[("STACKBILL_DB_MAX_CONNECTIONS", "0")]).unwrap_err().var, "STACKBILL_DB_MAX_CONNECTIONS");
+        assert_eq!(config(&[("STACKBILL_INVOICE_PREFIX", "a b")]).unwrap_err().var, "STACKBILL_INVOICE_PREFIX");
+    }
+
+    #[test]
+    fn the_database_password_never_shows_in_debug_output() {
+        let c = config(&[("DATABASE_URL", "postgres://billing:s3cret@db:5432/stackbill")]).unwrap();
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("s3cret"), "{debug}");
+        assert!(debug.contains("postgres://billing:***@db:5432/stackbill"));
+    }
+}

@@ -1,0 +1,168 @@
+//! The `stackbill` server: builds the web application (axum + Leptos SSR), the REST API
+//! and the command line around the `app` crate.
+//!
+//! [`build_app`] assembles the same router that `stackbill serve` runs and the HTTP tests
+//! start on port 0, so the tests exercise the real thing.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod routes;
+pub mod telemetry;
+
+use app::ssr::db::{Db, PoolSettings};
+use app::ssr::{AppState, Clock, Settings};
+use app::{shell, App};
+use axum::Router;
+use config::Config;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
+/// The axum state: Leptos' options plus the application state.
+#[derive(Clone, Debug)]
+pub struct ServerState {
+    /// Leptos options (asset paths).
+    pub leptos: LeptosOptions,
+    /// Database, clock and settings.
+    pub app: AppState,
+}
+
+impl axum::extract::FromRef<ServerState> for LeptosOptions {
+    fn from_ref(state: &ServerState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl axum::extract::FromRef<ServerState> for AppState {
+    fn from_ref(state: &ServerState) -> Self {
+        state.app.clone()
+    }
+}
+
+/// Largest body the pages' server functions accept (a sign-in form is a few hundred
+/// bytes); anything larger is answered 413 before it is read.
+pub const SERVER_FN_BODY_LIMIT: usize = 64 * 1024;
+
+/// Opens the database, applies migrations and synchronises the meter catalogue. Any
+/// failure is returned as a one-line message: the caller must not start serving.
+pub async fn open_database(config: &Config, clock: &Clock) -> Result<Db, String> {
+    let settings = PoolSettings { max_connections: config.db_max_connections, ..PoolSettings::default() };
+    let db = Db::connect(config.database_url.expose(), &settings).await.map_err(|e| e.to_string())?;
+    db.migrate().await.map_err(|e| e.to_string())?;
+    app::ssr::services::catalogue::sync_meter_catalogue(&db, clock.now().timestamp())
+        .await
+        .map_err(|e| format!("cannot load the meter catalogue: {e}"))?;
+    Ok(db)
+}
+
+/// The application settings derived from the configuration.
+pub fn settings(config: &Config) -> Settings {
+    Settings { public_url: config.public_url.clone(), trust_proxy: config.trust_proxy, ..Settings::default() }
+}
+
+/// Builds the whole web application over an open database.
+pub fn build_app(config: &Config, state: AppState) -> Router {
+    let leptos = LeptosOptions::builder()
+        .output_name("stackbill")
+        .site_root(config.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(config.listen)
+        .env(if config.dev_mode { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
+        .build();
+    let server_state = ServerState { leptos, app: state.clone() };
+    let routes = generate_route_list(App);
+    let context = {
+        let state = state.clone();
+        move || provide_context(state.clone())
+    };
+
+    let sessions = SessionManagerLayer::new(app::ssr::db::sessions::DbSessionStore::new(state.db.clone()))
+        .with_name("stackbill_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(config.cookie_secure)
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)));
+
+    let pages = Router::new()
+        .leptos_routes_with_context(&server_state, routes, context.clone(), {
+            let leptos = server_state.leptos.clone();
+            move || shell(leptos.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .layer(axum::middleware::from_fn(routes::server_fn_status::fix_status))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(SERVER_FN_BODY_LIMIT));
+
+    Router::new()
+        .merge(routes::health::router())
+        .nest("/api/v1", routes::api::router())
+        .merge(pages)
+        .layer(sessions)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(server_state)
+}
+
+/// A running server (for tests and `serve`).
+pub struct Running {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its state (the same database).
+    pub state: AppState,
+    /// The serving task.
+    pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Binds and serves in the background. Port 0 picks a free port.
+pub async fn spawn(config: &Config, state: AppState) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    let router = build_app(config, state.clone());
+    let handle = tokio::spawn(async move {
+        axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    Ok(Running { addr, state, handle })
+}
+
+/// Deletes expired sessions and stale sign-in failures every few minutes.
+pub fn spawn_housekeeping(state: AppState) {
+    tokio::spawn(async move {
+        use tower_sessions::session_store::ExpiredDeletion;
+        let store = app::ssr::db::sessions::DbSessionStore::new(state.db.clone());
+        loop {
+            tokio::time::sleep(Duration::from_secs(300)).await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+            let before = state.now_secs() - state.settings.sign_in_window_secs;
+            if let Ok(mut c) = state.db.conn().await {
+                if let Err(e) = app::ssr::db::throttle::delete_older_than(&mut c, before).await {
+                    tracing::warn!(error = %e, "could not prune sign-in failures");
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

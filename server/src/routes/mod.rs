@@ -1,0 +1,6 @@
+//! Plain axum routes next to the Leptos pages: health, the REST API, and the middleware
+//! that gives server-function errors their real HTTP status.
+
+pub mod api;
+pub mod health;
+pub mod server_fn_status;
