@@ -55,8 +55,15 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     let sign_in = ServerAction::<SignIn>::new();
     let sign_out = ServerAction::<SignOut>::new();
-    let visitor = Resource::new(move || (sign_in.version().get(), sign_out.version().get()), |_| get_visitor());
-    provide_context(Auth { visitor, sign_in, sign_out });
+    let visitor = Resource::new(
+        move || (sign_in.version().get(), sign_out.version().get()),
+        |_| get_visitor(),
+    );
+    provide_context(Auth {
+        visitor,
+        sign_in,
+        sign_out,
+    });
 
     // Set once the page is interactive; end-to-end tests wait for it.
     let hydrated = RwSignal::new(false);

@@ -72,17 +72,31 @@ pub struct AppError {
 impl AppError {
     /// An error of a kind with a code and a message.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError { kind, code: code.into(), message: message.into(), field: None, retry_after_secs: None }
+        AppError {
+            kind,
+            code: code.into(),
+            message: message.into(),
+            field: None,
+            retry_after_secs: None,
+        }
     }
 
     /// 401 `unauthenticated`.
     pub fn unauthenticated() -> Self {
-        Self::new(ErrorKind::Unauthenticated, "unauthenticated", "Please sign in to continue.")
+        Self::new(
+            ErrorKind::Unauthenticated,
+            "unauthenticated",
+            "Please sign in to continue.",
+        )
     }
 
     /// 401 `invalid_credentials`: the same answer for an unknown email and a wrong password.
     pub fn invalid_credentials() -> Self {
-        Self::new(ErrorKind::Unauthenticated, "invalid_credentials", "The email or password is not correct.")
+        Self::new(
+            ErrorKind::Unauthenticated,
+            "invalid_credentials",
+            "The email or password is not correct.",
+        )
     }
 
     /// 403 `forbidden`.
@@ -97,7 +111,10 @@ impl AppError {
 
     /// 422 `invalid_input` naming the field.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError { field: Some(field.into()), ..Self::new(ErrorKind::Invalid, "invalid_input", message) }
+        AppError {
+            field: Some(field.into()),
+            ..Self::new(ErrorKind::Invalid, "invalid_input", message)
+        }
     }
 
     /// 409 with a specific code.
@@ -124,12 +141,20 @@ impl AppError {
 
     /// 500 `internal`: the details go to the log, not to the caller.
     pub fn internal() -> Self {
-        Self::new(ErrorKind::Internal, "internal", "Something went wrong on our side. It has been logged.")
+        Self::new(
+            ErrorKind::Internal,
+            "internal",
+            "Something went wrong on our side. It has been logged.",
+        )
     }
 
     /// 503 `unavailable`.
     pub fn unavailable() -> Self {
-        Self::new(ErrorKind::Unavailable, "unavailable", "The service is temporarily unavailable.")
+        Self::new(
+            ErrorKind::Unavailable,
+            "unavailable",
+            "The service is temporarily unavailable.",
+        )
     }
 
     /// The HTTP status code.

@@ -159,7 +159,11 @@ pub fn main() -> ExitCode {
 async fn state(config: &Config) -> Result<AppState, String> {
     let clock = Clock::system();
     let db = open_database(config, &clock).await?;
-    Ok(AppState { db, clock, settings: settings(config) })
+    Ok(AppState {
+        db,
+        clock,
+        settings: settings(config),
+    })
 }
 
 async fn run(command: Command, config: Config) -> Result<(), String> {
@@ -178,8 +182,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             println!("{summary}");
             Ok(())
         }
-        Command::User { command: UserCommand::Add(args) } => user_add(config, args).await,
-        Command::Token { command: TokenCommand::Create(args) } => token_create(config, args).await,
+        Command::User {
+            command: UserCommand::Add(args),
+        } => user_add(config, args).await,
+        Command::Token {
+            command: TokenCommand::Create(args),
+        } => token_create(config, args).await,
     }
 }
 
@@ -191,28 +199,42 @@ async fn serve(config: Config) -> Result<(), String> {
     spawn_housekeeping(state);
     tracing::info!(addr = %running.addr, database = %config.database_url, "Stackbill is serving");
     println!("Stackbill is running. Sign in at {}/sign-in", config.public_url);
-    running.handle.await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    running
+        .handle
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
 }
 
 /// Finds a customer by id, cloud tenant GUID or exact name.
 async fn resolve_customer(state: &AppState, key: &str) -> Result<i64, String> {
     let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
     if let Ok(id) = key.parse::<i64>() {
-        return match db::customers::find_customer(&mut c, id).await.map_err(|e| e.to_string())? {
+        return match db::customers::find_customer(&mut c, id)
+            .await
+            .map_err(|e| e.to_string())?
+        {
             Some(row) => Ok(row.id),
             None => Err(format!("--customer: there is no customer with id {id}")),
         };
     }
     if let Ok(tenant) = CloudTenantId::parse(key) {
-        let tenant_row = db::customers::find_cloud_tenant(&mut c, &tenant.to_string()).await.map_err(|e| e.to_string())?;
+        let tenant_row = db::customers::find_cloud_tenant(&mut c, &tenant.to_string())
+            .await
+            .map_err(|e| e.to_string())?;
         if let Some(t) = tenant_row {
-            if let Some(row) = db::customers::find_customer_by_tenant(&mut c, t).await.map_err(|e| e.to_string())? {
+            if let Some(row) = db::customers::find_customer_by_tenant(&mut c, t)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 return Ok(row.id);
             }
         }
         return Err(format!("--customer: no customer owns the cloud tenant {tenant}"));
     }
-    let rows = db::customers::find_customers_by_name(&mut c, key).await.map_err(|e| e.to_string())?;
+    let rows = db::customers::find_customers_by_name(&mut c, key)
+        .await
+        .map_err(|e| e.to_string())?;
     match rows.as_slice() {
         [one] => Ok(one.id),
         [] => Err(format!("--customer: there is no customer named `{key}`")),
@@ -234,7 +256,8 @@ fn message(e: app::error::AppError) -> String {
 async fn user_add(config: Config, args: UserAddArgs) -> Result<(), String> {
     // Check everything that needs no database first.
     let email = accounts::parse_email(&args.email).map_err(message)?;
-    let locale = Locale::parse(&args.locale).ok_or_else(|| format!("--locale: `{}` is not one of en, fr, nl, zh-TW, zh-CN", args.locale))?;
+    let locale = Locale::parse(&args.locale)
+        .ok_or_else(|| format!("--locale: `{}` is not one of en, fr, nl, zh-TW, zh-CN", args.locale))?;
     let role: Role = args.role.into();
     if role == Role::Customer && args.customer.is_none() {
         return Err("--customer: a customer user needs the customer they belong to".into());
@@ -248,7 +271,10 @@ async fn user_add(config: Config, args: UserAddArgs) -> Result<(), String> {
             eprintln!("Password (input is not hidden; end with Enter):");
         }
         let mut line = String::new();
-        stdin.lock().read_line(&mut line).map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        stdin
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
         (line.trim_end_matches(['\r', '\n']).to_owned(), false)
     } else {
         (auth::generate_password(), true)
@@ -260,12 +286,24 @@ async fn user_add(config: Config, args: UserAddArgs) -> Result<(), String> {
         Some(key) => Some(resolve_customer(&state, key).await?),
         None => None,
     };
-    let input = UserInput { email: email.clone(), display_name: args.name, role, customer_id, password: password.clone(), locale };
-    let id = accounts::create_user(&state, &Caller::cli(), input).await.map_err(message)?;
+    let input = UserInput {
+        email: email.clone(),
+        display_name: args.name,
+        role,
+        customer_id,
+        password: password.clone(),
+        locale,
+    };
+    let id = accounts::create_user(&state, &Caller::cli(), input)
+        .await
+        .map_err(message)?;
     println!("Created {role} user {email} (id {id}).");
     if generated {
         println!("Password: {password}");
-        println!("It is shown only now; the user can sign in at {}/sign-in", config.public_url);
+        println!(
+            "It is shown only now; the user can sign in at {}/sign-in",
+            config.public_url
+        );
     }
     Ok(())
 }
@@ -283,9 +321,17 @@ async fn token_create(config: Config, args: TokenCreateArgs) -> Result<(), Strin
         Some(key) => Some(resolve_customer(&state, key).await?),
         None => None,
     };
-    let (id, token) = accounts::create_token(&state, &Caller::cli(), TokenInput { name: args.name, role, customer_id })
-        .await
-        .map_err(message)?;
+    let (id, token) = accounts::create_token(
+        &state,
+        &Caller::cli(),
+        TokenInput {
+            name: args.name,
+            role,
+            customer_id,
+        },
+    )
+    .await
+    .map_err(message)?;
     println!("Created {role} token {id}. Use it as `Authorization: Bearer <token>`; it is shown only now:");
     println!("{token}");
     Ok(())

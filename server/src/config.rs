@@ -120,32 +120,45 @@ impl Config {
             ));
         }
         let listen_text = get("STACKBILL_LISTEN").unwrap_or_else(|| "127.0.0.1:3000".into());
-        let listen: SocketAddr = listen_text
-            .parse()
-            .map_err(|_| err("STACKBILL_LISTEN", format!("`{listen_text}` is not an address such as 127.0.0.1:3000")))?;
+        let listen: SocketAddr = listen_text.parse().map_err(|_| {
+            err(
+                "STACKBILL_LISTEN",
+                format!("`{listen_text}` is not an address such as 127.0.0.1:3000"),
+            )
+        })?;
         let public_url = get("STACKBILL_PUBLIC_URL")
             .unwrap_or_else(|| format!("http://{listen}"))
             .trim_end_matches('/')
             .to_owned();
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(err("STACKBILL_PUBLIC_URL", format!("`{public_url}` must start with http:// or https://")));
+            return Err(err(
+                "STACKBILL_PUBLIC_URL",
+                format!("`{public_url}` must start with http:// or https://"),
+            ));
         }
         let cookie_secure = match get("STACKBILL_COOKIE_SECURE").as_deref() {
             None | Some("auto") => public_url.starts_with("https://"),
-            Some(v) => parse_bool(v).ok_or_else(|| err("STACKBILL_COOKIE_SECURE", format!("`{v}` is not auto, true or false")))?,
+            Some(v) => parse_bool(v)
+                .ok_or_else(|| err("STACKBILL_COOKIE_SECURE", format!("`{v}` is not auto, true or false")))?,
         };
         let session_idle_minutes = parse_number(&get, "STACKBILL_SESSION_IDLE_MINUTES", 480, 5, 60 * 24 * 30)?;
         let trust_proxy = match get("STACKBILL_TRUST_PROXY") {
             None => false,
-            Some(v) => parse_bool(&v).ok_or_else(|| err("STACKBILL_TRUST_PROXY", format!("`{v}` is not true or false")))?,
+            Some(v) => {
+                parse_bool(&v).ok_or_else(|| err("STACKBILL_TRUST_PROXY", format!("`{v}` is not true or false")))?
+            }
         };
-        let log_filter = get("STACKBILL_LOG").or_else(|| get("RUST_LOG")).unwrap_or_else(|| "info".into());
+        let log_filter = get("STACKBILL_LOG")
+            .or_else(|| get("RUST_LOG"))
+            .unwrap_or_else(|| "info".into());
         let log_format = match get("STACKBILL_LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
             Some(v) => return Err(err("STACKBILL_LOG_FORMAT", format!("`{v}` is not text or json"))),
         };
-        let site_root = get("STACKBILL_SITE_ROOT").or_else(|| get("LEPTOS_SITE_ROOT")).unwrap_or_else(|| "target/site".into());
+        let site_root = get("STACKBILL_SITE_ROOT")
+            .or_else(|| get("LEPTOS_SITE_ROOT"))
+            .unwrap_or_else(|| "target/site".into());
         let db_max_connections = parse_number(&get, "STACKBILL_DB_MAX_CONNECTIONS", 8, 1, 256)? as u32;
         let dev_mode = get("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev"));
         let invoice_prefix = get("STACKBILL_INVOICE_PREFIX").unwrap_or_else(|| "SB".into());
@@ -153,7 +166,10 @@ impl Config {
             || invoice_prefix.len() > 12
             || !invoice_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
-            return Err(err("STACKBILL_INVOICE_PREFIX", format!("`{invoice_prefix}` must be 1–12 letters, digits or dashes")));
+            return Err(err(
+                "STACKBILL_INVOICE_PREFIX",
+                format!("`{invoice_prefix}` must be 1–12 letters, digits or dashes"),
+            ));
         }
         let company = Company {
             name: get("STACKBILL_COMPANY_NAME").unwrap_or_else(|| "Your CSP Ltd".into()),
@@ -207,7 +223,10 @@ fn parse_number(
             .parse::<i64>()
             .ok()
             .filter(|n| (min..=max).contains(n))
-            .ok_or_else(|| ConfigError { var, message: format!("`{v}` is not a whole number from {min} to {max}") }),
+            .ok_or_else(|| ConfigError {
+                var,
+                message: format!("`{v}` is not a whole number from {min} to {max}"),
+            }),
     }
 }
 
@@ -237,7 +256,11 @@ mod tests {
         let c = config(&[("STACKBILL_PUBLIC_URL", "https://billing.example.com/")]).unwrap();
         assert!(c.cookie_secure);
         assert_eq!(c.public_url, "https://billing.example.com");
-        let c = config(&[("STACKBILL_PUBLIC_URL", "https://b.example"), ("STACKBILL_COOKIE_SECURE", "false")]).unwrap();
+        let c = config(&[
+            ("STACKBILL_PUBLIC_URL", "https://b.example"),
+            ("STACKBILL_COOKIE_SECURE", "false"),
+        ])
+        .unwrap();
         assert!(!c.cookie_secure);
     }
 
@@ -246,10 +269,22 @@ mod tests {
         let e = config(&[("DATABASE_URL", "mysql://root:hunter2@db/x")]).unwrap_err();
         assert_eq!(e.var, "DATABASE_URL");
         assert!(!e.to_string().contains("hunter2"), "{e}");
-        assert_eq!(config(&[("STACKBILL_LISTEN", "localhost")]).unwrap_err().var, "STACKBILL_LISTEN");
-        assert_eq!(config(&[("STACKBILL_COOKIE_SECURE", "maybe")]).unwrap_err().var, "STACKBILL_COOKIE_SECURE");
-        assert_eq!(config(&[("STACKBILL_DB_MAX_CONNECTIONS", "0")]).unwrap_err().var, "STACKBILL_DB_MAX_CONNECTIONS");
-        assert_eq!(config(&[("STACKBILL_INVOICE_PREFIX", "a b")]).unwrap_err().var, "STACKBILL_INVOICE_PREFIX");
+        assert_eq!(
+            config(&[("STACKBILL_LISTEN", "localhost")]).unwrap_err().var,
+            "STACKBILL_LISTEN"
+        );
+        assert_eq!(
+            config(&[("STACKBILL_COOKIE_SECURE", "maybe")]).unwrap_err().var,
+            "STACKBILL_COOKIE_SECURE"
+        );
+        assert_eq!(
+            config(&[("STACKBILL_DB_MAX_CONNECTIONS", "0")]).unwrap_err().var,
+            "STACKBILL_DB_MAX_CONNECTIONS"
+        );
+        assert_eq!(
+            config(&[("STACKBILL_INVOICE_PREFIX", "a b")]).unwrap_err().var,
+            "STACKBILL_INVOICE_PREFIX"
+        );
     }
 
     #[test]

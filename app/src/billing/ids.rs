@@ -16,10 +16,7 @@ use std::str::FromStr;
 /// Parses 32 hex digits, optionally in 8-4-4-4-12 groups and optionally in braces.
 fn parse_guid(raw: &str) -> Option<u128> {
     let s = raw.trim();
-    let s = s
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or(s);
+    let s = s.strip_prefix('{').and_then(|s| s.strip_suffix('}')).unwrap_or(s);
     let bytes = s.as_bytes();
     let hyphenated = match bytes.len() {
         32 => false,
@@ -188,7 +185,10 @@ mod tests {
             let err = SubscriptionId::parse(bad).unwrap_err();
             assert_eq!(
                 err,
-                BillingError::InvalidGuid { what: "subscription ID", raw: bad.to_owned() }
+                BillingError::InvalidGuid {
+                    what: "subscription ID",
+                    raw: bad.to_owned()
+                }
             );
         }
     }

@@ -39,12 +39,10 @@ pub const VM_SIZE_HOURS: MeterId = MeterId::from_u128(0x6dab500f_a4fd_49c4_956d_
 /// `Base VM size hours` (FAB6EB84): vCPU-hours of VMs without a Windows licence.
 pub const BASE_VM_SIZE_HOURS: MeterId = MeterId::from_u128(0xfab6eb84_500b_4a09_a8ca_7358f8bbaea5);
 /// `Windows VM size hours` (9CD92D4C): vCPU-hours of Windows VMs (the price includes the base).
-pub const WINDOWS_VM_SIZE_HOURS: MeterId =
-    MeterId::from_u128(0x9cd92d4c_bafd_4492_b278_bedc2de8232a);
+pub const WINDOWS_VM_SIZE_HOURS: MeterId = MeterId::from_u128(0x9cd92d4c_bafd_4492_b278_bedc2de8232a);
 /// `App Service` (190C935E): the worker vCPU-hours Microsoft charges the *operator*; the
 /// FAQ tells CSPs to bill tenants on the other App Service meters instead.
-pub const APP_SERVICE_OPERATOR_CORES: MeterId =
-    MeterId::from_u128(0x190c935e_9ada_48ff_9ab8_56ea1cf9adaa);
+pub const APP_SERVICE_OPERATOR_CORES: MeterId = MeterId::from_u128(0x190c935e_9ada_48ff_9ab8_56ea1cf9adaa);
 
 /// The default billing mode of a meter when it enters the catalogue.
 pub fn default_billing(id: MeterId) -> MeterBilling {

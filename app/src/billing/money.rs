@@ -66,15 +66,30 @@ pub struct Currency {
 
 impl Currency {
     /// US dollar, the currency of Microsoft's published Azure Stack Hub list prices.
-    pub const USD: Currency = Currency { code: *b"USD", exponent: 2 };
+    pub const USD: Currency = Currency {
+        code: *b"USD",
+        exponent: 2,
+    };
     /// Euro.
-    pub const EUR: Currency = Currency { code: *b"EUR", exponent: 2 };
+    pub const EUR: Currency = Currency {
+        code: *b"EUR",
+        exponent: 2,
+    };
     /// Japanese yen (no minor unit).
-    pub const JPY: Currency = Currency { code: *b"JPY", exponent: 0 };
+    pub const JPY: Currency = Currency {
+        code: *b"JPY",
+        exponent: 0,
+    };
     /// New Taiwan dollar.
-    pub const TWD: Currency = Currency { code: *b"TWD", exponent: 2 };
+    pub const TWD: Currency = Currency {
+        code: *b"TWD",
+        exponent: 2,
+    };
     /// Chinese yuan.
-    pub const CNY: Currency = Currency { code: *b"CNY", exponent: 2 };
+    pub const CNY: Currency = Currency {
+        code: *b"CNY",
+        exponent: 2,
+    };
 
     /// Parses a three-letter code in any case.
     pub fn parse(raw: &str) -> BillingResult<Self> {
@@ -84,7 +99,10 @@ impl Currency {
             .find(|(code, _)| *code == upper)
             .map(|(code, exponent)| {
                 let b = code.as_bytes();
-                Currency { code: [b[0], b[1], b[2]], exponent: *exponent }
+                Currency {
+                    code: [b[0], b[1], b[2]],
+                    exponent: *exponent,
+                }
             })
             .ok_or_else(|| BillingError::UnknownCurrency { raw: raw.to_owned() })
     }
@@ -102,7 +120,9 @@ impl Currency {
 
     /// All supported currencies, for pickers.
     pub fn all() -> impl Iterator<Item = Currency> {
-        CURRENCIES.iter().map(|(code, _)| Currency::parse(code).expect("table entry"))
+        CURRENCIES
+            .iter()
+            .map(|(code, _)| Currency::parse(code).expect("table entry"))
     }
 
     /// Rounds a precise amount to this currency's minor unit with the one rounding rule.
@@ -152,12 +172,18 @@ impl Money {
 
     /// Zero in a currency.
     pub fn zero(currency: Currency) -> Self {
-        Money { amount: Decimal::ZERO, currency }
+        Money {
+            amount: Decimal::ZERO,
+            currency,
+        }
     }
 
     /// Money from integer minor units (how amounts are stored: `amount_minor` + currency).
     pub fn from_minor(minor: i64, currency: Currency) -> Self {
-        Money { amount: Decimal::new(minor, currency.exponent()), currency }
+        Money {
+            amount: Decimal::new(minor, currency.exponent()),
+            currency,
+        }
     }
 
     /// The amount.
@@ -172,7 +198,10 @@ impl Money {
 
     /// The amount rounded to the minor unit, half away from zero.
     pub fn rounded(&self) -> Money {
-        Money { amount: self.currency.round(self.amount), currency: self.currency }
+        Money {
+            amount: self.currency.round(self.amount),
+            currency: self.currency,
+        }
     }
 
     /// Integer minor units of the *rounded* amount (for storage).
@@ -194,22 +223,30 @@ impl Money {
             .amount
             .checked_add(other.amount)
             .ok_or(BillingError::Overflow { what: "money sum" })?;
-        Ok(Money { amount, currency: self.currency })
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     /// Subtracts an amount of the same currency.
     pub fn checked_sub(&self, other: &Money) -> BillingResult<Money> {
         self.same_currency(other)?;
-        let amount = self
-            .amount
-            .checked_sub(other.amount)
-            .ok_or(BillingError::Overflow { what: "money difference" })?;
-        Ok(Money { amount, currency: self.currency })
+        let amount = self.amount.checked_sub(other.amount).ok_or(BillingError::Overflow {
+            what: "money difference",
+        })?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     /// The same amount with the opposite sign (credit notes).
     pub fn negated(&self) -> Money {
-        Money { amount: -self.amount, currency: self.currency }
+        Money {
+            amount: -self.amount,
+            currency: self.currency,
+        }
     }
 
     /// Whether the amount is zero.
@@ -283,7 +320,10 @@ mod tests {
         let b = Money::new(dec!(1), Currency::EUR);
         assert_eq!(
             a.checked_add(&b).unwrap_err(),
-            BillingError::CurrencyMismatch { left: "USD".into(), right: "EUR".into() }
+            BillingError::CurrencyMismatch {
+                left: "USD".into(),
+                right: "EUR".into()
+            }
         );
         assert_eq!(a.checked_add(&a).unwrap().amount(), dec!(2));
     }

@@ -17,7 +17,9 @@ impl BillingPeriod {
     /// The period of a year and month (1–12).
     pub fn new(year: i32, month: u32) -> BillingResult<Self> {
         if !(1..=12).contains(&month) || !(1970..=9999).contains(&year) {
-            return Err(BillingError::InvalidPeriod { raw: format!("{year}-{month:02}") });
+            return Err(BillingError::InvalidPeriod {
+                raw: format!("{year}-{month:02}"),
+            });
         }
         Ok(BillingPeriod { year, month })
     }
@@ -36,12 +38,18 @@ impl BillingPeriod {
 
     /// The period containing an instant.
     pub fn containing(at: DateTime<Utc>) -> Self {
-        BillingPeriod { year: at.year(), month: at.month() }
+        BillingPeriod {
+            year: at.year(),
+            month: at.month(),
+        }
     }
 
     /// The period containing a date.
     pub fn of_date(on: NaiveDate) -> Self {
-        BillingPeriod { year: on.year(), month: on.month() }
+        BillingPeriod {
+            year: on.year(),
+            month: on.month(),
+        }
     }
 
     /// Year.
@@ -97,18 +105,30 @@ impl BillingPeriod {
     /// The following month.
     pub fn next(&self) -> BillingPeriod {
         if self.month == 12 {
-            BillingPeriod { year: self.year + 1, month: 1 }
+            BillingPeriod {
+                year: self.year + 1,
+                month: 1,
+            }
         } else {
-            BillingPeriod { year: self.year, month: self.month + 1 }
+            BillingPeriod {
+                year: self.year,
+                month: self.month + 1,
+            }
         }
     }
 
     /// The preceding month.
     pub fn previous(&self) -> BillingPeriod {
         if self.month == 1 {
-            BillingPeriod { year: self.year - 1, month: 12 }
+            BillingPeriod {
+                year: self.year - 1,
+                month: 12,
+            }
         } else {
-            BillingPeriod { year: self.year, month: self.month - 1 }
+            BillingPeriod {
+                year: self.year,
+                month: self.month - 1,
+            }
         }
     }
 

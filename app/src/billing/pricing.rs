@@ -29,9 +29,11 @@ impl UnitPrice {
     /// Parses price text exactly.
     pub fn parse(raw: &str) -> BillingResult<Self> {
         Self::try_from_decimal(parse_exact_decimal(raw, "unit price")?).map_err(|e| match e {
-            BillingError::InvalidDecimal { what, reason, .. } => {
-                BillingError::InvalidDecimal { what, raw: raw.to_owned(), reason }
-            }
+            BillingError::InvalidDecimal { what, reason, .. } => BillingError::InvalidDecimal {
+                what,
+                raw: raw.to_owned(),
+                reason,
+            },
             other => other,
         })
     }
@@ -39,7 +41,11 @@ impl UnitPrice {
     /// Wraps a decimal: it must be ≥ 0 and have at most ten decimal places.
     pub fn try_from_decimal(value: Decimal) -> BillingResult<Self> {
         let value = value.normalize();
-        let invalid = |reason| BillingError::InvalidDecimal { what: "unit price", raw: value.to_string(), reason };
+        let invalid = |reason| BillingError::InvalidDecimal {
+            what: "unit price",
+            raw: value.to_string(),
+            reason,
+        };
         if value.is_sign_negative() && !value.is_zero() {
             return Err(invalid("prices cannot be negative"));
         }
@@ -133,11 +139,17 @@ impl PricingModel {
     /// Checks the parameters: tiers non-empty, starting at 0, strictly ascending; package
     /// size positive.
     pub fn validate(&self) -> BillingResult<()> {
-        let invalid = |reason: &str| Err(BillingError::InvalidPricing { reason: reason.to_owned() });
+        let invalid = |reason: &str| {
+            Err(BillingError::InvalidPricing {
+                reason: reason.to_owned(),
+            })
+        };
         match self {
             PricingModel::PerUnit { .. } => Ok(()),
             PricingModel::Graduated { tiers } | PricingModel::Volume { tiers } => {
-                let Some(first) = tiers.first() else { return invalid("a tiered price needs at least one tier") };
+                let Some(first) = tiers.first() else {
+                    return invalid("a tiered price needs at least one tier");
+                };
                 if !first.from.is_zero() {
                     return invalid("the first tier must start at 0");
                 }
@@ -182,7 +194,10 @@ impl PricingModel {
                     None => Ok(Decimal::ZERO),
                 }
             }
-            PricingModel::Package { package_size, package_price } => {
+            PricingModel::Package {
+                package_size,
+                package_price,
+            } => {
                 if quantity.is_zero() {
                     return Ok(Decimal::ZERO);
                 }
@@ -230,14 +245,23 @@ impl Default for UnitConversion {
 
 impl UnitConversion {
     /// The price is per usage unit.
-    pub const IDENTITY: UnitConversion = UnitConversion { factor: Decimal::ONE, per_period_hours: false };
+    pub const IDENTITY: UnitConversion = UnitConversion {
+        factor: Decimal::ONE,
+        per_period_hours: false,
+    };
 
     /// A monthly price applied to hourly usage.
-    pub const MONTHLY_FROM_HOURLY: UnitConversion = UnitConversion { factor: Decimal::ONE, per_period_hours: true };
+    pub const MONTHLY_FROM_HOURLY: UnitConversion = UnitConversion {
+        factor: Decimal::ONE,
+        per_period_hours: true,
+    };
 
     /// A fixed factor.
     pub fn fixed(factor: Decimal) -> BillingResult<Self> {
-        let c = UnitConversion { factor, per_period_hours: false };
+        let c = UnitConversion {
+            factor,
+            per_period_hours: false,
+        };
         c.validate()?;
         Ok(c)
     }
@@ -245,7 +269,9 @@ impl UnitConversion {
     /// Checks that the factor is positive.
     pub fn validate(&self) -> BillingResult<()> {
         if self.factor <= Decimal::zero() {
-            return Err(BillingError::InvalidPricing { reason: "the unit conversion factor must be positive".into() });
+            return Err(BillingError::InvalidPricing {
+                reason: "the unit conversion factor must be positive".into(),
+            });
         }
         Ok(())
     }
@@ -263,7 +289,9 @@ impl UnitConversion {
     pub fn to_billing_units(&self, usage_quantity: Decimal, period_hours: u32) -> BillingResult<Decimal> {
         usage_quantity
             .checked_div(self.usage_units_per_billing_unit(period_hours))
-            .ok_or(BillingError::Overflow { what: "unit conversion" })
+            .ok_or(BillingError::Overflow {
+                what: "unit conversion",
+            })
     }
 
     /// Whether this is the identity conversion.
@@ -283,7 +311,12 @@ mod tests {
     }
 
     fn tiers(spec: &[(&str, &str)]) -> Vec<Tier> {
-        spec.iter().map(|(from, p)| Tier { from: from.parse().unwrap(), unit_price: price(p) }).collect()
+        spec.iter()
+            .map(|(from, p)| Tier {
+                from: from.parse().unwrap(),
+                unit_price: price(p),
+            })
+            .collect()
     }
 
     #[test]
@@ -298,13 +331,17 @@ mod tests {
     #[test]
     fn per_unit_multiplies() {
         // 5,952 vCPU-hours × 0.046 = 273.792
-        let m = PricingModel::PerUnit { unit_price: price("0.046") };
+        let m = PricingModel::PerUnit {
+            unit_price: price("0.046"),
+        };
         assert_eq!(m.amount(dec!(5952)).unwrap(), dec!(273.792));
     }
 
     #[test]
     fn graduated_prices_each_unit_by_its_tier() {
-        let m = PricingModel::Graduated { tiers: tiers(&[("0", "10"), ("100", "5"), ("1000", "1")]) };
+        let m = PricingModel::Graduated {
+            tiers: tiers(&[("0", "10"), ("100", "5"), ("1000", "1")]),
+        };
         m.validate().unwrap();
         // 100 × 10 + 50 × 5 = 1,250
         assert_eq!(m.amount(dec!(150)).unwrap(), dec!(1250));
@@ -317,7 +354,9 @@ mod tests {
 
     #[test]
     fn volume_prices_all_units_by_the_tier_reached() {
-        let m = PricingModel::Volume { tiers: tiers(&[("0", "10"), ("100", "5")]) };
+        let m = PricingModel::Volume {
+            tiers: tiers(&[("0", "10"), ("100", "5")]),
+        };
         // 99 × 10 = 990; 100 × 5 = 500 (the total reached the second tier); 150 × 5 = 750
         assert_eq!(m.amount(dec!(99)).unwrap(), dec!(990));
         assert_eq!(m.amount(dec!(100)).unwrap(), dec!(500));
@@ -326,7 +365,10 @@ mod tests {
 
     #[test]
     fn packages_round_partial_blocks_up() {
-        let m = PricingModel::Package { package_size: dec!(100), package_price: price("2.5") };
+        let m = PricingModel::Package {
+            package_size: dec!(100),
+            package_price: price("2.5"),
+        };
         // ceil(250 / 100) = 3 blocks × 2.5 = 7.5
         assert_eq!(m.amount(dec!(250)).unwrap(), dec!(7.5));
         assert_eq!(m.amount(dec!(200)).unwrap(), dec!(5));
@@ -338,9 +380,16 @@ mod tests {
     fn malformed_models_are_refused() {
         for bad in [
             PricingModel::Graduated { tiers: vec![] },
-            PricingModel::Volume { tiers: tiers(&[("10", "1")]) },
-            PricingModel::Graduated { tiers: tiers(&[("0", "1"), ("5", "1"), ("5", "1")]) },
-            PricingModel::Package { package_size: dec!(0), package_price: price("1") },
+            PricingModel::Volume {
+                tiers: tiers(&[("10", "1")]),
+            },
+            PricingModel::Graduated {
+                tiers: tiers(&[("0", "1"), ("5", "1"), ("5", "1")]),
+            },
+            PricingModel::Package {
+                package_size: dec!(0),
+                package_price: price("1"),
+            },
         ] {
             assert!(bad.validate().is_err(), "{bad:?}");
         }
@@ -361,7 +410,9 @@ mod tests {
 
     #[test]
     fn models_round_trip_as_json_with_prices_as_text() {
-        let m = PricingModel::Graduated { tiers: tiers(&[("0", "0.02"), ("1024", "0.015")]) };
+        let m = PricingModel::Graduated {
+            tiers: tiers(&[("0", "0.02"), ("1024", "0.015")]),
+        };
         let json = serde_json::to_string(&m).unwrap();
         assert_eq!(
             json,
@@ -378,11 +429,17 @@ mod tests {
         proptest::collection::vec((1u32..500, 1u32..100), 0..4).prop_map(|steps| {
             let mut from = Decimal::ZERO;
             let mut p = dec!(10);
-            let mut out = vec![Tier { from, unit_price: UnitPrice::try_from_decimal(p).unwrap() }];
+            let mut out = vec![Tier {
+                from,
+                unit_price: UnitPrice::try_from_decimal(p).unwrap(),
+            }];
             for (gap, cut) in steps {
                 from += Decimal::from(gap);
                 p = (p * Decimal::from(100 - cut.min(99)) / dec!(100)).round_dp(10);
-                out.push(Tier { from, unit_price: UnitPrice::try_from_decimal(p).unwrap() });
+                out.push(Tier {
+                    from,
+                    unit_price: UnitPrice::try_from_decimal(p).unwrap(),
+                });
             }
             out
         })

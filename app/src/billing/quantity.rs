@@ -72,7 +72,7 @@ pub fn parse_exact_decimal(raw: &str, what: &'static str) -> BillingResult<Decim
     }
     let mut scale = frac_part.len() as i32 - exponent - trailing_dropped;
     // Drop trailing zeros while the scale is too large for a Decimal.
-    while scale > 28 && digits % 10 == 0 && digits != 0 {
+    while scale > 28 && digits.is_multiple_of(10) && digits != 0 {
         digits /= 10;
         scale -= 1;
     }
@@ -101,12 +101,10 @@ impl Quantity {
 
     /// Parses quantity text (plain or exponent form) exactly; negative values are refused.
     pub fn parse(raw: &str) -> BillingResult<Self> {
-        Self::try_from_decimal(parse_exact_decimal(raw, "quantity")?).map_err(|_| {
-            BillingError::InvalidDecimal {
-                what: "quantity",
-                raw: raw.to_owned(),
-                reason: "quantities cannot be negative",
-            }
+        Self::try_from_decimal(parse_exact_decimal(raw, "quantity")?).map_err(|_| BillingError::InvalidDecimal {
+            what: "quantity",
+            raw: raw.to_owned(),
+            reason: "quantities cannot be negative",
         })
     }
 
@@ -203,7 +201,10 @@ mod tests {
             Quantity::parse("6.448477506637573e-06").unwrap().value(),
             dec!(0.000006448477506637573)
         );
-        assert_eq!(Quantity::parse("6.448477506637573E-6").unwrap().canonical(), "0.000006448477506637573");
+        assert_eq!(
+            Quantity::parse("6.448477506637573E-6").unwrap().canonical(),
+            "0.000006448477506637573"
+        );
         assert_eq!(Quantity::parse("1.2e3").unwrap().value(), dec!(1200));
         assert_eq!(Quantity::parse("16.46").unwrap().canonical(), "16.46");
         assert_eq!(Quantity::parse("0").unwrap(), Quantity::ZERO);
@@ -216,7 +217,9 @@ mod tests {
 
     #[test]
     fn quantities_that_cannot_be_held_exactly_or_are_negative_are_refused() {
-        for bad in ["", "-", "abc", "1.2.3", "1e", "1e+", "NaN", "inf", "1_000", "1 0", "--1", "1e-29", "-2.5"] {
+        for bad in [
+            "", "-", "abc", "1.2.3", "1e", "1e+", "NaN", "inf", "1_000", "1 0", "--1", "1e-29", "-2.5",
+        ] {
             assert!(Quantity::parse(bad).is_err(), "{bad:?} should be refused");
         }
         let err = Quantity::parse("-2.5").unwrap_err();

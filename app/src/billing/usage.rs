@@ -80,8 +80,14 @@ mod tests {
 
     #[test]
     fn identity_ignores_resource_uri_case_but_not_additional_info() {
-        let a = record("/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/VM1", "");
-        let b = record("/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1", "");
+        let a = record(
+            "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/VM1",
+            "",
+        );
+        let b = record(
+            "/subscriptions/x/resourcegroups/rg/providers/microsoft.compute/virtualmachines/vm1",
+            "",
+        );
         let c = record(&a.resource_uri, "{\"ServiceType\":\"Standard_F2s\"}");
         assert_eq!(a.identity_text(), b.identity_text());
         assert_ne!(a.identity_text(), c.identity_text());

@@ -12,7 +12,13 @@ use leptos_router::hooks::use_location;
 /// The locale of the current visitor (English until known).
 pub fn use_locale() -> Signal<Locale> {
     let auth = use_auth();
-    Signal::derive(move || auth.visitor.get().and_then(Result::ok).map(|v| v.locale).unwrap_or_default())
+    Signal::derive(move || {
+        auth.visitor
+            .get()
+            .and_then(Result::ok)
+            .map(|v| v.locale)
+            .unwrap_or_default()
+    })
 }
 
 /// The Stackbill word mark.
@@ -28,7 +34,11 @@ pub fn Brand() -> impl IntoView {
 
 fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
     match role {
-        Role::Operator => vec![("/operator", Msg::NavOverview), ("/finance", Msg::NavFinance), ("/meters", Msg::NavMeters)],
+        Role::Operator => vec![
+            ("/operator", Msg::NavOverview),
+            ("/finance", Msg::NavFinance),
+            ("/meters", Msg::NavMeters),
+        ],
         Role::Finance => vec![("/finance", Msg::NavOverview), ("/meters", Msg::NavMeters)],
         Role::Customer => vec![("/portal", Msg::NavOverview)],
         Role::Ingest => vec![],
@@ -74,7 +84,10 @@ fn SignedInLayout(user: CurrentUser, locale: Locale) -> impl IntoView {
     let auth = use_auth();
     let location = use_location();
     let items = nav_items(user.role);
-    let who = user.customer_name.clone().unwrap_or_else(|| text(locale, role_label(user.role)).to_owned());
+    let who = user
+        .customer_name
+        .clone()
+        .unwrap_or_else(|| text(locale, role_label(user.role)).to_owned());
     view! {
         <Html {..} lang=locale.tag()/>
         <header class="topbar">

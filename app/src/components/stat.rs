@@ -19,7 +19,11 @@ pub fn StatCard(
     #[prop(optional)]
     text: bool,
 ) -> impl IntoView {
-    let class = if text { "stat-value stat-value-text" } else { "stat-value" };
+    let class = if text {
+        "stat-value stat-value-text"
+    } else {
+        "stat-value"
+    };
     view! {
         <div class="stat" data-testid=testid>
             <div class="stat-label">{label}</div>

@@ -17,9 +17,18 @@ struct Separators {
 
 fn separators(locale: Locale) -> Separators {
     match locale {
-        Locale::En | Locale::ZhTw | Locale::ZhCn => Separators { group: ',', decimal: '.' },
-        Locale::Fr => Separators { group: NNBSP, decimal: ',' },
-        Locale::Nl => Separators { group: '.', decimal: ',' },
+        Locale::En | Locale::ZhTw | Locale::ZhCn => Separators {
+            group: ',',
+            decimal: '.',
+        },
+        Locale::Fr => Separators {
+            group: NNBSP,
+            decimal: ',',
+        },
+        Locale::Nl => Separators {
+            group: '.',
+            decimal: ',',
+        },
     }
 }
 
@@ -101,18 +110,49 @@ pub fn format_period(period: BillingPeriod, locale: Locale) -> String {
 }
 
 const MONTHS_EN: [&str; 12] = [
-    "January", "February", "March", "April", "May", "June", "July", "August", "September",
-    "October", "November", "December",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
 ];
-const MONTHS_EN_SHORT: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS_EN_SHORT: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 const MONTHS_FR: [&str; 12] = [
-    "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-    "octobre", "novembre", "décembre",
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
 ];
 const MONTHS_NL: [&str; 12] = [
-    "januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september",
-    "oktober", "november", "december",
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
 ];
 
 #[cfg(test)]

@@ -324,7 +324,9 @@ pub fn retry_in_minutes(locale: Locale, seconds: u64) -> String {
     match locale {
         Locale::En => format!("Too many failed attempts. Try again in {minutes} min."),
         Locale::Fr => format!("Trop de tentatives échouées. Réessayez dans {minutes} min."),
-        Locale::Nl => format!("Te veel mislukte pogingen. Probeer het over {minutes} min. opnieuw."),
+        Locale::Nl => {
+            format!("Te veel mislukte pogingen. Probeer het over {minutes} min. opnieuw.")
+        }
         Locale::ZhTw => format!("失敗次數過多，請於 {minutes} 分鐘後再試。"),
         Locale::ZhCn => format!("失败次数过多，请在 {minutes} 分钟后重试。"),
     }
@@ -350,6 +352,9 @@ mod tests {
         assert_eq!(text(Locale::Fr, Msg::OperatorTitle), "Operations overview");
         assert_eq!(text(Locale::ZhTw, Msg::SignInTitle), "登入");
         assert_eq!(text(Locale::En, Msg::SignInTitle), "Sign in");
-        assert_eq!(retry_in_minutes(Locale::En, 61), "Too many failed attempts. Try again in 2 min.");
+        assert_eq!(
+            retry_in_minutes(Locale::En, 61),
+            "Too many failed attempts. Try again in 2 min."
+        );
     }
 }

@@ -8,9 +8,7 @@
 mod format;
 mod messages;
 
-pub use format::{
-    format_date, format_datetime, format_decimal, format_money, format_period, format_quantity,
-};
+pub use format::{format_date, format_datetime, format_decimal, format_money, format_period, format_quantity};
 pub use messages::{invalid_credentials, retry_in_minutes, text, Msg};
 
 use serde::{Deserialize, Serialize};
@@ -128,7 +126,10 @@ mod tests {
 
     #[test]
     fn accept_language_picks_the_best_supported_locale() {
-        assert_eq!(Locale::from_accept_language("de-DE,de;q=0.9,nl;q=0.8,en;q=0.5"), Locale::Nl);
+        assert_eq!(
+            Locale::from_accept_language("de-DE,de;q=0.9,nl;q=0.8,en;q=0.5"),
+            Locale::Nl
+        );
         assert_eq!(Locale::from_accept_language("zh-TW,zh;q=0.9"), Locale::ZhTw);
         assert_eq!(Locale::from_accept_language("de"), Locale::En);
         assert_eq!(Locale::from_accept_language(""), Locale::En);

@@ -35,8 +35,14 @@ pub fn OperatorHome() -> impl IntoView {
 #[component]
 fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
     let t = move |m| text(locale, m);
-    let last = o.last_ingestion_at.map(|at| format_datetime(at, locale)).unwrap_or_else(|| t(Msg::Never).to_owned());
-    let latest = o.latest_usage_on.map(|d| format_date(d, locale)).unwrap_or_else(|| t(Msg::Never).to_owned());
+    let last = o
+        .last_ingestion_at
+        .map(|at| format_datetime(at, locale))
+        .unwrap_or_else(|| t(Msg::Never).to_owned());
+    let latest = o
+        .latest_usage_on
+        .map(|d| format_date(d, locale))
+        .unwrap_or_else(|| t(Msg::Never).to_owned());
     let unassigned = format!("{} {}", count(o.unassigned_subscriptions, locale), t(Msg::Unassigned));
     view! {
         <div class="page-head">

@@ -40,7 +40,13 @@ pub fn SignInPage() -> impl IntoView {
 fn SignInForm(locale: Locale) -> impl IntoView {
     let auth = use_auth();
     let pending = auth.sign_in.pending();
-    let error = move || auth.sign_in.value().get().and_then(Result::err).map(|e| error_text(locale, &e));
+    let error = move || {
+        auth.sign_in
+            .value()
+            .get()
+            .and_then(Result::err)
+            .map(|e| error_text(locale, &e))
+    };
     view! {
         <Html {..} lang=locale.tag()/>
         <div class="centered-page signin-page">

@@ -26,13 +26,21 @@ pub async fn get_visitor() -> Result<Visitor, AppError> {
         .map(|h| Locale::from_accept_language(&h))
         .unwrap_or_default();
     let Some(caller) = context::caller(&state).await? else {
-        return Ok(Visitor { user: None, locale: browser_locale });
+        return Ok(Visitor {
+            user: None,
+            locale: browser_locale,
+        });
     };
     let Actor::User { id, email } = caller.actor.clone() else {
-        return Ok(Visitor { user: None, locale: browser_locale });
+        return Ok(Visitor {
+            user: None,
+            locale: browser_locale,
+        });
     };
     let mut c = state.db.conn().await?;
-    let user = db::users::find_user(&mut c, id).await?.ok_or_else(AppError::unauthenticated)?;
+    let user = db::users::find_user(&mut c, id)
+        .await?
+        .ok_or_else(AppError::unauthenticated)?;
     let customer_name = match caller.customer_id {
         Some(cid) => db::customers::find_customer(&mut c, cid).await?.map(|c| c.name),
         None => None,
@@ -65,7 +73,10 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     let user = accounts::sign_in(&state, &email, &password, &client).await?;
     let session = context::session().await?;
     session.cycle_id().await.map_err(|e| internal("session cycle", e))?;
-    session.insert(USER_ID_KEY, user.id).await.map_err(|e| internal("session write", e))?;
+    session
+        .insert(USER_ID_KEY, user.id)
+        .await
+        .map_err(|e| internal("session write", e))?;
     let home = Role::parse(&user.role).map(|r| r.home_path()).unwrap_or("/");
     leptos_axum::redirect(home);
     Ok(())

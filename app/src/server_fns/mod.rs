@@ -30,7 +30,9 @@ pub mod context {
 
     /// The request's session.
     pub async fn session() -> Result<Session, AppError> {
-        leptos_axum::extract::<Session>().await.map_err(|e| auth::internal("session", e))
+        leptos_axum::extract::<Session>()
+            .await
+            .map_err(|e| auth::internal("session", e))
     }
 
     /// The client address (socket peer, or `X-Forwarded-For` behind a trusted proxy).
@@ -55,12 +57,20 @@ pub mod context {
             .and_then(|p| p.headers.get(http::header::AUTHORIZATION).cloned())
             .and_then(|v| v.to_str().ok().map(str::to_owned));
         if let Some(header) = authorization {
-            let token = auth::bearer_token(&header)
-                .ok_or_else(|| AppError::new(crate::error::ErrorKind::Unauthenticated, "invalid_token", "Use `Authorization: Bearer <token>`."))?;
+            let token = auth::bearer_token(&header).ok_or_else(|| {
+                AppError::new(
+                    crate::error::ErrorKind::Unauthenticated,
+                    "invalid_token",
+                    "Use `Authorization: Bearer <token>`.",
+                )
+            })?;
             return auth::caller_from_token(state, token).await.map(Some);
         }
         let session = session().await?;
-        let user_id: Option<i64> = session.get(USER_ID_KEY).await.map_err(|e| auth::internal("session read", e))?;
+        let user_id: Option<i64> = session
+            .get(USER_ID_KEY)
+            .await
+            .map_err(|e| auth::internal("session read", e))?;
         match user_id {
             Some(id) => auth::caller_from_user_id(state, id).await,
             None => Ok(None),

@@ -52,7 +52,12 @@ pub struct Caller {
 impl Caller {
     /// The CLI acting as an operator.
     pub fn cli() -> Self {
-        Caller { role: Role::Operator, customer_id: None, actor: Actor::Cli, locale: Locale::En }
+        Caller {
+            role: Role::Operator,
+            customer_id: None,
+            actor: Actor::Cli,
+            locale: Locale::En,
+        }
     }
 
     /// `user:12`, `token:3` or `cli`, for the audit log and ingestion batches.
@@ -166,7 +171,9 @@ pub fn check_password_policy(password: &str) -> Result<(), AppError> {
 pub async fn hash_password(password: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        Argon2::default().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(|e| internal("hash task", e))?
@@ -191,7 +198,9 @@ pub async fn dummy_hash() -> String {
     if let Some(h) = DUMMY.get() {
         return h.clone();
     }
-    let h = hash_password("stackbill-dummy-password".into()).await.unwrap_or_default();
+    let h = hash_password("stackbill-dummy-password".into())
+        .await
+        .unwrap_or_default();
     DUMMY.get_or_init(|| h).clone()
 }
 
@@ -242,19 +251,28 @@ pub fn token_display_prefix(token: &str) -> String {
 /// The caller behind a bearer token. A malformed, unknown or revoked token is 401.
 pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, AppError> {
     let invalid = || {
-        AppError::new(crate::error::ErrorKind::Unauthenticated, "invalid_token", "The API token is not valid.")
+        AppError::new(
+            crate::error::ErrorKind::Unauthenticated,
+            "invalid_token",
+            "The API token is not valid.",
+        )
     };
     if !token.starts_with(TOKEN_PREFIX) || token.len() != TOKEN_PREFIX.len() + 64 {
         return Err(invalid());
     }
     let mut c = state.db.conn().await?;
-    let row = db::tokens::find_active_token_by_hash(&mut c, &hash_token(token)).await?.ok_or_else(invalid)?;
+    let row = db::tokens::find_active_token_by_hash(&mut c, &hash_token(token))
+        .await?
+        .ok_or_else(invalid)?;
     let role = Role::parse(&row.role).ok_or_else(|| internal("token role", &row.role))?;
     db::tokens::touch_token(&mut c, row.id, state.now_secs()).await?;
     Ok(Caller {
         role,
         customer_id: row.customer_id,
-        actor: Actor::Token { id: row.id, name: row.name },
+        actor: Actor::Token {
+            id: row.id,
+            name: row.name,
+        },
         locale: Locale::En,
     })
 }
@@ -263,7 +281,9 @@ pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, 
 /// disabled (their session no longer counts).
 pub async fn caller_from_user_id(state: &AppState, user_id: i64) -> Result<Option<Caller>, AppError> {
     let mut c = state.db.conn().await?;
-    let Some(user) = db::users::find_user(&mut c, user_id).await? else { return Ok(None) };
+    let Some(user) = db::users::find_user(&mut c, user_id).await? else {
+        return Ok(None);
+    };
     Ok(caller_from_user(&user))
 }
 
@@ -276,7 +296,10 @@ pub fn caller_from_user(user: &UserRow) -> Option<Caller> {
     Some(Caller {
         role,
         customer_id: user.customer_id,
-        actor: Actor::User { id: user.id, email: user.email.clone() },
+        actor: Actor::User {
+            id: user.id,
+            email: user.email.clone(),
+        },
         locale: Locale::parse(&user.locale).unwrap_or_default(),
     })
 }
@@ -305,12 +328,24 @@ mod tests {
     use super::*;
 
     fn caller(role: Role, customer_id: Option<i64>) -> Caller {
-        Caller { role, customer_id, actor: Actor::Cli, locale: Locale::En }
+        Caller {
+            role,
+            customer_id,
+            actor: Actor::Cli,
+            locale: Locale::En,
+        }
     }
 
     #[test]
     fn nobody_signed_in_is_401_everywhere() {
-        for access in [Access::SignedIn, Access::Operator, Access::Staff, Access::Finance, Access::Customer(1), Access::IngestUsage] {
+        for access in [
+            Access::SignedIn,
+            Access::Operator,
+            Access::Staff,
+            Access::Finance,
+            Access::Customer(1),
+            Access::IngestUsage,
+        ] {
             assert_eq!(authorize(None, access).unwrap_err().status(), 401, "{access:?}");
         }
     }
@@ -345,7 +380,9 @@ mod tests {
             (ingest.clone(), Customer(7), 403),
         ];
         for (who, access, expected) in table {
-            let got = authorize(Some(who.clone()), access).map(|_| 200).unwrap_or_else(|e| e.status());
+            let got = authorize(Some(who.clone()), access)
+                .map(|_| 200)
+                .unwrap_or_else(|e| e.status());
             assert_eq!(got, expected, "{:?} asking for {access:?}", who.role);
         }
     }
@@ -369,7 +406,10 @@ mod tests {
         let p = generate_password();
         assert_eq!(p.len(), 20);
         check_password_policy(&p).unwrap();
-        assert_eq!(check_password_policy("short").unwrap_err().field.as_deref(), Some("password"));
+        assert_eq!(
+            check_password_policy("short").unwrap_err().field.as_deref(),
+            Some("password")
+        );
     }
 
     #[tokio::test]

@@ -41,7 +41,11 @@ pub struct AppState {
 impl AppState {
     /// State over a database with the system clock.
     pub fn new(db: Db, settings: Settings) -> Self {
-        AppState { db, clock: Clock::system(), settings }
+        AppState {
+            db,
+            clock: Clock::system(),
+            settings,
+        }
     }
 
     /// Now, as Unix seconds.

@@ -42,10 +42,14 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = (status, Json(json!({ "error": self.0 }))).into_response();
         if let Some(secs) = self.0.retry_after_secs {
-            response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if status == StatusCode::UNAUTHORIZED {
-            response.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            response
+                .headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         response
     }
@@ -58,20 +62,34 @@ impl FromRequestParts<ServerState> for MaybeCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ServerState) -> Result<Self, Self::Rejection> {
-        resolve_caller(parts, &state.app).await.map(MaybeCaller).map_err(ApiError)
+        resolve_caller(parts, &state.app)
+            .await
+            .map(MaybeCaller)
+            .map_err(ApiError)
     }
 }
 
 async fn resolve_caller(parts: &mut Parts, state: &AppState) -> Result<Option<Caller>, AppError> {
     if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
-        let header = header.to_str().map_err(|_| AppError::bad_request("The Authorization header is not text."))?;
+        let header = header
+            .to_str()
+            .map_err(|_| AppError::bad_request("The Authorization header is not text."))?;
         let token = auth::bearer_token(header).ok_or_else(|| {
-            AppError::new(app::error::ErrorKind::Unauthenticated, "invalid_token", "Use `Authorization: Bearer <token>`.")
+            AppError::new(
+                app::error::ErrorKind::Unauthenticated,
+                "invalid_token",
+                "Use `Authorization: Bearer <token>`.",
+            )
         })?;
         return auth::caller_from_token(state, token).await.map(Some);
     }
-    let Ok(session) = Session::from_request_parts(parts, state).await else { return Ok(None) };
-    let user_id: Option<i64> = session.get(USER_ID_KEY).await.map_err(|e| auth::internal("session read", e))?;
+    let Ok(session) = Session::from_request_parts(parts, state).await else {
+        return Ok(None);
+    };
+    let user_id: Option<i64> = session
+        .get(USER_ID_KEY)
+        .await
+        .map_err(|e| auth::internal("session read", e))?;
     match user_id {
         Some(id) => auth::caller_from_user_id(state, id).await,
         None => Ok(None),
@@ -118,7 +136,11 @@ async fn customers(State(state): State<ServerState>, MaybeCaller(caller): MaybeC
 }
 
 /// One customer: staff, or that customer's own users and tokens (others get 404).
-async fn customer(State(state): State<ServerState>, MaybeCaller(caller): MaybeCaller, Path(id): Path<i64>) -> ApiResult {
+async fn customer(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+) -> ApiResult {
     auth::authorize(caller, Access::Customer(id))?;
     let o = overview::customer_overview(&state.app, id).await?;
     Ok(Json(json!({ "id": id, "customer": o })))

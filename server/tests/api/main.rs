@@ -1,1 +1,9 @@
+//! HTTP tests against the real application: `spawn_app()` starts the same router as
+//! `stackbill serve` on port 0 with a fresh database (SQLite, and PostgreSQL too when
+//! STACKBILL_TEST_POSTGRES_URL is set).
 
+mod access;
+mod cli;
+mod health;
+mod helpers;
+mod sign_in;

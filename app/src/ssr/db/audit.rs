@@ -54,7 +54,8 @@ pub async fn insert_audit(c: &mut impl AsExecutor, entry: &AuditEntry<'_>, now: 
         .bind(entry.details.to_string())
         .bind(entry.client_addr)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -62,7 +63,11 @@ pub async fn insert_audit(c: &mut impl AsExecutor, entry: &AuditEntry<'_>, now: 
 pub async fn list_recent(c: &mut impl AsExecutor, action: Option<&str>, limit: i64) -> DbResult<Vec<AuditRow>> {
     let q = "SELECT id, occurred_at, actor, actor_label, action, subject, details, client_addr FROM audit_log \
              WHERE ($1 IS NULL OR action = $1) ORDER BY id DESC LIMIT $2";
-    Ok(sql!(c, |e| sqlx::query_as::<_, AuditRow>(q).bind(action).bind(limit).fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, AuditRow>(q)
+        .bind(action)
+        .bind(limit)
+        .fetch_all(e)
+        .await)?)
 }
 
 #[cfg(test)]

@@ -56,19 +56,31 @@ pub struct NewCustomer<'a> {
 
 /// Inserts a cloud tenant, or returns the existing one with this GUID (updating an
 /// empty display name).
-pub async fn upsert_cloud_tenant(c: &mut impl AsExecutor, tenant_guid: &str, display_name: &str, now: i64) -> DbResult<i64> {
+pub async fn upsert_cloud_tenant(
+    c: &mut impl AsExecutor,
+    tenant_guid: &str,
+    display_name: &str,
+    now: i64,
+) -> DbResult<i64> {
     let q = "INSERT INTO cloud_tenants (tenant_id, display_name, created_at) VALUES ($1, $2, $3) \
              ON CONFLICT (tenant_id) DO UPDATE SET display_name = CASE WHEN excluded.display_name = '' \
              THEN cloud_tenants.display_name ELSE excluded.display_name END RETURNING id";
-    Ok(sql!(c, |e| sqlx::query_scalar(q).bind(tenant_guid).bind(display_name).bind(now).fetch_one(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar(q)
+        .bind(tenant_guid)
+        .bind(display_name)
+        .bind(now)
+        .fetch_one(e)
+        .await)?)
 }
 
 /// The internal id of a cloud tenant by GUID.
 pub async fn find_cloud_tenant(c: &mut impl AsExecutor, tenant_guid: &str) -> DbResult<Option<i64>> {
-    Ok(sql!(c, |e| sqlx::query_scalar("SELECT id FROM cloud_tenants WHERE tenant_id = $1")
-        .bind(tenant_guid)
-        .fetch_optional(e)
-        .await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT id FROM cloud_tenants WHERE tenant_id = $1"
+    )
+    .bind(tenant_guid)
+    .fetch_optional(e)
+    .await)?)
 }
 
 /// Inserts a customer and returns its id.
@@ -104,14 +116,19 @@ pub async fn update_customer(c: &mut impl AsExecutor, id: i64, n: &NewCustomer<'
         .bind(n.minimum_monthly_charge)
         .bind(n.tax_rate)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The customer with this id.
 pub async fn find_customer(c: &mut impl AsExecutor, id: i64) -> DbResult<Option<CustomerRow>> {
-    let q = format!("SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.id = $1");
-    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q).bind(id).fetch_optional(e).await)?)
+    let q =
+        format!("SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.id = $1");
+    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q)
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// The customer owning a cloud tenant.
@@ -119,7 +136,10 @@ pub async fn find_customer_by_tenant(c: &mut impl AsExecutor, cloud_tenant_id: i
     let q = format!(
         "SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.cloud_tenant_id = $1"
     );
-    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q).bind(cloud_tenant_id).fetch_optional(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q)
+        .bind(cloud_tenant_id)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// Customers whose name is exactly `name` (names are not unique).
@@ -127,18 +147,25 @@ pub async fn find_customers_by_name(c: &mut impl AsExecutor, name: &str) -> DbRe
     let q = format!(
         "SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.name = $1 ORDER BY c.id"
     );
-    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q).bind(name).fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q)
+        .bind(name)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// Every customer by name.
 pub async fn list_customers(c: &mut impl AsExecutor) -> DbResult<Vec<CustomerRow>> {
-    let q = format!("SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id ORDER BY c.name, c.id");
+    let q = format!(
+        "SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id ORDER BY c.name, c.id"
+    );
     Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q).fetch_all(e).await)?)
 }
 
 /// Number of customers.
 pub async fn count_customers(c: &mut impl AsExecutor) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM customers").fetch_one(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM customers")
+        .fetch_one(e)
+        .await)?)
 }
 
 /// Cloud tenants with and without a current customer subscription on any registration:
@@ -159,31 +186,40 @@ pub async fn replace_price_adjustments(
     customer_id: i64,
     adjustments: &[(Option<String>, String)],
 ) -> DbResult<()> {
-    sql!(c, |e| sqlx::query("DELETE FROM customer_price_adjustments WHERE customer_id = $1")
-        .bind(customer_id)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM customer_price_adjustments WHERE customer_id = $1"
+    )
+    .bind(customer_id)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     for (meter_id, percent) in adjustments {
-        sql!(c, |e| sqlx::query(
-            "INSERT INTO customer_price_adjustments (customer_id, meter_id, percent) VALUES ($1, $2, $3)"
-        )
-        .bind(customer_id)
-        .bind(meter_id.as_deref())
-        .bind(percent)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        sql!(c, |e| {
+            sqlx::query("INSERT INTO customer_price_adjustments (customer_id, meter_id, percent) VALUES ($1, $2, $3)")
+                .bind(customer_id)
+                .bind(meter_id.as_deref())
+                .bind(percent)
+                .execute(e)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
     }
     Ok(())
 }
 
 /// A customer's price adjustments: `(meter_id or None for overall, percent text)`.
-pub async fn list_price_adjustments(c: &mut impl AsExecutor, customer_id: i64) -> DbResult<Vec<(Option<String>, String)>> {
-    Ok(sql!(c, |e| sqlx::query_as(
-        "SELECT meter_id, percent FROM customer_price_adjustments WHERE customer_id = $1 ORDER BY meter_id"
-    )
-    .bind(customer_id)
-    .fetch_all(e)
-    .await)?)
+pub async fn list_price_adjustments(
+    c: &mut impl AsExecutor,
+    customer_id: i64,
+) -> DbResult<Vec<(Option<String>, String)>> {
+    Ok(sql!(c, |e| {
+        sqlx::query_as(
+            "SELECT meter_id, percent FROM customer_price_adjustments WHERE customer_id = $1 ORDER BY meter_id",
+        )
+        .bind(customer_id)
+        .fetch_all(e)
+        .await
+    })?)
 }
 
 #[cfg(test)]
@@ -208,18 +244,33 @@ mod tests {
     async fn customers_keep_non_latin_names_and_own_one_tenant() {
         for_each_engine(|db| async move {
             let mut c = db.conn().await.unwrap();
-            let t1 = upsert_cloud_tenant(&mut c, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1).await.unwrap();
-            let again = upsert_cloud_tenant(&mut c, "dbab3982-796f-4d03-9908-044c08aef8a2", "contoso", 2).await.unwrap();
+            let t1 = upsert_cloud_tenant(&mut c, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1)
+                .await
+                .unwrap();
+            let again = upsert_cloud_tenant(&mut c, "dbab3982-796f-4d03-9908-044c08aef8a2", "contoso", 2)
+                .await
+                .unwrap();
             assert_eq!(t1, again);
-            let id = insert_customer(&mut c, &new_customer("台灣雲端股份有限公司", t1), 3).await.unwrap();
+            let id = insert_customer(&mut c, &new_customer("台灣雲端股份有限公司", t1), 3)
+                .await
+                .unwrap();
             let found = find_customer(&mut c, id).await.unwrap().unwrap();
             assert_eq!(found.name, "台灣雲端股份有限公司");
             assert_eq!(found.tenant_guid, "dbab3982-796f-4d03-9908-044c08aef8a2");
             assert_eq!(found.minimum_monthly_charge.as_deref(), Some("100"));
-            assert_eq!(find_customers_by_name(&mut c, "台灣雲端股份有限公司").await.unwrap().len(), 1);
+            assert_eq!(
+                find_customers_by_name(&mut c, "台灣雲端股份有限公司")
+                    .await
+                    .unwrap()
+                    .len(),
+                1
+            );
             assert_eq!(find_customer_by_tenant(&mut c, t1).await.unwrap().unwrap().id, id);
             // A second customer cannot own the same tenant.
-            assert!(insert_customer(&mut c, &new_customer("Other", t1), 4).await.unwrap_err().is_unique_violation());
+            assert!(insert_customer(&mut c, &new_customer("Other", t1), 4)
+                .await
+                .unwrap_err()
+                .is_unique_violation());
             assert_eq!(count_tenants_by_mapping(&mut c).await.unwrap(), (0, 1));
         })
         .await;
@@ -229,11 +280,20 @@ mod tests {
     async fn price_adjustments_are_replaced_as_a_whole() {
         for_each_engine(|db| async move {
             let mut c = db.conn().await.unwrap();
-            let t = upsert_cloud_tenant(&mut c, "11111111-1111-1111-1111-111111111111", "", 1).await.unwrap();
+            let t = upsert_cloud_tenant(&mut c, "11111111-1111-1111-1111-111111111111", "", 1)
+                .await
+                .unwrap();
             let id = insert_customer(&mut c, &new_customer("Fabrikam", t), 1).await.unwrap();
-            replace_price_adjustments(&mut c, id, &[(None, "10".into())]).await.unwrap();
-            replace_price_adjustments(&mut c, id, &[(None, "-5".into())]).await.unwrap();
-            assert_eq!(list_price_adjustments(&mut c, id).await.unwrap(), vec![(None, "-5".to_owned())]);
+            replace_price_adjustments(&mut c, id, &[(None, "10".into())])
+                .await
+                .unwrap();
+            replace_price_adjustments(&mut c, id, &[(None, "-5".into())])
+                .await
+                .unwrap();
+            assert_eq!(
+                list_price_adjustments(&mut c, id).await.unwrap(),
+                vec![(None, "-5".to_owned())]
+            );
         })
         .await;
     }

@@ -43,7 +43,13 @@ mod tests {
 
     #[test]
     fn fixed_point_round_trips_published_quantities() {
-        for q in [dec!(0), dec!(2.4), dec!(16.46), dec!(0.0013440860215053762), dec!(123456789.5)] {
+        for q in [
+            dec!(0),
+            dec!(2.4),
+            dec!(16.46),
+            dec!(0.0013440860215053762),
+            dec!(123456789.5),
+        ] {
             let (w, a) = to_fixed(q).unwrap();
             assert!((0..ATTO_PER_UNIT).contains(&a));
             let back = from_fixed(w, a);

@@ -46,11 +46,14 @@ pub async fn find_current_mapping(
 
 /// Ends a mapping on a day (exclusive).
 pub async fn end_mapping(c: &mut impl AsExecutor, id: i64, ended_on: NaiveDate) -> DbResult<()> {
-    sql!(c, |e| sqlx::query("UPDATE customer_subscriptions SET ended_on = $2 WHERE id = $1")
-        .bind(id)
-        .bind(ended_on)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "UPDATE customer_subscriptions SET ended_on = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(ended_on)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -81,7 +84,10 @@ pub async fn list_mappings_of_tenant(c: &mut impl AsExecutor, cloud_tenant_id: i
         "SELECT {COLUMNS} FROM customer_subscriptions cs JOIN registrations r ON r.id = cs.registration_id \
          WHERE cs.cloud_tenant_id = $1 ORDER BY cs.effective_on DESC, cs.id DESC"
     );
-    Ok(sql!(c, |e| sqlx::query_as::<_, MappingRow>(&q).bind(cloud_tenant_id).fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, MappingRow>(&q)
+        .bind(cloud_tenant_id)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// Every mapping on a registration overlapping `[from, to)` (for rating a period).
@@ -133,15 +139,31 @@ mod tests {
             )
             .await
             .unwrap();
-            let t = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1).await.unwrap();
-            insert_mapping(&mut tx, reg, t, "e09a4e93-29a7-4eba-a6d4-76202383f07f", day("2026-01-10"), 1)
+            let t = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1)
                 .await
                 .unwrap();
+            insert_mapping(
+                &mut tx,
+                reg,
+                t,
+                "e09a4e93-29a7-4eba-a6d4-76202383f07f",
+                day("2026-01-10"),
+                1,
+            )
+            .await
+            .unwrap();
             // A second current mapping for the same tenant is refused by the schema.
-            assert!(insert_mapping(&mut tx, reg, t, "00000000-0000-0000-0000-000000000001", day("2026-02-01"), 1)
-                .await
-                .unwrap_err()
-                .is_unique_violation());
+            assert!(insert_mapping(
+                &mut tx,
+                reg,
+                t,
+                "00000000-0000-0000-0000-000000000001",
+                day("2026-02-01"),
+                1
+            )
+            .await
+            .unwrap_err()
+            .is_unique_violation());
             tx.rollback().await.unwrap();
 
             let mut tx = db.begin().await.unwrap();
@@ -159,12 +181,30 @@ mod tests {
             )
             .await
             .unwrap();
-            let t = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1).await.unwrap();
-            let first_id = insert_mapping(&mut tx, reg, t, "e09a4e93-29a7-4eba-a6d4-76202383f07f", day("2026-01-10"), 1)
+            let t = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1)
                 .await
                 .unwrap();
+            let first_id = insert_mapping(
+                &mut tx,
+                reg,
+                t,
+                "e09a4e93-29a7-4eba-a6d4-76202383f07f",
+                day("2026-01-10"),
+                1,
+            )
+            .await
+            .unwrap();
             end_mapping(&mut tx, first_id, day("2026-02-01")).await.unwrap();
-            insert_mapping(&mut tx, reg, t, "00000000-0000-0000-0000-000000000001", day("2026-02-01"), 2).await.unwrap();
+            insert_mapping(
+                &mut tx,
+                reg,
+                t,
+                "00000000-0000-0000-0000-000000000001",
+                day("2026-02-01"),
+                2,
+            )
+            .await
+            .unwrap();
             tx.commit().await.unwrap();
 
             let mut c = db.conn().await.unwrap();
@@ -173,9 +213,13 @@ mod tests {
             let history = list_mappings_of_tenant(&mut c, t).await.unwrap();
             assert_eq!(history.len(), 2);
             assert_eq!(history[1].ended_on, Some(day("2026-02-01")));
-            let january = list_mappings_overlapping(&mut c, reg, day("2026-01-01"), day("2026-02-01")).await.unwrap();
+            let january = list_mappings_overlapping(&mut c, reg, day("2026-01-01"), day("2026-02-01"))
+                .await
+                .unwrap();
             assert_eq!(january.len(), 1);
-            let both = list_mappings_overlapping(&mut c, reg, day("2026-01-01"), day("2026-03-01")).await.unwrap();
+            let both = list_mappings_overlapping(&mut c, reg, day("2026-01-01"), day("2026-03-01"))
+                .await
+                .unwrap();
             assert_eq!(both.len(), 2);
         })
         .await;

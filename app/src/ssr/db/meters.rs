@@ -61,7 +61,8 @@ pub async fn upsert_catalogue_meter(
         .bind(meter.billing.as_str())
         .bind(now)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -78,7 +79,8 @@ pub async fn insert_discovered_meters(c: &mut impl AsExecutor, ids: &[MeterId], 
             .bind(format!("Meter {}", &id.to_string()[..8]))
             .bind(now)
             .execute(e)
-            .await.map(|r| r.rows_affected()))?;
+            .await
+            .map(|r| r.rows_affected()))?;
         added += done;
     }
     Ok(added)
@@ -90,7 +92,8 @@ pub async fn set_meter_billing(c: &mut impl AsExecutor, id: MeterId, billing: Me
         .bind(id.to_string())
         .bind(billing.as_str())
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
 
@@ -103,12 +106,16 @@ pub async fn list_meters(c: &mut impl AsExecutor) -> DbResult<Vec<MeterRow>> {
 
 /// IDs of every known meter.
 pub async fn known_meter_ids(c: &mut impl AsExecutor) -> DbResult<Vec<String>> {
-    Ok(sql!(c, |e| sqlx::query_scalar("SELECT id FROM meters").fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar("SELECT id FROM meters")
+        .fetch_all(e)
+        .await)?)
 }
 
 /// Number of meters.
 pub async fn count_meters(c: &mut impl AsExecutor) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM meters").fetch_one(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM meters")
+        .fetch_one(e)
+        .await)?)
 }
 
 #[cfg(test)]
@@ -129,8 +136,13 @@ mod tests {
                 billing: MeterBilling::ReportOnly,
             };
             upsert_catalogue_meter(&mut c, &meter, "", 1).await.unwrap();
-            assert!(set_meter_billing(&mut c, VM_SIZE_HOURS, MeterBilling::Billable).await.unwrap());
-            let renamed = Meter { name: "VM Size Hours".into(), ..meter };
+            assert!(set_meter_billing(&mut c, VM_SIZE_HOURS, MeterBilling::Billable)
+                .await
+                .unwrap());
+            let renamed = Meter {
+                name: "VM Size Hours".into(),
+                ..meter
+            };
             upsert_catalogue_meter(&mut c, &renamed, "new text", 2).await.unwrap();
             let rows = list_meters(&mut c).await.unwrap();
             assert_eq!(rows.len(), 1);

@@ -15,8 +15,8 @@
 
 pub mod audit;
 pub mod customers;
-pub mod mappings;
 pub mod fixed;
+pub mod mappings;
 pub mod meters;
 pub mod price_sheets;
 pub mod registrations;
@@ -31,9 +31,7 @@ pub mod testing;
 
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool};
 use std::str::FromStr;
 use std::time::Duration;
@@ -100,8 +98,8 @@ pub trait AsExecutor: Send {
 impl AsExecutor for Tx {
     fn executor(&mut self) -> Executor<'_> {
         match self {
-            Tx::Sqlite(t) => Executor::Sqlite(&mut **t),
-            Tx::Postgres(t) => Executor::Postgres(&mut **t),
+            Tx::Sqlite(t) => Executor::Sqlite(t),
+            Tx::Postgres(t) => Executor::Postgres(t),
         }
     }
 }
@@ -109,8 +107,8 @@ impl AsExecutor for Tx {
 impl AsExecutor for Conn {
     fn executor(&mut self) -> Executor<'_> {
         match self {
-            Conn::Sqlite(c) => Executor::Sqlite(&mut **c),
-            Conn::Postgres(c) => Executor::Postgres(&mut **c),
+            Conn::Sqlite(c) => Executor::Sqlite(c),
+            Conn::Postgres(c) => Executor::Postgres(c),
         }
     }
 }
@@ -207,7 +205,11 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        PoolSettings { max_connections: 8, acquire_timeout: Duration::from_secs(10), pg_schema: None }
+        PoolSettings {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(10),
+            pg_schema: None,
+        }
     }
 }
 
@@ -238,8 +240,7 @@ impl Db {
                 .map_err(unreachable)?;
             Ok(Db::Postgres(pool))
         } else if url.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(|e| ConnectError::Malformed(one_line(&e)))?;
+            let options = SqliteConnectOptions::from_str(url).map_err(|e| ConnectError::Malformed(one_line(&e)))?;
             if let Some(dir) = options.get_filename().parent() {
                 if !dir.as_os_str().is_empty() && !dir.exists() {
                     std::fs::create_dir_all(dir).map_err(|e| ConnectError::Unreachable {
@@ -308,7 +309,10 @@ impl Db {
     /// Checks that the database answers (for `/healthz`).
     pub async fn ping(&self) -> DbResult<()> {
         let mut c = self.conn().await?;
-        sql!(&mut c, |e| sqlx::query("SELECT 1").execute(e).await.map(|r| r.rows_affected()))?;
+        sql!(&mut c, |e| sqlx::query("SELECT 1")
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -352,8 +356,7 @@ pub fn parse_stored<T, E: std::fmt::Display>(
 
 /// Unix seconds to an instant.
 pub fn from_unix(secs: i64) -> DbResult<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::from_timestamp(secs, 0)
-        .ok_or_else(|| DbError::Corrupt(format!("timestamp {secs} out of range")))
+    chrono::DateTime::from_timestamp(secs, 0).ok_or_else(|| DbError::Corrupt(format!("timestamp {secs} out of range")))
 }
 
 #[cfg(test)]
@@ -366,7 +369,10 @@ mod tests {
             redact_url("postgres://billing:s3cret@db.example:5432/stackbill"),
             "postgres://billing:***@db.example:5432/stackbill"
         );
-        assert_eq!(redact_url("postgres://postgres@127.0.0.1/x"), "postgres://postgres@127.0.0.1/x");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/x"),
+            "postgres://postgres@127.0.0.1/x"
+        );
         assert_eq!(redact_url("sqlite:data/stackbill.db"), "sqlite:data/stackbill.db");
     }
 
@@ -376,9 +382,13 @@ mod tests {
         assert!(matches!(err, ConnectError::Malformed(_)), "{err}");
         assert!(err.to_string().contains("unsupported scheme `mysql`"));
 
-        let settings =
-            PoolSettings { acquire_timeout: Duration::from_secs(2), ..PoolSettings::default() };
-        let err = Db::connect("postgres://nobody:pw@127.0.0.1:1/none", &settings).await.unwrap_err();
+        let settings = PoolSettings {
+            acquire_timeout: Duration::from_secs(2),
+            ..PoolSettings::default()
+        };
+        let err = Db::connect("postgres://nobody:pw@127.0.0.1:1/none", &settings)
+            .await
+            .unwrap_err();
         assert!(matches!(err, ConnectError::Unreachable { .. }), "{err}");
         assert!(!err.to_string().contains("pw@"), "password leaked: {err}");
         assert_eq!(err.to_string().lines().count(), 1);

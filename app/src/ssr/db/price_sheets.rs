@@ -48,16 +48,24 @@ pub struct EntryRow {
 }
 
 /// Inserts a price sheet and returns its id.
-pub async fn insert_price_sheet(c: &mut impl AsExecutor, name: &str, currency: &str, description: &str, now: i64) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar(
-        "INSERT INTO price_sheets (name, currency, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id"
-    )
-    .bind(name)
-    .bind(currency)
-    .bind(description)
-    .bind(now)
-    .fetch_one(e)
-    .await)?)
+pub async fn insert_price_sheet(
+    c: &mut impl AsExecutor,
+    name: &str,
+    currency: &str,
+    description: &str,
+    now: i64,
+) -> DbResult<i64> {
+    Ok(sql!(c, |e| {
+        sqlx::query_scalar(
+            "INSERT INTO price_sheets (name, currency, description, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(name)
+        .bind(currency)
+        .bind(description)
+        .bind(now)
+        .fetch_one(e)
+        .await
+    })?)
 }
 
 /// The sheet with this name.
@@ -89,27 +97,31 @@ pub async fn insert_version(
     note: &str,
     now: i64,
 ) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar(
-        "INSERT INTO price_sheet_versions (price_sheet_id, effective_on, ended_on, note, created_at) \
-         VALUES ($1, $2, $3, $4, $5) RETURNING id"
-    )
-    .bind(price_sheet_id)
-    .bind(effective_on)
-    .bind(ended_on)
-    .bind(note)
-    .bind(now)
-    .fetch_one(e)
-    .await)?)
+    Ok(sql!(c, |e| {
+        sqlx::query_scalar(
+            "INSERT INTO price_sheet_versions (price_sheet_id, effective_on, ended_on, note, created_at) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(price_sheet_id)
+        .bind(effective_on)
+        .bind(ended_on)
+        .bind(note)
+        .bind(now)
+        .fetch_one(e)
+        .await
+    })?)
 }
 
 /// Sets the end day of a version (when a newer version starts).
 pub async fn set_version_end(c: &mut impl AsExecutor, version_id: i64, ended_on: Option<NaiveDate>) -> DbResult<()> {
-    sql!(c, |e| sqlx::query("UPDATE price_sheet_versions SET ended_on = $2 WHERE id = $1")
-        .bind(version_id)
-        .bind(ended_on)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "UPDATE price_sheet_versions SET ended_on = $2 WHERE id = $1"
+    )
+    .bind(version_id)
+    .bind(ended_on)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -133,19 +145,21 @@ pub async fn upsert_entry(
     billing_unit: &str,
     unit_conversion_json: &str,
 ) -> DbResult<()> {
-    sql!(c, |e| sqlx::query(
-        "INSERT INTO price_sheet_entries (version_id, meter_id, pricing, billing_unit, unit_conversion) \
+    sql!(c, |e| {
+        sqlx::query(
+            "INSERT INTO price_sheet_entries (version_id, meter_id, pricing, billing_unit, unit_conversion) \
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (version_id, meter_id) DO UPDATE SET pricing = excluded.pricing, \
-         billing_unit = excluded.billing_unit, unit_conversion = excluded.unit_conversion"
-    )
-    .bind(version_id)
-    .bind(meter_id)
-    .bind(pricing_json)
-    .bind(billing_unit)
-    .bind(unit_conversion_json)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+         billing_unit = excluded.billing_unit, unit_conversion = excluded.unit_conversion",
+        )
+        .bind(version_id)
+        .bind(meter_id)
+        .bind(pricing_json)
+        .bind(billing_unit)
+        .bind(unit_conversion_json)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -192,12 +206,20 @@ mod tests {
             .map(|r| r.rows_affected()))
             .unwrap();
             let sheet = insert_price_sheet(&mut tx, "List prices", "USD", "", 1).await.unwrap();
-            let v1 = insert_version(&mut tx, sheet, day("2026-01-01"), None, "launch", 1).await.unwrap();
-            let v2 = insert_version(&mut tx, sheet, day("2026-01-15"), None, "price change", 1).await.unwrap();
+            let v1 = insert_version(&mut tx, sheet, day("2026-01-01"), None, "launch", 1)
+                .await
+                .unwrap();
+            let v2 = insert_version(&mut tx, sheet, day("2026-01-15"), None, "price change", 1)
+                .await
+                .unwrap();
             set_version_end(&mut tx, v1, Some(day("2026-01-15"))).await.unwrap();
             let pricing = r#"{"model":"per_unit","unit_price":"0.008"}"#;
-            upsert_entry(&mut tx, v1, meter, pricing, "vCPU-hour", r#"{"factor":"1"}"#).await.unwrap();
-            upsert_entry(&mut tx, v1, meter, pricing, "vCPU hour", r#"{"factor":"1"}"#).await.unwrap();
+            upsert_entry(&mut tx, v1, meter, pricing, "vCPU-hour", r#"{"factor":"1"}"#)
+                .await
+                .unwrap();
+            upsert_entry(&mut tx, v1, meter, pricing, "vCPU hour", r#"{"factor":"1"}"#)
+                .await
+                .unwrap();
             tx.commit().await.unwrap();
 
             let mut c = db.conn().await.unwrap();
@@ -207,9 +229,18 @@ mod tests {
             let entries = list_entries(&mut c, &[v1, v2]).await.unwrap();
             assert_eq!(entries.len(), 1, "the second upsert replaced the first");
             assert_eq!(entries[0].billing_unit, "vCPU hour");
-            assert_eq!(find_price_sheet_by_name(&mut c, "List prices").await.unwrap().unwrap().id, sheet);
+            assert_eq!(
+                find_price_sheet_by_name(&mut c, "List prices")
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+                sheet
+            );
             // Two versions of one sheet cannot start on the same day.
-            let dup = insert_version(&mut c, sheet, day("2026-01-15"), None, "dup", 1).await.unwrap_err();
+            let dup = insert_version(&mut c, sheet, day("2026-01-15"), None, "dup", 1)
+                .await
+                .unwrap_err();
             assert!(dup.is_unique_violation());
         })
         .await;

@@ -72,20 +72,26 @@ pub async fn update_registration(c: &mut impl AsExecutor, id: i64, r: &NewRegist
         .bind(r.price_sheet_id)
         .bind(r.base_tax_rate)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The registration with this name.
 pub async fn find_registration_by_name(c: &mut impl AsExecutor, name: &str) -> DbResult<Option<RegistrationRow>> {
     let q = format!("SELECT {COLUMNS} FROM registrations WHERE name = $1");
-    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q).bind(name).fetch_optional(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q)
+        .bind(name)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// Every registration by name.
 pub async fn list_registrations(c: &mut impl AsExecutor) -> DbResult<Vec<RegistrationRow>> {
     let q = format!("SELECT {COLUMNS} FROM registrations ORDER BY name");
-    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q).fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// A registration with its headline counts.
@@ -113,12 +119,16 @@ pub async fn list_registration_summaries(c: &mut impl AsExecutor) -> DbResult<Ve
              (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND cs.ended_on IS NULL) AS mapped_tenants, \
              (SELECT COUNT(*) FROM user_subscriptions us WHERE us.registration_id = r.id) AS user_subscriptions \
              FROM registrations r LEFT JOIN price_sheets p ON p.id = r.price_sheet_id ORDER BY r.name";
-    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(q).fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(q)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// Number of registrations.
 pub async fn count_registrations(c: &mut impl AsExecutor) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM registrations").fetch_one(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM registrations")
+        .fetch_one(e)
+        .await)?)
 }
 
 #[cfg(test)]
@@ -139,14 +149,32 @@ mod tests {
                 base_tax_rate: "0",
             };
             let id = insert_registration(&mut c, &new, 1).await.unwrap();
-            let found = find_registration_by_name(&mut c, "azurestack-northwest").await.unwrap().unwrap();
+            let found = find_registration_by_name(&mut c, "azurestack-northwest")
+                .await
+                .unwrap()
+                .unwrap();
             assert_eq!(found.id, id);
             assert_eq!(found.currency, "USD");
-            update_registration(&mut c, id, &NewRegistration { currency: "EUR", ..new.clone() }).await.unwrap();
+            update_registration(
+                &mut c,
+                id,
+                &NewRegistration {
+                    currency: "EUR",
+                    ..new.clone()
+                },
+            )
+            .await
+            .unwrap();
             let summaries = list_registration_summaries(&mut c).await.unwrap();
             assert_eq!(summaries.len(), 1);
-            assert_eq!((summaries[0].currency.as_str(), summaries[0].mapped_tenants), ("EUR", 0));
-            assert!(insert_registration(&mut c, &new, 2).await.unwrap_err().is_unique_violation());
+            assert_eq!(
+                (summaries[0].currency.as_str(), summaries[0].mapped_tenants),
+                ("EUR", 0)
+            );
+            assert!(insert_registration(&mut c, &new, 2)
+                .await
+                .unwrap_err()
+                .is_unique_violation());
             assert_eq!(count_registrations(&mut c).await.unwrap(), 1);
         })
         .await;

@@ -39,7 +39,7 @@ impl SessionStore for DbSessionStore {
         let mut c = self.db.conn().await.map_err(backend)?;
         loop {
             let exists: Option<i64> = sql!(&mut c, |e| sqlx::query_scalar(
-                "SELECT 1 FROM sessions WHERE id = $1"
+                "SELECT CAST(1 AS BIGINT) FROM sessions WHERE id = $1"
             )
             .bind(record.id.to_string())
             .fetch_optional(e)
@@ -55,8 +55,7 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        let data = serde_json::to_string(&record.data)
-            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
         let q = "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
@@ -68,7 +67,8 @@ impl SessionStore for DbSessionStore {
             .bind(&data)
             .bind(record.expiry_date.unix_timestamp())
             .execute(e)
-            .await.map(|r| r.rows_affected()))
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(backend)?;
         Ok(())
     }
@@ -83,12 +83,18 @@ impl SessionStore for DbSessionStore {
             .fetch_optional(e)
             .await)
         .map_err(backend)?;
-        let Some((data, expires_at)) = row else { return Ok(None) };
+        let Some((data, expires_at)) = row else {
+            return Ok(None);
+        };
         let data: HashMap<String, serde_json::Value> =
             serde_json::from_str(&data).map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        let expiry_date = OffsetDateTime::from_unix_timestamp(expires_at)
-            .map_err(|e| session_store::Error::Decode(e.to_string()))?;
-        Ok(Some(Record { id: *session_id, data, expiry_date }))
+        let expiry_date =
+            OffsetDateTime::from_unix_timestamp(expires_at).map_err(|e| session_store::Error::Decode(e.to_string()))?;
+        Ok(Some(Record {
+            id: *session_id,
+            data,
+            expiry_date,
+        }))
     }
 
     async fn delete(&self, session_id: &Id) -> session_store::Result<()> {
@@ -96,7 +102,8 @@ impl SessionStore for DbSessionStore {
         sql!(&mut c, |e| sqlx::query("DELETE FROM sessions WHERE id = $1")
             .bind(session_id.to_string())
             .execute(e)
-            .await.map(|r| r.rows_affected()))
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(backend)?;
         Ok(())
     }
@@ -110,7 +117,8 @@ impl ExpiredDeletion for DbSessionStore {
         sql!(&mut c, |e| sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(e)
-            .await.map(|r| r.rows_affected()))
+            .await
+            .map(|r| r.rows_affected()))
         .map_err(backend)?;
         Ok(())
     }
@@ -122,7 +130,8 @@ pub async fn delete_sessions_of_user(db: &Db, user_id: i64) -> DbResult<u64> {
     let done = sql!(&mut c, |e| sqlx::query("DELETE FROM sessions WHERE user_id = $1")
         .bind(user_id)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(done)
 }
 
@@ -131,7 +140,7 @@ pub async fn session_exists(db: &Db, id: &str) -> DbResult<bool> {
     let mut c = db.conn().await?;
     let now = OffsetDateTime::now_utc().unix_timestamp();
     let row: Option<i64> = sql!(&mut c, |e| sqlx::query_scalar(
-        "SELECT 1 FROM sessions WHERE id = $1 AND expires_at > $2"
+        "SELECT CAST(1 AS BIGINT) FROM sessions WHERE id = $1 AND expires_at > $2"
     )
     .bind(id)
     .bind(now)
@@ -155,6 +164,7 @@ mod tests {
                 expiry_date: OffsetDateTime::now_utc() + time::Duration::hours(1),
             };
             store.create(&mut record).await.unwrap();
+            assert!(session_exists(&db, &record.id.to_string()).await.unwrap());
             let loaded = store.load(&record.id).await.unwrap().unwrap();
             assert_eq!(loaded.data, record.data);
             assert_eq!(loaded.expiry_date.unix_timestamp(), record.expiry_date.unix_timestamp());

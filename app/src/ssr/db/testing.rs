@@ -19,7 +19,12 @@ fn unique_suffix() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or_default();
-    format!("{}_{}_{}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed), nanos)
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
 }
 
 /// A fresh database and what is needed to throw it away.
@@ -48,24 +53,46 @@ impl TestDb {
         let settings = PoolSettings::default();
         let db = Db::connect(&url, &settings).await.expect("open test SQLite");
         db.migrate().await.expect("migrate test SQLite");
-        TestDb { db, url, settings, cleanup: Cleanup::File(path) }
+        TestDb {
+            db,
+            url,
+            settings,
+            cleanup: Cleanup::File(path),
+        }
     }
 
     /// A fresh migrated PostgreSQL schema, if the test database is configured.
     pub async fn postgres() -> Option<TestDb> {
         let admin_url = std::env::var(POSTGRES_URL_VAR).ok().filter(|u| !u.is_empty())?;
         let schema = format!("t_{}", unique_suffix());
-        let admin = Db::connect(&admin_url, &PoolSettings { max_connections: 1, ..PoolSettings::default() })
-            .await
-            .expect("connect to STACKBILL_TEST_POSTGRES_URL");
+        let admin = Db::connect(
+            &admin_url,
+            &PoolSettings {
+                max_connections: 1,
+                ..PoolSettings::default()
+            },
+        )
+        .await
+        .expect("connect to STACKBILL_TEST_POSTGRES_URL");
         if let Db::Postgres(pool) = &admin {
-            sqlx::query(&format!("CREATE SCHEMA \"{schema}\"")).execute(pool).await.expect("create schema");
+            sqlx::query(&format!("CREATE SCHEMA \"{schema}\""))
+                .execute(pool)
+                .await
+                .expect("create schema");
         }
         admin.close().await;
-        let settings = PoolSettings { pg_schema: Some(schema.clone()), ..PoolSettings::default() };
+        let settings = PoolSettings {
+            pg_schema: Some(schema.clone()),
+            ..PoolSettings::default()
+        };
         let db = Db::connect(&admin_url, &settings).await.expect("open test schema");
         db.migrate().await.expect("migrate test PostgreSQL schema");
-        Some(TestDb { db, url: admin_url.clone(), settings, cleanup: Cleanup::Schema { admin_url, schema } })
+        Some(TestDb {
+            db,
+            url: admin_url.clone(),
+            settings,
+            cleanup: Cleanup::Schema { admin_url, schema },
+        })
     }
 
     /// Every configured engine.
@@ -85,10 +112,18 @@ impl TestDb {
                 }
             }
             Cleanup::Schema { admin_url, schema } => {
-                if let Ok(Db::Postgres(pool)) =
-                    Db::connect(&admin_url, &PoolSettings { max_connections: 1, ..PoolSettings::default() }).await
+                if let Ok(Db::Postgres(pool)) = Db::connect(
+                    &admin_url,
+                    &PoolSettings {
+                        max_connections: 1,
+                        ..PoolSettings::default()
+                    },
+                )
+                .await
                 {
-                    let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE")).execute(&pool).await;
+                    let _ = sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+                        .execute(&pool)
+                        .await;
                     pool.close().await;
                 }
             }

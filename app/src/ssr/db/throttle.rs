@@ -3,12 +3,7 @@
 use super::{sql, AsExecutor, DbResult};
 
 /// Records one failed sign-in.
-pub async fn insert_failure(
-    c: &mut impl AsExecutor,
-    account_key: &str,
-    client_addr: &str,
-    now: i64,
-) -> DbResult<()> {
+pub async fn insert_failure(c: &mut impl AsExecutor, account_key: &str, client_addr: &str, now: i64) -> DbResult<()> {
     sql!(c, |e| sqlx::query(
         "INSERT INTO sign_in_failures (account_key, client_addr, failed_at) VALUES ($1, $2, $3)"
     )
@@ -16,7 +11,8 @@ pub async fn insert_failure(
     .bind(client_addr)
     .bind(now)
     .execute(e)
-    .await.map(|r| r.rows_affected()))?;
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -26,13 +22,15 @@ pub async fn failures_for_account(
     account_key: &str,
     since: i64,
 ) -> DbResult<(i64, Option<i64>)> {
-    Ok(sql!(c, |e| sqlx::query_as(
-        "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE account_key = $1 AND failed_at > $2"
-    )
-    .bind(account_key)
-    .bind(since)
-    .fetch_one(e)
-    .await)?)
+    Ok(sql!(c, |e| {
+        sqlx::query_as(
+            "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE account_key = $1 AND failed_at > $2",
+        )
+        .bind(account_key)
+        .bind(since)
+        .fetch_one(e)
+        .await
+    })?)
 }
 
 /// Failures since `since` from a client address: `(count, oldest failed_at)`.
@@ -41,21 +39,26 @@ pub async fn failures_for_client(
     client_addr: &str,
     since: i64,
 ) -> DbResult<(i64, Option<i64>)> {
-    Ok(sql!(c, |e| sqlx::query_as(
-        "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE client_addr = $1 AND failed_at > $2"
-    )
-    .bind(client_addr)
-    .bind(since)
-    .fetch_one(e)
-    .await)?)
+    Ok(sql!(c, |e| {
+        sqlx::query_as(
+            "SELECT COUNT(*), MIN(failed_at) FROM sign_in_failures WHERE client_addr = $1 AND failed_at > $2",
+        )
+        .bind(client_addr)
+        .bind(since)
+        .fetch_one(e)
+        .await
+    })?)
 }
 
 /// Forgets an account's failures after it signs in successfully.
 pub async fn clear_account(c: &mut impl AsExecutor, account_key: &str) -> DbResult<()> {
-    sql!(c, |e| sqlx::query("DELETE FROM sign_in_failures WHERE account_key = $1")
-        .bind(account_key)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM sign_in_failures WHERE account_key = $1"
+    )
+    .bind(account_key)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -64,7 +67,8 @@ pub async fn delete_older_than(c: &mut impl AsExecutor, before: i64) -> DbResult
     let done = sql!(c, |e| sqlx::query("DELETE FROM sign_in_failures WHERE failed_at <= $1")
         .bind(before)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(done)
 }
 
@@ -80,9 +84,18 @@ mod tests {
             insert_failure(&mut c, "a@x.test", "10.0.0.1", 100).await.unwrap();
             insert_failure(&mut c, "a@x.test", "10.0.0.2", 200).await.unwrap();
             insert_failure(&mut c, "b@x.test", "10.0.0.1", 300).await.unwrap();
-            assert_eq!(failures_for_account(&mut c, "a@x.test", 0).await.unwrap(), (2, Some(100)));
-            assert_eq!(failures_for_account(&mut c, "a@x.test", 150).await.unwrap(), (1, Some(200)));
-            assert_eq!(failures_for_client(&mut c, "10.0.0.1", 0).await.unwrap(), (2, Some(100)));
+            assert_eq!(
+                failures_for_account(&mut c, "a@x.test", 0).await.unwrap(),
+                (2, Some(100))
+            );
+            assert_eq!(
+                failures_for_account(&mut c, "a@x.test", 150).await.unwrap(),
+                (1, Some(200))
+            );
+            assert_eq!(
+                failures_for_client(&mut c, "10.0.0.1", 0).await.unwrap(),
+                (2, Some(100))
+            );
             assert_eq!(failures_for_account(&mut c, "c@x.test", 0).await.unwrap(), (0, None));
             clear_account(&mut c, "a@x.test").await.unwrap();
             assert_eq!(failures_for_account(&mut c, "a@x.test", 0).await.unwrap().0, 0);

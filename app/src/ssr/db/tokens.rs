@@ -52,20 +52,26 @@ pub async fn insert_token(
 /// The unrevoked token with this hash.
 pub async fn find_active_token_by_hash(c: &mut impl AsExecutor, hash: &[u8]) -> DbResult<Option<TokenRow>> {
     let q = format!("SELECT {COLUMNS} FROM api_tokens WHERE token_hash = $1 AND revoked_at IS NULL");
-    Ok(sql!(c, |e| sqlx::query_as::<_, TokenRow>(&q).bind(hash).fetch_optional(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, TokenRow>(&q)
+        .bind(hash)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// Notes that a token was used (at most once a minute per token, to keep API reads from
 /// turning into writes on every request).
 pub async fn touch_token(c: &mut impl AsExecutor, id: i64, now: i64) -> DbResult<()> {
-    sql!(c, |e| sqlx::query(
-        "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)"
-    )
-    .bind(id)
-    .bind(now)
-    .bind(now - 60)
-    .execute(e)
-    .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| {
+        sqlx::query(
+            "UPDATE api_tokens SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(id)
+        .bind(now)
+        .bind(now - 60)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -77,7 +83,8 @@ pub async fn revoke_token(c: &mut impl AsExecutor, id: i64, now: i64) -> DbResul
     .bind(id)
     .bind(now)
     .execute(e)
-    .await.map(|r| r.rows_affected()))?;
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(done == 1)
 }
 
@@ -91,7 +98,9 @@ mod tests {
         for_each_engine(|db| async move {
             let mut c = db.conn().await.unwrap();
             let hash = [7u8; 32];
-            let id = insert_token(&mut c, "BI export", "sbk_1234", &hash, "finance", None, 10).await.unwrap();
+            let id = insert_token(&mut c, "BI export", "sbk_1234", &hash, "finance", None, 10)
+                .await
+                .unwrap();
             let found = find_active_token_by_hash(&mut c, &hash).await.unwrap().unwrap();
             assert_eq!((found.id, found.role.as_str()), (id, "finance"));
             assert!(find_active_token_by_hash(&mut c, &[8u8; 32]).await.unwrap().is_none());

@@ -86,7 +86,8 @@ pub async fn finish_batch(c: &mut impl AsExecutor, id: i64, o: &StoreOutcome, qu
         .bind(o.corrected as i64)
         .bind(quarantined as i64)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -124,8 +125,18 @@ pub async fn store_records(
             match existing.get(&r.identity_key) {
                 None => {
                     fresh.push(r);
-                    add_delta(&mut daily, (r.user_subscription_id, &r.meter_id, r.usage_on), r.quantity, 1);
-                    add_delta(&mut by_resource, (r.resource_id, &r.meter_id, r.usage_on), r.quantity, 1);
+                    add_delta(
+                        &mut daily,
+                        (r.user_subscription_id, &r.meter_id, r.usage_on),
+                        r.quantity,
+                        1,
+                    );
+                    add_delta(
+                        &mut by_resource,
+                        (r.resource_id, &r.meter_id, r.usage_on),
+                        r.quantity,
+                        1,
+                    );
                 }
                 Some((_, old)) if *old == r.quantity => outcome.duplicates += 1,
                 Some((id, old)) => {
@@ -233,23 +244,29 @@ async fn correct_record(
     now: i64,
 ) -> DbResult<()> {
     let new_text = new.normalize().to_string();
-    sql!(c, |e| sqlx::query("UPDATE usage_records SET quantity = $2, ingested_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(&new_text)
-        .bind(now)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
     sql!(c, |e| sqlx::query(
-        "INSERT INTO usage_corrections (usage_record_id, old_quantity, new_quantity, batch_id, corrected_at) \
-         VALUES ($1, $2, $3, $4, $5)"
+        "UPDATE usage_records SET quantity = $2, ingested_at = $3 WHERE id = $1"
     )
     .bind(id)
-    .bind(old.normalize().to_string())
     .bind(&new_text)
-    .bind(batch_id)
     .bind(now)
     .execute(e)
-    .await.map(|r| r.rows_affected()))?;
+    .await
+    .map(|r| r.rows_affected()))?;
+    sql!(c, |e| {
+        sqlx::query(
+            "INSERT INTO usage_corrections (usage_record_id, old_quantity, new_quantity, batch_id, corrected_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(id)
+        .bind(old.normalize().to_string())
+        .bind(&new_text)
+        .bind(batch_id)
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -261,8 +278,8 @@ async fn upsert_rollups(
 ) -> DbResult<()> {
     let mut entries = Vec::with_capacity(deltas.len());
     for ((key, meter, day), (quantity, count)) in deltas {
-        let (whole, atto) = to_fixed(*quantity)
-            .ok_or_else(|| DbError::Corrupt(format!("rollup quantity {quantity} out of range")))?;
+        let (whole, atto) =
+            to_fixed(*quantity).ok_or_else(|| DbError::Corrupt(format!("rollup quantity {quantity} out of range")))?;
         entries.push((*key, *meter, *day, whole, atto, *count));
     }
     // A stable order keeps concurrent writers on PostgreSQL from deadlocking each other.
@@ -289,7 +306,13 @@ async fn upsert_rollups(
         sql!(c, |e| {
             let mut query = sqlx::query(&q);
             for (key, meter, day, whole, atto, count) in chunk {
-                query = query.bind(*key).bind(*meter).bind(*day).bind(*whole).bind(*atto).bind(*count);
+                query = query
+                    .bind(*key)
+                    .bind(*meter)
+                    .bind(*day)
+                    .bind(*whole)
+                    .bind(*atto)
+                    .bind(*count);
             }
             query.execute(e).await.map(|r| r.rows_affected())
         })?;
@@ -330,7 +353,13 @@ pub async fn ensure_resources(
             query.fetch_all(e).await
         })?;
         for (user_subscription_id, resource_key, id) in rows {
-            ids.insert(ResourceKey { user_subscription_id, resource_key }, id);
+            ids.insert(
+                ResourceKey {
+                    user_subscription_id,
+                    resource_key,
+                },
+                id,
+            );
         }
     }
     // The lookup above may return the same URI under other subscriptions; keep only the
@@ -354,13 +383,15 @@ pub async fn ensure_resources(
                     .await)?;
                 let id = match inserted {
                     Some(id) => id,
-                    None => sql!(c, |e| sqlx::query_scalar(
-                        "SELECT id FROM usage_resources WHERE user_subscription_id = $1 AND resource_key = $2"
-                    )
-                    .bind(key.user_subscription_id)
-                    .bind(&key.resource_key)
-                    .fetch_one(e)
-                    .await)?,
+                    None => sql!(c, |e| {
+                        sqlx::query_scalar(
+                            "SELECT id FROM usage_resources WHERE user_subscription_id = $1 AND resource_key = $2",
+                        )
+                        .bind(key.user_subscription_id)
+                        .bind(&key.resource_key)
+                        .fetch_one(e)
+                        .await
+                    })?,
                 };
                 ids.insert(key.clone(), id);
                 id
@@ -382,10 +413,14 @@ pub async fn count_records(c: &mut impl AsExecutor) -> DbResult<i64> {
 
 /// When the last batch committed, and the latest day with usage.
 pub async fn latest_activity(c: &mut impl AsExecutor) -> DbResult<(Option<i64>, Option<NaiveDate>)> {
-    let committed: Option<i64> =
-        sql!(c, |e| sqlx::query_scalar("SELECT MAX(committed_at) FROM ingest_batches").fetch_one(e).await)?;
-    let day: Option<NaiveDate> =
-        sql!(c, |e| sqlx::query_scalar("SELECT MAX(usage_on) FROM usage_daily").fetch_one(e).await)?;
+    let committed: Option<i64> = sql!(c, |e| sqlx::query_scalar(
+        "SELECT MAX(committed_at) FROM ingest_batches"
+    )
+    .fetch_one(e)
+    .await)?;
+    let day: Option<NaiveDate> = sql!(c, |e| sqlx::query_scalar("SELECT MAX(usage_on) FROM usage_daily")
+        .fetch_one(e)
+        .await)?;
     Ok((committed, day))
 }
 
@@ -405,18 +440,24 @@ pub async fn list_day_counts(c: &mut impl AsExecutor, from: NaiveDate, to: Naive
     let q = "SELECT usage_on, CAST(SUM(record_count) AS BIGINT) AS records, \
              COUNT(DISTINCT user_subscription_id) AS user_subscriptions \
              FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2 GROUP BY usage_on ORDER BY usage_on";
-    Ok(sql!(c, |e| sqlx::query_as::<_, DayCountRow>(q).bind(from).bind(to).fetch_all(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, DayCountRow>(q)
+        .bind(from)
+        .bind(to)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// Distinct user subscriptions with usage between two days (half-open).
 pub async fn count_active_subscriptions(c: &mut impl AsExecutor, from: NaiveDate, to: NaiveDate) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT user_subscription_id) FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2"
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_one(e)
-    .await)?)
+    Ok(sql!(c, |e| {
+        sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT user_subscription_id) FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_one(e)
+        .await
+    })?)
 }
 
 /// A daily rollup row.
@@ -509,12 +550,22 @@ mod tests {
             .await
             .unwrap();
         let sub = subs["1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4"];
-        let key = ResourceKey { user_subscription_id: sub, resource_key: "/subscriptions/x/vm1".into() };
-        let res = ensure_resources(&mut tx, &[(key.clone(), "/subscriptions/X/vm1".into(), "northwest".into())])
-            .await
-            .unwrap();
+        let key = ResourceKey {
+            user_subscription_id: sub,
+            resource_key: "/subscriptions/x/vm1".into(),
+        };
+        let res = ensure_resources(
+            &mut tx,
+            &[(key.clone(), "/subscriptions/X/vm1".into(), "northwest".into())],
+        )
+        .await
+        .unwrap();
         tx.commit().await.unwrap();
-        Fixture { sub, resource: res[&key], meter }
+        Fixture {
+            sub,
+            resource: res[&key],
+            meter,
+        }
     }
 
     async fn sqlx_insert_meter(tx: &mut super::super::Tx, id: &str) {
@@ -524,7 +575,8 @@ mod tests {
         )
         .bind(id)
         .execute(e)
-        .await.map(|r| r.rows_affected()))
+        .await
+        .map(|r| r.rows_affected()))
         .unwrap();
     }
 
@@ -551,9 +603,18 @@ mod tests {
 
     async fn store(db: &Db, records: &[StagedRecord]) -> StoreOutcome {
         let mut tx = db.begin().await.unwrap();
-        let batch = insert_batch(&mut tx, &NewBatch { source: "import", registration_id: None, actor: "cli", label: "t" }, 9)
-            .await
-            .unwrap();
+        let batch = insert_batch(
+            &mut tx,
+            &NewBatch {
+                source: "import",
+                registration_id: None,
+                actor: "cli",
+                label: "t",
+            },
+            9,
+        )
+        .await
+        .unwrap();
         let outcome = store_records(&mut tx, batch, records, 10).await.unwrap();
         finish_batch(&mut tx, batch, &outcome, 0).await.unwrap();
         tx.commit().await.unwrap();
@@ -565,15 +626,32 @@ mod tests {
         for_each_engine(|db| async move {
             let f = fixture(&db).await;
             let records: Vec<_> = (0..48).map(|h| record(&f, h, dec!(0.0013440860215053762))).collect();
-            assert_eq!(store(&db, &records).await, StoreOutcome { accepted: 48, duplicates: 0, corrected: 0 });
-            assert_eq!(store(&db, &records).await, StoreOutcome { accepted: 0, duplicates: 48, corrected: 0 });
+            assert_eq!(
+                store(&db, &records).await,
+                StoreOutcome {
+                    accepted: 48,
+                    duplicates: 0,
+                    corrected: 0
+                }
+            );
+            assert_eq!(
+                store(&db, &records).await,
+                StoreOutcome {
+                    accepted: 0,
+                    duplicates: 48,
+                    corrected: 0
+                }
+            );
             let mut c = db.conn().await.unwrap();
             assert_eq!(count_records(&mut c).await.unwrap(), 48);
             let day1: NaiveDate = "2024-12-01".parse().unwrap();
-            let rows = list_daily(&mut c, &[f.sub], day1, "2025-01-01".parse().unwrap()).await.unwrap();
+            let rows = list_daily(&mut c, &[f.sub], day1, "2025-01-01".parse().unwrap())
+                .await
+                .unwrap();
             assert_eq!(rows.len(), 2);
-            // 24 × 0.0013440860215053762 = 0.0322580645161290288
-            assert_eq!(rows[0].quantity(), dec!(0.0322580645161290288));
+            // 24 × 0.0013440860215053762 = 0.0322580645161290288, kept by the rollup to
+            // 18 decimal places: 0.032258064516129029 (the records keep the exact text).
+            assert_eq!(rows[0].quantity(), dec!(0.032258064516129029));
             assert_eq!(rows[0].record_count, 24);
         })
         .await;
@@ -585,11 +663,23 @@ mod tests {
             let f = fixture(&db).await;
             store(&db, &[record(&f, 0, dec!(8)), record(&f, 1, dec!(8))]).await;
             let outcome = store(&db, &[record(&f, 0, dec!(2.5)), record(&f, 1, dec!(8))]).await;
-            assert_eq!(outcome, StoreOutcome { accepted: 0, duplicates: 1, corrected: 1 });
+            assert_eq!(
+                outcome,
+                StoreOutcome {
+                    accepted: 0,
+                    duplicates: 1,
+                    corrected: 1
+                }
+            );
             let mut c = db.conn().await.unwrap();
-            let rows = list_daily(&mut c, &[f.sub], "2024-12-01".parse().unwrap(), "2024-12-02".parse().unwrap())
-                .await
-                .unwrap();
+            let rows = list_daily(
+                &mut c,
+                &[f.sub],
+                "2024-12-01".parse().unwrap(),
+                "2024-12-02".parse().unwrap(),
+            )
+            .await
+            .unwrap();
             assert_eq!(rows[0].quantity(), dec!(10.5));
             assert_eq!(rows[0].record_count, 2);
             let history: Vec<(String, String)> = sql!(&mut c, |e| sqlx::query_as(
@@ -607,12 +697,28 @@ mod tests {
     async fn the_same_identity_twice_in_one_batch_is_stored_then_corrected() {
         for_each_engine(|db| async move {
             let f = fixture(&db).await;
-            let outcome = store(&db, &[record(&f, 0, dec!(1)), record(&f, 0, dec!(3)), record(&f, 0, dec!(3))]).await;
-            assert_eq!(outcome, StoreOutcome { accepted: 1, duplicates: 1, corrected: 1 });
+            let outcome = store(
+                &db,
+                &[record(&f, 0, dec!(1)), record(&f, 0, dec!(3)), record(&f, 0, dec!(3))],
+            )
+            .await;
+            assert_eq!(
+                outcome,
+                StoreOutcome {
+                    accepted: 1,
+                    duplicates: 1,
+                    corrected: 1
+                }
+            );
             let mut c = db.conn().await.unwrap();
-            let rows = list_daily(&mut c, &[f.sub], "2024-12-01".parse().unwrap(), "2024-12-02".parse().unwrap())
-                .await
-                .unwrap();
+            let rows = list_daily(
+                &mut c,
+                &[f.sub],
+                "2024-12-01".parse().unwrap(),
+                "2024-12-02".parse().unwrap(),
+            )
+            .await
+            .unwrap();
             assert_eq!((rows[0].quantity(), rows[0].record_count), (dec!(3), 1));
         })
         .await;

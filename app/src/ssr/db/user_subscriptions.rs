@@ -78,17 +78,23 @@ pub async fn ensure_user_subscriptions(
         // subscription first; then this insert waits for it and the select finds it.
         let q = "INSERT INTO user_subscriptions (registration_id, subscription_id, first_seen_at, updated_at) \
                  VALUES ($1, $2, $3, $3) ON CONFLICT (registration_id, subscription_id) DO NOTHING RETURNING id";
-        let inserted: Option<i64> =
-            sql!(c, |e| sqlx::query_scalar(q).bind(registration_id).bind(sub).bind(now).fetch_optional(e).await)?;
-        let id = match inserted {
-            Some(id) => id,
-            None => sql!(c, |e| sqlx::query_scalar(
-                "SELECT id FROM user_subscriptions WHERE registration_id = $1 AND subscription_id = $2"
-            )
+        let inserted: Option<i64> = sql!(c, |e| sqlx::query_scalar(q)
             .bind(registration_id)
             .bind(sub)
-            .fetch_one(e)
-            .await)?,
+            .bind(now)
+            .fetch_optional(e)
+            .await)?;
+        let id = match inserted {
+            Some(id) => id,
+            None => sql!(c, |e| {
+                sqlx::query_scalar(
+                    "SELECT id FROM user_subscriptions WHERE registration_id = $1 AND subscription_id = $2",
+                )
+                .bind(registration_id)
+                .bind(sub)
+                .fetch_one(e)
+                .await
+            })?,
         };
         ids.insert(sub.clone(), id);
     }
@@ -97,21 +103,26 @@ pub async fn ensure_user_subscriptions(
 
 /// The current owner of a user subscription: `(owner row id, cloud tenant id)`.
 pub async fn find_current_owner(c: &mut impl AsExecutor, user_subscription_id: i64) -> DbResult<Option<(i64, i64)>> {
-    Ok(sql!(c, |e| sqlx::query_as(
+    Ok(sql!(c, |e| {
+        sqlx::query_as(
         "SELECT id, cloud_tenant_id FROM user_subscription_owners WHERE user_subscription_id = $1 AND ended_on IS NULL"
     )
     .bind(user_subscription_id)
     .fetch_optional(e)
-    .await)?)
+    .await
+    })?)
 }
 
 /// Ends an ownership on a day (exclusive).
 pub async fn end_owner(c: &mut impl AsExecutor, owner_row_id: i64, ended_on: NaiveDate) -> DbResult<()> {
-    sql!(c, |e| sqlx::query("UPDATE user_subscription_owners SET ended_on = $2 WHERE id = $1")
-        .bind(owner_row_id)
-        .bind(ended_on)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "UPDATE user_subscription_owners SET ended_on = $2 WHERE id = $1"
+    )
+    .bind(owner_row_id)
+    .bind(ended_on)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -123,16 +134,18 @@ pub async fn insert_owner(
     effective_on: NaiveDate,
     now: i64,
 ) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar(
-        "INSERT INTO user_subscription_owners (user_subscription_id, cloud_tenant_id, effective_on, created_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id"
-    )
-    .bind(user_subscription_id)
-    .bind(cloud_tenant_id)
-    .bind(effective_on)
-    .bind(now)
-    .fetch_one(e)
-    .await)?)
+    Ok(sql!(c, |e| {
+        sqlx::query_scalar(
+            "INSERT INTO user_subscription_owners (user_subscription_id, cloud_tenant_id, effective_on, created_at) \
+         VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(user_subscription_id)
+        .bind(cloud_tenant_id)
+        .bind(effective_on)
+        .bind(now)
+        .fetch_one(e)
+        .await
+    })?)
 }
 
 /// `(known, unassigned)` user subscriptions; unassigned ones have no current owner.
@@ -217,13 +230,18 @@ mod tests {
             assert_eq!(again[&subs[0]], ids[&subs[0]]);
             assert_eq!(count_user_subscriptions(&mut c).await.unwrap(), (2, 2));
 
-            let tenant = upsert_cloud_tenant(&mut c, "d9b782d5-d098-4374-8f2c-3907cc34611c", "", 1).await.unwrap();
+            let tenant = upsert_cloud_tenant(&mut c, "d9b782d5-d098-4374-8f2c-3907cc34611c", "", 1)
+                .await
+                .unwrap();
             let day: NaiveDate = "2026-01-01".parse().unwrap();
             insert_owner(&mut c, ids[&subs[0]], tenant, day, 7).await.unwrap();
             assert_eq!(count_user_subscriptions(&mut c).await.unwrap(), (2, 1));
             let owned = list_owned_by_tenant(&mut c, tenant, day).await.unwrap();
             assert_eq!(owned.len(), 1);
-            assert_eq!((owned[0].subscription_id.as_str(), owned[0].usage_records), (subs[0].as_str(), 0));
+            assert_eq!(
+                (owned[0].subscription_id.as_str(), owned[0].usage_records),
+                (subs[0].as_str(), 0)
+            );
             let (row, owner) = find_current_owner(&mut c, ids[&subs[0]]).await.unwrap().unwrap();
             assert_eq!(owner, tenant);
             end_owner(&mut c, row, "2026-02-01".parse().unwrap()).await.unwrap();

@@ -78,35 +78,47 @@ pub async fn update_user(c: &mut impl AsExecutor, id: i64, user: &NewUser<'_>) -
         .bind(user.customer_id)
         .bind(user.locale)
         .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// The user with this (lower-cased) email.
 pub async fn find_user_by_email(c: &mut impl AsExecutor, email: &str) -> DbResult<Option<UserRow>> {
     let q = format!("SELECT {COLUMNS} FROM users WHERE email = $1");
-    Ok(sql!(c, |e| sqlx::query_as::<_, UserRow>(&q).bind(email).fetch_optional(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, UserRow>(&q)
+        .bind(email)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// The user with this id.
 pub async fn find_user(c: &mut impl AsExecutor, id: i64) -> DbResult<Option<UserRow>> {
     let q = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    Ok(sql!(c, |e| sqlx::query_as::<_, UserRow>(&q).bind(id).fetch_optional(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_as::<_, UserRow>(&q)
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// Records a successful sign-in.
 pub async fn touch_sign_in(c: &mut impl AsExecutor, id: i64, now: i64) -> DbResult<()> {
-    sql!(c, |e| sqlx::query("UPDATE users SET last_sign_in_at = $2 WHERE id = $1")
-        .bind(id)
-        .bind(now)
-        .execute(e)
-        .await.map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query(
+        "UPDATE users SET last_sign_in_at = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(now)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Number of users.
 pub async fn count_users(c: &mut impl AsExecutor) -> DbResult<i64> {
-    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(e).await)?)
+    Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(e)
+        .await)?)
 }
 
 #[cfg(test)]
@@ -130,9 +142,15 @@ mod tests {
             let found = find_user_by_email(&mut c, "ops@example.test").await.unwrap().unwrap();
             assert_eq!(found.id, id);
             assert_eq!(found.display_name, "Olivia Operator");
-            assert!(find_user_by_email(&mut c, "nobody@example.test").await.unwrap().is_none());
+            assert!(find_user_by_email(&mut c, "nobody@example.test")
+                .await
+                .unwrap()
+                .is_none());
             touch_sign_in(&mut c, id, 1_700_000_100).await.unwrap();
-            assert_eq!(find_user(&mut c, id).await.unwrap().unwrap().last_sign_in_at, Some(1_700_000_100));
+            assert_eq!(
+                find_user(&mut c, id).await.unwrap().unwrap().last_sign_in_at,
+                Some(1_700_000_100)
+            );
             let dup = insert_user(&mut c, &new, 1).await.unwrap_err();
             assert!(dup.is_unique_violation(), "{dup}");
         })
@@ -152,7 +170,11 @@ mod tests {
                 locale: "en",
             };
             assert!(insert_user(&mut c, &new, 1).await.is_err());
-            let staff_with_customer = NewUser { role: "finance", customer_id: Some(1), ..new };
+            let staff_with_customer = NewUser {
+                role: "finance",
+                customer_id: Some(1),
+                ..new
+            };
             assert!(insert_user(&mut c, &staff_with_customer, 1).await.is_err());
             assert_eq!(count_users(&mut c).await.unwrap(), 0);
         })

@@ -53,14 +53,23 @@ pub struct UserInput {
 pub async fn create_user(state: &AppState, by: &Caller, input: UserInput) -> Result<i64, AppError> {
     let email = parse_email(&input.email)?;
     if !input.role.is_person_role() {
-        return Err(AppError::invalid("role", "People can be operator, finance or customer."));
+        return Err(AppError::invalid(
+            "role",
+            "People can be operator, finance or customer.",
+        ));
     }
     match (input.role, input.customer_id) {
         (Role::Customer, None) => {
-            return Err(AppError::invalid("customer", "A customer user needs the customer they belong to."))
+            return Err(AppError::invalid(
+                "customer",
+                "A customer user needs the customer they belong to.",
+            ))
         }
         (Role::Operator | Role::Finance, Some(_)) => {
-            return Err(AppError::invalid("customer", "Only customer users belong to a customer."))
+            return Err(AppError::invalid(
+                "customer",
+                "Only customer users belong to a customer.",
+            ))
         }
         _ => {}
     }
@@ -74,11 +83,17 @@ pub async fn create_user(state: &AppState, by: &Caller, input: UserInput) -> Res
     let mut tx = state.db.begin().await?;
     if let Some(customer_id) = input.customer_id {
         if db::customers::find_customer(&mut tx, customer_id).await?.is_none() {
-            return Err(AppError::invalid("customer", format!("There is no customer {customer_id}.")));
+            return Err(AppError::invalid(
+                "customer",
+                format!("There is no customer {customer_id}."),
+            ));
         }
     }
     if db::users::find_user_by_email(&mut tx, &email).await?.is_some() {
-        return Err(AppError::conflict("email_taken", format!("A user with the email {email} already exists.")));
+        return Err(AppError::conflict(
+            "email_taken",
+            format!("A user with the email {email} already exists."),
+        ));
     }
     let new = NewUser {
         email: &email,
@@ -196,7 +211,16 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, client_addr:
 /// Records a sign-out.
 pub async fn record_sign_out(state: &AppState, caller: &Caller, client_addr: &str) -> Result<(), AppError> {
     let mut c = state.db.conn().await?;
-    audit(&mut c, caller, "sign_out", &caller.actor_code(), serde_json::json!({}), client_addr, state.now_secs()).await
+    audit(
+        &mut c,
+        caller,
+        "sign_out",
+        &caller.actor_code(),
+        serde_json::json!({}),
+        client_addr,
+        state.now_secs(),
+    )
+    .await
 }
 
 /// A token to create.
@@ -215,14 +239,23 @@ pub struct TokenInput {
 pub async fn create_token(state: &AppState, by: &Caller, input: TokenInput) -> Result<(i64, String), AppError> {
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(AppError::invalid("name", "Give the token a name of 1 to 100 characters."));
+        return Err(AppError::invalid(
+            "name",
+            "Give the token a name of 1 to 100 characters.",
+        ));
     }
     match (input.role, input.customer_id) {
         (Role::Customer, None) => {
-            return Err(AppError::invalid("customer", "A customer token needs the customer it belongs to."))
+            return Err(AppError::invalid(
+                "customer",
+                "A customer token needs the customer it belongs to.",
+            ))
         }
         (Role::Operator | Role::Finance | Role::Ingest, Some(_)) => {
-            return Err(AppError::invalid("customer", "Only customer tokens belong to a customer."))
+            return Err(AppError::invalid(
+                "customer",
+                "Only customer tokens belong to a customer.",
+            ))
         }
         _ => {}
     }
@@ -231,7 +264,10 @@ pub async fn create_token(state: &AppState, by: &Caller, input: TokenInput) -> R
     let mut tx = state.db.begin().await?;
     if let Some(customer_id) = input.customer_id {
         if db::customers::find_customer(&mut tx, customer_id).await?.is_none() {
-            return Err(AppError::invalid("customer", format!("There is no customer {customer_id}.")));
+            return Err(AppError::invalid(
+                "customer",
+                format!("There is no customer {customer_id}."),
+            ));
         }
     }
     let id = db::tokens::insert_token(
@@ -289,7 +325,16 @@ mod tests {
     #[test]
     fn emails_are_checked_and_lower_cased() {
         assert_eq!(parse_email("  Ops@Example.COM ").unwrap(), "ops@example.com");
-        for bad in ["", "no-at", "a@b", "@example.com", "a@@example.com", "a b@example.com", "a@.com", "a@example."] {
+        for bad in [
+            "",
+            "no-at",
+            "a@b",
+            "@example.com",
+            "a@@example.com",
+            "a b@example.com",
+            "a@.com",
+            "a@example.",
+        ] {
             let err = parse_email(bad).unwrap_err();
             assert_eq!(err.field.as_deref(), Some("email"), "{bad}");
         }
@@ -313,12 +358,49 @@ mod tests {
             locale: Locale::En,
         };
         let cases = [
-            (UserInput { email: "nope".into(), ..base.clone() }, "email"),
-            (UserInput { role: Role::Customer, ..base.clone() }, "customer"),
-            (UserInput { customer_id: Some(1), ..base.clone() }, "customer"),
-            (UserInput { role: Role::Ingest, ..base.clone() }, "role"),
-            (UserInput { password: "short".into(), ..base.clone() }, "password"),
-            (UserInput { role: Role::Customer, customer_id: Some(999), ..base.clone() }, "customer"),
+            (
+                UserInput {
+                    email: "nope".into(),
+                    ..base.clone()
+                },
+                "email",
+            ),
+            (
+                UserInput {
+                    role: Role::Customer,
+                    ..base.clone()
+                },
+                "customer",
+            ),
+            (
+                UserInput {
+                    customer_id: Some(1),
+                    ..base.clone()
+                },
+                "customer",
+            ),
+            (
+                UserInput {
+                    role: Role::Ingest,
+                    ..base.clone()
+                },
+                "role",
+            ),
+            (
+                UserInput {
+                    password: "short".into(),
+                    ..base.clone()
+                },
+                "password",
+            ),
+            (
+                UserInput {
+                    role: Role::Customer,
+                    customer_id: Some(999),
+                    ..base.clone()
+                },
+                "customer",
+            ),
         ];
         for (input, field) in cases {
             let err = create_user(&state, &Caller::cli(), input).await.unwrap_err();
@@ -345,19 +427,29 @@ mod tests {
             locale: Locale::En,
         };
         create_user(&state, &Caller::cli(), input).await.unwrap();
-        let ok = sign_in(&state, "OPS@example.test", "correct horse battery", "10.0.0.1").await.unwrap();
+        let ok = sign_in(&state, "OPS@example.test", "correct horse battery", "10.0.0.1")
+            .await
+            .unwrap();
         assert_eq!(ok.email, "ops@example.test");
 
-        let wrong = sign_in(&state, "ops@example.test", "wrong password!!", "10.0.0.1").await.unwrap_err();
-        let unknown = sign_in(&state, "ghost@example.test", "wrong password!!", "10.0.0.1").await.unwrap_err();
+        let wrong = sign_in(&state, "ops@example.test", "wrong password!!", "10.0.0.1")
+            .await
+            .unwrap_err();
+        let unknown = sign_in(&state, "ghost@example.test", "wrong password!!", "10.0.0.1")
+            .await
+            .unwrap_err();
         assert_eq!(wrong, unknown);
         assert_eq!(wrong.status(), 401);
 
         for _ in 0..4 {
-            sign_in(&state, "ops@example.test", "wrong password!!", "10.0.0.2").await.unwrap_err();
+            sign_in(&state, "ops@example.test", "wrong password!!", "10.0.0.2")
+                .await
+                .unwrap_err();
         }
         // Five failures in the window: even the right password is refused for now.
-        let limited = sign_in(&state, "ops@example.test", "correct horse battery", "10.0.0.3").await.unwrap_err();
+        let limited = sign_in(&state, "ops@example.test", "correct horse battery", "10.0.0.3")
+            .await
+            .unwrap_err();
         assert_eq!(limited.status(), 429);
         assert!(limited.retry_after_secs.unwrap() > 0);
         t.dispose().await;

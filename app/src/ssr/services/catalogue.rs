@@ -25,7 +25,9 @@ pub fn parse_catalogue(csv_text: &str) -> Result<Vec<CatalogueMeter>, String> {
     for (i, row) in reader.records().enumerate() {
         let row = row.map_err(|e| format!("meters.csv row {}: {e}", i + 2))?;
         let field = |n: usize| row.get(n).unwrap_or_default().trim().to_owned();
-        let Ok(id) = MeterId::parse(&field(0)) else { continue };
+        let Ok(id) = MeterId::parse(&field(0)) else {
+            continue;
+        };
         out.push(CatalogueMeter {
             meter: Meter {
                 id,
@@ -67,7 +69,10 @@ mod tests {
         assert_eq!(vm.meter.billing, MeterBilling::ReportOnly);
         let base = catalogue.iter().find(|m| m.meter.id == BASE_VM_SIZE_HOURS).unwrap();
         assert_eq!(base.meter.unit, "Virtual core hours");
-        let ip = catalogue.iter().find(|m| m.meter.name == "Static IP Address Usage").unwrap();
+        let ip = catalogue
+            .iter()
+            .find(|m| m.meter.name == "Static IP Address Usage")
+            .unwrap();
         assert_eq!(ip.meter.id.to_string(), "f271a8a3-88c4-4d93-956a-063e1d2fa80b");
     }
 

@@ -89,7 +89,12 @@ pub async fn ingest_batch_in(
 ) -> DbResult<BatchReport> {
     let batch_id = db::usage::insert_batch(
         tx,
-        &NewBatch { source: source.as_str(), registration_id: Some(registration_id), actor, label },
+        &NewBatch {
+            source: source.as_str(),
+            registration_id: Some(registration_id),
+            actor,
+            label,
+        },
         now,
     )
     .await?;

@@ -106,17 +106,18 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         })
         .collect();
     let month_start = BillingPeriod::containing(state.clock.now()).first_day();
-    let user_subscriptions = db::user_subscriptions::list_owned_by_tenant(&mut c, customer.cloud_tenant_id, month_start)
-        .await?
-        .into_iter()
-        .map(|s| UserSubscriptionView {
-            registration: s.registration_name,
-            subscription_id: s.subscription_id,
-            display_name: s.display_name,
-            state: s.state,
-            usage_records_this_month: s.usage_records,
-        })
-        .collect();
+    let user_subscriptions =
+        db::user_subscriptions::list_owned_by_tenant(&mut c, customer.cloud_tenant_id, month_start)
+            .await?
+            .into_iter()
+            .map(|s| UserSubscriptionView {
+                registration: s.registration_name,
+                subscription_id: s.subscription_id,
+                display_name: s.display_name,
+                state: s.state,
+                usage_records_this_month: s.usage_records,
+            })
+            .collect();
     Ok(CustomerOverview {
         name: customer.name,
         cloud_tenant_id: customer.tenant_guid,

@@ -1,0 +1,197 @@
+use crate::helpers::{error_code, for_each_app, spawn_app, PASSWORD};
+use app::types::Role;
+
+const TENANT_A: &str = "11111111-aaaa-4aaa-8aaa-111111111111";
+const TENANT_B: &str = "22222222-bbbb-4bbb-8bbb-222222222222";
+
+#[tokio::test]
+async fn a_customer_user_gets_403_on_operator_and_finance_server_functions_and_pages() {
+    for_each_app(|app| async move {
+        let customer = app.add_customer("Contoso", TENANT_A).await;
+        app.add_user("it@contoso.test", Role::Customer, Some(customer)).await;
+        assert_eq!(app.sign_in("it@contoso.test", PASSWORD).await.status(), 200);
+
+        for function in ["operator_overview", "finance_overview", "list_meters"] {
+            let response = app.call(function).await;
+            assert_eq!(response.status(), 403, "{function}");
+            assert_eq!(error_code(response).await, "forbidden", "{function}");
+        }
+        for page in ["/operator", "/finance", "/meters"] {
+            let response = app.page(page).await;
+            assert_eq!(response.status(), 403, "{page}");
+            let html = response.text().await.unwrap();
+            assert!(html.contains("data-testid=\"error-panel\""), "{page}");
+            assert!(!html.contains("registrations-table"), "{page} leaked operator data");
+        }
+        for path in ["/api/v1/meters", "/api/v1/registrations", "/api/v1/customers"] {
+            assert_eq!(
+                app.client.get(app.url(path)).send().await.unwrap().status(),
+                403,
+                "{path}"
+            );
+        }
+        // Their own portal works.
+        let response = app.call("customer_overview").await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["name"], "Contoso");
+        assert_eq!(app.page("/portal").await.status(), 200);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn staff_pages_answer_200_for_their_roles() {
+    for_each_app(|app| async move {
+        app.add_user("ops@example.test", Role::Operator, None).await;
+        app.add_user("fin@example.test", Role::Finance, None).await;
+        app.sign_in("ops@example.test", PASSWORD).await;
+        for page in ["/operator", "/finance", "/meters"] {
+            assert_eq!(app.page(page).await.status(), 200, "operator {page}");
+        }
+        // Staff have no customer portal of their own.
+        assert_eq!(app.page("/portal").await.status(), 403);
+        app.sign_in("fin@example.test", PASSWORD).await;
+        assert_eq!(app.page("/operator").await.status(), 403);
+        for page in ["/finance", "/meters"] {
+            assert_eq!(app.page(page).await.status(), 200, "finance {page}");
+        }
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn nobody_signed_in_gets_401_from_functions_and_a_redirect_from_pages() {
+    let app = spawn_app().await;
+    for function in [
+        "operator_overview",
+        "finance_overview",
+        "customer_overview",
+        "list_meters",
+    ] {
+        let response = app.call(function).await;
+        assert_eq!(response.status(), 401, "{function}");
+        assert_eq!(error_code(response).await, "unauthenticated");
+    }
+    let response = app.page("/operator").await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], "/sign-in?next=/operator");
+    assert_eq!(app.page("/no-such-page").await.status(), 404);
+    app.dispose().await;
+}
+
+#[tokio::test]
+async fn api_tokens_are_checked_for_presence_validity_and_role() {
+    for_each_app(|app| async move {
+        let customer = app.add_customer("Contoso", TENANT_A).await;
+        let operator = app.add_token(Role::Operator, None).await;
+        let finance = app.add_token(Role::Finance, None).await;
+        let cust = app.add_token(Role::Customer, Some(customer)).await;
+        let ingest = app.add_token(Role::Ingest, None).await;
+
+        let none = app.get_with_token("/api/v1/meters", None).await;
+        assert_eq!(none.status(), 401);
+        assert_eq!(none.headers()["www-authenticate"], "Bearer");
+        let bogus = app.get_with_token("/api/v1/meters", Some("sbk_0000")).await;
+        assert_eq!(bogus.status(), 401);
+        assert_eq!(error_code(bogus).await, "invalid_token");
+
+        assert_eq!(
+            app.get_with_token("/api/v1/meters", Some(&operator)).await.status(),
+            200
+        );
+        assert_eq!(app.get_with_token("/api/v1/meters", Some(&finance)).await.status(), 200);
+        assert_eq!(app.get_with_token("/api/v1/meters", Some(&cust)).await.status(), 403);
+        assert_eq!(app.get_with_token("/api/v1/meters", Some(&ingest)).await.status(), 403);
+        assert_eq!(app.get_with_token("/api/v1/customers", Some(&cust)).await.status(), 403);
+
+        let me: serde_json::Value = app
+            .get_with_token("/api/v1/me", Some(&ingest))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(me["role"], "ingest");
+
+        // Tokens work for server functions too.
+        let response = app
+            .client
+            .post(app.url("/api/fn/operator_overview"))
+            .bearer_auth(&finance)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 403);
+        let response = app
+            .client
+            .post(app.url("/api/fn/operator_overview"))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+
+        // A revoked token stops working at once.
+        let mut c = app.state.db.conn().await.unwrap();
+        let hash = app::ssr::auth::hash_token(&operator);
+        let row = app::ssr::db::tokens::find_active_token_by_hash(&mut c, &hash)
+            .await
+            .unwrap()
+            .unwrap();
+        app::ssr::db::tokens::revoke_token(&mut c, row.id, 1).await.unwrap();
+        drop(c);
+        assert_eq!(
+            app.get_with_token("/api/v1/meters", Some(&operator)).await.status(),
+            401
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_customer_never_reads_another_customers_data() {
+    for_each_app(|app| async move {
+        let a = app.add_customer("Contoso", TENANT_A).await;
+        let b = app.add_customer("北京数据科技有限公司", TENANT_B).await;
+        let token_a = app.add_token(Role::Customer, Some(a)).await;
+        app.add_user("it@contoso.test", Role::Customer, Some(a)).await;
+
+        let own = app
+            .get_with_token(&format!("/api/v1/customers/{a}"), Some(&token_a))
+            .await;
+        assert_eq!(own.status(), 200);
+        let other = app
+            .get_with_token(&format!("/api/v1/customers/{b}"), Some(&token_a))
+            .await;
+        assert_eq!(other.status(), 404, "another customer's id is not even confirmed");
+        let missing = app.get_with_token("/api/v1/customers/999999", Some(&token_a)).await;
+        assert_eq!(missing.status(), 404);
+
+        // The portal function takes no customer id at all: it is the caller's own.
+        app.sign_in("it@contoso.test", PASSWORD).await;
+        let body: serde_json::Value = app.call("customer_overview").await.json().await.unwrap();
+        assert_eq!(body["name"], "Contoso");
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/customers/{b}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+
+        // Staff can read both.
+        let staff = app.add_token(Role::Finance, None).await;
+        let body: serde_json::Value = app
+            .get_with_token(&format!("/api/v1/customers/{b}"), Some(&staff))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(body["customer"]["name"], "北京数据科技有限公司");
+        app
+    })
+    .await;
+}

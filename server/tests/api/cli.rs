@@ -1,0 +1,212 @@
+//! The `stackbill` binary's handling of bad input.
+
+use app::ssr::db::testing::TestDb;
+use std::process::{Command, Output, Stdio};
+
+fn stackbill(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackbill"));
+    cmd.args(args)
+        .env("DATABASE_URL", database_url)
+        .env("STACKBILL_LOG", "error")
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run stackbill");
+    if let Some(input) = stdin {
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn temp_sqlite(name: &str) -> String {
+    let dir = std::env::temp_dir().join("stackbill-cli-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    format!("sqlite:{}", path.display())
+}
+
+#[test]
+fn a_malformed_database_url_is_one_line_naming_the_problem() {
+    let out = stackbill("mysql://root:hunter2@db/x", &["migrate"], None);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("DATABASE_URL"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+}
+
+#[test]
+fn an_unreachable_database_is_one_line_and_a_non_zero_exit() {
+    let out = stackbill("postgres://stackbill:pw@127.0.0.1:1/stackbill", &["migrate"], None);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("cannot open the database"), "{err}");
+    assert!(!err.contains(":pw@"), "{err}");
+}
+
+#[tokio::test]
+async fn a_failed_migration_refuses_to_start() {
+    let url = temp_sqlite("failed-migration");
+    // A database whose `meters` table is not ours: the first migration cannot apply.
+    let options: sqlx::sqlite::SqliteConnectOptions = url
+        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+        .unwrap()
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE meters (x INTEGER)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    for args in [&["migrate"][..], &["serve"][..]] {
+        let out = stackbill(&url, args, None);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains("migration failed"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+}
+
+#[tokio::test]
+async fn user_add_refuses_bad_input_and_writes_nothing() {
+    let t = TestDb::sqlite().await;
+    let url = t.url.clone();
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["user", "add", "--email", "not-an-email", "--role", "operator"],
+            "--email",
+        ),
+        (
+            &["user", "add", "--email", "a@example.test", "--role", "admin"],
+            "invalid value 'admin'",
+        ),
+        (
+            &["user", "add", "--email", "a@example.test", "--role", "customer"],
+            "--customer",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "--email",
+                "a@example.test",
+                "--role",
+                "finance",
+                "--customer",
+                "1",
+            ],
+            "--customer",
+        ),
+        (
+            &[
+                "user",
+                "add",
+                "--email",
+                "a@example.test",
+                "--role",
+                "customer",
+                "--customer",
+                "Nobody Inc",
+            ],
+            "no customer named",
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = stackbill(&url, args, None);
+        assert!(!out.status.success(), "{args:?}");
+        let err = stderr(&out);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+    let out = stackbill(
+        &url,
+        &[
+            "user",
+            "add",
+            "--email",
+            "b@example.test",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ],
+        Some("short\n"),
+    );
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--password"), "{}", stderr(&out));
+
+    let mut c = t.db.conn().await.unwrap();
+    assert_eq!(
+        app::ssr::db::users::count_users(&mut c).await.unwrap(),
+        0,
+        "nothing was written"
+    );
+    drop(c);
+
+    // And the happy paths: a generated password is printed once; stdin is honoured.
+    let out = stackbill(
+        &url,
+        &["user", "add", "--email", "Ops@Example.test", "--role", "operator"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Created operator user ops@example.test"), "{stdout}");
+    assert!(stdout.contains("Password: "), "{stdout}");
+    let out = stackbill(
+        &url,
+        &[
+            "user",
+            "add",
+            "--email",
+            "f@example.test",
+            "--role",
+            "finance",
+            "--password-stdin",
+        ],
+        Some("a long enough password\n"),
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("Password:"));
+    let mut c = t.db.conn().await.unwrap();
+    assert_eq!(app::ssr::db::users::count_users(&mut c).await.unwrap(), 2);
+    drop(c);
+    t.dispose().await;
+}
+
+#[tokio::test]
+async fn token_create_prints_the_token_once_and_stores_only_its_hash() {
+    let t = TestDb::sqlite().await;
+    let out = stackbill(
+        &t.url,
+        &["token", "create", "--role", "ingest", "--name", "collector"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout
+        .lines()
+        .find(|l| l.starts_with("sbk_"))
+        .expect("the token is printed")
+        .to_owned();
+    let mut c = t.db.conn().await.unwrap();
+    let stored: Vec<(String, Vec<u8>)> = app::ssr::db::sql!(&mut c, |e| sqlx::query_as(
+        "SELECT token_prefix, token_hash FROM api_tokens"
+    )
+    .fetch_all(e)
+    .await)
+    .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].1, app::ssr::auth::hash_token(&token));
+    assert!(token.starts_with(&stored[0].0));
+    drop(c);
+    let out = stackbill(&t.url, &["token", "create", "--role", "customer", "--name", "x"], None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--customer"));
+    t.dispose().await;
+}

@@ -1,0 +1,213 @@
+//! The test application and its client.
+
+use app::i18n::Locale;
+use app::ssr::auth::Caller;
+use app::ssr::db::testing::TestDb;
+use app::ssr::db::{self, customers::NewCustomer};
+use app::ssr::services::accounts::{self, TokenInput, UserInput};
+use app::ssr::{AppState, Settings};
+use app::types::Role;
+use reqwest::cookie::CookieStore;
+use reqwest::header::HeaderValue;
+use server::config::Config;
+use std::future::Future;
+use std::sync::Arc;
+
+/// A password every test user gets.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running application with a client that keeps cookies.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The application state (same database as the server).
+    pub state: AppState,
+    /// A client with its own cookie jar and no automatic redirects.
+    pub client: reqwest::Client,
+    jar: Arc<reqwest::cookie::Jar>,
+    test_db: Option<TestDb>,
+}
+
+/// Starts the real application on a fresh database of each configured engine and runs
+/// the test body against it.
+pub async fn for_each_app<F, Fut>(body: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = TestApp>,
+{
+    for test_db in TestDb::all().await {
+        eprintln!("-- engine: {}", test_db.db.engine().name());
+        let app = spawn_app_on(test_db).await;
+        let app = body(app).await;
+        app.dispose().await;
+    }
+}
+
+/// Starts the real application on a fresh SQLite database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_on(TestDb::sqlite().await).await
+}
+
+async fn spawn_app_on(test_db: TestDb) -> TestApp {
+    let mut config = Config::for_database(&test_db.url);
+    config.listen = "127.0.0.1:0".parse().unwrap();
+    config.site_root = std::env::temp_dir().join("stackbill-tests-site").display().to_string();
+    app::ssr::services::catalogue::sync_meter_catalogue(&test_db.db, 0)
+        .await
+        .unwrap();
+    let state = AppState::new(test_db.db.clone(), Settings::default());
+    let running = server::spawn(&config, state.clone()).await.expect("server starts");
+    let (client, jar) = new_client();
+    TestApp {
+        base: format!("http://{}", running.addr),
+        state,
+        client,
+        jar,
+        test_db: Some(test_db),
+    }
+}
+
+fn new_client() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+    let jar = Arc::new(reqwest::cookie::Jar::default());
+    let client = reqwest::Client::builder()
+        .cookie_provider(jar.clone())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    (client, jar)
+}
+
+impl TestApp {
+    /// A full URL.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// The session cookie the client holds, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        let url = self.base.parse().unwrap();
+        let header = self.jar.cookies(&url)?;
+        header
+            .to_str()
+            .ok()?
+            .split("; ")
+            .find_map(|c| c.strip_prefix("stackbill_session=").map(str::to_owned))
+    }
+
+    /// A second client that sends the given session cookie (a stolen or old cookie).
+    pub fn client_with_cookie(&self, session: &str) -> reqwest::Client {
+        let jar = reqwest::cookie::Jar::default();
+        let url = self.base.parse().unwrap();
+        jar.set_cookies(
+            &mut [HeaderValue::from_str(&format!("stackbill_session={session}")).unwrap()].iter(),
+            &url,
+        );
+        reqwest::Client::builder()
+            .cookie_provider(Arc::new(jar))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    /// Posts the sign-in form as a script would.
+    pub async fn sign_in(&self, email: &str, password: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/api/fn/sign_in"))
+            .form(&[("email", email), ("password", password)])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Signs out.
+    pub async fn sign_out(&self) -> reqwest::Response {
+        self.client.post(self.url("/api/fn/sign_out")).send().await.unwrap()
+    }
+
+    /// Calls a server function without arguments.
+    pub async fn call(&self, name: &str) -> reqwest::Response {
+        self.client
+            .post(self.url(&format!("/api/fn/{name}")))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs a page as a browser would (Accept: text/html).
+    pub async fn page(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// GETs with a bearer token (and no cookies).
+    pub async fn get_with_token(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut req = reqwest::Client::new().get(self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// A customer with its cloud tenant; returns the customer id.
+    pub async fn add_customer(&self, name: &str, tenant: &str) -> i64 {
+        let mut c = self.state.db.conn().await.unwrap();
+        let t = db::customers::upsert_cloud_tenant(&mut c, tenant, "", 0).await.unwrap();
+        let new = NewCustomer {
+            name,
+            cloud_tenant_id: t,
+            billing_email: "",
+            billing_address: "",
+            locale: "en",
+            price_sheet_id: None,
+            minimum_monthly_charge: None,
+            tax_rate: "0",
+        };
+        db::customers::insert_customer(&mut c, &new, 0).await.unwrap()
+    }
+
+    /// A user with [`PASSWORD`].
+    pub async fn add_user(&self, email: &str, role: Role, customer_id: Option<i64>) -> i64 {
+        let input = UserInput {
+            email: email.into(),
+            display_name: None,
+            role,
+            customer_id,
+            password: PASSWORD.into(),
+            locale: Locale::En,
+        };
+        accounts::create_user(&self.state, &Caller::cli(), input).await.unwrap()
+    }
+
+    /// An API token.
+    pub async fn add_token(&self, role: Role, customer_id: Option<i64>) -> String {
+        let input = TokenInput {
+            name: format!("{role} script"),
+            role,
+            customer_id,
+        };
+        accounts::create_token(&self.state, &Caller::cli(), input)
+            .await
+            .unwrap()
+            .1
+    }
+
+    /// Shuts the database down and removes it.
+    pub async fn dispose(mut self) {
+        if let Some(db) = self.test_db.take() {
+            db.dispose().await;
+        }
+    }
+}
+
+/// The JSON error body of a failed server function or API call.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.unwrap();
+    body.get("error").unwrap_or(&body)["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
