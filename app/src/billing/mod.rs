@@ -8,19 +8,30 @@
 #![warn(missing_docs)]
 
 pub mod error;
+pub mod estimate;
+mod fasthash;
 pub mod ids;
+pub mod invoice;
 pub mod meter;
 pub mod money;
 pub mod period;
+pub mod price_sheet;
 pub mod pricing;
 pub mod quantity;
+pub mod rating;
+pub mod resolution;
 pub mod usage;
 
 pub use error::{BillingError, BillingResult};
+pub use estimate::{estimate, CostEstimate};
 pub use ids::{CloudTenantId, MeterId, SubscriptionId};
+pub use invoice::{build_invoice, credit_note, Invoice, InvoiceLine, InvoiceNumber, InvoiceTerms, LineKind, TaxRate};
 pub use meter::{Meter, MeterBilling};
 pub use money::{Currency, Money};
 pub use period::BillingPeriod;
+pub use price_sheet::{Adjustment, CustomerPricing, Percent, PriceEntry, PriceSheet, PriceSheetVersion};
 pub use pricing::{PricingModel, Tier, UnitConversion, UnitPrice};
 pub use quantity::Quantity;
+pub use rating::{rate, AccountRating, RatedLine, Rating, RatingInput, SectionRating, UnratedLine, UsageLine};
+pub use resolution::{mappings, ownerships, BillingAccount, Mappings, Ownerships, Resolver, Section};
 pub use usage::UsageRecord;

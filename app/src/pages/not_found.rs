@@ -1,7 +1,8 @@
 //! The 404 page.
 
+use crate::app::use_auth;
 use crate::components::feedback::set_status;
-use crate::components::layout::{use_locale, Brand};
+use crate::components::layout::Brand;
 use crate::i18n::{text, Msg};
 use leptos::prelude::*;
 use leptos_meta::{Html, Title};
@@ -9,18 +10,26 @@ use leptos_meta::{Html, Title};
 /// Shown for any address that is not a page; answers 404.
 #[component]
 pub fn NotFound() -> impl IntoView {
+    // Set before anything waits, so the status is in place before the response starts.
     set_status(404);
-    let locale = use_locale();
+    let auth = use_auth();
     view! {
         <Title text="Not found · Stackbill"/>
-        <Html {..} lang=move || locale.get().tag()/>
-        <div class="centered-page">
-            <div class="card card-narrow" data-testid="not-found">
-                <Brand/>
-                <h1>{move || text(locale.get(), Msg::NotFoundTitle)}</h1>
-                <p class="muted">{move || text(locale.get(), Msg::NotFoundBody)}</p>
-                <p><a class="btn btn-primary" href="/">{move || text(locale.get(), Msg::BackHome)}</a></p>
-            </div>
-        </div>
+        <Suspense fallback=|| view! { <div class="loading-page"></div> }>
+            {move || Suspend::new(async move {
+                let locale = auth.visitor.await.map(|v| v.locale).unwrap_or_default();
+                view! {
+                    <Html {..} lang=locale.tag()/>
+                    <div class="centered-page">
+                        <div class="card card-narrow" data-testid="not-found">
+                            <Brand/>
+                            <h1>{text(locale, Msg::NotFoundTitle)}</h1>
+                            <p class="muted">{text(locale, Msg::NotFoundBody)}</p>
+                            <p><a class="btn btn-primary" href="/">{text(locale, Msg::BackHome)}</a></p>
+                        </div>
+                    </div>
+                }
+            })}
+        </Suspense>
     }
 }
