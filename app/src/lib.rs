@@ -3,6 +3,7 @@
 //! This crate is the shared heart of the application:
 //! - [`billing`]: the pure billing domain (no I/O), also compiled for the browser;
 //! - [`i18n`]: locales, the formatters and the interface text;
+//! - `ingest` (server builds): reading usage documents (JSON pages, CSV) record by record;
 //! - [`types`] and [`error`]: what crosses the network;
 //! - [`server_fns`], [`pages`], [`components`]: the Leptos UI (SSR + hydration);
 //! - `ssr` (server builds only): state, auth, storage and services.
@@ -12,6 +13,8 @@ pub mod billing;
 pub mod components;
 pub mod error;
 pub mod i18n;
+#[cfg(feature = "ssr")]
+pub mod ingest;
 pub mod pages;
 pub mod server_fns;
 #[cfg(feature = "ssr")]

@@ -17,7 +17,8 @@
 -- updates and this row commit together.
 CREATE TABLE ingest_batches (
     id              INTEGER PRIMARY KEY,
-    source          TEXT NOT NULL CHECK (source IN ('pull', 'push', 'import', 'demo')),
+    -- 'reprocess': quarantined records accepted after a fix.
+    source          TEXT NOT NULL CHECK (source IN ('pull', 'push', 'import', 'demo', 'reprocess')),
     registration_id BIGINT REFERENCES registrations (id),
     -- Who sent it: 'user:12', 'token:3', 'cli', 'collector'.
     actor           TEXT NOT NULL,

@@ -10,8 +10,10 @@ use app::i18n::Locale;
 use app::ssr::auth::{self, Caller};
 use app::ssr::db;
 use app::ssr::services::accounts::{self, TokenInput, UserInput};
+use app::ssr::services::ingest::Source;
 use app::ssr::{AppState, Clock};
 use app::types::Role;
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
@@ -42,6 +44,135 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Import usage from a file (JSON usage-API pages, arrays of records, or CSV).
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Manage registrations (stamps) and where their usage is collected.
+    Registration {
+        #[command(subcommand)]
+        command: RegistrationCommand,
+    },
+    /// Collect usage from the Azure Stack usage API (from the watermark to the last closed
+    /// hour, or an explicit window to backfill).
+    Pull(PullArgs),
+    /// Work the quarantine of records that could not be accepted.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
+    /// Benchmarks.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Import a usage file, or `-` for stdin. Prints accepted / duplicate / corrected /
+    /// quarantined counts; a malformed file is refused whole (nothing stored).
+    Usage(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The file, or `-` for standard input.
+    file: String,
+    /// The registration the usage belongs to (default: the only one).
+    #[arg(long)]
+    registration: Option<String>,
+    /// Records per batch (each batch commits atomically).
+    #[arg(long, default_value_t = crate::import::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+}
+
+#[derive(Debug, Subcommand)]
+enum RegistrationCommand {
+    /// Add a registration, optionally with its collector configuration.
+    Add(RegistrationAddArgs),
+}
+
+#[derive(Debug, Args)]
+struct RegistrationAddArgs {
+    /// Registration name.
+    #[arg(long)]
+    name: String,
+    /// Base (default) subscription GUID.
+    #[arg(long)]
+    subscription: String,
+    /// Resource group of the registration resource in Azure.
+    #[arg(long, default_value = "azurestack")]
+    resource_group: String,
+    /// Invoice currency (ISO 4217).
+    #[arg(long, default_value = "USD")]
+    currency: String,
+    /// The stamp's admin endpoint, e.g. https://adminmanagement.local.azurestack.external
+    #[arg(long)]
+    usage_endpoint: Option<String>,
+    /// The Default Provider Subscription GUID.
+    #[arg(long)]
+    provider_subscription: Option<String>,
+    /// Environment variable that holds a bearer token for the admin endpoint.
+    #[arg(long)]
+    token_env: Option<String>,
+    /// Command that prints a bearer token (run with `sh -c`).
+    #[arg(long)]
+    token_command: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct PullArgs {
+    /// Only this registration (default: every configured one).
+    #[arg(long)]
+    registration: Option<String>,
+    /// Backfill from this reported time (RFC 3339), leaving the watermark alone.
+    #[arg(long, requires = "to")]
+    from: Option<DateTime<Utc>>,
+    /// End of the backfill (exclusive).
+    #[arg(long, requires = "from")]
+    to: Option<DateTime<Utc>>,
+    /// Print each registration's collector state and exit.
+    #[arg(long)]
+    status: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineCommand {
+    /// List open quarantined records.
+    List {
+        /// Only this registration.
+        #[arg(long)]
+        registration: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+    },
+    /// Parse quarantined records again and store those that are now valid.
+    Reprocess {
+        /// One record.
+        #[arg(long, conflicts_with = "all")]
+        id: Option<i64>,
+        /// Every open record.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Discard a quarantined record (kept as discarded, never deleted).
+    Discard {
+        /// The record.
+        #[arg(long)]
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Ingestion throughput: generate usage-API pages, import them, compare with a plain
+    /// INSERT baseline.
+    Ingest(crate::bench::BenchArgs),
+    /// Write synthetic usage-API pages to a file (for memory and scale measurements).
+    Generate(crate::bench::GenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -188,6 +319,32 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Token {
             command: TokenCommand::Create(args),
         } => token_create(config, args).await,
+        Command::Import {
+            command: ImportCommand::Usage(args),
+        } => import_usage(config, args).await,
+        Command::Registration {
+            command: RegistrationCommand::Add(args),
+        } => registration_add(config, args).await,
+        Command::Pull(args) => pull(config, args).await,
+        Command::Quarantine { command } => quarantine(config, command).await,
+        Command::Bench {
+            command: BenchCommand::Ingest(args),
+        } => {
+            println!("{}", crate::bench::run(&args).await?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Generate(args),
+        } => {
+            let bytes = crate::bench::generate(&args)?;
+            println!(
+                "Wrote {} records ({:.1} MB) to {}",
+                args.records,
+                bytes as f64 / 1e6,
+                args.out.display()
+            );
+            Ok(())
+        }
     }
 }
 
@@ -196,9 +353,14 @@ async fn serve(config: Config) -> Result<(), String> {
     let running = spawn(&config, state.clone())
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.listen))?;
+    let state_for_collector = state.clone();
     spawn_housekeeping(state);
     tracing::info!(addr = %running.addr, database = %config.database_url, "Stackbill is serving");
     println!("Stackbill is running. Sign in at {}/sign-in", config.public_url);
+    if let Some(minutes) = config.collector_interval_minutes {
+        crate::collector::spawn_scheduler(state_for_collector, std::time::Duration::from_secs(minutes as u64 * 60));
+        tracing::info!(minutes, "collector scheduler on");
+    }
     running
         .handle
         .await
@@ -335,4 +497,256 @@ async fn token_create(config: Config, args: TokenCreateArgs) -> Result<(), Strin
     println!("Created {role} token {id}. Use it as `Authorization: Bearer <token>`; it is shown only now:");
     println!("{token}");
     Ok(())
+}
+
+async fn registration_by_name(
+    state: &AppState,
+    name: Option<&str>,
+) -> Result<db::registrations::RegistrationRow, String> {
+    crate::routes::ingest::resolve_registration(state, name)
+        .await
+        .map_err(|e| match e.field {
+            Some(_) => format!("--registration: {}", e.message),
+            None => e.message,
+        })
+}
+
+async fn import_usage(config: Config, args: ImportArgs) -> Result<(), String> {
+    use crate::import::{import_file, spawn_progress, spool_stdin, ImportError, ImportOptions};
+    let state = state(&config).await?;
+    let reg = registration_by_name(&state, args.registration.as_deref()).await?;
+    let (path, spooled, label) = if args.file == "-" {
+        (spool_stdin().map_err(|e| e.to_string())?, true, "stdin".to_owned())
+    } else {
+        let p = std::path::PathBuf::from(&args.file);
+        if !p.is_file() {
+            return Err(format!("{}: no such file", args.file));
+        }
+        let label = p
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        (p, false, label)
+    };
+    let total = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let progress = (std::io::stderr().is_terminal() && total > 10_000_000)
+        .then(|| std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)));
+    let bar = progress.clone().map(|p| spawn_progress(total, p));
+    let options = ImportOptions {
+        registration_id: reg.id,
+        batch_size: args.batch_size,
+        source: Source::Import,
+        actor: "cli".into(),
+        label: format!("import {label}"),
+    };
+    let result = import_file(&state, &path, &options, progress.clone()).await;
+    if let (Some(p), Some(bar)) = (progress, bar) {
+        p.store(total, std::sync::atomic::Ordering::Relaxed);
+        let _ = bar.await;
+    }
+    if spooled {
+        let _ = std::fs::remove_file(&path);
+    }
+    let summary = match result {
+        Ok(s) => s,
+        Err(ImportError::Document(d)) => return Err(format!("{label}: {d}; nothing was stored")),
+        Err(e) => return Err(format!("{label}: {e}")),
+    };
+    println!(
+        "{label} → {}: {} records: {} accepted, {} duplicate, {} corrected, {} quarantined ({} batches).",
+        reg.name,
+        summary.records,
+        summary.report.accepted,
+        summary.report.duplicates,
+        summary.report.corrected,
+        summary.report.quarantined,
+        summary.batches
+    );
+    for (index, reason) in &summary.rejected {
+        println!("  record {index}: {reason}");
+    }
+    if summary.report.quarantined as usize > summary.rejected.len() {
+        println!("  … see `stackbill quarantine list` for all of them");
+    }
+    Ok(())
+}
+
+async fn registration_add(config: Config, args: RegistrationAddArgs) -> Result<(), String> {
+    use app::ssr::services::registrations::{add_registration, check_collector, CollectorInput, RegistrationInput};
+    let collector = CollectorInput {
+        usage_endpoint: args.usage_endpoint,
+        provider_subscription: args.provider_subscription,
+        token_env: args.token_env,
+        token_command: args.token_command,
+    };
+    check_collector(&collector).map_err(message)?;
+    let state = state(&config).await?;
+    let input = RegistrationInput {
+        name: args.name.clone(),
+        base_subscription: args.subscription,
+        resource_group: args.resource_group,
+        currency: args.currency,
+        collector,
+    };
+    let id = add_registration(&state, &Caller::cli(), input).await.map_err(message)?;
+    println!("Added registration {} (id {id}).", args.name);
+    Ok(())
+}
+
+fn when(secs: Option<i64>) -> String {
+    secs.and_then(|s| DateTime::from_timestamp(s, 0))
+        .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| "never".into())
+}
+
+async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
+    use crate::collector::{Collector, Range};
+    let state = state(&config).await?;
+    let regs = match &args.registration {
+        Some(name) => vec![registration_by_name(&state, Some(name)).await?],
+        None => {
+            let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
+            db::registrations::list_registrations(&mut c)
+                .await
+                .map_err(|e| e.to_string())?
+        }
+    };
+    if args.status {
+        let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
+        for r in &regs {
+            let s = db::collector::find_state(&mut c, r.id)
+                .await
+                .map_err(|e| e.to_string())?;
+            let configured = if r.usage_endpoint.is_some() {
+                ""
+            } else {
+                " (no collector configured)"
+            };
+            match s {
+                Some(s) => println!(
+                    "{}{configured}: watermark {}, last success {}, last window {} records{}",
+                    r.name,
+                    when(Some(s.watermark_at)),
+                    when(s.last_success_at),
+                    s.last_window_records,
+                    s.last_error
+                        .map(|e| format!(", last error {}: {e}", when(s.last_error_at)))
+                        .unwrap_or_default()
+                ),
+                None => println!("{}{configured}: never collected", r.name),
+            }
+        }
+        return Ok(());
+    }
+    let targets: Vec<_> = regs
+        .into_iter()
+        .filter(|r| r.usage_endpoint.is_some() || args.registration.is_some())
+        .collect();
+    if targets.is_empty() {
+        return Err(
+            "no registration has a usage endpoint; add one with `stackbill registration add … --usage-endpoint`".into(),
+        );
+    }
+    let collector = Collector::default();
+    let mut failed = false;
+    for reg in targets {
+        match collector
+            .pull(
+                &state,
+                &reg,
+                Range {
+                    from: args.from,
+                    to: args.to,
+                },
+            )
+            .await
+        {
+            Ok(r) => println!(
+                "{}: {} windows, {} pages, {} records: {} accepted, {} duplicate, {} corrected, {} quarantined; \
+                 {} subscriptions known; watermark {}",
+                reg.name,
+                r.windows,
+                r.pages,
+                r.records,
+                r.report.accepted,
+                r.report.duplicates,
+                r.report.corrected,
+                r.report.quarantined,
+                r.subscriptions,
+                r.watermark
+                    .map(|w| w.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_else(|| "unchanged".into())
+            ),
+            Err(e) => {
+                eprintln!("{}: {e}", reg.name);
+                failed = true;
+            }
+        }
+    }
+    if failed {
+        Err("the collector failed for at least one registration (see above)".into())
+    } else {
+        Ok(())
+    }
+}
+
+async fn quarantine(config: Config, command: QuarantineCommand) -> Result<(), String> {
+    use app::ssr::services::quarantine::{discard, reprocess, Reprocessed};
+    let state = state(&config).await?;
+    match command {
+        QuarantineCommand::List { registration, limit } => {
+            let reg = match registration.as_deref() {
+                Some(n) => Some(registration_by_name(&state, Some(n)).await?.id),
+                None => None,
+            };
+            let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
+            let rows = db::quarantine::list_open(&mut c, reg, limit)
+                .await
+                .map_err(|e| e.to_string())?;
+            let open = db::quarantine::count_open(&mut c).await.map_err(|e| e.to_string())?;
+            println!("{open} open quarantined records.");
+            for r in rows {
+                let raw: String = r.raw.chars().take(120).collect();
+                println!(
+                    "#{} (batch {}, record {}, {}): {}\n    {raw}",
+                    r.id,
+                    r.batch_id,
+                    r.record_index,
+                    when(Some(r.received_at)),
+                    r.reason
+                );
+            }
+            Ok(())
+        }
+        QuarantineCommand::Reprocess { id, all } => {
+            let ids: Vec<i64> = match (id, all) {
+                (Some(id), _) => vec![id],
+                (None, true) => {
+                    let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
+                    let open = db::quarantine::list_open(&mut c, None, i64::MAX)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    open.iter().map(|r| r.id).collect()
+                }
+                (None, false) => return Err("give --id N or --all".into()),
+            };
+            let (mut ok, mut still) = (0, 0);
+            for id in ids {
+                match reprocess(&state, &Caller::cli(), id, None).await.map_err(message)? {
+                    Reprocessed::Accepted(_) => ok += 1,
+                    Reprocessed::StillRejected(reason) => {
+                        still += 1;
+                        println!("#{id} is still not valid: {reason}");
+                    }
+                }
+            }
+            println!("{ok} reprocessed, {still} still quarantined.");
+            Ok(())
+        }
+        QuarantineCommand::Discard { id } => {
+            discard(&state, &Caller::cli(), id).await.map_err(message)?;
+            println!("Discarded quarantined record #{id}.");
+            Ok(())
+        }
+    }
 }

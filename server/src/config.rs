@@ -82,6 +82,11 @@ pub struct Config {
     pub dev_mode: bool,
     /// `STACKBILL_COMPANY_*` and `STACKBILL_INVOICE_PREFIX`.
     pub company: Company,
+    /// `STACKBILL_INGEST_MAX_BYTES`: largest body `POST /api/v1/usage` accepts.
+    pub ingest_max_bytes: usize,
+    /// `STACKBILL_COLLECTOR_INTERVAL_MINUTES`: run the collector inside `serve` this often
+    /// (`None`: off).
+    pub collector_interval_minutes: Option<i64>,
 }
 
 /// A configuration problem, naming the variable.
@@ -178,6 +183,18 @@ impl Config {
             tax_id: get("STACKBILL_COMPANY_TAX_ID").unwrap_or_default(),
             invoice_prefix,
         };
+        let ingest_max_bytes =
+            parse_number(&get, "STACKBILL_INGEST_MAX_BYTES", 32 * 1024 * 1024, 1024, 1 << 32)? as usize;
+        let collector_interval_minutes = match get("STACKBILL_COLLECTOR_INTERVAL_MINUTES") {
+            None => None,
+            Some(_) => Some(parse_number(
+                &get,
+                "STACKBILL_COLLECTOR_INTERVAL_MINUTES",
+                15,
+                1,
+                24 * 60,
+            )?),
+        };
         Ok(Config {
             database_url: DatabaseUrl(database_url),
             listen,
@@ -191,6 +208,8 @@ impl Config {
             db_max_connections,
             dev_mode,
             company,
+            ingest_max_bytes,
+            collector_interval_minutes,
         })
     }
 

@@ -21,7 +21,7 @@ use app::ssr::db::{
 };
 use app::ssr::services::accounts::{self, UserInput};
 use app::ssr::services::catalogue::{parse_catalogue, METERS_CSV};
-use app::ssr::services::ingest::{self, Source};
+use app::ssr::services::ingest::{self, Batch, IngestCache, Source};
 use app::ssr::AppState;
 use app::types::Role;
 use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, Timelike, Utc, Weekday};
@@ -770,6 +770,7 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     // Usage, one batch per day.
     let mut accepted = 0u64;
     let mut duplicates = 0u64;
+    let mut cache = IngestCache::default();
     let mut day_start = from;
     while day_start < until {
         let day_end = (day_start + Duration::days(1)).min(until);
@@ -782,9 +783,15 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
             hour += Duration::hours(1);
         }
         let label = format!("demo {}", day_start.date_naive());
-        let report = ingest::ingest_batch(&state.db, reg_id, &batch, Source::Demo, "cli", &label, now)
-            .await
-            .map_err(|x| e(&x))?;
+        let report = ingest::ingest_batch(
+            &state.db,
+            reg_id,
+            &Batch::records(&batch, Source::Demo, "cli", &label),
+            &mut cache,
+            now,
+        )
+        .await
+        .map_err(|x| e(&x))?;
         accepted += report.accepted;
         duplicates += report.duplicates + report.corrected;
         day_start = day_end;

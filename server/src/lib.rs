@@ -4,9 +4,12 @@
 //! [`build_app`] assembles the same router that `stackbill serve` runs and the HTTP tests
 //! start on port 0, so the tests exercise the real thing.
 
+pub mod bench;
 pub mod cli;
+pub mod collector;
 pub mod config;
 pub mod demo;
+pub mod import;
 pub mod routes;
 pub mod telemetry;
 
@@ -119,7 +122,10 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
 
     Router::new()
         .merge(routes::health::router())
-        .nest("/api/v1", routes::api::router())
+        .nest(
+            "/api/v1",
+            routes::api::router().merge(routes::ingest::router(config.ingest_max_bytes)),
+        )
         .merge(pages)
         .layer(sessions)
         .layer(tower_http::trace::TraceLayer::new_for_http())
@@ -136,8 +142,14 @@ pub struct Running {
     pub handle: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
+/// Installs rustls' ring crypto provider for HTTPS clients (the collector). Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Binds and serves in the background. Port 0 picks a free port.
 pub async fn spawn(config: &Config, state: AppState) -> std::io::Result<Running> {
+    install_crypto_provider();
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     let router = build_app(config, state.clone());

@@ -3,4 +3,5 @@
 
 pub mod api;
 pub mod health;
+pub mod ingest;
 pub mod server_fn_status;

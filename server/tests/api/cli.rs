@@ -3,7 +3,7 @@
 use app::ssr::db::testing::TestDb;
 use std::process::{Command, Output, Stdio};
 
-fn stackbill(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+pub fn stackbill(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stackbill"));
     cmd.args(args)
         .env("DATABASE_URL", database_url)
@@ -19,7 +19,7 @@ fn stackbill(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stderr(o: &Output) -> String {
+pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 

@@ -48,10 +48,20 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_on(TestDb::sqlite().await).await
 }
 
+/// Starts the real application on a fresh SQLite database with a configuration change.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_configured(TestDb::sqlite().await, tweak).await
+}
+
 async fn spawn_app_on(test_db: TestDb) -> TestApp {
+    spawn_app_configured(test_db, |_| {}).await
+}
+
+async fn spawn_app_configured(test_db: TestDb, tweak: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::for_database(&test_db.url);
     config.listen = "127.0.0.1:0".parse().unwrap();
     config.site_root = std::env::temp_dir().join("stackbill-tests-site").display().to_string();
+    tweak(&mut config);
     app::ssr::services::catalogue::sync_meter_catalogue(&test_db.db, 0)
         .await
         .unwrap();
@@ -195,12 +205,49 @@ impl TestApp {
             .1
     }
 
+    /// A registration; returns its id.
+    pub async fn add_registration(&self, name: &str) -> i64 {
+        let mut c = self.state.db.conn().await.unwrap();
+        db::registrations::insert_registration(
+            &mut c,
+            &db::registrations::NewRegistration {
+                name,
+                base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                resource_group: "azurestack",
+                currency: "USD",
+                price_sheet_id: None,
+                base_tax_rate: "0",
+            },
+            0,
+        )
+        .await
+        .unwrap()
+    }
+
+    /// A row count.
+    pub async fn count(&self, table: &str) -> i64 {
+        let mut c = self.state.db.conn().await.unwrap();
+        let q = format!("SELECT COUNT(*) FROM {table}");
+        db::sql!(&mut c, |e| sqlx::query_scalar(&q).fetch_one(e).await).unwrap()
+    }
+
     /// Shuts the database down and removes it.
     pub async fn dispose(mut self) {
         if let Some(db) = self.test_db.take() {
             db.dispose().await;
         }
     }
+}
+
+/// A usage record in the provider API's shape.
+pub fn usage_json(sub: &str, meter: &str, start: &str, quantity: &str, resource: &str) -> String {
+    let start_t: chrono::DateTime<chrono::Utc> = start.parse().unwrap();
+    let end = (start_t + chrono::Duration::hours(1)).to_rfc3339();
+    let instance = serde_json::json!({"Microsoft.Resources": {"resourceUri": resource, "location": "northwest", "tags": "null", "additionalInfo": ""}}).to_string();
+    format!(
+        r#"{{"id":"/subscriptions/x/providers/Microsoft.Commerce/UsageAggregate/{sub}-{meter}","name":"{sub}-{meter}","type":"Microsoft.Commerce/UsageAggregate","properties":{{"subscriptionId":"{sub}","usageStartTime":"{start}","usageEndTime":"{end}","instanceData":{},"quantity":{quantity},"meterId":"{meter}"}}}}"#,
+        serde_json::to_string(&instance).unwrap()
+    )
 }
 
 /// The JSON error body of a failed server function or API call.

@@ -4,6 +4,9 @@
 
 mod access;
 mod cli;
+mod collector;
 mod health;
 mod helpers;
+mod import;
+mod ingest;
 mod sign_in;

@@ -14,11 +14,13 @@
 //! `get_*` (must exist), `list_*`, `count_*`.
 
 pub mod audit;
+pub mod collector;
 pub mod customers;
 pub mod fixed;
 pub mod mappings;
 pub mod meters;
 pub mod price_sheets;
+pub mod quarantine;
 pub mod registrations;
 pub mod sessions;
 pub mod throttle;

@@ -22,10 +22,18 @@ pub struct RegistrationRow {
     pub base_tax_rate: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Azure Stack admin endpoint the collector reads (`https://adminmanagement.…`).
+    pub usage_endpoint: Option<String>,
+    /// The Default Provider Subscription the usage API is called on.
+    pub provider_subscription_id: Option<String>,
+    /// Environment variable holding the bearer token.
+    pub token_env: Option<String>,
+    /// Command printing a bearer token.
+    pub token_command: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, name, base_subscription_id, resource_group, currency, price_sheet_id, base_tax_rate, created_at";
+const COLUMNS: &str = "id, name, base_subscription_id, resource_group, currency, price_sheet_id, base_tax_rate, \
+                       created_at, usage_endpoint, provider_subscription_id, token_env, token_command";
 
 /// A registration to create.
 #[derive(Debug, Clone)]
@@ -92,6 +100,44 @@ pub async fn list_registrations(c: &mut impl AsExecutor) -> DbResult<Vec<Registr
     Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q)
         .fetch_all(e)
         .await)?)
+}
+
+/// The registration with this id.
+pub async fn find_registration(c: &mut impl AsExecutor, id: i64) -> DbResult<Option<RegistrationRow>> {
+    let q = format!("SELECT {COLUMNS} FROM registrations WHERE id = $1");
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationRow>(&q)
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
+}
+
+/// Where the collector reads a registration's usage.
+#[derive(Debug, Clone, Default)]
+pub struct CollectorConfig<'a> {
+    /// Admin endpoint.
+    pub usage_endpoint: Option<&'a str>,
+    /// Default Provider Subscription.
+    pub provider_subscription_id: Option<&'a str>,
+    /// Token environment variable.
+    pub token_env: Option<&'a str>,
+    /// Token command.
+    pub token_command: Option<&'a str>,
+}
+
+/// Sets (or clears) the collector configuration of a registration.
+pub async fn set_collector_config(c: &mut impl AsExecutor, id: i64, cfg: &CollectorConfig<'_>) -> DbResult<()> {
+    let q = "UPDATE registrations SET usage_endpoint = $2, provider_subscription_id = $3, token_env = $4, \
+             token_command = $5 WHERE id = $1";
+    sql!(c, |e| sqlx::query(q)
+        .bind(id)
+        .bind(cfg.usage_endpoint)
+        .bind(cfg.provider_subscription_id)
+        .bind(cfg.token_env)
+        .bind(cfg.token_command)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
 }
 
 /// A registration with its headline counts.

@@ -1,15 +1,19 @@
-//! Storing usage: the one path by which parsed usage records enter the database.
+//! Storing usage: the one path by which usage enters the database.
 //!
-//! A batch (a usage-API page, a pushed request, a chunk of a file) is stored in one
-//! transaction: unknown meters are added as *discovered*, unknown user subscriptions as
-//! *unassigned*, records are de-duplicated by identity (a changed quantity is a
-//! correction with history), the daily rollups move, and the batch row records what
-//! happened. Either all of it commits or none of it does.
+//! A batch (a usage-API page or reported window, a pushed request, a chunk of a file) is
+//! stored in one transaction: unknown meters are added as *discovered*, unknown user
+//! subscriptions as *unassigned*, records are de-duplicated by identity (a changed
+//! quantity is a correction with history), the daily rollups move, rejected records go to
+//! the quarantine with their raw text, and the batch row records what happened. Either
+//! all of it commits or none of it does.
 
-use crate::billing::UsageRecord;
+use crate::billing::{MeterId, SubscriptionId, UsageRecord};
+use crate::ingest::{Format, Item, Rejected};
+use crate::ssr::db::quarantine::NewQuarantined;
 use crate::ssr::db::usage::{NewBatch, ResourceKey, StagedRecord, StoreOutcome};
 use crate::ssr::db::{self, Db, DbResult, Tx};
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
 
 /// Where a batch came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +26,8 @@ pub enum Source {
     Import,
     /// `stackbill demo-seed`.
     Demo,
+    /// Quarantined records accepted after a fix.
+    Reprocess,
 }
 
 impl Source {
@@ -32,6 +38,38 @@ impl Source {
             Source::Push => "push",
             Source::Import => "import",
             Source::Demo => "demo",
+            Source::Reprocess => "reprocess",
+        }
+    }
+}
+
+/// A batch to store.
+#[derive(Debug, Clone)]
+pub struct Batch<'a> {
+    /// Valid records.
+    pub records: &'a [UsageRecord],
+    /// Rejected records (to the quarantine).
+    pub rejected: &'a [Rejected],
+    /// Format of the rejected records' raw text.
+    pub format: Format,
+    /// Where it came from.
+    pub source: Source,
+    /// Who sent it (`user:12`, `token:3`, `cli`, `collector`).
+    pub actor: &'a str,
+    /// File, window or request.
+    pub label: &'a str,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch of valid records only.
+    pub fn records(records: &'a [UsageRecord], source: Source, actor: &'a str, label: &'a str) -> Self {
+        Batch {
+            records,
+            rejected: &[],
+            format: Format::Json,
+            source,
+            actor,
+            label,
         }
     }
 }
@@ -43,10 +81,50 @@ pub struct BatchReport {
     pub batch_id: i64,
     /// New records.
     pub accepted: u64,
-    /// Records already stored identically.
+    /// Records already stored identically (nothing changed).
     pub duplicates: u64,
     /// Records that replaced a stored quantity.
     pub corrected: u64,
+    /// Records put in quarantine.
+    pub quarantined: u64,
+}
+
+impl BatchReport {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: &BatchReport) {
+        self.accepted += other.accepted;
+        self.duplicates += other.duplicates;
+        self.corrected += other.corrected;
+        self.quarantined += other.quarantined;
+        self.batch_id = other.batch_id;
+    }
+}
+
+/// Identifiers known to be in the database, kept across batches so that a long import
+/// does not look up the same subscription, resource or meter a thousand times. Only ever
+/// filled with what a *committed* transaction wrote or read.
+#[derive(Debug, Default, Clone)]
+pub struct IngestCache {
+    meters: HashSet<MeterId>,
+    subscriptions: HashMap<(i64, SubscriptionId), i64>,
+    resources: HashMap<ResourceKey, i64>,
+}
+
+impl IngestCache {
+    /// Adds what a committed batch learned.
+    pub fn learn(&mut self, learned: Learned) {
+        self.meters.extend(learned.meters);
+        self.subscriptions.extend(learned.subscriptions);
+        self.resources.extend(learned.resources);
+    }
+}
+
+/// What a batch found out about identifiers; add it to the cache once committed.
+#[derive(Debug, Default)]
+pub struct Learned {
+    meters: Vec<MeterId>,
+    subscriptions: Vec<((i64, SubscriptionId), i64)>,
+    resources: Vec<(ResourceKey, i64)>,
 }
 
 /// The 128-bit identity key of a record.
@@ -60,73 +138,134 @@ pub fn identity_key(registration_id: i64, record: &UsageRecord) -> [u8; 16] {
     key
 }
 
-/// Stores one batch of valid records for a registration in its own transaction.
+/// Splits read items into records and rejections.
+pub fn split_items(items: Vec<Item>) -> (Vec<UsageRecord>, Vec<Rejected>) {
+    let mut records = Vec::with_capacity(items.len());
+    let mut rejected = Vec::new();
+    for item in items {
+        match item {
+            Item::Record(r) => records.push(r),
+            Item::Rejected(r) => rejected.push(r),
+        }
+    }
+    (records, rejected)
+}
+
+/// Stores one batch for a registration in its own transaction.
 pub async fn ingest_batch(
     db: &Db,
     registration_id: i64,
-    records: &[UsageRecord],
-    source: Source,
-    actor: &str,
-    label: &str,
+    batch: &Batch<'_>,
+    cache: &mut IngestCache,
     now: i64,
 ) -> DbResult<BatchReport> {
     let mut tx = db.begin().await?;
-    let report = ingest_batch_in(&mut tx, registration_id, records, source, actor, label, now).await?;
+    let (report, learned) = ingest_batch_in(&mut tx, registration_id, batch, cache, now).await?;
     tx.commit().await?;
+    cache.learn(learned);
     Ok(report)
 }
 
-/// Stores one batch inside a caller's transaction (the collector also advances its
-/// watermark in the same transaction).
+/// Stores one batch inside a caller's transaction (the collector advances its watermark
+/// in the same transaction). Add the returned [`Learned`] to the cache after committing.
 pub async fn ingest_batch_in(
     tx: &mut Tx,
     registration_id: i64,
-    records: &[UsageRecord],
-    source: Source,
-    actor: &str,
-    label: &str,
+    batch: &Batch<'_>,
+    cache: &IngestCache,
     now: i64,
-) -> DbResult<BatchReport> {
+) -> DbResult<(BatchReport, Learned)> {
+    let mut learned = Learned::default();
     let batch_id = db::usage::insert_batch(
         tx,
         &NewBatch {
-            source: source.as_str(),
+            source: batch.source.as_str(),
             registration_id: Some(registration_id),
-            actor,
-            label,
+            actor: batch.actor,
+            label: batch.label,
         },
         now,
     )
     .await?;
+    let records = batch.records;
 
-    let mut meters: Vec<_> = records.iter().map(|r| r.meter_id).collect();
-    meters.sort();
-    meters.dedup();
-    db::meters::insert_discovered_meters(tx, &meters, now).await?;
-
-    let subscriptions: Vec<String> = records.iter().map(|r| r.subscription_id.to_string()).collect();
-    let sub_ids = db::user_subscriptions::ensure_user_subscriptions(tx, registration_id, &subscriptions, now).await?;
-
-    let wanted: Vec<(ResourceKey, String, String)> = records
+    let mut new_meters: Vec<MeterId> = records
         .iter()
-        .map(|r| {
-            let key = ResourceKey {
-                user_subscription_id: sub_ids[&r.subscription_id.to_string()],
-                resource_key: r.resource_uri.to_lowercase(),
-            };
-            (key, r.resource_uri.clone(), r.location.clone())
+        .map(|r| r.meter_id)
+        .filter(|m| !cache.meters.contains(m))
+        .collect();
+    new_meters.sort();
+    new_meters.dedup();
+    if !new_meters.is_empty() {
+        db::meters::insert_discovered_meters(tx, &new_meters, now).await?;
+        learned.meters = new_meters;
+    }
+
+    let mut subs: HashMap<SubscriptionId, i64> = HashMap::new();
+    let mut unknown_subs: Vec<String> = Vec::new();
+    for r in records {
+        if subs.contains_key(&r.subscription_id) {
+            continue;
+        }
+        match cache.subscriptions.get(&(registration_id, r.subscription_id)) {
+            Some(id) => {
+                subs.insert(r.subscription_id, *id);
+            }
+            None => {
+                subs.insert(r.subscription_id, 0);
+                unknown_subs.push(r.subscription_id.to_string());
+            }
+        }
+    }
+    if !unknown_subs.is_empty() {
+        let found = db::user_subscriptions::ensure_user_subscriptions(tx, registration_id, &unknown_subs, now).await?;
+        for (text, id) in found {
+            let sub = SubscriptionId::parse(&text).map_err(|e| db::DbError::Corrupt(e.to_string()))?;
+            subs.insert(sub, id);
+            learned.subscriptions.push(((registration_id, sub), id));
+        }
+    }
+
+    let keys: Vec<ResourceKey> = records
+        .iter()
+        .map(|r| ResourceKey {
+            user_subscription_id: subs[&r.subscription_id],
+            resource_key: r.resource_uri.to_lowercase(),
         })
         .collect();
-    let resource_ids = db::usage::ensure_resources(tx, &wanted).await?;
+    let mut resources: HashMap<ResourceKey, i64> = HashMap::with_capacity(keys.len());
+    let mut asked: HashSet<&ResourceKey> = HashSet::new();
+    let mut wanted = Vec::new();
+    for (key, r) in keys.iter().zip(records) {
+        if resources.contains_key(key) {
+            continue;
+        }
+        match cache.resources.get(key) {
+            Some(id) => {
+                resources.insert(key.clone(), *id);
+            }
+            None => {
+                if asked.insert(key) {
+                    wanted.push((key.clone(), r.resource_uri.clone(), r.location.clone()));
+                }
+            }
+        }
+    }
+    if !wanted.is_empty() {
+        for (key, id) in db::usage::ensure_resources(tx, &wanted).await? {
+            learned.resources.push((key.clone(), id));
+            resources.insert(key, id);
+        }
+    }
 
     let staged: Vec<StagedRecord> = records
         .iter()
-        .zip(&wanted)
-        .map(|(r, (key, _, _))| StagedRecord {
+        .zip(&keys)
+        .map(|(r, key)| StagedRecord {
             identity_key: identity_key(registration_id, r),
             user_subscription_id: key.user_subscription_id,
             meter_id: r.meter_id.to_string(),
-            resource_id: resource_ids[key],
+            resource_id: resources[key],
             usage_start_at: r.usage_start.timestamp(),
             usage_end_at: r.usage_end.timestamp(),
             usage_on: r.usage_start.date_naive(),
@@ -137,11 +276,260 @@ pub async fn ingest_batch_in(
         })
         .collect();
     let outcome: StoreOutcome = db::usage::store_records(tx, batch_id, &staged, now).await?;
-    db::usage::finish_batch(tx, batch_id, &outcome, 0).await?;
-    Ok(BatchReport {
-        batch_id,
-        accepted: outcome.accepted,
-        duplicates: outcome.duplicates,
-        corrected: outcome.corrected,
-    })
+
+    if !batch.rejected.is_empty() {
+        let rows: Vec<NewQuarantined<'_>> = batch
+            .rejected
+            .iter()
+            .map(|r| NewQuarantined {
+                record_index: r.index as i64,
+                format: batch.format.as_str(),
+                raw: &r.raw,
+                reason: &r.reason,
+            })
+            .collect();
+        db::quarantine::insert_quarantined(tx, batch_id, registration_id, &rows, now).await?;
+    }
+    let quarantined = batch.rejected.len() as u64;
+    db::usage::finish_batch(tx, batch_id, &outcome, quarantined).await?;
+    Ok((
+        BatchReport {
+            batch_id,
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+            corrected: outcome.corrected,
+            quarantined,
+        },
+        learned,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::Quantity;
+    use crate::ingest::record::to_api_json;
+    use crate::ssr::db::testing::for_each_engine;
+    use crate::ssr::db::{registrations::NewRegistration, sql, AsExecutor};
+    use chrono::{DateTime, Duration, Utc};
+
+    async fn registration(db: &Db) -> i64 {
+        crate::ssr::services::catalogue::sync_meter_catalogue(db, 0)
+            .await
+            .unwrap();
+        let mut c = db.conn().await.unwrap();
+        db::registrations::insert_registration(
+            &mut c,
+            &NewRegistration {
+                name: "r",
+                base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                resource_group: "azurestack",
+                currency: "USD",
+                price_sheet_id: None,
+                base_tax_rate: "0",
+            },
+            0,
+        )
+        .await
+        .unwrap()
+    }
+
+    fn record(n: u64, quantity: &str) -> UsageRecord {
+        let start: DateTime<Utc> =
+            "2026-01-01T00:00:00Z".parse::<DateTime<Utc>>().unwrap() + Duration::hours((n % 50) as i64);
+        UsageRecord {
+            subscription_id: SubscriptionId::from_u128(0x100 + u128::from(n % 3)),
+            meter_id: if n.is_multiple_of(2) {
+                crate::billing::meter::BASE_VM_SIZE_HOURS
+            } else {
+                MeterId::from_u128(0xdead)
+            },
+            usage_start: start,
+            usage_end: start + Duration::hours(1),
+            quantity: Quantity::parse(quantity).unwrap(),
+            resource_uri: format!(
+                "/subscriptions/x/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm{}",
+                n % 7
+            ),
+            location: "northwest".into(),
+            tags: String::new(),
+            additional_info: String::new(),
+            reported_at: None,
+        }
+    }
+
+    /// Everything a batch changes, in a canonical order.
+    async fn digest(db: &Db) -> Vec<String> {
+        let mut c = db.conn().await.unwrap();
+        let records: Vec<(Vec<u8>, String, String)> = sql!(&mut c, |e| sqlx::query_as(
+            "SELECT u.identity_key, u.quantity, r.resource_key FROM usage_records u \
+             JOIN usage_resources r ON r.id = u.resource_id ORDER BY u.identity_key"
+        )
+        .fetch_all(e)
+        .await)
+        .unwrap();
+        let daily: Vec<(i64, String, chrono::NaiveDate, i64, i64, i64)> = sql!(&mut c, |e| sqlx::query_as(
+            "SELECT user_subscription_id, meter_id, usage_on, quantity_whole, quantity_atto, record_count FROM usage_daily \
+             ORDER BY user_subscription_id, meter_id, usage_on"
+        )
+        .fetch_all(e)
+        .await)
+        .unwrap();
+        // Resource ids depend on insertion order: compare by resource key.
+        let by_resource: Vec<(i64, String, String, chrono::NaiveDate, i64, i64, i64)> = sql!(&mut c, |e| {
+            sqlx::query_as(
+            "SELECT r.user_subscription_id, r.resource_key, d.meter_id, d.usage_on, d.quantity_whole, d.quantity_atto, \
+             d.record_count FROM usage_daily_by_resource d JOIN usage_resources r ON r.id = d.resource_id \
+             ORDER BY r.user_subscription_id, r.resource_key, d.meter_id, d.usage_on"
+        )
+        .fetch_all(e)
+        .await
+        })
+        .unwrap();
+        let mut out: Vec<String> = records.iter().map(|r| format!("{r:?}")).collect();
+        out.extend(daily.iter().map(|r| format!("{r:?}")));
+        out.extend(by_resource.iter().map(|r| format!("{r:?}")));
+        out
+    }
+
+    async fn count(c: &mut impl AsExecutor, table: &str) -> i64 {
+        let q = format!("SELECT COUNT(*) FROM {table}");
+        sql!(c, |e| sqlx::query_scalar(&q).fetch_one(e).await).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_batch_stores_its_good_records_and_quarantines_its_bad_ones_together() {
+        for_each_engine(|db| async move {
+            let reg = registration(&db).await;
+            let records = vec![record(0, "8"), record(1, "0.0013440860215053762")];
+            let rejected = vec![Rejected {
+                index: 2,
+                raw: "{\"quantity\":-1}".into(),
+                reason: "`quantity`: negative".into(),
+            }];
+            let batch = Batch {
+                records: &records,
+                rejected: &rejected,
+                format: Format::Json,
+                source: Source::Push,
+                actor: "token:1",
+                label: "t",
+            };
+            let report = ingest_batch(&db, reg, &batch, &mut IngestCache::default(), 100)
+                .await
+                .unwrap();
+            assert_eq!((report.accepted, report.quarantined), (2, 1));
+            let mut c = db.conn().await.unwrap();
+            let open = db::quarantine::list_open(&mut c, Some(reg), 10).await.unwrap();
+            assert_eq!(open.len(), 1);
+            assert_eq!((open[0].record_index, open[0].raw.as_str()), (2, "{\"quantity\":-1}"));
+            assert_eq!(open[0].batch_id, report.batch_id);
+            // The unknown meter was added as discovered, the subscriptions as unassigned.
+            let meters = db::meters::list_meters(&mut c).await.unwrap();
+            assert!(meters
+                .iter()
+                .any(|m| m.id == MeterId::from_u128(0xdead).to_string() && m.origin == "discovered"));
+            assert_eq!(
+                db::user_subscriptions::count_user_subscriptions(&mut c).await.unwrap(),
+                (2, 2)
+            );
+            assert_eq!(count(&mut c, "ingest_batches").await, 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn shuffling_a_batch_gives_the_same_stored_state() {
+        for_each_engine(|db| async move {
+            let reg = registration(&db).await;
+            let original: Vec<UsageRecord> = (0..120).map(|n| record(n, &format!("{}.{}", n % 9, n))).collect();
+            let mut expected: Option<Vec<String>> = None;
+            for seed in [0u64, 1, 2] {
+                // Fresh data for every order: wipe what the previous order stored.
+                let mut c = db.conn().await.unwrap();
+                for table in [
+                    "usage_daily_by_resource",
+                    "usage_daily",
+                    "usage_records",
+                    "usage_resources",
+                    "ingest_batches",
+                ] {
+                    let q = format!("DELETE FROM {table}");
+                    sql!(&mut c, |e| sqlx::query(&q).execute(e).await.map(|r| r.rows_affected())).unwrap();
+                }
+                drop(c);
+                let mut batch = original.clone();
+                let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+                for i in (1..batch.len()).rev() {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    batch.swap(i, (s % (i as u64 + 1)) as usize);
+                }
+                // Identical repeats inside the batch change nothing either.
+                batch.extend(batch[..10].to_vec());
+                let b = Batch::records(&batch, Source::Import, "cli", "t");
+                let report = ingest_batch(&db, reg, &b, &mut IngestCache::default(), 7)
+                    .await
+                    .unwrap();
+                assert_eq!((report.accepted, report.duplicates), (120, 10));
+                let d = digest(&db).await;
+                match &expected {
+                    None => expected = Some(d),
+                    Some(e) => {
+                        let differing: Vec<_> = d.iter().zip(e).filter(|(a, b)| a != b).take(3).collect();
+                        assert!(
+                            d.len() == e.len() && differing.is_empty(),
+                            "order {seed} stored something else: {differing:?}"
+                        );
+                    }
+                }
+            }
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_cache_spares_lookups_without_changing_what_is_stored() {
+        for_each_engine(|db| async move {
+            let reg = registration(&db).await;
+            let mut cache = IngestCache::default();
+            let first: Vec<UsageRecord> = (0..30).map(|n| record(n, "1")).collect();
+            ingest_batch(
+                &db,
+                reg,
+                &Batch::records(&first, Source::Import, "cli", "a"),
+                &mut cache,
+                1,
+            )
+            .await
+            .unwrap();
+            assert_eq!(cache.subscriptions.len(), 3);
+            assert!(!cache.resources.is_empty());
+            // The same identities again through the warm cache: all duplicates.
+            let report = ingest_batch(
+                &db,
+                reg,
+                &Batch::records(&first, Source::Import, "cli", "b"),
+                &mut cache,
+                2,
+            )
+            .await
+            .unwrap();
+            assert_eq!((report.accepted, report.duplicates), (0, 30));
+            // A pushed record in API JSON is identical to the same record stored directly.
+            let again = crate::ingest::record::parse_json_record(&to_api_json(&first[0])).unwrap();
+            let report = ingest_batch(
+                &db,
+                reg,
+                &Batch::records(&[again], Source::Push, "cli", "c"),
+                &mut cache,
+                3,
+            )
+            .await
+            .unwrap();
+            assert_eq!(report.duplicates, 1);
+        })
+        .await;
+    }
 }

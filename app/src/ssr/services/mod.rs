@@ -5,3 +5,5 @@ pub mod accounts;
 pub mod catalogue;
 pub mod ingest;
 pub mod overview;
+pub mod quarantine;
+pub mod registrations;

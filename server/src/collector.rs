@@ -1,0 +1,662 @@
+//! The collector: Stackbill's billing adapter for Azure Stack Hub.
+//!
+//! For each registration with an admin endpoint, it reads the provider usage API
+//! (`Microsoft.Commerce.Admin/subscriberUsageAggregates`, Hourly) for contiguous,
+//! hour-aligned **reported** windows from the stored watermark up to the last closed
+//! hour, following `nextLink` (or `continuationToken`) to the end of each window. A
+//! window's records and the advanced watermark are stored in one transaction, so a crash
+//! or a failure resumes exactly where it stopped: no gap, no duplicate. Throttling (429),
+//! busy (503) and gateway time-outs (504), and connection errors are retried with bounded
+//! exponential backoff and jitter. It also reads the stamp's user subscriptions
+//! (`Microsoft.Subscriptions.Admin/subscriptions`) to learn which cloud tenant owns each.
+
+use app::billing::{CloudTenantId, SubscriptionId};
+use app::ingest::json_format::read_json;
+use app::ingest::{Format, Item, PageLinks, ReadError};
+use app::ssr::db::{self, registrations::RegistrationRow, user_subscriptions::UserSubscriptionDetails};
+use app::ssr::services::ingest::{ingest_batch_in, split_items, Batch, BatchReport, IngestCache, Source};
+use app::ssr::AppState;
+use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use serde::Deserialize;
+use std::time::Duration as StdDuration;
+
+/// The usage API version the stamps serve.
+pub const USAGE_API_VERSION: &str = "2015-06-01-preview";
+/// The admin subscriptions API version.
+pub const SUBSCRIPTIONS_API_VERSION: &str = "2015-11-01";
+
+/// How failures are retried.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts per request (the first included).
+    pub max_attempts: u32,
+    /// First backoff.
+    pub base: StdDuration,
+    /// Longest backoff (also caps `Retry-After`).
+    pub cap: StdDuration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base: StdDuration::from_millis(500),
+            cap: StdDuration::from_secs(60),
+        }
+    }
+}
+
+/// Why a pull stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectorError {
+    /// The registration has no (complete) collector configuration.
+    #[error("{0}")]
+    NotConfigured(String),
+    /// No bearer token could be obtained.
+    #[error("cannot get a bearer token: {0}")]
+    Token(String),
+    /// The usage API answered with an error that retrying does not fix, or kept failing.
+    #[error("{0}")]
+    Api(String),
+    /// The database failed.
+    #[error("storing usage failed: {0}")]
+    Storage(String),
+}
+
+/// What a pull did.
+#[derive(Debug, Clone, Default)]
+pub struct PullReport {
+    /// Windows completed.
+    pub windows: u64,
+    /// Pages read.
+    pub pages: u64,
+    /// Records read.
+    pub records: u64,
+    /// Counts.
+    pub report: BatchReport,
+    /// User subscriptions learned from the stamp.
+    pub subscriptions: u64,
+    /// The watermark after the pull.
+    pub watermark: Option<DateTime<Utc>>,
+}
+
+/// How the bearer token is obtained.
+#[derive(Debug, Clone)]
+enum TokenSource {
+    Env(String),
+    Command(String),
+}
+
+impl TokenSource {
+    async fn token(&self) -> Result<String, CollectorError> {
+        match self {
+            TokenSource::Env(var) => std::env::var(var)
+                .ok()
+                .map(|t| t.trim().to_owned())
+                .filter(|t| !t.is_empty())
+                .ok_or_else(|| CollectorError::Token(format!("the environment variable {var} is empty or not set"))),
+            TokenSource::Command(cmd) => {
+                let out = tokio::process::Command::new("sh")
+                    .arg("-c")
+                    .arg(cmd)
+                    .kill_on_drop(true)
+                    .output()
+                    .await
+                    .map_err(|e| CollectorError::Token(format!("cannot run the token command: {e}")))?;
+                if !out.status.success() {
+                    let err = String::from_utf8_lossy(&out.stderr);
+                    return Err(CollectorError::Token(format!(
+                        "the token command failed ({}): {}",
+                        out.status,
+                        err.lines().next().unwrap_or_default()
+                    )));
+                }
+                let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+                if token.is_empty() {
+                    return Err(CollectorError::Token("the token command printed nothing".into()));
+                }
+                Ok(token)
+            }
+        }
+    }
+}
+
+/// A registration's usage endpoint.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    base: url::Url,
+    provider_subscription: SubscriptionId,
+    token: TokenSource,
+}
+
+impl Endpoint {
+    /// The endpoint of a registration row, or why it cannot be used.
+    pub fn of(reg: &RegistrationRow) -> Result<Endpoint, CollectorError> {
+        let not = |m: &str| CollectorError::NotConfigured(format!("registration {}: {m}", reg.name));
+        let base = reg
+            .usage_endpoint
+            .as_deref()
+            .ok_or_else(|| not("no usage endpoint is configured"))?;
+        let base = url::Url::parse(base.trim_end_matches('/'))
+            .map_err(|e| not(&format!("the usage endpoint is not a URL: {e}")))?;
+        if !matches!(base.scheme(), "https" | "http") {
+            return Err(not("the usage endpoint must be an https:// URL"));
+        }
+        let provider = reg
+            .provider_subscription_id
+            .as_deref()
+            .ok_or_else(|| not("no provider subscription is configured"))?;
+        let provider_subscription = SubscriptionId::parse(provider).map_err(|e| not(&e.to_string()))?;
+        let token = match (&reg.token_env, &reg.token_command) {
+            (Some(var), _) => TokenSource::Env(var.clone()),
+            (None, Some(cmd)) => TokenSource::Command(cmd.clone()),
+            (None, None) => return Err(not("neither a token variable nor a token command is configured")),
+        };
+        Ok(Endpoint {
+            base,
+            provider_subscription,
+            token,
+        })
+    }
+
+    fn usage_url(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> url::Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!(
+            "{}/subscriptions/{}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates",
+            self.base.path().trim_end_matches('/'),
+            self.provider_subscription
+        ));
+        url.query_pairs_mut()
+            .append_pair("reportedStartTime", &start.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("reportedEndTime", &end.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+            .append_pair("aggregationGranularity", "Hourly")
+            .append_pair("api-version", USAGE_API_VERSION);
+        url
+    }
+
+    fn subscriptions_url(&self) -> url::Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!(
+            "{}/subscriptions/{}/providers/Microsoft.Subscriptions.Admin/subscriptions",
+            self.base.path().trim_end_matches('/'),
+            self.provider_subscription
+        ));
+        url.query_pairs_mut()
+            .append_pair("api-version", SUBSCRIPTIONS_API_VERSION);
+        url
+    }
+
+    /// Follows `nextLink` only on the same origin: the bearer token must never be sent to
+    /// another host.
+    fn next_url(&self, current: &url::Url, links: &PageLinks) -> Result<Option<url::Url>, CollectorError> {
+        if let Some(next) = &links.next_link {
+            let next = current
+                .join(next)
+                .map_err(|e| CollectorError::Api(format!("nextLink is not a URL: {e}")))?;
+            if next.origin() != self.base.origin() {
+                return Err(CollectorError::Api(format!(
+                    "nextLink points to another host ({next}); not followed"
+                )));
+            }
+            return Ok(Some(next));
+        }
+        if let Some(token) = &links.continuation_token {
+            let mut next = current.clone();
+            let pairs: Vec<(String, String)> = current
+                .query_pairs()
+                .filter(|(k, _)| k != "continuationToken")
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect();
+            next.query_pairs_mut()
+                .clear()
+                .extend_pairs(pairs)
+                .append_pair("continuationToken", token);
+            return Ok(Some(next));
+        }
+        Ok(None)
+    }
+}
+
+/// An HTTP client for the stamps' admin endpoints (rustls with the system's trust store,
+/// so a stamp's internal CA is trusted once it is installed on the machine).
+pub fn http_client() -> reqwest::Client {
+    crate::install_crypto_provider();
+    reqwest::Client::builder()
+        .connect_timeout(StdDuration::from_secs(15))
+        .timeout(StdDuration::from_secs(300))
+        .user_agent(concat!("stackbill/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("HTTP client")
+}
+
+struct Session<'a> {
+    client: &'a reqwest::Client,
+    endpoint: &'a Endpoint,
+    retry: &'a RetryPolicy,
+    token: Option<String>,
+    jitter: u64,
+}
+
+impl Session<'_> {
+    fn backoff(&mut self, attempt: u32, retry_after: Option<StdDuration>) -> StdDuration {
+        // xorshift: enough randomness to spread retries of several collectors apart.
+        self.jitter ^= self.jitter << 13;
+        self.jitter ^= self.jitter >> 7;
+        self.jitter ^= self.jitter << 17;
+        let exp = self.retry.base.saturating_mul(1 << attempt.min(16)).min(self.retry.cap);
+        let factor = 0.5 + (self.jitter % 1000) as f64 / 2000.0;
+        let delay = exp.mul_f64(factor);
+        retry_after.map(|r| r.min(self.retry.cap).max(delay)).unwrap_or(delay)
+    }
+
+    /// GETs a URL with retries; returns the body of a 2xx answer.
+    async fn get(&mut self, url: &url::Url) -> Result<bytes_body::Body, CollectorError> {
+        let mut refreshed = false;
+        let mut attempt = 0;
+        loop {
+            if self.token.is_none() {
+                self.token = Some(self.endpoint.token.token().await?);
+            }
+            let token = self.token.clone().unwrap_or_default();
+            let result = self.client.get(url.clone()).bearer_auth(&token).send().await;
+            let (retryable, message, retry_after) = match result {
+                Ok(resp) if resp.status().is_success() => {
+                    let body = resp
+                        .bytes()
+                        .await
+                        .map_err(|e| CollectorError::Api(format!("reading {url}: {e}")));
+                    match body {
+                        Ok(b) => return Ok(bytes_body::Body(b.to_vec())),
+                        Err(e) => (true, e.to_string(), None),
+                    }
+                }
+                Ok(resp) if resp.status() == reqwest::StatusCode::UNAUTHORIZED && !refreshed => {
+                    // The token may have expired: get a fresh one once.
+                    refreshed = true;
+                    self.token = None;
+                    continue;
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = resp
+                        .headers()
+                        .get(reqwest::header::RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(StdDuration::from_secs);
+                    let body = resp.text().await.unwrap_or_default();
+                    let detail = azure_error(&body).unwrap_or_else(|| body.chars().take(200).collect());
+                    let retryable = matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504);
+                    (retryable, format!("{status} from the usage API: {detail}"), retry_after)
+                }
+                Err(e) => (
+                    true,
+                    format!("cannot reach {}: {e}", url.host_str().unwrap_or("the endpoint")),
+                    None,
+                ),
+            };
+            attempt += 1;
+            if !retryable || attempt >= self.retry.max_attempts {
+                return Err(CollectorError::Api(if retryable {
+                    format!("{message} (gave up after {attempt} attempts)")
+                } else {
+                    message
+                }));
+            }
+            let delay = self.backoff(attempt, retry_after);
+            tracing::warn!(%url, attempt, delay_ms = delay.as_millis() as u64, %message, "retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+mod bytes_body {
+    /// A response body.
+    pub struct Body(pub Vec<u8>);
+}
+
+/// `{"error":{"code":…,"message":…}}` → "code: message".
+fn azure_error(body: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Envelope {
+        error: Inner,
+    }
+    #[derive(Deserialize)]
+    struct Inner {
+        code: Option<String>,
+        message: Option<String>,
+    }
+    let e: Envelope = serde_json::from_str(body).ok()?;
+    Some(format!(
+        "{}: {}",
+        e.error.code.unwrap_or_default(),
+        e.error.message.unwrap_or_default()
+    ))
+}
+
+/// The collector for one installation.
+#[derive(Clone)]
+pub struct Collector {
+    client: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Default for Collector {
+    fn default() -> Self {
+        Collector {
+            client: http_client(),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Which reported windows to pull.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Range {
+    /// Explicit start (a backfill); `None`: from the watermark.
+    pub from: Option<DateTime<Utc>>,
+    /// Explicit end; `None`: the last closed hour.
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn hour(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.duration_trunc(Duration::hours(1)).unwrap_or(t)
+}
+
+impl Collector {
+    /// A collector with its own retry policy (tests use short delays).
+    pub fn with_retry(retry: RetryPolicy) -> Self {
+        Collector {
+            client: http_client(),
+            retry,
+        }
+    }
+
+    /// Pulls one registration. On failure the error is also recorded in its state.
+    pub async fn pull(
+        &self,
+        state: &AppState,
+        reg: &RegistrationRow,
+        range: Range,
+    ) -> Result<PullReport, CollectorError> {
+        let result = self.pull_inner(state, reg, range).await;
+        if let Err(e) = &result {
+            if let Ok(mut c) = state.db.conn().await {
+                let _ = db::collector::record_error(&mut c, reg.id, &e.to_string(), state.now_secs()).await;
+            }
+            tracing::error!(registration = %reg.name, error = %e, "collector failed");
+        }
+        result
+    }
+
+    async fn pull_inner(
+        &self,
+        state: &AppState,
+        reg: &RegistrationRow,
+        range: Range,
+    ) -> Result<PullReport, CollectorError> {
+        let endpoint = Endpoint::of(reg)?;
+        let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
+        let seed = (state.now_secs() as u64) ^ (reg.id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut session = Session {
+            client: &self.client,
+            endpoint: &endpoint,
+            retry: &self.retry,
+            token: None,
+            jitter: seed,
+        };
+        // Learn who owns the stamp's subscriptions first, so usage is attributed as it arrives.
+        let subscriptions = self.sync_subscriptions(state, reg, &mut session).await?;
+        let mut report = PullReport {
+            subscriptions,
+            ..PullReport::default()
+        };
+
+        let now = state.clock.now();
+        let last_closed = hour(now);
+        let explicit = range.from.is_some();
+        let mut c = state.db.conn().await.map_err(storage)?;
+        let current = db::collector::find_state(&mut c, reg.id).await.map_err(storage)?;
+        drop(c);
+        let start = match (range.from, &current) {
+            (Some(from), _) => hour(from),
+            (None, Some(s)) => DateTime::from_timestamp(s.watermark_at, 0).unwrap_or(last_closed),
+            // First run: the start of the current month, so this month's invoices are whole.
+            (None, None) => app::billing::BillingPeriod::containing(now).start(),
+        };
+        let end = hour(range.to.unwrap_or(last_closed)).min(last_closed);
+        if current.is_none() && !explicit {
+            let mut c = state.db.conn().await.map_err(storage)?;
+            db::collector::initialise(&mut c, reg.id, start.timestamp(), state.now_secs())
+                .await
+                .map_err(storage)?;
+        }
+
+        let mut cache = IngestCache::default();
+        let mut window = start;
+        while window + Duration::hours(1) <= end {
+            let window_end = window + Duration::hours(1);
+            let pages = self.fetch_window(&mut session, &endpoint, window, window_end).await?;
+            let mut tx = state.db.begin().await.map_err(storage)?;
+            let mut stats = db::collector::WindowStats {
+                start_at: window.timestamp(),
+                end_at: window_end.timestamp(),
+                ..Default::default()
+            };
+            let mut learned = Vec::new();
+            for (n, items) in pages.into_iter().enumerate() {
+                stats.pages += 1;
+                stats.records += items.len() as i64;
+                let (mut records, rejected) = split_items(items);
+                for r in &mut records {
+                    // Pulled records remember the reported window they came from.
+                    r.reported_at = Some(window);
+                }
+                let label = format!("window {} page {}", window.format("%Y-%m-%dT%H:%MZ"), n + 1);
+                let batch = Batch {
+                    records: &records,
+                    rejected: &rejected,
+                    format: Format::Json,
+                    source: Source::Pull,
+                    actor: "collector",
+                    label: &label,
+                };
+                let (b, l) = ingest_batch_in(&mut tx, reg.id, &batch, &cache, state.now_secs())
+                    .await
+                    .map_err(storage)?;
+                stats.accepted += b.accepted as i64;
+                stats.duplicates += b.duplicates as i64;
+                stats.corrected += b.corrected as i64;
+                stats.quarantined += b.quarantined as i64;
+                report.report.add(&b);
+                learned.push(l);
+            }
+            db::collector::insert_window(&mut tx, reg.id, &stats, state.now_secs())
+                .await
+                .map_err(storage)?;
+            // The watermark moves with the window it covers, in the same transaction. An
+            // explicit range is a backfill and leaves the watermark alone.
+            if !explicit {
+                db::collector::advance(&mut tx, reg.id, window_end.timestamp(), stats.records, state.now_secs())
+                    .await
+                    .map_err(storage)?;
+                report.watermark = Some(window_end);
+            }
+            tx.commit().await.map_err(storage)?;
+            for l in learned {
+                cache.learn(l);
+            }
+            report.windows += 1;
+            report.pages += stats.pages as u64;
+            report.records += stats.records as u64;
+            tracing::info!(registration = %reg.name, window = %window, records = stats.records, "window collected");
+            window = window_end;
+        }
+        Ok(report)
+    }
+
+    /// Reads every page of one reported window. Nothing is stored here: the caller stores
+    /// the whole window in one transaction.
+    async fn fetch_window(
+        &self,
+        session: &mut Session<'_>,
+        endpoint: &Endpoint,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<Vec<Item>>, CollectorError> {
+        let mut url = endpoint.usage_url(start, end);
+        let mut pages = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            if !seen.insert(url.to_string()) {
+                return Err(CollectorError::Api(format!(
+                    "the usage API returned the same next page twice ({url})"
+                )));
+            }
+            let body = session.get(&url).await?;
+            let mut items = Vec::new();
+            let mut links = PageLinks::default();
+            read_json(
+                &body.0[..],
+                |i| {
+                    items.push(i);
+                    Ok::<(), std::convert::Infallible>(())
+                },
+                |l| links = l,
+            )
+            .map_err(|e| match e {
+                ReadError::Document(d) => CollectorError::Api(format!("the usage API returned a malformed page: {d}")),
+                ReadError::Sink(never) => match never {},
+            })?;
+            pages.push(items);
+            match endpoint.next_url(&url, &links)? {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        Ok(pages)
+    }
+
+    /// Reads the stamp's user subscriptions and records which cloud tenant owns each.
+    async fn sync_subscriptions(
+        &self,
+        state: &AppState,
+        reg: &RegistrationRow,
+        session: &mut Session<'_>,
+    ) -> Result<u64, CollectorError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Sub {
+            subscription_id: String,
+            #[serde(default)]
+            display_name: String,
+            #[serde(default)]
+            owner: String,
+            #[serde(default)]
+            tenant_id: Option<String>,
+            #[serde(default)]
+            offer_id: String,
+            #[serde(default)]
+            state: String,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            value: Vec<Sub>,
+            next_link: Option<String>,
+        }
+        let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
+        let mut url = session.endpoint.subscriptions_url();
+        let mut subs = Vec::new();
+        loop {
+            let body = session.get(&url).await?;
+            let page: Page = serde_json::from_slice(&body.0)
+                .map_err(|e| CollectorError::Api(format!("the subscriptions API returned an unexpected page: {e}")))?;
+            subs.extend(page.value);
+            match session.endpoint.next_url(
+                &url,
+                &PageLinks {
+                    next_link: page.next_link,
+                    continuation_token: None,
+                },
+            )? {
+                Some(next) => url = next,
+                None => break,
+            }
+        }
+        let now = state.now_secs();
+        let today = state.clock.now().date_naive();
+        let mut tx = state.db.begin().await.map_err(storage)?;
+        let mut learned = 0;
+        for s in &subs {
+            let Ok(sub) = SubscriptionId::parse(&s.subscription_id) else {
+                continue;
+            };
+            let offer = s.offer_id.rsplit('/').next().unwrap_or_default();
+            let details = UserSubscriptionDetails {
+                display_name: &s.display_name,
+                owner_email: &s.owner,
+                offer,
+                state: &s.state,
+            };
+            let us = db::user_subscriptions::upsert_user_subscription(&mut tx, reg.id, &sub.to_string(), &details, now)
+                .await
+                .map_err(storage)?;
+            let Some(tenant) = s.tenant_id.as_deref().and_then(|t| CloudTenantId::parse(t).ok()) else {
+                continue;
+            };
+            let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &tenant.to_string(), "", now)
+                .await
+                .map_err(storage)?;
+            match db::user_subscriptions::find_current_owner(&mut tx, us)
+                .await
+                .map_err(storage)?
+            {
+                Some((_, owner)) if owner == tenant_row => {}
+                Some((row, _)) => {
+                    // The subscription moved to another directory: from today on.
+                    db::user_subscriptions::end_owner(&mut tx, row, today)
+                        .await
+                        .map_err(storage)?;
+                    db::user_subscriptions::insert_owner(&mut tx, us, tenant_row, today, now)
+                        .await
+                        .map_err(storage)?;
+                }
+                None => {
+                    // A subscription belongs to its directory from its creation: the owner
+                    // applies to all of its usage, including usage stored as unassigned.
+                    let always = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
+                    db::user_subscriptions::insert_owner(&mut tx, us, tenant_row, always, now)
+                        .await
+                        .map_err(storage)?;
+                }
+            }
+            learned += 1;
+        }
+        tx.commit().await.map_err(storage)?;
+        Ok(learned)
+    }
+}
+
+/// Runs the collector for every configured registration every `interval` (inside
+/// `stackbill serve` when `STACKBILL_COLLECTOR_INTERVAL_MINUTES` is set).
+pub fn spawn_scheduler(state: AppState, interval: StdDuration) {
+    tokio::spawn(async move {
+        let collector = Collector::default();
+        loop {
+            match state.db.conn().await {
+                Ok(mut c) => match db::registrations::list_registrations(&mut c).await {
+                    Ok(regs) => {
+                        drop(c);
+                        for reg in regs.iter().filter(|r| r.usage_endpoint.is_some()) {
+                            let _ = collector.pull(&state, reg, Range::default()).await;
+                        }
+                    }
+                    Err(e) => tracing::error!(error = %e, "collector: cannot list registrations"),
+                },
+                Err(e) => tracing::error!(error = %e, "collector: database unavailable"),
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+}

@@ -1,0 +1,248 @@
+//! Usage ingestion over HTTP: `POST /api/v1/usage`, the quarantine and the collector's
+//! status.
+
+use super::api::{ApiError, MaybeCaller};
+use crate::import::read_all;
+use crate::ServerState;
+use app::error::{AppError, ErrorKind};
+use app::ingest::{Format, Item};
+use app::ssr::auth::{self, Access};
+use app::ssr::db;
+use app::ssr::services::ingest::{ingest_batch, split_items, Batch, IngestCache, Source};
+use app::ssr::services::quarantine::{self, Reprocessed};
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The ingestion routes; `max_bytes` bounds a pushed body.
+pub fn router(max_bytes: usize) -> Router<ServerState> {
+    Router::new()
+        .route("/usage", post(push_usage).layer(DefaultBodyLimit::max(max_bytes)))
+        .route("/quarantine", get(list_quarantine))
+        .route(
+            "/quarantine/{id}/reprocess",
+            post(reprocess).layer(DefaultBodyLimit::max(1024 * 1024)),
+        )
+        .route("/quarantine/{id}/discard", post(discard))
+        .route("/collector", get(collector_status))
+}
+
+#[derive(Debug, Deserialize)]
+struct RegistrationQuery {
+    registration: Option<String>,
+}
+
+/// The registration named in the request, or the only one.
+pub async fn resolve_registration(
+    state: &app::ssr::AppState,
+    name: Option<&str>,
+) -> Result<db::registrations::RegistrationRow, AppError> {
+    let mut c = state.db.conn().await?;
+    match name {
+        Some(n) => db::registrations::find_registration_by_name(&mut c, n)
+            .await?
+            .ok_or_else(|| AppError::invalid("registration", format!("There is no registration named `{n}`."))),
+        None => {
+            let mut all = db::registrations::list_registrations(&mut c).await?;
+            match all.len() {
+                1 => Ok(all.remove(0)),
+                0 => Err(AppError::invalid(
+                    "registration",
+                    "No registration exists yet; add one first.",
+                )),
+                n => Err(AppError::invalid(
+                    "registration",
+                    format!("There are {n} registrations; name one with ?registration=NAME."),
+                )),
+            }
+        }
+    }
+}
+
+fn malformed(e: &app::ingest::DocumentError) -> Response {
+    let body = json!({
+        "error": {
+            "kind": "bad_request",
+            "code": "malformed_document",
+            "message": e.to_string(),
+            "line": e.line,
+            "column": e.column,
+        }
+    });
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+/// Stores a usage-API page, an array of records, or CSV, as one atomic batch. A 2xx
+/// answer means everything it counts is durable; rejected records are in the quarantine
+/// and listed with their position and reason.
+async fn push_usage(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<RegistrationQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::IngestUsage)?;
+    let reg = resolve_registration(&state.app, q.registration.as_deref()).await?;
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let format = if content_type.starts_with("text/csv") {
+        Format::Csv
+    } else if content_type.starts_with("application/json") {
+        Format::Json
+    } else {
+        Format::detect(&body[..body.len().min(64)])
+    };
+    let items = match tokio::task::spawn_blocking(move || read_all(&body, format)).await {
+        Ok(Ok(items)) => items,
+        Ok(Err(e)) => return Ok(malformed(&e)),
+        Err(e) => return Err(auth::internal("parse task", e).into()),
+    };
+    let total = items.len();
+    let rejected_list: Vec<serde_json::Value> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Rejected(r) => Some(json!({ "index": r.index, "reason": r.reason })),
+            Item::Record(_) => None,
+        })
+        .collect();
+    let (records, rejected) = split_items(items);
+    let actor = caller.actor_code();
+    let label = format!("POST /api/v1/usage by {}", caller.actor_label());
+    let batch = Batch {
+        records: &records,
+        rejected: &rejected,
+        format,
+        source: Source::Push,
+        actor: &actor,
+        label: &label,
+    };
+    let report = ingest_batch(
+        &state.app.db,
+        reg.id,
+        &batch,
+        &mut IngestCache::default(),
+        state.app.now_secs(),
+    )
+    .await
+    .map_err(AppError::from)?;
+    Ok(Json(json!({
+        "registration": reg.name,
+        "batch_id": report.batch_id,
+        "records": total,
+        "accepted": report.accepted,
+        "duplicates": report.duplicates,
+        "corrected": report.corrected,
+        "quarantined": report.quarantined,
+        "rejected": rejected_list,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    registration: Option<String>,
+    limit: Option<i64>,
+}
+
+/// Open quarantined records (operators).
+async fn list_quarantine(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth::authorize(caller, Access::Operator)?;
+    let reg = match q.registration.as_deref() {
+        Some(name) => Some(resolve_registration(&state.app, Some(name)).await?.id),
+        None => None,
+    };
+    let mut c = state.app.db.conn().await.map_err(AppError::from)?;
+    let rows = db::quarantine::list_open(&mut c, reg, q.limit.unwrap_or(100).clamp(1, 1000))
+        .await
+        .map_err(AppError::from)?;
+    let value: Vec<_> = rows
+        .into_iter()
+        .map(|r| {
+            json!({
+                "id": r.id, "batch_id": r.batch_id, "registration_id": r.registration_id, "index": r.record_index,
+                "format": r.format, "raw": r.raw, "reason": r.reason, "received_at": r.received_at,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "value": value })))
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ReprocessBody {
+    /// Corrected raw text; without it the stored text is parsed again.
+    raw: Option<String>,
+}
+
+/// Reprocesses a quarantined record (operators).
+async fn reprocess(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let body: ReprocessBody = if body.is_empty() {
+        ReprocessBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::bad_request(format!("The body must be {{\"raw\": \"...\"}}: {e}")))?
+    };
+    match quarantine::reprocess(&state.app, &caller, id, body.raw).await? {
+        Reprocessed::Accepted(r) => Ok(Json(json!({
+            "id": id, "status": "reprocessed", "accepted": r.accepted, "duplicates": r.duplicates, "corrected": r.corrected,
+        }))),
+        Reprocessed::StillRejected(reason) => Err(ApiError(AppError {
+            field: Some("raw".into()),
+            ..AppError::new(ErrorKind::Invalid, "still_invalid", reason)
+        })),
+    }
+}
+
+/// Discards a quarantined record (operators).
+async fn discard(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    quarantine::discard(&state.app, &caller, id).await?;
+    Ok(Json(json!({ "id": id, "status": "discarded" })))
+}
+
+/// The collector's state per registration (staff).
+async fn collector_status(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    auth::authorize(caller, Access::Staff)?;
+    let mut c = state.app.db.conn().await.map_err(AppError::from)?;
+    let regs = db::registrations::list_registrations(&mut c)
+        .await
+        .map_err(AppError::from)?;
+    let mut value = Vec::new();
+    for r in regs {
+        let s = db::collector::find_state(&mut c, r.id).await.map_err(AppError::from)?;
+        value.push(json!({
+            "registration": r.name,
+            "configured": r.usage_endpoint.is_some(),
+            "watermark_at": s.as_ref().map(|s| s.watermark_at),
+            "last_success_at": s.as_ref().and_then(|s| s.last_success_at),
+            "last_error_at": s.as_ref().and_then(|s| s.last_error_at),
+            "last_error": s.as_ref().and_then(|s| s.last_error.clone()),
+            "last_window_records": s.as_ref().map(|s| s.last_window_records),
+        }));
+    }
+    Ok(Json(json!({ "value": value })))
+}

@@ -1,0 +1,230 @@
+//! `stackbill import usage` end to end: the binary, a real file, a fresh database.
+
+use crate::cli::{stackbill, stderr};
+use crate::helpers::usage_json;
+use app::ssr::db::{self, registrations::NewRegistration, testing::TestDb};
+
+const SUB: &str = "1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4";
+const VM: &str = "9CD92D4C-BAFD-4492-B278-BEDC2DE8232A";
+
+async fn setup() -> TestDb {
+    let t = TestDb::sqlite().await;
+    app::ssr::services::catalogue::sync_meter_catalogue(&t.db, 0)
+        .await
+        .unwrap();
+    let mut c = t.db.conn().await.unwrap();
+    db::registrations::insert_registration(
+        &mut c,
+        &NewRegistration {
+            name: "azs-1",
+            base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+            resource_group: "azurestack",
+            currency: "USD",
+            price_sheet_id: None,
+            base_tax_rate: "0",
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    t
+}
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join("stackbill-import-tests");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+async fn count(t: &TestDb, table: &str) -> i64 {
+    let mut c = t.db.conn().await.unwrap();
+    let q = format!("SELECT COUNT(*) FROM {table}");
+    db::sql!(&mut c, |e| sqlx::query_scalar(&q).fetch_one(e).await).unwrap()
+}
+
+#[tokio::test]
+async fn importing_a_file_prints_counts_and_importing_it_again_changes_nothing() {
+    let t = setup().await;
+    let records: Vec<String> = (0..30)
+        .map(|h| {
+            usage_json(
+                SUB,
+                VM,
+                &format!("2026-01-0{}T{:02}:00:00Z", 1 + h / 24, h % 24),
+                "8",
+                "/x/vm1",
+            )
+        })
+        .chain([usage_json("not-a-guid", VM, "2026-01-01T00:00:00Z", "8", "/x/vm1")])
+        .collect();
+    let pages = format!(
+        "{{\"value\":[{}]}}\n{{\"value\":[{}]}}\n",
+        records[..20].join(","),
+        records[20..].join(",")
+    );
+    let file = write("usage.json", &pages);
+    let out = stackbill(
+        &t.url,
+        &["import", "usage", file.to_str().unwrap(), "--batch-size", "7"],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("31 records: 30 accepted, 0 duplicate, 0 corrected, 1 quarantined (5 batches)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("record 30: `subscriptionId`"), "{stdout}");
+    assert_eq!(count(&t, "usage_records").await, 30);
+    let out = stackbill(&t.url, &["import", "usage", file.to_str().unwrap()], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 accepted, 30 duplicate"), "{stdout}");
+    assert_eq!(count(&t, "usage_records").await, 30);
+    // And from stdin, as CSV in the Usagesummary.ps1 layout.
+    let csv = format!(
+        "UsageStartTime,UsageEndTime,MeterName,Quantity,resourceType,location,resourceGroup,resourceName,subowner,tags,MeterId,additionalInfo,subscription,resourceUri\n\
+         12/1/2026 6:00:00 PM,12/1/2026 7:00:00 PM,Windows VM Size Hours,8,virtualMachines,northwest,rg,vm9,owner@x.test,,{VM},,{SUB},/x/vm9\n"
+    );
+    let out = stackbill(&t.url, &["import", "usage", "-"], Some(&csv));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 accepted"));
+    let out = stackbill(&t.url, &["quarantine", "list"], None);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 open quarantined records."));
+    let _ = std::fs::remove_file(file);
+    t.dispose().await;
+}
+
+#[tokio::test]
+async fn a_malformed_file_is_refused_with_its_line_and_column_and_nothing_is_stored() {
+    let t = setup().await;
+    // The syntax error is on the last line, long after the first valid records: a single
+    // pass would already have stored them.
+    let mut text = String::new();
+    for h in 0..24 {
+        text.push_str(&format!(
+            "{{\"value\":[{}]}}\n",
+            usage_json(SUB, VM, &format!("2026-01-01T{h:02}:00:00Z"), "8", "/x/vm1")
+        ));
+    }
+    text.push_str("{\"value\":[ {\"broken\": ] }\n");
+    let file = write("broken.json", &text);
+    let out = stackbill(
+        &t.url,
+        &["import", "usage", file.to_str().unwrap(), "--batch-size", "1"],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("at line 25, column"), "{err}");
+    assert!(err.contains("nothing was stored"), "{err}");
+    assert_eq!(count(&t, "usage_records").await, 0);
+    assert_eq!(count(&t, "ingest_batches").await, 0);
+    let csv = write(
+        "broken.csv",
+        "subscription_id,meter_id,usage_start,usage_end,quantity,resource_uri\na,b,c,d,e,f\nonly,three,fields\n",
+    );
+    let out = stackbill(&t.url, &["import", "usage", csv.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
+    let out = stackbill(&t.url, &["import", "usage", "/no/such/file.json"], None);
+    assert!(stderr(&out).contains("no such file"));
+    let _ = std::fs::remove_file(file);
+    let _ = std::fs::remove_file(csv);
+    t.dispose().await;
+}
+
+#[tokio::test]
+async fn registrations_are_added_with_a_validated_collector_configuration() {
+    let t = TestDb::sqlite().await;
+    let bad = [
+        (
+            &["registration", "add", "--name", "r", "--subscription", "nope"][..],
+            "--subscription",
+        ),
+        (
+            &[
+                "registration",
+                "add",
+                "--name",
+                "r",
+                "--subscription",
+                "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                "--currency",
+                "XXX",
+            ][..],
+            "--currency",
+        ),
+        (
+            &[
+                "registration",
+                "add",
+                "--name",
+                "r",
+                "--subscription",
+                "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                "--usage-endpoint",
+                "https://adminmanagement.local.azurestack.external",
+            ][..],
+            "--provider-subscription",
+        ),
+        (
+            &[
+                "registration",
+                "add",
+                "--name",
+                "r",
+                "--subscription",
+                "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+                "--usage-endpoint",
+                "https://a",
+                "--provider-subscription",
+                "20ff7fc3-e762-44dd-bd96-b71116dcdc23",
+            ][..],
+            "--token-env",
+        ),
+    ];
+    for (args, expected) in bad {
+        let out = stackbill(&t.url, args, None);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    let out = stackbill(
+        &t.url,
+        &[
+            "registration",
+            "add",
+            "--name",
+            "azs-1",
+            "--subscription",
+            "DD8597B4-8739-4467-8B10-F8679F62BFBF",
+            "--usage-endpoint",
+            "https://adminmanagement.local.azurestack.external/",
+            "--provider-subscription",
+            "20ff7fc3-e762-44dd-bd96-b71116dcdc23",
+            "--token-command",
+            "az account get-access-token --query accessToken -o tsv",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut c = t.db.conn().await.unwrap();
+    let reg = db::registrations::find_registration_by_name(&mut c, "azs-1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reg.base_subscription_id, "dd8597b4-8739-4467-8b10-f8679f62bfbf");
+    assert_eq!(
+        reg.usage_endpoint.as_deref(),
+        Some("https://adminmanagement.local.azurestack.external")
+    );
+    drop(c);
+    let out = stackbill(&t.url, &["pull", "--status"], None);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("azs-1: never collected"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    t.dispose().await;
+}

@@ -1,0 +1,202 @@
+use crate::helpers::{error_code, for_each_app, spawn_app_with, usage_json};
+use app::types::Role;
+
+const SUB_A: &str = "1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4";
+const SUB_B: &str = "5144634d-7e4d-443b-a304-d27e44220fc6";
+const WINDOWS_VM: &str = "9CD92D4C-BAFD-4492-B278-BEDC2DE8232A";
+const S10: &str = "d5f7731bf639404a89d0e46186e22c8d";
+
+fn page(records: &[String]) -> String {
+    format!("{{\"value\":[{}],\"nextLink\":null}}", records.join(","))
+}
+
+async fn push(app: &crate::helpers::TestApp, token: &str, content_type: &str, body: String) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(token)
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn pushing_usage_needs_an_operator_or_ingest_token() {
+    for_each_app(|app| async move {
+        app.add_registration("azs-1").await;
+        let body = page(&[usage_json(SUB_A, WINDOWS_VM, "2026-01-10T10:00:00Z", "8", "/x/vm1")]);
+        let none = reqwest::Client::new()
+            .post(app.url("/api/v1/usage"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(none.status(), 401);
+        let customer = app
+            .add_customer("Contoso", "11111111-aaaa-4aaa-8aaa-111111111111")
+            .await;
+        for token in [
+            app.add_token(Role::Finance, None).await,
+            app.add_token(Role::Customer, Some(customer)).await,
+        ] {
+            assert_eq!(push(&app, &token, "application/json", body.clone()).await.status(), 403);
+        }
+        assert_eq!(app.count("usage_records").await, 0);
+        let ingest = app.add_token(Role::Ingest, None).await;
+        let response = push(&app, &ingest, "application/json", body.clone()).await;
+        assert_eq!(response.status(), 200);
+        let report: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(report["accepted"], 1);
+        let operator = app.add_token(Role::Operator, None).await;
+        let report: serde_json::Value = push(&app, &operator, "application/json", body)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (report["accepted"].as_u64(), report["duplicates"].as_u64()),
+            (Some(0), Some(1))
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_partly_bad_batch_stores_the_good_records_and_quarantines_the_rest_with_reasons() {
+    for_each_app(|app| async move {
+        app.add_registration("azs-1").await;
+        let token = app.add_token(Role::Ingest, None).await;
+        let records = vec![
+            usage_json(SUB_A, WINDOWS_VM, "2026-01-10T10:00:00Z", "8", "/x/vm1"),
+            usage_json("sub1.1", WINDOWS_VM, "2026-01-10T10:00:00Z", "8", "/x/vm1"),
+            usage_json(SUB_B, S10, "2026-01-10T10:00:00Z", "0.0013440860215053762", "/x/disk1"),
+            usage_json(SUB_B, S10, "2026-01-10T11:00:00Z", "-1", "/x/disk1"),
+            usage_json(SUB_B, "meterID1", "2026-01-10T11:00:00Z", "1", "/x/disk1"),
+        ];
+        let response = push(&app, &token, "application/json", page(&records)).await;
+        assert_eq!(response.status(), 200);
+        let report: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(report["records"], 5);
+        assert_eq!(report["accepted"], 2);
+        assert_eq!(report["quarantined"], 3);
+        let rejected = report["rejected"].as_array().unwrap();
+        let indexes: Vec<u64> = rejected.iter().map(|r| r["index"].as_u64().unwrap()).collect();
+        assert_eq!(indexes, vec![1, 3, 4]);
+        assert!(rejected[0]["reason"].as_str().unwrap().contains("subscriptionId"));
+        assert!(rejected[1]["reason"].as_str().unwrap().contains("negative"));
+        assert!(rejected[2]["reason"].as_str().unwrap().contains("meterId"));
+        // Nothing lost: two stored, three kept with their raw text.
+        assert_eq!(app.count("usage_records").await, 2);
+        let operator = app.add_token(Role::Operator, None).await;
+        let quarantine: serde_json::Value = app
+            .get_with_token("/api/v1/quarantine", Some(&operator))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rows = quarantine["value"].as_array().unwrap();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[0]["raw"].as_str().unwrap().contains("sub1.1"));
+        // Fix one over the API: it leaves the quarantine and is stored.
+        let fixed = records[1].replace("sub1.1", SUB_A).replace("/x/vm1", "/x/vm2");
+        let id = rows[0]["id"].as_i64().unwrap();
+        let response = reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/quarantine/{id}/reprocess")))
+            .bearer_auth(&operator)
+            .json(&serde_json::json!({ "raw": fixed }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(app.count("usage_records").await, 3);
+        // A still-invalid fix is refused with the reason, and the record stays.
+        let id = rows[1]["id"].as_i64().unwrap();
+        let response = reqwest::Client::new()
+            .post(app.url(&format!("/api/v1/quarantine/{id}/reprocess")))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 422);
+        assert_eq!(error_code(response).await, "still_invalid");
+        // Ingest tokens cannot work the quarantine.
+        assert_eq!(
+            app.get_with_token("/api/v1/quarantine", Some(&token)).await.status(),
+            403
+        );
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_json_is_refused_whole_with_its_position_and_nothing_is_stored() {
+    for_each_app(|app| async move {
+        app.add_registration("azs-1").await;
+        let token = app.add_token(Role::Ingest, None).await;
+        let good = usage_json(SUB_A, WINDOWS_VM, "2026-01-10T10:00:00Z", "8", "/x/vm1");
+        let body = format!("{{\"value\":[\n{good},\n{{\"broken\": }}\n]}}");
+        let response = push(&app, &token, "application/json", body).await;
+        assert_eq!(response.status(), 400);
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "malformed_document");
+        assert_eq!(error["error"]["line"], 3);
+        assert!(error["error"]["column"].as_u64().unwrap() > 0);
+        assert_eq!(app.count("usage_records").await, 0);
+        assert_eq!(app.count("ingest_batches").await, 0);
+        assert_eq!(app.count("usage_quarantine").await, 0);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn csv_corrections_and_the_body_limit() {
+    let app = spawn_app_with(|c| c.ingest_max_bytes = 64 * 1024).await;
+    app.add_registration("azs-1").await;
+    let token = app.add_token(Role::Ingest, None).await;
+    let csv = format!(
+        "subscription_id,meter_id,usage_start,usage_end,quantity,resource_uri,location\n\
+         {SUB_A},{WINDOWS_VM},2026-01-10T10:00:00Z,2026-01-10T11:00:00Z,8,/x/vm1,northwest\n"
+    );
+    let report: serde_json::Value = push(&app, &token, "text/csv", csv.clone()).await.json().await.unwrap();
+    assert_eq!(report["accepted"], 1);
+    // The same identity with another quantity is a correction with history.
+    let report: serde_json::Value = push(&app, &token, "text/csv", csv.replace(",8,/x/vm1", ",4,/x/vm1"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["corrected"], 1);
+    assert_eq!(app.count("usage_corrections").await, 1);
+    // Over the limit: 413 and nothing stored.
+    let big = page(&vec![
+        usage_json(
+            SUB_A,
+            WINDOWS_VM,
+            "2026-01-10T12:00:00Z",
+            "8",
+            "/x/vm1"
+        );
+        200
+    ]);
+    assert!(big.len() > 64 * 1024);
+    assert_eq!(push(&app, &token, "application/json", big).await.status(), 413);
+    assert_eq!(app.count("usage_records").await, 1);
+    // Several registrations: the request must name one.
+    app.add_registration("azs-2").await;
+    let response = push(&app, &token, "text/csv", csv.clone()).await;
+    assert_eq!(response.status(), 422);
+    let response = reqwest::Client::new()
+        .post(app.url("/api/v1/usage?registration=azs-2"))
+        .bearer_auth(&token)
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    app.dispose().await;
+}
