@@ -44,10 +44,14 @@ CREATE TABLE usage_resources (
     UNIQUE (user_subscription_id, resource_key)
 );
 
--- One row per distinct usage record. `identity_key` is a 128-bit SHA-256 prefix of the
--- record identity (user subscription, normalised meter, usage start, usage end, resource
--- URI, additional info): Azure's own id/name are not unique, and a hash keeps the unique
--- index small.
+-- One row per distinct usage record. `identity_key` identifies it: the hour of its usage
+-- start (4 bytes) and 96 bits of a SHA-256 of the record identity (user subscription,
+-- normalised meter, usage start, usage end, resource URI, additional info). Azure's own
+-- id/name are not unique, a hash keeps the unique index small, and the hour prefix keeps
+-- inserts at the index's right edge (cost independent of table size) and makes the same
+-- index the access path for raw records by time (a key range per hour range). There is
+-- deliberately no other index: every one costs each of millions of inserts, and
+-- dashboards and invoices read the rollups.
 CREATE TABLE usage_records (
     id                   INTEGER PRIMARY KEY,
     identity_key         BLOB NOT NULL UNIQUE,
@@ -65,8 +69,6 @@ CREATE TABLE usage_records (
     ingested_at          BIGINT NOT NULL,
     CHECK (usage_end_at > usage_start_at)
 );
-CREATE INDEX usage_records_subscription_time
-    ON usage_records (user_subscription_id, usage_start_at);
 
 -- The same record identity delivered again with another quantity is a correction: the
 -- record keeps the latest quantity and this table keeps what it replaced, when and by

@@ -11,7 +11,7 @@ use crate::import::{import_file, ImportOptions};
 use crate::open_database;
 use app::billing::UsageRecord;
 use app::ssr::db::{self, registrations::NewRegistration, Db, PoolSettings};
-use app::ssr::services::ingest::{identity_key, ingest_batch, Batch, IngestCache, Source};
+use app::ssr::services::ingest::{identity_key, ingest_batch, prepare_all, Batch, IngestCache, Source};
 use app::ssr::{AppState, Clock, Settings};
 use chrono::{DateTime, Duration, Utc};
 use clap::Args;
@@ -250,7 +250,7 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
         let mut n = 0;
         while n < args.prefill {
             let end = (n + 5_000).min(args.prefill);
-            let records: Vec<UsageRecord> = (n..end).map(usage_record).collect();
+            let records = prepare_all(registration_id, (n..end).map(usage_record).collect());
             let batch = Batch::records(&records, Source::Import, "bench", "prefill");
             ingest_batch(&target.db, registration_id, &batch, &mut cache, 0)
                 .await
@@ -263,9 +263,10 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
             started.elapsed().as_secs_f64()
         ));
     }
+    // The import's own batch size: this measures `stackbill import usage` as it runs.
     let options = ImportOptions {
         registration_id,
-        batch_size: args.page_size as usize,
+        batch_size: crate::import::DEFAULT_BATCH_SIZE,
         source: Source::Import,
         actor: "bench".into(),
         label: "bench".into(),
@@ -354,7 +355,7 @@ async fn baseline(db: &Db, args: &BenchArgs) -> Result<f64, String> {
         .map(|n| {
             let r = usage_record(n);
             (
-                identity_key(1, &r).to_vec(),
+                identity_key(1, &r, &r.resource_key()).to_vec(),
                 (n % SUBSCRIPTIONS) as i64,
                 r.meter_id.to_string(),
                 (n % 10_000) as i64,

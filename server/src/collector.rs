@@ -447,10 +447,10 @@ impl Collector {
             for (n, items) in pages.into_iter().enumerate() {
                 stats.pages += 1;
                 stats.records += items.len() as i64;
-                let (mut records, rejected) = split_items(items);
+                let (mut records, rejected) = split_items(reg.id, items);
                 for r in &mut records {
                     // Pulled records remember the reported window they came from.
-                    r.reported_at = Some(window);
+                    r.record.reported_at = Some(window);
                 }
                 let label = format!("window {} page {}", window.format("%Y-%m-%dT%H:%MZ"), n + 1);
                 let batch = Batch {

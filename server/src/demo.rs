@@ -786,7 +786,7 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         let report = ingest::ingest_batch(
             &state.db,
             reg_id,
-            &Batch::records(&batch, Source::Demo, "cli", &label),
+            &Batch::records(&ingest::prepare_all(reg_id, batch), Source::Demo, "cli", &label),
             &mut cache,
             now,
         )

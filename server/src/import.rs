@@ -10,7 +10,7 @@
 use app::ingest::csv_format::{check_csv_syntax, read_csv};
 use app::ingest::json_format::{check_json_syntax, read_json};
 use app::ingest::{DocumentError, Format, Item, ReadError, Rejected};
-use app::ssr::services::ingest::{ingest_batch, split_items, Batch, BatchReport, IngestCache, Source};
+use app::ssr::services::ingest::{ingest_batch, split_items, Batch, BatchReport, IngestCache, Prepared, Source};
 use app::ssr::AppState;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Records per batch (and per transaction) when importing files.
-pub const DEFAULT_BATCH_SIZE: usize = 2_000;
+pub const DEFAULT_BATCH_SIZE: usize = 5_000;
 
 /// How many rejected records a summary keeps for display.
 const EXAMPLES: usize = 50;
@@ -159,15 +159,23 @@ pub async fn store_stream<R>(
 where
     R: BufRead + Send + 'static,
 {
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Item>>(2);
+    // The reading thread also prepares the records (identity hashes, resource keys), so
+    // that work overlaps with the storing of the previous batch on the other core.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Prepared>, Vec<Rejected>, u64)>(2);
     let batch_size = options.batch_size.max(1);
+    let registration_id = options.registration_id;
     let reader_task = tokio::task::spawn_blocking(move || {
         let mut pending: Vec<Item> = Vec::with_capacity(batch_size);
+        let send = |items: Vec<Item>| {
+            let n = items.len() as u64;
+            let (records, rejected) = split_items(registration_id, items);
+            tx.blocking_send((records, rejected, n))
+                .map_err(|_| "the writer stopped")
+        };
         let mut sink = |item: Item| {
             pending.push(item);
             if pending.len() >= batch_size {
-                let full = std::mem::replace(&mut pending, Vec::with_capacity(batch_size));
-                tx.blocking_send(full).map_err(|_| "the writer stopped")?;
+                send(std::mem::replace(&mut pending, Vec::with_capacity(batch_size)))?;
             }
             Ok::<(), &'static str>(())
         };
@@ -176,7 +184,7 @@ where
             Format::Csv => read_csv(reader, &mut sink),
         };
         if result.is_ok() && !pending.is_empty() {
-            let _ = tx.blocking_send(pending);
+            let _ = send(pending);
         }
         result
     });
@@ -184,9 +192,8 @@ where
     let mut summary = ImportSummary::default();
     let mut cache = IngestCache::default();
     let mut failure: Option<ImportError> = None;
-    while let Some(items) = rx.recv().await {
-        summary.records += items.len() as u64;
-        let (records, rejected): (Vec<_>, Vec<Rejected>) = split_items(items);
+    while let Some((records, rejected, n)) = rx.recv().await {
+        summary.records += n;
         for r in rejected.iter().take(EXAMPLES.saturating_sub(summary.rejected.len())) {
             summary.rejected.push((r.index, r.reason.clone()));
         }

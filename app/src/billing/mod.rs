@@ -34,4 +34,4 @@ pub use pricing::{PricingModel, Tier, UnitConversion, UnitPrice};
 pub use quantity::Quantity;
 pub use rating::{rate, AccountRating, RatedLine, Rating, RatingInput, SectionRating, UnratedLine, UsageLine};
 pub use resolution::{mappings, ownerships, BillingAccount, Mappings, Ownerships, Resolver, Section};
-pub use usage::UsageRecord;
+pub use usage::{Identity, UsageRecord};

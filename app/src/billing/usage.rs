@@ -32,22 +32,40 @@ pub struct UsageRecord {
 }
 
 impl UsageRecord {
-    /// The text that identifies a record. Azure's `id`/`name` are not unique (56 of 236
-    /// ids repeat in a recorded response), so identity is (user subscription, meter, usage
-    /// start, usage end, resource URI, additional info). ARM resource IDs are
-    /// case-insensitive and arrive as both `/resourceGroups/` and `/resourcegroups/`, so the
-    /// URI is compared lower-cased.
-    pub fn identity_text(&self) -> String {
-        format!(
-            "{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}\u{1f}{}",
-            self.subscription_id,
-            self.meter_id,
-            self.usage_start.timestamp(),
-            self.usage_end.timestamp(),
-            self.resource_uri.to_lowercase(),
-            self.additional_info
-        )
+    /// The resource URI as compared: ARM resource IDs are case-insensitive and arrive as
+    /// both `/resourceGroups/` and `/resourcegroups/`, so they are compared lower-cased.
+    pub fn resource_key(&self) -> String {
+        self.resource_uri.to_lowercase()
     }
+
+    /// The parts that identify a record. Azure's `id`/`name` are not unique (56 of 236 ids
+    /// repeat in a recorded response), so identity is (user subscription, meter, usage
+    /// start, usage end, resource URI compared case-insensitively, additional info).
+    pub fn identity(&self) -> Identity<'_> {
+        Identity {
+            subscription_id: self.subscription_id,
+            meter_id: self.meter_id,
+            usage_start: self.usage_start.timestamp(),
+            usage_end: self.usage_end.timestamp(),
+            additional_info: &self.additional_info,
+        }
+    }
+}
+
+/// The identity of a usage record (with its resource key, see
+/// [`UsageRecord::resource_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity<'a> {
+    /// User subscription.
+    pub subscription_id: SubscriptionId,
+    /// Meter.
+    pub meter_id: MeterId,
+    /// Usage start (Unix seconds).
+    pub usage_start: i64,
+    /// Usage end (Unix seconds).
+    pub usage_end: i64,
+    /// Normalised additional info.
+    pub additional_info: &'a str,
 }
 
 /// Normalises `tags`/`additionalInfo` values: JSON `null`, the string `"null"` and the
@@ -89,8 +107,8 @@ mod tests {
             "",
         );
         let c = record(&a.resource_uri, "{\"ServiceType\":\"Standard_F2s\"}");
-        assert_eq!(a.identity_text(), b.identity_text());
-        assert_ne!(a.identity_text(), c.identity_text());
+        assert_eq!((a.identity(), a.resource_key()), (b.identity(), b.resource_key()));
+        assert_ne!(a.identity(), c.identity());
     }
 
     #[test]

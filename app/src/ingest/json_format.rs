@@ -1,133 +1,384 @@
 //! Streaming JSON: usage-API pages (`{"value":[…],"nextLink":…}`), arrays of records,
 //! and several pages one after another (JSON Lines of pages), read record by record.
 //!
-//! Each record is first captured as raw JSON (so a rejected record keeps its exact text)
-//! and then parsed; a syntax error anywhere stops the whole document with its line and
-//! column. Memory is bounded by one record, whatever the size of the document.
+//! A small scanner walks the document's outer structure (the page object and its `value`
+//! array) over the buffered input, copying out one record at a time; each record is then
+//! parsed from memory with serde_json. That keeps memory bounded by one record whatever the
+//! size of the document, and runs at memory speed instead of serde_json's byte-at-a-time
+//! reader. A syntax error anywhere — in the outer structure or inside a record — stops the
+//! whole document with its line and column; a well-formed record that is not a valid usage
+//! record is a [`Rejected`] item with its exact text.
 
-use super::record::{parse_json_record, Rejected};
+use super::record::{parse_json_record_checked, Rejected};
 use super::{DocumentError, Item, PageLinks, ReadError};
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
-use std::cell::RefCell;
-use std::fmt;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
-/// Counts lines and columns of what has been read, so that errors in the second or later
-/// page of a multi-page document still report absolute positions.
-struct Counting<R> {
-    inner: R,
+struct Scanner<R> {
+    input: R,
     line: u64,
     column: u64,
 }
 
-impl<R: BufRead> Read for Counting<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        for b in &buf[..n] {
-            if *b == b'\n' {
-                self.line += 1;
-                self.column = 0;
-            } else {
-                self.column += 1;
+type Doc = DocumentError;
+
+impl<R: BufRead> Scanner<R> {
+    fn error(&self, message: impl Into<String>) -> Doc {
+        DocumentError {
+            line: self.line,
+            column: self.column.max(1),
+            message: message.into(),
+        }
+    }
+
+    fn io(&self, e: std::io::Error) -> Doc {
+        self.error(format!("cannot read the document: {e}"))
+    }
+
+    fn peek(&mut self) -> Result<Option<u8>, Doc> {
+        match self.input.fill_buf() {
+            Ok(buf) => Ok(buf.first().copied()),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    fn bump(&mut self, b: u8) {
+        self.input.consume(1);
+        if b == b'\n' {
+            self.line += 1;
+            self.column = 0;
+        } else {
+            self.column += 1;
+        }
+    }
+
+    /// Skips whitespace and a UTF-8 byte order mark; `false` at the end of the input.
+    fn skip_blank(&mut self) -> Result<bool, Doc> {
+        loop {
+            match self.peek()? {
+                None => return Ok(false),
+                Some(b) if b.is_ascii_whitespace() || matches!(b, 0xef | 0xbb | 0xbf) => self.bump(b),
+                Some(_) => return Ok(true),
             }
         }
-        Ok(n)
     }
-}
 
-impl<R: BufRead> Counting<R> {
-    /// Skips whitespace (and a UTF-8 byte order mark); `false` at the end of input.
-    fn skip_blank(&mut self) -> std::io::Result<bool> {
-        loop {
-            let buf = self.inner.fill_buf()?;
-            if buf.is_empty() {
-                return Ok(false);
+    fn expect(&mut self, wanted: u8, what: &str) -> Result<(), Doc> {
+        self.skip_blank()?;
+        match self.peek()? {
+            Some(b) if b == wanted => {
+                self.bump(b);
+                Ok(())
             }
-            let mut n = 0;
-            for b in buf {
-                if b.is_ascii_whitespace() || matches!(*b, 0xef | 0xbb | 0xbf) {
-                    n += 1;
-                    if *b == b'\n' {
-                        self.line += 1;
-                        self.column = 0;
-                    } else {
-                        self.column += 1;
+            Some(b) => {
+                self.column += 1;
+                Err(self.error(format!("invalid JSON: expected {what}, found `{}`", char::from(b))))
+            }
+            None => Err(self.error(format!("invalid JSON: expected {what}, found the end of the document"))),
+        }
+    }
+
+    /// Copies one complete JSON value (object, array, string or scalar) into `out`,
+    /// tracking strings and nesting; returns where it started.
+    fn capture(&mut self, out: &mut Vec<u8>) -> Result<(u64, u64), Doc> {
+        out.clear();
+        self.skip_blank()?;
+        let start = (self.line, self.column + 1);
+        let first = self
+            .peek()?
+            .ok_or_else(|| self.error("invalid JSON: unexpected end of the document"))?;
+        let mut depth: i64 = 0;
+        let mut in_string = false;
+        let mut escaped = false;
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        loop {
+            let buf = match self.input.fill_buf() {
+                Ok(buf) => buf,
+                Err(e) => return Err(self.io(e)),
+            };
+            if buf.is_empty() {
+                if scalar && !out.is_empty() {
+                    return Ok(start);
+                }
+                return Err(DocumentError {
+                    line: self.line,
+                    column: self.column.max(1),
+                    message: "invalid JSON: EOF while parsing a value".into(),
+                });
+            }
+            let mut i = 0;
+            let mut done = false;
+            let (mut line, mut column) = (self.line, self.column);
+            while i < buf.len() {
+                let b = buf[i];
+                if scalar {
+                    if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
+                        done = true;
+                        break;
+                    }
+                } else if in_string {
+                    if escaped {
+                        escaped = false;
+                    } else if b == b'\\' {
+                        escaped = true;
+                    } else if b == b'"' {
+                        in_string = false;
+                        if depth == 0 {
+                            i += 1;
+                            column += 1;
+                            done = true;
+                            break;
+                        }
                     }
                 } else {
-                    break;
+                    match b {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                i += 1;
+                                column += 1;
+                                done = true;
+                                break;
+                            }
+                        }
+                        _ => {}
+                    }
                 }
+                if b == b'\n' {
+                    line += 1;
+                    column = 0;
+                } else {
+                    column += 1;
+                }
+                i += 1;
             }
-            let done = n < buf.len();
-            self.inner.consume(n);
+            out.extend_from_slice(&buf[..i]);
+            self.input.consume(i);
+            self.line = line;
+            self.column = column;
             if done {
-                return Ok(true);
+                return Ok(start);
             }
         }
     }
 }
 
-struct State<'s, F, E> {
-    index: u64,
-    sink: &'s mut F,
-    failure: Option<E>,
+/// Turns a serde_json error inside a captured value into an absolute position.
+fn position_of(start: (u64, u64), e: &serde_json::Error) -> DocumentError {
+    let (line, column) = if e.line() <= 1 {
+        (start.0, start.1 + e.column().saturating_sub(1) as u64)
+    } else {
+        (start.0 + e.line() as u64 - 1, e.column() as u64)
+    };
+    let message = e.to_string();
+    let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+    DocumentError {
+        line,
+        column,
+        message: format!("invalid JSON: {message}"),
+    }
 }
 
-type Shared<'c, 's, F, E> = &'c RefCell<State<'s, F, E>>;
+fn as_text(bytes: &[u8], start: (u64, u64)) -> Result<&str, Doc> {
+    std::str::from_utf8(bytes).map_err(|e| DocumentError {
+        line: start.0,
+        column: start.1,
+        message: format!("the document is not UTF-8: {e}"),
+    })
+}
+
+struct Reader<R, F> {
+    scan: Scanner<R>,
+    sink: F,
+    index: u64,
+    record: Vec<u8>,
+    /// Only check well-formedness: records are validated as JSON, not interpreted.
+    check_only: bool,
+}
+
+impl<R: BufRead, F: FnMut(Item) -> Result<(), E>, E> Reader<R, F> {
+    fn records(&mut self) -> Result<(), ReadError<E>> {
+        // `[` already consumed.
+        self.scan.skip_blank().map_err(ReadError::Document)?;
+        if self.scan.peek().map_err(ReadError::Document)? == Some(b']') {
+            self.scan.bump(b']');
+            return Ok(());
+        }
+        loop {
+            let start = self.scan.capture(&mut self.record).map_err(ReadError::Document)?;
+            let text = as_text(&self.record, start).map_err(ReadError::Document)?;
+            let index = self.index;
+            self.index += 1;
+            if self.check_only {
+                serde_json::from_str::<serde::de::IgnoredAny>(text)
+                    .map_err(|e| ReadError::Document(position_of(start, &e)))?;
+            } else {
+                let item = match parse_json_record_checked(text) {
+                    Ok(Ok(record)) => Item::Record(record),
+                    Ok(Err(reason)) => Item::Rejected(Rejected {
+                        index,
+                        raw: text.to_owned(),
+                        reason,
+                    }),
+                    Err(e) => return Err(ReadError::Document(position_of(start, &e))),
+                };
+                (self.sink)(item).map_err(ReadError::Sink)?;
+            }
+            self.scan.skip_blank().map_err(ReadError::Document)?;
+            match self.scan.peek().map_err(ReadError::Document)? {
+                Some(b',') => self.scan.bump(b','),
+                Some(b']') => {
+                    self.scan.bump(b']');
+                    return Ok(());
+                }
+                Some(b) => {
+                    self.scan.column += 1;
+                    return Err(ReadError::Document(self.scan.error(format!(
+                        "invalid JSON: expected `,` or `]`, found `{}`",
+                        char::from(b)
+                    ))));
+                }
+                None => {
+                    return Err(ReadError::Document(
+                        self.scan.error("invalid JSON: EOF while parsing a list"),
+                    ))
+                }
+            }
+        }
+    }
+
+    fn page(&mut self) -> Result<PageLinks, ReadError<E>> {
+        // `{` already consumed.
+        let mut links = PageLinks::default();
+        let mut saw_value = false;
+        let mut key = Vec::new();
+        let mut value = Vec::new();
+        self.scan.skip_blank().map_err(ReadError::Document)?;
+        if self.scan.peek().map_err(ReadError::Document)? == Some(b'}') {
+            self.scan.bump(b'}');
+        } else {
+            loop {
+                let key_start = self.scan.capture(&mut key).map_err(ReadError::Document)?;
+                let name: String =
+                    serde_json::from_slice(&key).map_err(|e| ReadError::Document(position_of(key_start, &e)))?;
+                self.scan.expect(b':', "`:`").map_err(ReadError::Document)?;
+                match name.as_str() {
+                    "value" => {
+                        saw_value = true;
+                        self.scan.skip_blank().map_err(ReadError::Document)?;
+                        if self.scan.peek().map_err(ReadError::Document)? != Some(b'[') {
+                            return Err(ReadError::Document(
+                                self.scan.error("a usage page's \"value\" must be an array"),
+                            ));
+                        }
+                        self.scan.bump(b'[');
+                        self.records()?;
+                    }
+                    other => {
+                        let start = self.scan.capture(&mut value).map_err(ReadError::Document)?;
+                        let v: serde_json::Value =
+                            serde_json::from_slice(&value).map_err(|e| ReadError::Document(position_of(start, &e)))?;
+                        match other {
+                            "nextLink" => links.next_link = v.as_str().filter(|s| !s.is_empty()).map(str::to_owned),
+                            "continuationToken" => {
+                                links.continuation_token = v.as_str().filter(|s| !s.is_empty()).map(str::to_owned)
+                            }
+                            "error" => {
+                                return Err(ReadError::Document(DocumentError {
+                                    line: start.0,
+                                    column: start.1,
+                                    message: format!("the document is an error response: {v}"),
+                                }))
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                self.scan.skip_blank().map_err(ReadError::Document)?;
+                match self.scan.peek().map_err(ReadError::Document)? {
+                    Some(b',') => self.scan.bump(b','),
+                    Some(b'}') => {
+                        self.scan.bump(b'}');
+                        break;
+                    }
+                    Some(b) => {
+                        self.scan.column += 1;
+                        return Err(ReadError::Document(self.scan.error(format!(
+                            "invalid JSON: expected `,` or `}}`, found `{}`",
+                            char::from(b)
+                        ))));
+                    }
+                    None => {
+                        return Err(ReadError::Document(
+                            self.scan.error("invalid JSON: EOF while parsing an object"),
+                        ))
+                    }
+                }
+            }
+        }
+        if !saw_value {
+            return Err(ReadError::Document(
+                self.scan.error("a usage page needs a \"value\" array"),
+            ));
+        }
+        Ok(links)
+    }
+}
 
 /// Reads a JSON document, calling `sink` for every record in order and `on_page` after
 /// each page with its links. Returns the number of records read.
-pub fn read_json<R, F, P, E>(reader: R, mut sink: F, mut on_page: P) -> Result<u64, ReadError<E>>
+pub fn read_json<R, F, P, E>(reader: R, sink: F, on_page: P) -> Result<u64, ReadError<E>>
 where
     R: BufRead,
     F: FnMut(Item) -> Result<(), E>,
     P: FnMut(PageLinks),
 {
-    let mut input = Counting {
-        inner: reader,
+    read(reader, sink, on_page, false)
+}
+
+fn read<R, F, P, E>(reader: R, sink: F, mut on_page: P, check_only: bool) -> Result<u64, ReadError<E>>
+where
+    R: BufRead,
+    F: FnMut(Item) -> Result<(), E>,
+    P: FnMut(PageLinks),
+{
+    let scan = Scanner {
+        input: reader,
         line: 1,
         column: 0,
     };
-    let state = RefCell::new(State {
+    let mut r = Reader {
+        scan,
+        sink,
         index: 0,
-        sink: &mut sink,
-        failure: None,
-    });
+        record: Vec::new(),
+        check_only,
+    };
     let mut documents = 0;
     loop {
-        let more = input.skip_blank().map_err(|e| {
-            ReadError::Document(DocumentError {
-                line: input.line,
-                column: input.column,
-                message: e.to_string(),
-            })
-        })?;
-        if !more {
+        if !r.scan.skip_blank().map_err(ReadError::Document)? {
             break;
         }
-        let (line0, col0) = (input.line, input.column);
-        let mut de = serde_json::Deserializer::from_reader(&mut input);
-        let result = DocumentSeed { state: &state }.deserialize(&mut de);
-        drop(de);
-        match result {
-            Ok(links) => on_page(links),
-            Err(e) => {
-                if let Some(f) = state.borrow_mut().failure.take() {
-                    return Err(ReadError::Sink(f));
-                }
-                let (line, column) = if e.line() <= 1 {
-                    (line0, col0 + e.column() as u64)
-                } else {
-                    (line0 + e.line() as u64 - 1, e.column() as u64)
-                };
-                let message = e.to_string();
-                let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-                return Err(ReadError::Document(DocumentError {
-                    line,
-                    column,
-                    message: format!("invalid JSON: {message}"),
-                }));
+        match r.scan.peek().map_err(ReadError::Document)? {
+            Some(b'{') => {
+                r.scan.bump(b'{');
+                let links = r.page()?;
+                on_page(links);
             }
+            Some(b'[') => {
+                r.scan.bump(b'[');
+                r.records()?;
+                on_page(PageLinks::default());
+            }
+            Some(b) => {
+                r.scan.column += 1;
+                return Err(ReadError::Document(r.scan.error(format!(
+                    "expected a usage page {{\"value\": [...]}} or an array of usage records, found `{}`",
+                    char::from(b)
+                ))));
+            }
+            None => break,
         }
         documents += 1;
     }
@@ -138,135 +389,19 @@ where
             message: "the document is empty".into(),
         }));
     }
-    let n = state.borrow().index;
-    Ok(n)
+    Ok(r.index)
 }
 
-/// Checks a JSON document's syntax without interpreting it (the first pass of an import:
-/// a malformed file must store nothing).
+/// Checks a JSON document without storing anything (the first pass of an import: a
+/// malformed file must store nothing).
 pub fn check_json_syntax<R: BufRead>(reader: R) -> Result<(), DocumentError> {
-    read_json(reader, |_| Ok::<(), std::convert::Infallible>(()), |_| {})
+    read(reader, |_| Ok::<(), std::convert::Infallible>(()), |_| {}, true)
         .map(|_| ())
         .map_err(|e| match e {
             ReadError::Document(d) => d,
             ReadError::Sink(never) => match never {},
         })
 }
-
-struct DocumentSeed<'c, 's, F, E> {
-    state: Shared<'c, 's, F, E>,
-}
-
-impl<'de, F, E> DeserializeSeed<'de> for DocumentSeed<'_, '_, F, E>
-where
-    F: FnMut(Item) -> Result<(), E>,
-{
-    type Value = PageLinks;
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<PageLinks, D::Error> {
-        d.deserialize_any(DocumentVisitor { state: self.state })
-    }
-}
-
-struct DocumentVisitor<'c, 's, F, E> {
-    state: Shared<'c, 's, F, E>,
-}
-
-impl<'de, F, E> Visitor<'de> for DocumentVisitor<'_, '_, F, E>
-where
-    F: FnMut(Item) -> Result<(), E>,
-{
-    type Value = PageLinks;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a usage page {\"value\": [...]} or an array of usage records")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PageLinks, A::Error> {
-        let mut links = PageLinks::default();
-        let mut saw_value = false;
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "value" => {
-                    saw_value = true;
-                    map.next_value_seed(RecordsSeed { state: self.state })?;
-                }
-                "nextLink" => links.next_link = map.next_value::<Option<String>>()?.filter(|s| !s.is_empty()),
-                "continuationToken" => {
-                    links.continuation_token = map.next_value::<Option<String>>()?.filter(|s| !s.is_empty())
-                }
-                "error" => {
-                    let error: serde_json::Value = map.next_value()?;
-                    return Err(de::Error::custom(format!("the document is an error response: {error}")));
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        if !saw_value {
-            return Err(de::Error::custom("a usage page needs a \"value\" array"));
-        }
-        Ok(links)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<PageLinks, A::Error> {
-        RecordsVisitor { state: self.state }.visit_seq(seq)?;
-        Ok(PageLinks::default())
-    }
-}
-
-struct RecordsSeed<'c, 's, F, E> {
-    state: Shared<'c, 's, F, E>,
-}
-
-impl<'de, F, E> DeserializeSeed<'de> for RecordsSeed<'_, '_, F, E>
-where
-    F: FnMut(Item) -> Result<(), E>,
-{
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(RecordsVisitor { state: self.state })
-    }
-}
-
-struct RecordsVisitor<'c, 's, F, E> {
-    state: Shared<'c, 's, F, E>,
-}
-
-impl<'de, F, E> Visitor<'de> for RecordsVisitor<'_, '_, F, E>
-where
-    F: FnMut(Item) -> Result<(), E>,
-{
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of usage records")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(raw) = seq.next_element::<Box<RawValue>>()? {
-            let mut state = self.state.borrow_mut();
-            let index = state.index;
-            state.index += 1;
-            let item = match parse_json_record(raw.get()) {
-                Ok(record) => Item::Record(record),
-                Err(reason) => Item::Rejected(Rejected {
-                    index,
-                    raw: raw.get().to_owned(),
-                    reason,
-                }),
-            };
-            if let Err(e) = (state.sink)(item) {
-                state.failure = Some(e);
-                return Err(de::Error::custom("stopped by the consumer"));
-            }
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -261,7 +261,25 @@ fn apply_instance_data(fields: &mut Fields, raw: &RawValue) -> Result<(), String
 /// JSON string) or the flat shape of Stackbill's own push API. Unknown fields, `id`,
 /// `name`, `type` and the undocumented `properties.name` are ignored.
 pub fn parse_json_record(raw: &str) -> Result<UsageRecord, String> {
-    let outer: JsonFields<'_> = serde_json::from_str(raw).map_err(|e| format!("not a usage record: {e}"))?;
+    match parse_json_record_checked(raw) {
+        Ok(result) => result,
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
+}
+
+/// Like [`parse_json_record`], but a JSON *syntax* error (which makes the whole document
+/// malformed) is returned apart from a record that is well-formed JSON but not a valid
+/// usage record (which goes to the quarantine).
+pub fn parse_json_record_checked(raw: &str) -> Result<Result<UsageRecord, String>, serde_json::Error> {
+    let outer: JsonFields<'_> = match serde_json::from_str(raw) {
+        Ok(f) => f,
+        Err(e) if e.is_syntax() || e.is_eof() => return Err(e),
+        Err(e) => return Ok(Err(format!("not a usage record: {e}"))),
+    };
+    Ok(parse_fields(outer))
+}
+
+fn parse_fields(outer: JsonFields<'_>) -> Result<UsageRecord, String> {
     let (props, flat) = match outer.properties {
         Some(p) => {
             let inner: JsonFields<'_> =

@@ -113,7 +113,7 @@ async fn push_usage(
             Item::Record(_) => None,
         })
         .collect();
-    let (records, rejected) = split_items(items);
+    let (records, rejected) = split_items(reg.id, items);
     let actor = caller.actor_code();
     let label = format!("POST /api/v1/usage by {}", caller.actor_label());
     let batch = Batch {

@@ -1,6 +1,6 @@
 //! Price sheets, their effective-dated versions and entries.
 
-use super::{sql, AsExecutor, DbResult};
+use super::{sql, AsExecutor, DbResult, Params};
 use chrono::NaiveDate;
 use sqlx::FromRow;
 
@@ -167,11 +167,10 @@ pub async fn upsert_entry(
 pub async fn list_entries(c: &mut impl AsExecutor, version_ids: &[i64]) -> DbResult<Vec<EntryRow>> {
     let mut out = Vec::new();
     for chunk in version_ids.chunks(500) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let q = format!(
             "SELECT version_id, meter_id, pricing, billing_unit, unit_conversion FROM price_sheet_entries \
              WHERE version_id IN ({}) ORDER BY version_id, meter_id",
-            placeholders.join(", ")
+            Params::new(c.engine()).list(chunk.len())
         );
         let rows: Vec<EntryRow> = sql!(c, |e| {
             let mut query = sqlx::query_as::<_, EntryRow>(&q);

@@ -1,6 +1,6 @@
 //! The quarantine: records kept with their raw text and the reason they were refused.
 
-use super::{sql, AsExecutor, DbResult};
+use super::{sql, AsExecutor, DbResult, Params};
 use sha2::{Digest, Sha256};
 use sqlx::FromRow;
 
@@ -62,31 +62,19 @@ pub async fn insert_quarantined(
             .map(|r| (r, Sha256::digest(r.raw.as_bytes()).to_vec()))
             .filter(|(_, h)| seen.insert(h.clone()))
             .collect();
-        let values: Vec<String> = (0..rows.len())
-            .map(|i| {
-                let b = i * 6;
-                format!(
-                    "($1, $2, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                )
-            })
-            .collect();
+        let values = Params::new(c.engine()).rows(rows.len(), 8);
         // A record already waiting in the quarantine is not added again: re-sending the
         // same data changes nothing.
         let q = format!(
             "INSERT INTO usage_quarantine (batch_id, registration_id, record_index, format, raw, raw_hash, reason, received_at) \
-             VALUES {} ON CONFLICT (registration_id, raw_hash) WHERE resolved_at IS NULL DO NOTHING",
-            values.join(", ")
+             VALUES {values} ON CONFLICT (registration_id, raw_hash) WHERE resolved_at IS NULL DO NOTHING"
         );
         sql!(c, |e| {
-            let mut query = sqlx::query(&q).bind(batch_id).bind(registration_id);
+            let mut query = sqlx::query(&q);
             for (r, hash) in &rows {
                 query = query
+                    .bind(batch_id)
+                    .bind(registration_id)
                     .bind(r.record_index)
                     .bind(r.format)
                     .bind(r.raw)

@@ -5,7 +5,7 @@
 //! corrections, rollup updates and its `ingest_batches` row commit together.
 
 use super::fixed::{from_fixed, to_fixed, ATTO_PER_UNIT};
-use super::{sql, AsExecutor, DbError, DbResult};
+use super::{sql, AsExecutor, DbError, DbResult, Params};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::FromRow;
@@ -13,13 +13,13 @@ use std::collections::HashMap;
 
 /// A record ready to be stored: identifiers resolved to rows, identity hashed.
 #[derive(Debug, Clone)]
-pub struct StagedRecord {
+pub struct StagedRecord<'a> {
     /// 128-bit hash of the record identity.
     pub identity_key: [u8; 16],
     /// User subscription row.
     pub user_subscription_id: i64,
     /// Canonical meter ID (must exist in `meters`).
-    pub meter_id: String,
+    pub meter_id: &'a str,
     /// Resource row.
     pub resource_id: i64,
     /// Usage start, Unix seconds.
@@ -31,9 +31,9 @@ pub struct StagedRecord {
     /// Exact quantity.
     pub quantity: Decimal,
     /// Normalised additional info.
-    pub additional_info: String,
+    pub additional_info: &'a str,
     /// Tags as received.
-    pub tags: String,
+    pub tags: &'a str,
     /// Reported time, Unix seconds.
     pub reported_at: i64,
 }
@@ -101,13 +101,13 @@ const ROWS_PER_STATEMENT: usize = 500;
 pub async fn store_records(
     c: &mut impl AsExecutor,
     batch_id: i64,
-    records: &[StagedRecord],
+    records: &[StagedRecord<'_>],
     now: i64,
 ) -> DbResult<StoreOutcome> {
     let mut outcome = StoreOutcome::default();
     // The same identity twice in one batch: the later delivery corrects the earlier, so
     // process them in rounds of distinct identities, in order.
-    let mut rounds: Vec<Vec<&StagedRecord>> = Vec::new();
+    let mut rounds: Vec<Vec<&StagedRecord<'_>>> = Vec::new();
     let mut seen: HashMap<[u8; 16], usize> = HashMap::with_capacity(records.len());
     for r in records {
         let round = seen.entry(r.identity_key).and_modify(|n| *n += 1).or_insert(0);
@@ -127,13 +127,13 @@ pub async fn store_records(
                     fresh.push(r);
                     add_delta(
                         &mut daily,
-                        (r.user_subscription_id, &r.meter_id, r.usage_on),
+                        (r.user_subscription_id, r.meter_id, r.usage_on),
                         r.quantity,
                         1,
                     );
                     add_delta(
                         &mut by_resource,
-                        (r.resource_id, &r.meter_id, r.usage_on),
+                        (r.resource_id, r.meter_id, r.usage_on),
                         r.quantity,
                         1,
                     );
@@ -142,8 +142,8 @@ pub async fn store_records(
                 Some((id, old)) => {
                     correct_record(c, *id, *old, r.quantity, batch_id, now).await?;
                     let delta = r.quantity - *old;
-                    add_delta(&mut daily, (r.user_subscription_id, &r.meter_id, r.usage_on), delta, 0);
-                    add_delta(&mut by_resource, (r.resource_id, &r.meter_id, r.usage_on), delta, 0);
+                    add_delta(&mut daily, (r.user_subscription_id, r.meter_id, r.usage_on), delta, 0);
+                    add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), delta, 0);
                     outcome.corrected += 1;
                 }
             }
@@ -171,14 +171,14 @@ fn add_delta<'a>(
 
 async fn find_existing(
     c: &mut impl AsExecutor,
-    round: &[&StagedRecord],
+    round: &[&StagedRecord<'_>],
 ) -> DbResult<HashMap<[u8; 16], (i64, Decimal)>> {
     let mut found = HashMap::new();
     for chunk in round.chunks(ROWS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let mut p = Params::new(c.engine());
         let q = format!(
             "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({})",
-            placeholders.join(", ")
+            p.list(chunk.len())
         );
         let rows: Vec<(Vec<u8>, i64, String)> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q);
@@ -200,18 +200,12 @@ async fn find_existing(
     Ok(found)
 }
 
-async fn insert_records(c: &mut impl AsExecutor, chunk: &[&StagedRecord], now: i64) -> DbResult<()> {
-    const COLS: usize = 11;
-    let rows: Vec<String> = (0..chunk.len())
-        .map(|i| {
-            let p: Vec<String> = (1..=COLS).map(|j| format!("${}", i * COLS + j)).collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
+async fn insert_records(c: &mut impl AsExecutor, chunk: &[&StagedRecord<'_>], now: i64) -> DbResult<()> {
+    let mut p = Params::new(c.engine());
     let q = format!(
         "INSERT INTO usage_records (identity_key, user_subscription_id, meter_id, resource_id, usage_start_at, \
          usage_end_at, quantity, additional_info, tags, reported_at, ingested_at) VALUES {}",
-        rows.join(", ")
+        p.rows(chunk.len(), 11)
     );
     let quantities: Vec<String> = chunk.iter().map(|r| r.quantity.normalize().to_string()).collect();
     sql!(c, |e| {
@@ -220,13 +214,13 @@ async fn insert_records(c: &mut impl AsExecutor, chunk: &[&StagedRecord], now: i
             query = query
                 .bind(&r.identity_key[..])
                 .bind(r.user_subscription_id)
-                .bind(&r.meter_id)
+                .bind(r.meter_id)
                 .bind(r.resource_id)
                 .bind(r.usage_start_at)
                 .bind(r.usage_end_at)
                 .bind(quantity)
-                .bind(&r.additional_info)
-                .bind(&r.tags)
+                .bind(r.additional_info)
+                .bind(r.tags)
                 .bind(r.reported_at)
                 .bind(now);
         }
@@ -284,14 +278,8 @@ async fn upsert_rollups(
     }
     // A stable order keeps concurrent writers on PostgreSQL from deadlocking each other.
     entries.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
-    const COLS: usize = 6;
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p: Vec<String> = (1..=COLS).map(|j| format!("${}", i * COLS + j)).collect();
-                format!("({})", p.join(", "))
-            })
-            .collect();
+        let rows = Params::new(c.engine()).rows(chunk.len(), 6);
         // The carry: atto parts are each < 10^18, so their sum fits an i64 and integer
         // division / remainder split it exactly on both engines.
         let q = format!(
@@ -301,7 +289,6 @@ async fn upsert_rollups(
              ({table}.quantity_atto + excluded.quantity_atto) / {ATTO_PER_UNIT}, \
              quantity_atto = ({table}.quantity_atto + excluded.quantity_atto) % {ATTO_PER_UNIT}, \
              record_count = {table}.record_count + excluded.record_count",
-            rows = rows.join(", ")
         );
         sql!(c, |e| {
             let mut query = sqlx::query(&q);
@@ -331,28 +318,40 @@ pub struct ResourceKey {
 
 /// Resource rows for `(user subscription, lower-cased URI)` keys, creating missing ones
 /// with the URI and location as first seen.
+///
+/// New resources are inserted many rows per statement (`ON CONFLICT DO NOTHING
+/// RETURNING` gives the ids of those actually inserted); the ones that already existed,
+/// or that a concurrent ingestion inserted first, are then read by their unique key.
 pub async fn ensure_resources(
     c: &mut impl AsExecutor,
     wanted: &[(ResourceKey, String, String)],
 ) -> DbResult<HashMap<ResourceKey, i64>> {
-    let mut ids: HashMap<ResourceKey, i64> = HashMap::with_capacity(wanted.len());
-    let mut keys: Vec<&str> = wanted.iter().map(|(k, _, _)| k.resource_key.as_str()).collect();
-    keys.sort_unstable();
-    keys.dedup();
-    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+    let mut unique: Vec<&(ResourceKey, String, String)> = Vec::with_capacity(wanted.len());
+    let mut seen = std::collections::HashSet::new();
+    for w in wanted {
+        if seen.insert(&w.0) {
+            unique.push(w);
+        }
+    }
+    let mut ids: HashMap<ResourceKey, i64> = HashMap::with_capacity(unique.len());
+    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
         let q = format!(
-            "SELECT user_subscription_id, resource_key, id FROM usage_resources WHERE resource_key IN ({})",
-            placeholders.join(", ")
+            "INSERT INTO usage_resources (user_subscription_id, resource_key, resource_uri, location) VALUES {} \
+             ON CONFLICT (user_subscription_id, resource_key) DO NOTHING RETURNING user_subscription_id, resource_key, id",
+            Params::new(c.engine()).rows(chunk.len(), 4)
         );
-        let rows: Vec<(i64, String, i64)> = sql!(c, |e| {
+        let inserted: Vec<(i64, String, i64)> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q);
-            for key in chunk {
-                query = query.bind(*key);
+            for (key, uri, location) in chunk {
+                query = query
+                    .bind(key.user_subscription_id)
+                    .bind(&key.resource_key)
+                    .bind(uri)
+                    .bind(location);
             }
             query.fetch_all(e).await
         })?;
-        for (user_subscription_id, resource_key, id) in rows {
+        for (user_subscription_id, resource_key, id) in inserted {
             ids.insert(
                 ResourceKey {
                     user_subscription_id,
@@ -362,44 +361,18 @@ pub async fn ensure_resources(
             );
         }
     }
-    // The lookup above may return the same URI under other subscriptions; keep only the
-    // wanted keys and create the missing ones.
-    let mut out = HashMap::with_capacity(wanted.len());
-    for (key, uri, location) in wanted {
-        if out.contains_key(key) {
-            continue;
-        }
-        let id = match ids.get(key) {
-            Some(id) => *id,
-            None => {
-                let q = "INSERT INTO usage_resources (user_subscription_id, resource_key, resource_uri, location) \
-                         VALUES ($1, $2, $3, $4) ON CONFLICT (user_subscription_id, resource_key) DO NOTHING RETURNING id";
-                let inserted: Option<i64> = sql!(c, |e| sqlx::query_scalar(q)
-                    .bind(key.user_subscription_id)
-                    .bind(&key.resource_key)
-                    .bind(uri)
-                    .bind(location)
-                    .fetch_optional(e)
-                    .await)?;
-                let id = match inserted {
-                    Some(id) => id,
-                    None => sql!(c, |e| {
-                        sqlx::query_scalar(
-                            "SELECT id FROM usage_resources WHERE user_subscription_id = $1 AND resource_key = $2",
-                        )
-                        .bind(key.user_subscription_id)
-                        .bind(&key.resource_key)
-                        .fetch_one(e)
-                        .await
-                    })?,
-                };
-                ids.insert(key.clone(), id);
-                id
-            }
-        };
-        out.insert(key.clone(), id);
+    let existing: Vec<&ResourceKey> = unique.iter().map(|w| &w.0).filter(|k| !ids.contains_key(*k)).collect();
+    for key in existing {
+        let id: i64 = sql!(c, |e| sqlx::query_scalar(
+            "SELECT id FROM usage_resources WHERE user_subscription_id = $1 AND resource_key = $2"
+        )
+        .bind(key.user_subscription_id)
+        .bind(&key.resource_key)
+        .fetch_one(e)
+        .await)?;
+        ids.insert(key.clone(), id);
     }
-    Ok(out)
+    Ok(ids)
 }
 
 /// Total stored usage records (from the rollups' counts, not a scan of the records).
@@ -493,12 +466,14 @@ pub async fn list_daily(
 ) -> DbResult<Vec<DailyRow>> {
     let mut out = Vec::new();
     for chunk in user_subscription_ids.chunks(ROWS_PER_STATEMENT) {
-        let placeholders: Vec<String> = (3..chunk.len() + 3).map(|i| format!("${i}")).collect();
+        let mut p = Params::new(c.engine());
         let q = format!(
             "SELECT user_subscription_id, meter_id, usage_on, quantity_whole, quantity_atto, record_count \
-             FROM usage_daily WHERE usage_on >= $1 AND usage_on < $2 AND user_subscription_id IN ({}) \
+             FROM usage_daily WHERE usage_on >= {} AND usage_on < {} AND user_subscription_id IN ({}) \
              ORDER BY user_subscription_id, meter_id, usage_on",
-            placeholders.join(", ")
+            p.placeholder(),
+            p.placeholder(),
+            p.list(chunk.len())
         );
         let rows: Vec<DailyRow> = sql!(c, |e| {
             let mut query = sqlx::query_as::<_, DailyRow>(&q).bind(from).bind(to);
@@ -525,13 +500,14 @@ mod tests {
     struct Fixture {
         sub: i64,
         resource: i64,
-        meter: String,
+        meter: &'static str,
     }
 
     async fn fixture(db: &Db) -> Fixture {
         let mut tx = db.begin().await.unwrap();
-        let meter = BASE_VM_SIZE_HOURS.to_string();
-        sqlx_insert_meter(&mut tx, &meter).await;
+        let meter = "fab6eb84-500b-4a09-a8ca-7358f8bbaea5";
+        assert_eq!(meter, BASE_VM_SIZE_HOURS.to_string());
+        sqlx_insert_meter(&mut tx, meter).await;
         let reg = insert_registration(
             &mut tx,
             &NewRegistration {
@@ -580,7 +556,7 @@ mod tests {
         .unwrap();
     }
 
-    fn record(f: &Fixture, hour: i64, quantity: Decimal) -> StagedRecord {
+    fn record(f: &Fixture, hour: i64, quantity: Decimal) -> StagedRecord<'static> {
         let start = 1_733_011_200 + hour * 3600; // 2024-12-01T00:00Z
         StagedRecord {
             identity_key: {
@@ -589,19 +565,19 @@ mod tests {
                 k
             },
             user_subscription_id: f.sub,
-            meter_id: f.meter.clone(),
+            meter_id: f.meter,
             resource_id: f.resource,
             usage_start_at: start,
             usage_end_at: start + 3600,
             usage_on: chrono::DateTime::from_timestamp(start, 0).unwrap().date_naive(),
             quantity,
-            additional_info: String::new(),
-            tags: String::new(),
+            additional_info: "",
+            tags: "",
             reported_at: start,
         }
     }
 
-    async fn store(db: &Db, records: &[StagedRecord]) -> StoreOutcome {
+    async fn store(db: &Db, records: &[StagedRecord<'_>]) -> StoreOutcome {
         let mut tx = db.begin().await.unwrap();
         let batch = insert_batch(
             &mut tx,

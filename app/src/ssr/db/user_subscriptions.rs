@@ -1,6 +1,6 @@
 //! User subscriptions on the stamps and which cloud tenant owns them.
 
-use super::{sql, AsExecutor, DbResult};
+use super::{sql, AsExecutor, DbResult, Params};
 use chrono::NaiveDate;
 use sqlx::FromRow;
 use std::collections::HashMap;
@@ -56,10 +56,11 @@ pub async fn ensure_user_subscriptions(
     wanted.dedup();
     let mut ids = HashMap::with_capacity(wanted.len());
     for chunk in wanted.chunks(500) {
-        let placeholders: Vec<String> = (2..chunk.len() + 2).map(|i| format!("${i}")).collect();
+        let mut p = Params::new(c.engine());
         let q = format!(
-            "SELECT subscription_id, id FROM user_subscriptions WHERE registration_id = $1 AND subscription_id IN ({})",
-            placeholders.join(", ")
+            "SELECT subscription_id, id FROM user_subscriptions WHERE registration_id = {} AND subscription_id IN ({})",
+            p.placeholder(),
+            p.list(chunk.len())
         );
         let rows: Vec<(String, i64)> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q).bind(registration_id);

@@ -43,11 +43,39 @@ impl Source {
     }
 }
 
+/// A valid record with what storing it needs computed ahead (on any thread: an import
+/// prepares records on its reading thread while the previous batch is being stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The record.
+    pub record: UsageRecord,
+    /// Its identity key.
+    pub identity_key: [u8; 16],
+    /// Its lower-cased resource URI.
+    pub resource_key: String,
+}
+
+/// Prepares a record for a registration.
+pub fn prepare(registration_id: i64, record: UsageRecord) -> Prepared {
+    let resource_key = record.resource_key();
+    let identity_key = identity_key(registration_id, &record, &resource_key);
+    Prepared {
+        record,
+        identity_key,
+        resource_key,
+    }
+}
+
+/// Prepares records for a registration.
+pub fn prepare_all(registration_id: i64, records: Vec<UsageRecord>) -> Vec<Prepared> {
+    records.into_iter().map(|r| prepare(registration_id, r)).collect()
+}
+
 /// A batch to store.
 #[derive(Debug, Clone)]
 pub struct Batch<'a> {
     /// Valid records.
-    pub records: &'a [UsageRecord],
+    pub records: &'a [Prepared],
     /// Rejected records (to the quarantine).
     pub rejected: &'a [Rejected],
     /// Format of the rejected records' raw text.
@@ -62,7 +90,7 @@ pub struct Batch<'a> {
 
 impl<'a> Batch<'a> {
     /// A batch of valid records only.
-    pub fn records(records: &'a [UsageRecord], source: Source, actor: &'a str, label: &'a str) -> Self {
+    pub fn records(records: &'a [Prepared], source: Source, actor: &'a str, label: &'a str) -> Self {
         Batch {
             records,
             rejected: &[],
@@ -127,24 +155,43 @@ pub struct Learned {
     resources: Vec<(ResourceKey, i64)>,
 }
 
-/// The 128-bit identity key of a record.
-pub fn identity_key(registration_id: i64, record: &UsageRecord) -> [u8; 16] {
+/// The 128-bit identity key of a record: the hour of its usage start (4 bytes, big-endian)
+/// followed by 96 bits of a SHA-256 of its identity (see [`UsageRecord::identity`]).
+///
+/// The hour prefix keeps the unique index's inserts near its right edge, since usage
+/// arrives roughly in time order: each batch dirties a few index pages instead of pages
+/// all over a B-tree of tens of millions of random keys, so the cost of storing a record
+/// does not grow with the table. The usage start is part of the identity, so equal
+/// identities still give equal keys; 96 bits of hash per hour keep accidental collisions
+/// out of reach (about 10⁻¹⁹ for a billion records in one hour).
+pub fn identity_key(registration_id: i64, record: &UsageRecord, resource_key: &str) -> [u8; 16] {
+    let id = record.identity();
     let mut hasher = Sha256::new();
     hasher.update(registration_id.to_be_bytes());
-    hasher.update(record.identity_text().as_bytes());
+    hasher.update(id.subscription_id.as_u128().to_be_bytes());
+    hasher.update(id.meter_id.as_u128().to_be_bytes());
+    hasher.update(id.usage_start.to_be_bytes());
+    hasher.update(id.usage_end.to_be_bytes());
+    // Length prefixes keep ("ab", "c") and ("a", "bc") apart.
+    hasher.update((resource_key.len() as u64).to_be_bytes());
+    hasher.update(resource_key.as_bytes());
+    hasher.update((id.additional_info.len() as u64).to_be_bytes());
+    hasher.update(id.additional_info.as_bytes());
     let digest = hasher.finalize();
+    let hour = id.usage_start.div_euclid(3600) as u32;
     let mut key = [0u8; 16];
-    key.copy_from_slice(&digest[..16]);
+    key[..4].copy_from_slice(&hour.to_be_bytes());
+    key[4..].copy_from_slice(&digest[..12]);
     key
 }
 
-/// Splits read items into records and rejections.
-pub fn split_items(items: Vec<Item>) -> (Vec<UsageRecord>, Vec<Rejected>) {
+/// Splits read items into prepared records and rejections.
+pub fn split_items(registration_id: i64, items: Vec<Item>) -> (Vec<Prepared>, Vec<Rejected>) {
     let mut records = Vec::with_capacity(items.len());
     let mut rejected = Vec::new();
     for item in items {
         match item {
-            Item::Record(r) => records.push(r),
+            Item::Record(r) => records.push(prepare(registration_id, r)),
             Item::Rejected(r) => rejected.push(r),
         }
     }
@@ -187,11 +234,11 @@ pub async fn ingest_batch_in(
         now,
     )
     .await?;
-    let records = batch.records;
+    let prepared = batch.records;
 
-    let mut new_meters: Vec<MeterId> = records
+    let mut new_meters: Vec<MeterId> = prepared
         .iter()
-        .map(|r| r.meter_id)
+        .map(|p| p.record.meter_id)
         .filter(|m| !cache.meters.contains(m))
         .collect();
     new_meters.sort();
@@ -203,17 +250,18 @@ pub async fn ingest_batch_in(
 
     let mut subs: HashMap<SubscriptionId, i64> = HashMap::new();
     let mut unknown_subs: Vec<String> = Vec::new();
-    for r in records {
-        if subs.contains_key(&r.subscription_id) {
+    for p in prepared {
+        let sub = p.record.subscription_id;
+        if subs.contains_key(&sub) {
             continue;
         }
-        match cache.subscriptions.get(&(registration_id, r.subscription_id)) {
+        match cache.subscriptions.get(&(registration_id, sub)) {
             Some(id) => {
-                subs.insert(r.subscription_id, *id);
+                subs.insert(sub, *id);
             }
             None => {
-                subs.insert(r.subscription_id, 0);
-                unknown_subs.push(r.subscription_id.to_string());
+                subs.insert(sub, 0);
+                unknown_subs.push(sub.to_string());
             }
         }
     }
@@ -226,53 +274,64 @@ pub async fn ingest_batch_in(
         }
     }
 
-    let keys: Vec<ResourceKey> = records
+    let keys: Vec<ResourceKey> = prepared
         .iter()
-        .map(|r| ResourceKey {
-            user_subscription_id: subs[&r.subscription_id],
-            resource_key: r.resource_uri.to_lowercase(),
+        .map(|p| ResourceKey {
+            user_subscription_id: subs[&p.record.subscription_id],
+            resource_key: p.resource_key.clone(),
         })
         .collect();
-    let mut resources: HashMap<ResourceKey, i64> = HashMap::with_capacity(keys.len());
-    let mut asked: HashSet<&ResourceKey> = HashSet::new();
+    let mut resources: HashMap<&ResourceKey, i64> = HashMap::with_capacity(keys.len());
     let mut wanted = Vec::new();
-    for (key, r) in keys.iter().zip(records) {
+    for (key, p) in keys.iter().zip(prepared) {
         if resources.contains_key(key) {
             continue;
         }
         match cache.resources.get(key) {
             Some(id) => {
-                resources.insert(key.clone(), *id);
+                resources.insert(key, *id);
             }
             None => {
-                if asked.insert(key) {
-                    wanted.push((key.clone(), r.resource_uri.clone(), r.location.clone()));
-                }
+                resources.insert(key, 0);
+                wanted.push((key.clone(), p.record.resource_uri.clone(), p.record.location.clone()));
             }
         }
     }
     if !wanted.is_empty() {
-        for (key, id) in db::usage::ensure_resources(tx, &wanted).await? {
-            learned.resources.push((key.clone(), id));
-            resources.insert(key, id);
+        let found = db::usage::ensure_resources(tx, &wanted).await?;
+        for key in keys.iter() {
+            if let Some(id) = found.get(key) {
+                resources.insert(key, *id);
+            }
         }
+        learned.resources.extend(found);
     }
+    let meters: HashMap<MeterId, String> = prepared
+        .iter()
+        .map(|p| p.record.meter_id)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .map(|m| (m, m.to_string()))
+        .collect();
 
-    let staged: Vec<StagedRecord> = records
+    let staged: Vec<StagedRecord<'_>> = prepared
         .iter()
         .zip(&keys)
-        .map(|(r, key)| StagedRecord {
-            identity_key: identity_key(registration_id, r),
-            user_subscription_id: key.user_subscription_id,
-            meter_id: r.meter_id.to_string(),
-            resource_id: resources[key],
-            usage_start_at: r.usage_start.timestamp(),
-            usage_end_at: r.usage_end.timestamp(),
-            usage_on: r.usage_start.date_naive(),
-            quantity: r.quantity.value(),
-            additional_info: r.additional_info.clone(),
-            tags: r.tags.clone(),
-            reported_at: r.reported_at.map(|t| t.timestamp()).unwrap_or(now),
+        .map(|(p, key)| {
+            let r = &p.record;
+            StagedRecord {
+                identity_key: p.identity_key,
+                user_subscription_id: key.user_subscription_id,
+                meter_id: &meters[&r.meter_id],
+                resource_id: resources[key],
+                usage_start_at: r.usage_start.timestamp(),
+                usage_end_at: r.usage_end.timestamp(),
+                usage_on: r.usage_start.date_naive(),
+                quantity: r.quantity.value(),
+                additional_info: &r.additional_info,
+                tags: &r.tags,
+                reported_at: r.reported_at.map(|t| t.timestamp()).unwrap_or(now),
+            }
         })
         .collect();
     let outcome: StoreOutcome = db::usage::store_records(tx, batch_id, &staged, now).await?;
@@ -401,7 +460,7 @@ mod tests {
     async fn a_batch_stores_its_good_records_and_quarantines_its_bad_ones_together() {
         for_each_engine(|db| async move {
             let reg = registration(&db).await;
-            let records = vec![record(0, "8"), record(1, "0.0013440860215053762")];
+            let records = prepare_all(reg, vec![record(0, "8"), record(1, "0.0013440860215053762")]);
             let rejected = vec![Rejected {
                 index: 2,
                 raw: "{\"quantity\":-1}".into(),
@@ -468,6 +527,7 @@ mod tests {
                 }
                 // Identical repeats inside the batch change nothing either.
                 batch.extend(batch[..10].to_vec());
+                let batch = prepare_all(reg, batch);
                 let b = Batch::records(&batch, Source::Import, "cli", "t");
                 let report = ingest_batch(&db, reg, &b, &mut IngestCache::default(), 7)
                     .await
@@ -494,7 +554,7 @@ mod tests {
         for_each_engine(|db| async move {
             let reg = registration(&db).await;
             let mut cache = IngestCache::default();
-            let first: Vec<UsageRecord> = (0..30).map(|n| record(n, "1")).collect();
+            let first = prepare_all(reg, (0..30).map(|n| record(n, "1")).collect());
             ingest_batch(
                 &db,
                 reg,
@@ -518,11 +578,12 @@ mod tests {
             .unwrap();
             assert_eq!((report.accepted, report.duplicates), (0, 30));
             // A pushed record in API JSON is identical to the same record stored directly.
-            let again = crate::ingest::record::parse_json_record(&to_api_json(&first[0])).unwrap();
+            let again = crate::ingest::record::parse_json_record(&to_api_json(&first[0].record)).unwrap();
+            let again = [prepare(reg, again)];
             let report = ingest_batch(
                 &db,
                 reg,
-                &Batch::records(&[again], Source::Push, "cli", "c"),
+                &Batch::records(&again, Source::Push, "cli", "c"),
                 &mut cache,
                 3,
             )

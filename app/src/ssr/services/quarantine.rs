@@ -8,7 +8,7 @@ use crate::ingest::{Format, Item, ReadError};
 use crate::ssr::auth::Caller;
 use crate::ssr::db;
 use crate::ssr::services::accounts::audit;
-use crate::ssr::services::ingest::{ingest_batch_in, Batch, BatchReport, IngestCache, Source};
+use crate::ssr::services::ingest::{ingest_batch_in, prepare, Batch, BatchReport, IngestCache, Source};
 use crate::ssr::state::AppState;
 
 /// Parses a quarantined record's raw text again.
@@ -68,7 +68,7 @@ pub async fn reprocess(
             let label = format!("reprocess of quarantined record {id}");
             let actor = by.actor_code();
             let format = if row.format == "csv" { Format::Csv } else { Format::Json };
-            let records = [record];
+            let records = [prepare(row.registration_id, record)];
             let batch = Batch {
                 records: &records,
                 rejected: &[],
