@@ -28,6 +28,9 @@ pub struct BenchArgs {
     /// Records per usage-API page.
     #[arg(long, default_value_t = 1_000)]
     pub page_size: u64,
+    /// Records per stored batch (transaction); default: what `import` uses.
+    #[arg(long, default_value_t = crate::import::DEFAULT_BATCH_SIZE)]
+    pub batch_size: usize,
     /// Records stored before the measured import (to measure cost at table size).
     #[arg(long, default_value_t = 0)]
     pub prefill: u64,
@@ -237,7 +240,12 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
     ));
 
     let target = fresh_db(args.postgres.as_deref(), "ours").await?;
-    report.push_str(&format!("Database: {}\n", target.label));
+    report.push_str(&format!(
+        "Database: {}; batches of {} records, {} writer(s)\n",
+        target.label,
+        args.batch_size,
+        crate::import::default_writers(target.db.engine())
+    ));
     let registration_id = add_registration(&target.db).await?;
     let state = AppState {
         db: target.db.clone(),
@@ -266,10 +274,11 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
     // The import's own batch size: this measures `stackbill import usage` as it runs.
     let options = ImportOptions {
         registration_id,
-        batch_size: crate::import::DEFAULT_BATCH_SIZE,
+        batch_size: args.batch_size,
         source: Source::Import,
         actor: "bench".into(),
         label: "bench".into(),
+        writers: None,
     };
     let started = Instant::now();
     let first = import_file(&state, &file, &options, None)

@@ -538,6 +538,7 @@ async fn import_usage(config: Config, args: ImportArgs) -> Result<(), String> {
         source: Source::Import,
         actor: "cli".into(),
         label: format!("import {label}"),
+        writers: None,
     };
     let result = import_file(&state, &path, &options, progress.clone()).await;
     if let (Some(p), Some(bar)) = (progress, bar) {

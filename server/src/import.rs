@@ -4,8 +4,14 @@
 //! A document is checked for well-formedness first — a malformed document is rejected
 //! whole, with its line and column, and nothing of it is stored — then read again and
 //! stored in batches. The reading runs on a blocking thread and hands batches to the
-//! database writer through a small bounded channel, so parsing and storing overlap and
+//! database writers through small bounded channels, so parsing and storing overlap and
 //! memory stays bounded by a few batches whatever the size of the file.
+//!
+//! On PostgreSQL several writers store batches at once (the server does the work of an
+//! insert on its own core per connection). Records are routed to writers by user
+//! subscription, so each writer owns disjoint records, resources and rollup rows: writers
+//! never wait for each other's row locks, and the deliveries of one record keep their file
+//! order (a later one corrects an earlier one). SQLite has a single writer.
 
 use app::ingest::csv_format::{check_csv_syntax, read_csv};
 use app::ingest::json_format::{check_json_syntax, read_json};
@@ -19,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Records per batch (and per transaction) when importing files.
-pub const DEFAULT_BATCH_SIZE: usize = 5_000;
+pub const DEFAULT_BATCH_SIZE: usize = 10_000;
 
 /// How many rejected records a summary keeps for display.
 const EXAMPLES: usize = 50;
@@ -46,8 +52,9 @@ pub enum ImportError {
     /// Reading the input failed.
     #[error("cannot read the input: {0}")]
     Io(String),
-    /// Storing failed; batches before this one are stored (each batch is atomic).
-    #[error("storing usage failed: {0}")]
+    /// Storing failed. Each batch is atomic; batches committed before the failure stay
+    /// stored, and importing the document again is safe (they count as duplicates).
+    #[error("storing usage failed: {0}; batches committed before it are kept, and importing again is safe")]
     Storage(String),
 }
 
@@ -64,6 +71,20 @@ pub struct ImportOptions {
     pub actor: String,
     /// Label of the batches (file name, request).
     pub label: String,
+    /// Concurrent batch writers; `None`: the engine's default ([`default_writers`]).
+    pub writers: Option<usize>,
+}
+
+/// Writers an import uses by default: one on SQLite (one writer at a time), on
+/// PostgreSQL one per core up to four (the pool keeps connections for the web).
+pub fn default_writers(engine: app::ssr::db::Engine) -> usize {
+    match engine {
+        app::ssr::db::Engine::Sqlite => 1,
+        app::ssr::db::Engine::Postgres => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 4),
+    }
 }
 
 /// Counts bytes read (for progress).
@@ -149,6 +170,17 @@ pub fn spool_stdin() -> Result<PathBuf, ImportError> {
     Ok(path)
 }
 
+/// One writer's share of a batch: prepared records, rejected items, items read.
+type Part = (Vec<Prepared>, Vec<Rejected>, u64);
+
+/// Which writer stores a record: by user subscription (see the module documentation).
+fn writer_of(record: &Prepared, writers: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    record.record.subscription_id.hash(&mut h);
+    (h.finish() % writers as u64) as usize
+}
+
 /// Reads a well-formed document and stores it batch by batch.
 pub async fn store_stream<R>(
     state: &AppState,
@@ -159,18 +191,45 @@ pub async fn store_stream<R>(
 where
     R: BufRead + Send + 'static,
 {
-    // The reading thread also prepares the records (identity hashes, resource keys), so
-    // that work overlaps with the storing of the previous batch on the other core.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<Prepared>, Vec<Rejected>, u64)>(2);
+    let writers = options
+        .writers
+        .unwrap_or_else(|| default_writers(state.db.engine()))
+        .max(1);
     let batch_size = options.batch_size.max(1);
     let registration_id = options.registration_id;
+    let mut senders = Vec::with_capacity(writers);
+    let mut receivers = Vec::with_capacity(writers);
+    for _ in 0..writers {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Part>(2);
+        senders.push(tx);
+        receivers.push(rx);
+    }
+    // The reading thread also prepares the records (identity hashes, resource keys), so
+    // that work overlaps with the storing of the previous batch on the other core.
     let reader_task = tokio::task::spawn_blocking(move || {
         let mut pending: Vec<Item> = Vec::with_capacity(batch_size);
         let send = |items: Vec<Item>| {
             let n = items.len() as u64;
             let (records, rejected) = split_items(registration_id, items);
-            tx.blocking_send((records, rejected, n))
-                .map_err(|_| "the writer stopped")
+            if senders.len() == 1 {
+                return senders[0]
+                    .blocking_send((records, rejected, n))
+                    .map_err(|_| "the writer stopped");
+            }
+            let mut parts: Vec<Part> = (0..senders.len()).map(|_| (Vec::new(), Vec::new(), 0)).collect();
+            for r in records {
+                let part = &mut parts[writer_of(&r, senders.len())];
+                part.0.push(r);
+                part.2 += 1;
+            }
+            parts[0].2 += rejected.len() as u64;
+            parts[0].1 = rejected;
+            for (sender, part) in senders.iter().zip(parts) {
+                if part.2 > 0 {
+                    sender.blocking_send(part).map_err(|_| "a writer stopped")?;
+                }
+            }
+            Ok(())
         };
         let mut sink = |item: Item| {
             pending.push(item);
@@ -189,35 +248,59 @@ where
         result
     });
 
-    let mut summary = ImportSummary::default();
-    let mut cache = IngestCache::default();
-    let mut failure: Option<ImportError> = None;
-    while let Some((records, rejected, n)) = rx.recv().await {
-        summary.records += n;
-        for r in rejected.iter().take(EXAMPLES.saturating_sub(summary.rejected.len())) {
-            summary.rejected.push((r.index, r.reason.clone()));
-        }
-        let label = format!("{} (batch {})", options.label, summary.batches + 1);
-        let batch = Batch {
-            records: &records,
-            rejected: &rejected,
-            format,
-            source: options.source,
-            actor: &options.actor,
-            label: &label,
-        };
-        match ingest_batch(&state.db, options.registration_id, &batch, &mut cache, state.now_secs()).await {
-            Ok(report) => {
+    let numbering = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::with_capacity(writers);
+    for mut rx in receivers {
+        let state = state.clone();
+        let options = options.clone();
+        let numbering = numbering.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut summary = ImportSummary::default();
+            let mut cache = IngestCache::default();
+            while let Some((records, rejected, n)) = rx.recv().await {
+                summary.records += n;
+                for r in rejected.iter().take(EXAMPLES.saturating_sub(summary.rejected.len())) {
+                    summary.rejected.push((r.index, r.reason.clone()));
+                }
+                let number = numbering.fetch_add(1, Ordering::Relaxed) + 1;
+                let label = format!("{} (batch {number})", options.label);
+                let batch = Batch {
+                    records: &records,
+                    rejected: &rejected,
+                    format,
+                    source: options.source,
+                    actor: &options.actor,
+                    label: &label,
+                };
+                let report = ingest_batch(&state.db, options.registration_id, &batch, &mut cache, state.now_secs())
+                    .await
+                    .map_err(|e| ImportError::Storage(e.to_string()))?;
                 summary.report.add(&report);
                 summary.batches += 1;
             }
-            Err(e) => {
-                failure = Some(ImportError::Storage(e.to_string()));
-                break;
+            Ok::<ImportSummary, ImportError>(summary)
+        }));
+    }
+
+    // Every writer runs to its end: one that fails drops its channel, which stops the
+    // reader, which closes the others' channels.
+    let mut summary = ImportSummary::default();
+    let mut failure: Option<ImportError> = None;
+    for task in tasks {
+        match task.await.map_err(|e| ImportError::Storage(e.to_string())) {
+            Ok(Ok(part)) => {
+                summary.records += part.records;
+                summary.report.add(&part.report);
+                summary.batches += part.batches;
+                summary.rejected.extend(part.rejected);
+            }
+            Ok(Err(e)) | Err(e) => {
+                failure.get_or_insert(e);
             }
         }
     }
-    drop(rx);
+    summary.rejected.sort_by_key(|(index, _)| *index);
+    summary.rejected.truncate(EXAMPLES);
     let read = reader_task.await.map_err(|e| ImportError::Io(e.to_string()))?;
     if let Some(f) = failure {
         return Err(f);

@@ -105,53 +105,27 @@ impl<R: BufRead> Scanner<R> {
                     message: "invalid JSON: EOF while parsing a value".into(),
                 });
             }
-            let mut i = 0;
-            let mut done = false;
+            let (i, done) = if scalar {
+                match buf
+                    .iter()
+                    .position(|&b| matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace())
+                {
+                    Some(i) => (i, true),
+                    None => (buf.len(), false),
+                }
+            } else {
+                scan_structure(buf, &mut depth, &mut in_string, &mut escaped)
+            };
+            // Positions are tracked per chunk, not per byte: count the newlines in what
+            // was consumed and measure the column from the last one.
+            let chunk = &buf[..i];
             let (mut line, mut column) = (self.line, self.column);
-            while i < buf.len() {
-                let b = buf[i];
-                if scalar {
-                    if matches!(b, b',' | b'}' | b']') || b.is_ascii_whitespace() {
-                        done = true;
-                        break;
-                    }
-                } else if in_string {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_string = false;
-                        if depth == 0 {
-                            i += 1;
-                            column += 1;
-                            done = true;
-                            break;
-                        }
-                    }
-                } else {
-                    match b {
-                        b'"' => in_string = true,
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                i += 1;
-                                column += 1;
-                                done = true;
-                                break;
-                            }
-                        }
-                        _ => {}
-                    }
+            match memchr::memrchr(b'\n', chunk) {
+                Some(last) => {
+                    line += memchr::memchr_iter(b'\n', chunk).count() as u64;
+                    column = (i - last - 1) as u64;
                 }
-                if b == b'\n' {
-                    line += 1;
-                    column = 0;
-                } else {
-                    column += 1;
-                }
-                i += 1;
+                None => column += i as u64,
             }
             out.extend_from_slice(&buf[..i]);
             self.input.consume(i);
@@ -162,6 +136,52 @@ impl<R: BufRead> Scanner<R> {
             }
         }
     }
+}
+
+/// Scans `buf` for the end of the value being captured, carrying the nesting `depth`,
+/// whether the scan is inside a string and after a backslash across calls (a value may
+/// span many buffer fills). Returns how many bytes belong to the value and whether it
+/// ended. Strings — most of a usage record — are skipped with `memchr2` to the next quote
+/// or backslash instead of byte by byte.
+fn scan_structure(buf: &[u8], depth: &mut i64, in_string: &mut bool, escaped: &mut bool) -> (usize, bool) {
+    let mut i = 0;
+    while i < buf.len() {
+        if *in_string {
+            if *escaped {
+                *escaped = false;
+                i += 1;
+                continue;
+            }
+            match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                None => return (buf.len(), false),
+                Some(at) => {
+                    i += at;
+                    if buf[i] == b'\\' {
+                        *escaped = true;
+                    } else {
+                        *in_string = false;
+                        if *depth == 0 {
+                            return (i + 1, true);
+                        }
+                    }
+                }
+            }
+        } else {
+            match buf[i] {
+                b'"' => *in_string = true,
+                b'{' | b'[' => *depth += 1,
+                b'}' | b']' => {
+                    *depth -= 1;
+                    if *depth == 0 {
+                        return (i + 1, true);
+                    }
+                }
+                _ => {}
+            }
+        }
+        i += 1;
+    }
+    (buf.len(), false)
 }
 
 /// Turns a serde_json error inside a captured value into an absolute position.
@@ -516,6 +536,57 @@ mod tests {
         ] {
             assert!(matches!(read(bad), Err(ReadError::Document(_))), "{bad:?}");
         }
+    }
+
+    /// Everything `read_json` reports, as text, for comparing two reads.
+    fn outcome<R: BufRead>(reader: R) -> String {
+        let mut items = Vec::new();
+        let mut pages = Vec::new();
+        let result = read_json(
+            reader,
+            |i| {
+                items.push(i);
+                Ok::<(), &'static str>(())
+            },
+            |p| pages.push(p),
+        );
+        format!("{result:?}\n{items:?}\n{pages:?}")
+    }
+
+    #[test]
+    fn buffer_boundaries_change_nothing_not_even_error_positions() {
+        // The scanner works on whatever the reader's buffer holds; a value, an escape or
+        // a multi-byte character may be split anywhere. One-byte buffers are the worst case.
+        let rec = |q: &str, uri: &str| {
+            format!(
+                "{{\"subscriptionId\":\"1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4\",\n \"meterId\":\"9cd92d4c-bafd-4492-b278-bedc2de8232a\",\"usageStartTime\":\"2019-12-10T18:00:00Z\",\"usageEndTime\":\"2019-12-10T19:00:00Z\",\"quantity\":{q},\"resourceUri\":\"{uri}\",\"tags\":{{\"客戶\":\"a}}]\\\"b\\\\\"}}}}"
+            )
+        };
+        let good = format!(
+            "\u{feff}{{\"value\":[{}, {}],\"nextLink\":null}}\n{{\"value\":[\n{}\n]}}\n[{}]",
+            rec("1.5", "/x/\\\"quoted\\\""),
+            rec("2", "/y/{braces}[and]"),
+            rec("3e2", "/z\\\\"),
+            rec("\"4\"", "/w")
+        );
+        let mut docs = vec![good.clone()];
+        for cut in [40, 200, good.len() - 3] {
+            docs.push(good[..good.floor_char_boundary(cut)].to_owned());
+        }
+        docs.push(good.replacen("\"quantity\":2", "\"quantity\":2,,", 1));
+        docs.push(good.replacen("[\n{", "[\n{]", 1));
+        for doc in &docs {
+            let whole = outcome(doc.as_bytes());
+            for capacity in [1, 2, 3, 7, 64] {
+                let split = outcome(std::io::BufReader::with_capacity(capacity, doc.as_bytes()));
+                assert_eq!(whole, split, "capacity {capacity}, document {doc:?}");
+            }
+        }
+        assert!(
+            outcome(good.as_bytes()).starts_with("Ok(4)"),
+            "{}",
+            outcome(good.as_bytes())
+        );
     }
 
     #[test]

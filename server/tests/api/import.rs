@@ -8,7 +8,10 @@ const SUB: &str = "1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4";
 const VM: &str = "9CD92D4C-BAFD-4492-B278-BEDC2DE8232A";
 
 async fn setup() -> TestDb {
-    let t = TestDb::sqlite().await;
+    setup_on(TestDb::sqlite().await).await
+}
+
+async fn setup_on(t: TestDb) -> TestDb {
     app::ssr::services::catalogue::sync_meter_catalogue(&t.db, 0)
         .await
         .unwrap();
@@ -94,6 +97,101 @@ async fn importing_a_file_prints_counts_and_importing_it_again_changes_nothing()
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 open quarantined records."));
     let _ = std::fs::remove_file(file);
     t.dispose().await;
+}
+
+#[tokio::test]
+async fn parallel_writers_keep_each_records_deliveries_in_file_order() {
+    for t in TestDb::all().await {
+        let t = setup_on(t).await;
+        let engine = t.db.engine().name();
+        let subs: Vec<String> = (0..12).map(|n| format!("1d6c4363-3a9b-4cb6-8e6c-{n:012x}")).collect();
+        let mut pages = Vec::new();
+        for hour in 0..3 {
+            let records: Vec<String> = subs
+                .iter()
+                .map(|s| usage_json(s, VM, &format!("2026-01-01T{hour:02}:00:00Z"), "1", "/x/vm1"))
+                .collect();
+            pages.push(format!("{{\"value\":[{}]}}", records.join(",")));
+        }
+        // The same record delivered twice more, each a correction of the one before.
+        for quantity in ["5", "7"] {
+            pages.push(format!(
+                "{{\"value\":[{}]}}",
+                usage_json(&subs[0], VM, "2026-01-01T00:00:00Z", quantity, "/x/vm1")
+            ));
+        }
+        let file = write(&format!("parallel-{engine}.json"), &pages.join("\n"));
+        let state = app::ssr::AppState::new(t.db.clone(), app::ssr::Settings::default());
+        let mut c = t.db.conn().await.unwrap();
+        let reg = db::registrations::find_registration_by_name(&mut c, "azs-1")
+            .await
+            .unwrap()
+            .unwrap();
+        drop(c);
+        let options = server::import::ImportOptions {
+            registration_id: reg.id,
+            batch_size: 4,
+            source: app::ssr::services::ingest::Source::Import,
+            actor: "test".into(),
+            label: "parallel".into(),
+            writers: Some(3),
+        };
+        let summary = server::import::import_file(&state, &file, &options, None)
+            .await
+            .unwrap();
+        assert_eq!(summary.records, 38, "{engine}");
+        assert_eq!(
+            (
+                summary.report.accepted,
+                summary.report.corrected,
+                summary.report.duplicates
+            ),
+            (36, 2, 0),
+            "{engine}"
+        );
+        let mut c = t.db.conn().await.unwrap();
+        let history: Vec<(String, String)> = db::sql!(&mut c, |e| sqlx::query_as(
+            "SELECT old_quantity, new_quantity FROM usage_corrections ORDER BY id"
+        )
+        .fetch_all(e)
+        .await)
+        .unwrap();
+        assert_eq!(
+            history,
+            [("1".to_owned(), "5".to_owned()), ("5".to_owned(), "7".to_owned())],
+            "{engine}"
+        );
+        let (total, records): (i64, i64) = db::sql!(&mut c, |e| sqlx::query_as(
+            "SELECT CAST(SUM(quantity_whole) AS BIGINT), CAST(SUM(record_count) AS BIGINT) FROM usage_daily"
+        )
+        .fetch_one(e)
+        .await)
+        .unwrap();
+        assert_eq!((total, records), (35 + 7, 36), "{engine}");
+        drop(c);
+        // Again: every record is a duplicate but the corrected one, whose three
+        // deliveries replay in order (7 → 1 → 5 → 7) and leave it where it was.
+        let again = server::import::import_file(&state, &file, &options, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.report.accepted, again.report.corrected, again.report.duplicates),
+            (0, 3, 35),
+            "{engine}"
+        );
+        let mut c = t.db.conn().await.unwrap();
+        let total: i64 = db::sql!(&mut c, |e| sqlx::query_scalar(
+            "SELECT CAST(SUM(quantity_whole) AS BIGINT) FROM usage_daily"
+        )
+        .fetch_one(e)
+        .await)
+        .unwrap();
+        assert_eq!(total, 35 + 7, "{engine}");
+        drop(c);
+        assert_eq!(count(&t, "usage_records").await, 36, "{engine}");
+        let _ = std::fs::remove_file(file);
+        t.dispose().await;
+    }
 }
 
 #[tokio::test]

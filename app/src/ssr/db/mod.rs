@@ -126,24 +126,66 @@ impl Params {
 
     /// The next placeholder; bind values in the same order.
     pub fn placeholder(&mut self) -> String {
+        let mut out = String::new();
+        self.push_placeholder(&mut out);
+        out
+    }
+
+    fn push_placeholder(&mut self, out: &mut String) {
+        use std::fmt::Write;
         self.count += 1;
         match self.engine {
-            Engine::Sqlite => "?".to_owned(),
-            Engine::Postgres => format!("${}", self.count),
+            Engine::Sqlite => out.push('?'),
+            Engine::Postgres => {
+                let _ = write!(out, "${}", self.count);
+            }
+        }
+    }
+
+    fn push_list(&mut self, n: usize, out: &mut String) {
+        for i in 0..n {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            self.push_placeholder(out);
         }
     }
 
     /// `n` placeholders separated by commas.
     pub fn list(&mut self, n: usize) -> String {
-        (0..n).map(|_| self.placeholder()).collect::<Vec<_>>().join(", ")
+        let mut out = String::with_capacity(n * 4);
+        self.push_list(n, &mut out);
+        out
     }
 
     /// `rows` groups of `cols` placeholders: `(…), (…)`.
     pub fn rows(&mut self, rows: usize, cols: usize) -> String {
-        (0..rows)
-            .map(|_| format!("({})", self.list(cols)))
-            .collect::<Vec<_>>()
-            .join(", ")
+        let mut out = String::with_capacity(rows * (cols * 4 + 4));
+        for r in 0..rows {
+            if r > 0 {
+                out.push_str(", ");
+            }
+            out.push('(');
+            self.push_list(cols, &mut out);
+            out.push(')');
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod params_tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_anonymous_on_sqlite_and_numbered_on_postgres() {
+        let mut p = Params::new(Engine::Sqlite);
+        assert_eq!(p.list(3), "?, ?, ?");
+        assert_eq!(p.rows(2, 2), "(?, ?), (?, ?)");
+        let mut p = Params::new(Engine::Postgres);
+        assert_eq!(p.placeholder(), "$1");
+        assert_eq!(p.rows(2, 2), "($2, $3), ($4, $5)");
+        assert_eq!(p.list(2), "$6, $7");
     }
 }
 
@@ -195,6 +237,18 @@ pub enum DbError {
 }
 
 impl DbError {
+    /// Whether the transaction lost a race the engine resolved by aborting it (PostgreSQL
+    /// deadlock or serialization failure): running it again is the remedy.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Sqlx(e) => e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|code| code == "40P01" || code == "40001"),
+            DbError::Corrupt(_) => false,
+        }
+    }
+
     /// Whether the error is a unique-key violation (a concurrent or repeated insert).
     pub fn is_unique_violation(&self) -> bool {
         match self {

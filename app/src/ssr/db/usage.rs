@@ -9,7 +9,7 @@ use super::{sql, AsExecutor, DbError, DbResult, Params};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use sqlx::FromRow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// A record ready to be stored: identifiers resolved to rows, identity hashed.
 #[derive(Debug, Clone)]
@@ -119,39 +119,28 @@ pub async fn store_records(
     let mut daily: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
     let mut by_resource: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
     for round in rounds {
-        let existing = find_existing(c, &round).await?;
-        let mut fresh = Vec::with_capacity(round.len());
-        for r in round {
-            match existing.get(&r.identity_key) {
-                None => {
-                    fresh.push(r);
-                    add_delta(
-                        &mut daily,
-                        (r.user_subscription_id, r.meter_id, r.usage_on),
-                        r.quantity,
-                        1,
-                    );
-                    add_delta(
-                        &mut by_resource,
-                        (r.resource_id, r.meter_id, r.usage_on),
-                        r.quantity,
-                        1,
-                    );
-                }
-                Some((_, old)) if *old == r.quantity => outcome.duplicates += 1,
-                Some((id, old)) => {
-                    correct_record(c, *id, *old, r.quantity, batch_id, now).await?;
-                    let delta = r.quantity - *old;
-                    add_delta(&mut daily, (r.user_subscription_id, r.meter_id, r.usage_on), delta, 0);
-                    add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), delta, 0);
-                    outcome.corrected += 1;
-                }
-            }
-        }
-        for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-            insert_records(c, chunk, now).await?;
+        let (fresh, stored) = insert_new(c, round, now).await?;
+        for r in &fresh {
+            add_delta(
+                &mut daily,
+                (r.user_subscription_id, r.meter_id, r.usage_on),
+                r.quantity,
+                1,
+            );
+            add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), r.quantity, 1);
         }
         outcome.accepted += fresh.len() as u64;
+        for (r, id, old) in stored {
+            if old == r.quantity {
+                outcome.duplicates += 1;
+                continue;
+            }
+            correct_record(c, id, old, r.quantity, batch_id, now).await?;
+            let delta = r.quantity - old;
+            add_delta(&mut daily, (r.user_subscription_id, r.meter_id, r.usage_on), delta, 0);
+            add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), delta, 0);
+            outcome.corrected += 1;
+        }
     }
     upsert_rollups(c, "usage_daily", "user_subscription_id", &daily).await?;
     upsert_rollups(c, "usage_daily_by_resource", "resource_id", &by_resource).await?;
@@ -200,32 +189,116 @@ async fn find_existing(
     Ok(found)
 }
 
-async fn insert_records(c: &mut impl AsExecutor, chunk: &[&StagedRecord<'_>], now: i64) -> DbResult<()> {
+/// Records of a round (distinct identities) that were new and are now inserted, and
+/// those already stored with their row id and stored quantity.
+type Split<'r, 'a> = (Vec<&'r StagedRecord<'a>>, Vec<(&'r StagedRecord<'a>, i64, Decimal)>);
+
+/// Inserts the new records of a round.
+///
+/// SQLite has one writer at a time, so it looks the identities up first and inserts the
+/// new ones. PostgreSQL inserts first (`ON CONFLICT DO NOTHING RETURNING`) — a first
+/// delivery, the common case, is then a single statement — and reads back the ones that
+/// were already stored. With a concurrent writer of the same records the insert waits
+/// for it and then finds them stored: never a unique-key failure. (On SQLite the lookup
+/// is the cheaper path: rows come back from its worker thread one message at a time.)
+async fn insert_new<'r, 'a>(
+    c: &mut impl AsExecutor,
+    round: Vec<&'r StagedRecord<'a>>,
+    now: i64,
+) -> DbResult<Split<'r, 'a>> {
+    let mut fresh = Vec::with_capacity(round.len());
+    let mut stored = Vec::new();
+    match c.engine() {
+        super::Engine::Sqlite => {
+            let existing = find_existing(c, &round).await?;
+            for r in round {
+                match existing.get(&r.identity_key) {
+                    Some(&(id, old)) => stored.push((r, id, old)),
+                    None => fresh.push(r),
+                }
+            }
+            for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
+                insert_records(c, chunk, now, None).await?;
+            }
+        }
+        super::Engine::Postgres => {
+            // Sorted: concurrent writers lock new identities in the same order.
+            let mut round = round;
+            round.sort_unstable_by_key(|r| r.identity_key);
+            let mut inserted: HashSet<[u8; 16]> = HashSet::with_capacity(round.len());
+            for chunk in round.chunks(ROWS_PER_STATEMENT) {
+                insert_records(c, chunk, now, Some(&mut inserted)).await?;
+            }
+            let (new, old): (Vec<_>, Vec<_>) = round.into_iter().partition(|r| inserted.contains(&r.identity_key));
+            fresh = new;
+            if !old.is_empty() {
+                let existing = find_existing(c, &old).await?;
+                for r in old {
+                    let &(id, quantity) = existing.get(&r.identity_key).ok_or_else(|| {
+                        DbError::Corrupt("a usage record conflicted on insert but cannot be read back".into())
+                    })?;
+                    stored.push((r, id, quantity));
+                }
+            }
+        }
+    }
+    Ok((fresh, stored))
+}
+
+/// Inserts records. With `inserted`, identities already stored are skipped and the
+/// inserted ones are added to it; without, every record must be new.
+async fn insert_records(
+    c: &mut impl AsExecutor,
+    chunk: &[&StagedRecord<'_>],
+    now: i64,
+    inserted: Option<&mut HashSet<[u8; 16]>>,
+) -> DbResult<()> {
     let mut p = Params::new(c.engine());
     let q = format!(
         "INSERT INTO usage_records (identity_key, user_subscription_id, meter_id, resource_id, usage_start_at, \
-         usage_end_at, quantity, additional_info, tags, reported_at, ingested_at) VALUES {}",
-        p.rows(chunk.len(), 11)
+         usage_end_at, quantity, additional_info, tags, reported_at, ingested_at) VALUES {}{}",
+        p.rows(chunk.len(), 11),
+        if inserted.is_some() {
+            " ON CONFLICT (identity_key) DO NOTHING RETURNING identity_key"
+        } else {
+            ""
+        }
     );
     let quantities: Vec<String> = chunk.iter().map(|r| r.quantity.normalize().to_string()).collect();
-    sql!(c, |e| {
-        let mut query = sqlx::query(&q);
-        for (r, quantity) in chunk.iter().zip(&quantities) {
-            query = query
-                .bind(&r.identity_key[..])
-                .bind(r.user_subscription_id)
-                .bind(r.meter_id)
-                .bind(r.resource_id)
-                .bind(r.usage_start_at)
-                .bind(r.usage_end_at)
-                .bind(quantity)
-                .bind(r.additional_info)
-                .bind(r.tags)
-                .bind(r.reported_at)
-                .bind(now);
-        }
-        query.execute(e).await.map(|r| r.rows_affected())
-    })?;
+    macro_rules! bound {
+        ($query:expr) => {{
+            let mut query = $query;
+            for (r, quantity) in chunk.iter().zip(&quantities) {
+                query = query
+                    .bind(&r.identity_key[..])
+                    .bind(r.user_subscription_id)
+                    .bind(r.meter_id)
+                    .bind(r.resource_id)
+                    .bind(r.usage_start_at)
+                    .bind(r.usage_end_at)
+                    .bind(quantity)
+                    .bind(r.additional_info)
+                    .bind(r.tags)
+                    .bind(r.reported_at)
+                    .bind(now);
+            }
+            query
+        }};
+    }
+    let Some(inserted) = inserted else {
+        sql!(c, |e| bound!(sqlx::query(&q))
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))?;
+        return Ok(());
+    };
+    let keys: Vec<Vec<u8>> = sql!(c, |e| bound!(sqlx::query_scalar(&q)).fetch_all(e).await)?;
+    for key in keys {
+        inserted.insert(
+            key.try_into()
+                .map_err(|_| DbError::Corrupt("usage identity key is not 16 bytes".into()))?,
+        );
+    }
     Ok(())
 }
 
@@ -319,22 +392,29 @@ pub struct ResourceKey {
 /// Resource rows for `(user subscription, lower-cased URI)` keys, creating missing ones
 /// with the URI and location as first seen.
 ///
-/// New resources are inserted many rows per statement (`ON CONFLICT DO NOTHING
-/// RETURNING` gives the ids of those actually inserted); the ones that already existed,
-/// or that a concurrent ingestion inserted first, are then read by their unique key.
+/// Known resources are read many keys per statement; the missing ones are inserted many
+/// rows per statement (`ON CONFLICT DO NOTHING RETURNING` gives the ids of those actually
+/// inserted); any that a concurrent ingestion inserted in between are read again.
 pub async fn ensure_resources(
     c: &mut impl AsExecutor,
     wanted: &[(ResourceKey, String, String)],
 ) -> DbResult<HashMap<ResourceKey, i64>> {
     let mut unique: Vec<&(ResourceKey, String, String)> = Vec::with_capacity(wanted.len());
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     for w in wanted {
         if seen.insert(&w.0) {
             unique.push(w);
         }
     }
-    let mut ids: HashMap<ResourceKey, i64> = HashMap::with_capacity(unique.len());
-    for chunk in unique.chunks(ROWS_PER_STATEMENT) {
+    let keys: Vec<&ResourceKey> = unique.iter().map(|w| &w.0).collect();
+    let mut ids = find_resources(c, &keys).await?;
+    // Sorted: concurrent writers lock new keys in the same order (no deadlock).
+    let mut missing: Vec<&(ResourceKey, String, String)> =
+        unique.into_iter().filter(|w| !ids.contains_key(&w.0)).collect();
+    missing.sort_by(|a, b| {
+        (a.0.user_subscription_id, &a.0.resource_key).cmp(&(b.0.user_subscription_id, &b.0.resource_key))
+    });
+    for chunk in missing.chunks(ROWS_PER_STATEMENT) {
         let q = format!(
             "INSERT INTO usage_resources (user_subscription_id, resource_key, resource_uri, location) VALUES {} \
              ON CONFLICT (user_subscription_id, resource_key) DO NOTHING RETURNING user_subscription_id, resource_key, id",
@@ -361,18 +441,46 @@ pub async fn ensure_resources(
             );
         }
     }
-    let existing: Vec<&ResourceKey> = unique.iter().map(|w| &w.0).filter(|k| !ids.contains_key(*k)).collect();
-    for key in existing {
-        let id: i64 = sql!(c, |e| sqlx::query_scalar(
-            "SELECT id FROM usage_resources WHERE user_subscription_id = $1 AND resource_key = $2"
-        )
-        .bind(key.user_subscription_id)
-        .bind(&key.resource_key)
-        .fetch_one(e)
-        .await)?;
-        ids.insert(key.clone(), id);
+    let raced: Vec<&ResourceKey> = missing.iter().map(|w| &w.0).filter(|k| !ids.contains_key(*k)).collect();
+    if !raced.is_empty() {
+        ids.extend(find_resources(c, &raced).await?);
+    }
+    if let Some(lost) = keys.iter().find(|k| !ids.contains_key(**k)) {
+        return Err(DbError::Corrupt(format!(
+            "usage resource `{}` was neither found nor created",
+            lost.resource_key
+        )));
     }
     Ok(ids)
+}
+
+/// The stored resources among `keys`.
+async fn find_resources(c: &mut impl AsExecutor, keys: &[&ResourceKey]) -> DbResult<HashMap<ResourceKey, i64>> {
+    let mut found = HashMap::with_capacity(keys.len());
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let q = format!(
+            "SELECT user_subscription_id, resource_key, id FROM usage_resources \
+             WHERE (user_subscription_id, resource_key) IN (VALUES {})",
+            Params::new(c.engine()).rows(chunk.len(), 2)
+        );
+        let rows: Vec<(i64, String, i64)> = sql!(c, |e| {
+            let mut query = sqlx::query_as(&q);
+            for key in chunk {
+                query = query.bind(key.user_subscription_id).bind(&key.resource_key);
+            }
+            query.fetch_all(e).await
+        })?;
+        for (user_subscription_id, resource_key, id) in rows {
+            found.insert(
+                ResourceKey {
+                    user_subscription_id,
+                    resource_key,
+                },
+                id,
+            );
+        }
+    }
+    Ok(found)
 }
 
 /// Total stored usage records (from the rollups' counts, not a scan of the records).

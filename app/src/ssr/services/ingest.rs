@@ -206,11 +206,28 @@ pub async fn ingest_batch(
     cache: &mut IngestCache,
     now: i64,
 ) -> DbResult<BatchReport> {
-    let mut tx = db.begin().await?;
-    let (report, learned) = ingest_batch_in(&mut tx, registration_id, batch, cache, now).await?;
-    tx.commit().await?;
-    cache.learn(learned);
-    Ok(report)
+    // Concurrent writers of overlapping new data take their locks in one order (sorted
+    // keys in every phase), so deadlocks should not happen; if PostgreSQL still aborts a
+    // batch for one, the whole batch runs again — it is one transaction.
+    let mut attempt = 1;
+    loop {
+        let mut tx = db.begin().await?;
+        let stored = match ingest_batch_in(&mut tx, registration_id, batch, cache, now).await {
+            Ok(stored) => tx.commit().await.map(|_| stored),
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok((report, learned)) => {
+                cache.learn(learned);
+                return Ok(report);
+            }
+            Err(e) if e.is_transient() && attempt < 3 => {
+                tracing::warn!(attempt, error = %e, "usage batch aborted by the database; running it again");
+                attempt += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Stores one batch inside a caller's transaction (the collector advances its watermark
@@ -590,6 +607,35 @@ mod tests {
             .await
             .unwrap();
             assert_eq!(report.duplicates, 1);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_same_records_stored_by_two_writers_at_once_are_stored_once() {
+        for_each_engine(|db| async move {
+            let reg = registration(&db).await;
+            let records = prepare_all(reg, (0..200).map(|n| record(n, "2.5")).collect());
+            let (records, db2) = (std::sync::Arc::new(records), db.clone());
+            let r2 = records.clone();
+            let other = tokio::spawn(async move {
+                let b = Batch::records(&r2, Source::Push, "cli", "b");
+                ingest_batch(&db2, reg, &b, &mut IngestCache::default(), 2).await
+            });
+            let b = Batch::records(&records, Source::Push, "cli", "a");
+            let one = ingest_batch(&db, reg, &b, &mut IngestCache::default(), 1).await.unwrap();
+            let two = other.await.unwrap().unwrap();
+            // Whichever committed first stored them; the other found them all stored.
+            assert_eq!(one.accepted + two.accepted, 200);
+            assert_eq!(one.duplicates + two.duplicates, 200);
+            let mut c = db.conn().await.unwrap();
+            let (n, days): (i64, i64) = sql!(&mut c, |e| sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM usage_records), (SELECT CAST(SUM(record_count) AS BIGINT) FROM usage_daily)"
+            )
+            .fetch_one(e)
+            .await)
+            .unwrap();
+            assert_eq!((n, days), (200, 200));
         })
         .await;
     }
