@@ -144,6 +144,32 @@ struct BenchDb {
     db: Db,
     cleanup: Box<dyn FnOnce() + Send>,
     label: String,
+    /// The SQLite database file.
+    file: Option<std::path::PathBuf>,
+}
+
+impl BenchDb {
+    /// Brings the prefilled database to rest before measuring, as a database that has
+    /// been in service is: the WAL checkpointed and the data on disk. Measuring straight
+    /// after writing gigabytes would measure the kernel still writing them back.
+    async fn settle(&self) -> Result<(), String> {
+        let mut c = self.db.conn().await.map_err(|e| e.to_string())?;
+        let statement = match self.file {
+            Some(_) => "PRAGMA wal_checkpoint(TRUNCATE)",
+            None => "CHECKPOINT",
+        };
+        // CHECKPOINT needs a privileged role on PostgreSQL; without one, measure as is.
+        let _ = db::sql!(&mut c, |e| sqlx::query(statement)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()));
+        if let Some(file) = &self.file {
+            std::fs::File::open(file)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        Ok(())
+    }
 }
 
 async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchDb, String> {
@@ -179,6 +205,7 @@ async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchDb, String> 
                 db,
                 cleanup,
                 label: "PostgreSQL".into(),
+                file: None,
             })
         }
         None => {
@@ -186,6 +213,7 @@ async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchDb, String> 
             let mut config = crate::config::Config::for_database(&format!("sqlite:{}", path.display()));
             config.db_max_connections = 4;
             let db = open_database(&config, &Clock::system()).await?;
+            let file = path.clone();
             let cleanup = Box::new(move || {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -195,6 +223,7 @@ async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchDb, String> 
                 db,
                 cleanup,
                 label: "SQLite (file, WAL, synchronous=FULL)".into(),
+                file: Some(file),
             })
         }
     }
@@ -265,6 +294,7 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
                 .map_err(|e| e.to_string())?;
             n = end;
         }
+        target.settle().await?;
         report.push_str(&format!(
             "Prefilled {} records in {:.1} s\n",
             args.prefill,

@@ -349,15 +349,16 @@ async fn upsert_rollups(
             to_fixed(*quantity).ok_or_else(|| DbError::Corrupt(format!("rollup quantity {quantity} out of range")))?;
         entries.push((*key, *meter, *day, whole, atto, *count));
     }
-    // A stable order keeps concurrent writers on PostgreSQL from deadlocking each other.
-    entries.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    // Primary-key order (day first): a stable order keeps concurrent writers on PostgreSQL
+    // from deadlocking each other, and walks the b-tree forward.
+    entries.sort_by(|a, b| (a.2, a.0, a.1).cmp(&(b.2, b.0, b.1)));
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         let rows = Params::new(c.engine()).rows(chunk.len(), 6);
         // The carry: atto parts are each < 10^18, so their sum fits an i64 and integer
         // division / remainder split it exactly on both engines.
         let q = format!(
             "INSERT INTO {table} ({key_column}, meter_id, usage_on, quantity_whole, quantity_atto, record_count) \
-             VALUES {rows} ON CONFLICT ({key_column}, meter_id, usage_on) DO UPDATE SET \
+             VALUES {rows} ON CONFLICT (usage_on, {key_column}, meter_id) DO UPDATE SET \
              quantity_whole = {table}.quantity_whole + excluded.quantity_whole + \
              ({table}.quantity_atto + excluded.quantity_atto) / {ATTO_PER_UNIT}, \
              quantity_atto = ({table}.quantity_atto + excluded.quantity_atto) % {ATTO_PER_UNIT}, \
