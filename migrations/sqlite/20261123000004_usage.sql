@@ -93,7 +93,6 @@ CREATE INDEX usage_corrections_record ON usage_corrections (usage_record_id);
 -- The primary key starts with the day: the rows an ingestion updates (the days being
 -- reported, usually today) sit together at the end of the key, so the pages it touches
 -- do not grow with the history stored and ingest cost stays flat at any table size.
--- WITHOUT ROWID: the small rows live in the key itself, one b-tree instead of two.
 CREATE TABLE usage_daily (
     usage_on             TEXT NOT NULL,
     user_subscription_id BIGINT NOT NULL REFERENCES user_subscriptions (id),
@@ -102,7 +101,7 @@ CREATE TABLE usage_daily (
     quantity_atto        BIGINT NOT NULL CHECK (quantity_atto >= 0 AND quantity_atto < 1000000000000000000),
     record_count         BIGINT NOT NULL,
     PRIMARY KEY (usage_on, user_subscription_id, meter_id)
-) WITHOUT ROWID;
+);
 -- One subscription's days (a customer's dashboards and invoices).
 CREATE INDEX usage_daily_subscription ON usage_daily (user_subscription_id, usage_on);
 
@@ -115,6 +114,6 @@ CREATE TABLE usage_daily_by_resource (
     quantity_atto  BIGINT NOT NULL CHECK (quantity_atto >= 0 AND quantity_atto < 1000000000000000000),
     record_count   BIGINT NOT NULL,
     PRIMARY KEY (usage_on, resource_id, meter_id)
-) WITHOUT ROWID;
+);
 -- One resource's days.
 CREATE INDEX usage_daily_by_resource_resource ON usage_daily_by_resource (resource_id, usage_on);
