@@ -83,6 +83,11 @@ pub fn format_quantity(quantity: Decimal, locale: Locale) -> String {
     format_decimal(quantity, locale, 0, 6)
 }
 
+/// A count (records, customers, subscriptions): grouped, no decimals.
+pub fn format_count(n: i64, locale: Locale) -> String {
+    format_decimal(Decimal::from(n), locale, 0, 0)
+}
+
 /// A calendar date.
 pub fn format_date(on: NaiveDate, locale: Locale) -> String {
     match locale {
@@ -182,6 +187,14 @@ mod tests {
         assert_eq!(format_quantity(dec!(16.46), Locale::Fr), "16,46");
         assert_eq!(format_quantity(dec!(0.0000064), Locale::En), "0.000006");
         assert_eq!(format_quantity(dec!(0), Locale::En), "0");
+    }
+
+    #[test]
+    fn counts_are_grouped_per_locale() {
+        let en = format_count(1_234_567, Locale::En);
+        assert_eq!(en, "1,234,567");
+        assert_ne!(format_count(1_234_567, Locale::Fr), en, "French groups differently");
+        assert_eq!(format_count(0, Locale::ZhCn), "0");
     }
 
     #[test]

@@ -8,7 +8,9 @@
 mod format;
 mod messages;
 
-pub use format::{format_date, format_datetime, format_decimal, format_money, format_period, format_quantity};
+pub use format::{
+    format_count, format_date, format_datetime, format_decimal, format_money, format_period, format_quantity,
+};
 pub use messages::{invalid_credentials, retry_in_minutes, text, Msg};
 
 use serde::{Deserialize, Serialize};

@@ -3,16 +3,11 @@
 use crate::components::feedback::{ErrorPanel, Loading};
 use crate::components::layout::use_locale;
 use crate::components::stat::StatCard;
-use crate::i18n::{format_date, format_decimal, format_period, text, Locale, Msg};
+use crate::i18n::{format_count, format_date, format_period, text, Locale, Msg};
 use crate::server_fns::overview::get_finance_overview;
 use crate::types::FinanceOverview;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use rust_decimal::Decimal;
-
-fn count(n: i64, locale: Locale) -> String {
-    format_decimal(Decimal::from(n), locale, 0, 0)
-}
 
 /// The billing periods finance works on.
 #[component]
@@ -40,8 +35,8 @@ fn FinanceView(o: FinanceOverview, locale: Locale) -> impl IntoView {
             <h1>{t(Msg::FinanceTitle)}</h1>
         </div>
         <section class="stats">
-            <StatCard label=t(Msg::Customers) value=count(o.customers, locale) testid="stat-customers"/>
-            <StatCard label=t(Msg::Registrations) value=count(o.registrations, locale) testid="stat-registrations"/>
+            <StatCard label=t(Msg::Customers) value=format_count(o.customers, locale) testid="stat-customers"/>
+            <StatCard label=t(Msg::Registrations) value=format_count(o.registrations, locale) testid="stat-registrations"/>
         </section>
         <section class="panel">
             {if o.periods.is_empty() {
@@ -72,8 +67,8 @@ fn FinanceView(o: FinanceOverview, locale: Locale) -> impl IntoView {
                                             <tr>
                                                 <td data-label=t(Msg::Period)>{format_period(p.period, locale)}</td>
                                                 <td data-label=t(Msg::Status)><span class=class>{status}</span></td>
-                                                <td class="num" data-label=t(Msg::UsageRecords)>{count(p.usage_records, locale)}</td>
-                                                <td class="num" data-label=t(Msg::SubscriptionsWithUsage)>{count(p.user_subscriptions, locale)}</td>
+                                                <td class="num" data-label=t(Msg::UsageRecords)>{format_count(p.usage_records, locale)}</td>
+                                                <td class="num" data-label=t(Msg::SubscriptionsWithUsage)>{format_count(p.user_subscriptions, locale)}</td>
                                                 <td data-label=t(Msg::UsageDays)>
                                                     {format!("{} – {}", format_date(p.first_usage_on, locale), format_date(p.last_usage_on, locale))}
                                                 </td>

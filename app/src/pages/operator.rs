@@ -3,16 +3,11 @@
 use crate::components::feedback::{ErrorPanel, Loading};
 use crate::components::layout::use_locale;
 use crate::components::stat::StatCard;
-use crate::i18n::{format_date, format_datetime, format_decimal, text, Locale, Msg};
+use crate::i18n::{format_count, format_date, format_datetime, text, Locale, Msg};
 use crate::server_fns::overview::get_operator_overview;
 use crate::types::OperatorOverview;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use rust_decimal::Decimal;
-
-fn count(n: i64, locale: Locale) -> String {
-    format_decimal(Decimal::from(n), locale, 0, 0)
-}
 
 /// Registrations, customers, mapping coverage and ingestion at a glance.
 #[component]
@@ -43,20 +38,24 @@ fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
         .latest_usage_on
         .map(|d| format_date(d, locale))
         .unwrap_or_else(|| t(Msg::Never).to_owned());
-    let unassigned = format!("{} {}", count(o.unassigned_subscriptions, locale), t(Msg::Unassigned));
+    let unassigned = format!(
+        "{} {}",
+        format_count(o.unassigned_subscriptions, locale),
+        t(Msg::Unassigned)
+    );
     view! {
         <div class="page-head">
             <h1>{t(Msg::OperatorTitle)}</h1>
         </div>
         <section class="stats" data-testid="operator-stats">
-            <StatCard label=t(Msg::Registrations) value=count(o.registrations.len() as i64, locale) testid="stat-registrations"/>
-            <StatCard label=t(Msg::Customers) value=count(o.customers, locale) testid="stat-customers"/>
-            <StatCard label=t(Msg::MappedTenants) value=count(o.mapped_tenants, locale) testid="stat-mapped"/>
-            <StatCard label=t(Msg::UnmappedTenants) value=count(o.unmapped_tenants, locale) testid="stat-unmapped"/>
-            <StatCard label=t(Msg::UserSubscriptions) value=count(o.user_subscriptions, locale) note=unassigned testid="stat-user-subscriptions"/>
-            <StatCard label=t(Msg::UsageRecords) value=count(o.usage_records, locale) note=format!("{}: {}", t(Msg::LatestUsage), latest) testid="stat-usage-records"/>
+            <StatCard label=t(Msg::Registrations) value=format_count(o.registrations.len() as i64, locale) testid="stat-registrations"/>
+            <StatCard label=t(Msg::Customers) value=format_count(o.customers, locale) testid="stat-customers"/>
+            <StatCard label=t(Msg::MappedTenants) value=format_count(o.mapped_tenants, locale) testid="stat-mapped"/>
+            <StatCard label=t(Msg::UnmappedTenants) value=format_count(o.unmapped_tenants, locale) testid="stat-unmapped"/>
+            <StatCard label=t(Msg::UserSubscriptions) value=format_count(o.user_subscriptions, locale) note=unassigned testid="stat-user-subscriptions"/>
+            <StatCard label=t(Msg::UsageRecords) value=format_count(o.usage_records, locale) note=format!("{}: {}", t(Msg::LatestUsage), latest) testid="stat-usage-records"/>
             <StatCard label=t(Msg::LastIngestion) value=last text=true testid="stat-last-ingestion"/>
-            <StatCard label=t(Msg::Meters) value=count(o.meters, locale) testid="stat-meters"/>
+            <StatCard label=t(Msg::Meters) value=format_count(o.meters, locale) testid="stat-meters"/>
         </section>
         <section class="panel">
             <h2>{t(Msg::Registrations)}</h2>
@@ -85,8 +84,8 @@ fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
                                             <td data-label=t(Msg::BaseSubscription)><code>{r.base_subscription_id}</code></td>
                                             <td data-label=t(Msg::Currency)>{r.currency}</td>
                                             <td data-label=t(Msg::DefaultPriceSheet)>{r.price_sheet.unwrap_or_else(|| t(Msg::NoPriceSheet).to_owned())}</td>
-                                            <td class="num" data-label=t(Msg::MappedTenants)>{count(r.mapped_tenants, locale)}</td>
-                                            <td class="num" data-label=t(Msg::UserSubscriptions)>{count(r.user_subscriptions, locale)}</td>
+                                            <td class="num" data-label=t(Msg::MappedTenants)>{format_count(r.mapped_tenants, locale)}</td>
+                                            <td class="num" data-label=t(Msg::UserSubscriptions)>{format_count(r.user_subscriptions, locale)}</td>
                                         </tr>
                                     })
                                     .collect_view()}

@@ -2,12 +2,11 @@
 
 use crate::components::feedback::{ErrorPanel, Loading};
 use crate::components::layout::use_locale;
-use crate::i18n::{format_date, format_decimal, text, Locale, Msg};
+use crate::i18n::{format_count, format_date, text, Locale, Msg};
 use crate::server_fns::overview::get_customer_overview;
 use crate::types::CustomerOverview;
 use leptos::prelude::*;
 use leptos_meta::Title;
-use rust_decimal::Decimal;
 
 /// The customer's name, how they are billed and their subscriptions.
 #[component]
@@ -104,7 +103,7 @@ fn PortalView(o: CustomerOverview, locale: Locale) -> impl IntoView {
                                             <td data-label=t(Msg::Registration)>{s.registration}</td>
                                             <td data-label=t(Msg::State)>{s.state}</td>
                                             <td class="num" data-label=t(Msg::RecordsThisMonth)>
-                                                {format_decimal(Decimal::from(s.usage_records_this_month), locale, 0, 0)}
+                                                {format_count(s.usage_records_this_month, locale)}
                                             </td>
                                         </tr>
                                     })
