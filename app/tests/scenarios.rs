@@ -279,8 +279,18 @@ fn a_tenant_mapped_on_the_10th_is_billed_to_the_base_before_and_to_itself_after(
     let own = &lines_of(&r, FABRIKAM_CSP)[0];
     assert_eq!(own.quantity.value(), dec!(1056));
     assert_eq!(own.amount.amount(), dec!(8.45));
-    // Nothing is lost or doubled: 432 + 1,056 = 1,488 = 31 × 48
+    // Nothing is lost or doubled: 432 + 1,056 = 1,488 = 31 × 24 × 2, and no other
+    // account or line carries any of it.
     assert_eq!(r.accounts.len(), 2);
+    let all: Decimal = r
+        .accounts
+        .iter()
+        .flat_map(|a| &a.sections)
+        .flat_map(|s| &s.lines)
+        .map(|l| l.quantity.value())
+        .sum();
+    assert_eq!(all, dec!(1488));
+    assert_eq!(all, usage.iter().map(|l| l.quantity.value()).sum::<Decimal>());
 }
 
 #[test]
@@ -373,5 +383,37 @@ fn month_to_date_and_forecast_come_from_the_same_rating() {
         (e.month_to_date.amount(), e.forecast.amount()),
         (dec!(1.92), dec!(5.76))
     );
-    let _ = Decimal::ZERO;
+}
+
+#[test]
+fn the_forecast_prices_the_days_to_come_at_the_prices_and_mappings_they_will_have() {
+    let mut csp = Csp::new();
+    // A new price from the 20th, and Fabrikam mapped to its own subscription from the 25th.
+    csp.sheet = PriceSheet::new(
+        "list",
+        Currency::USD,
+        vec![
+            PriceSheetVersion::new(day("2020-01-01"), Some(day("2026-04-20")), list_price_entries("0.008")).unwrap(),
+            PriceSheetVersion::new(day("2026-04-20"), None, list_price_entries("0.016")).unwrap(),
+        ],
+    )
+    .unwrap();
+    csp.maps
+        .insert(FABRIKAM, day("2026-04-25"), None, FABRIKAM_CSP)
+        .unwrap();
+    let as_of: DateTime<Utc> = "2026-04-11T00:00:00Z".parse().unwrap();
+    let usage = hourly(CONTOSO_SUB, BASE_VM_SIZE_HOURS, "4", "2026-04-01", "2026-04-11");
+    let e = estimate(&csp.input("2026-04"), &usage, as_of, CONTOSO).unwrap();
+    assert_eq!(e.month_to_date.amount(), dec!(7.68));
+    // Run rate 4 vCPU-hours an hour. 1–19 April: 19 × 24 × 4 = 1,824 × 0.008 = 14.592
+    // → 14.59; 20–30 April: 11 × 24 × 4 = 1,056 × 0.016 = 16.896 → 16.90; 31.49 in all
+    // (scaling the first ten days instead would have priced everything at 0.008: 23.04).
+    assert_eq!(e.forecast.amount(), dec!(31.49));
+    // Fabrikam's projected days from the 25th go to its own account; its section of the
+    // base subscription only carries 1–24 April. 1 vCPU: 1–19 → 456 × 0.008 = 3.648 →
+    // 3.65; 20–24 → 120 × 0.016 = 1.92; the 25th on → 144 × 0.016 = 2.304 → 2.30.
+    let usage = hourly(FABRIKAM_SUB, BASE_VM_SIZE_HOURS, "1", "2026-04-01", "2026-04-11");
+    let e = estimate(&csp.input("2026-04"), &usage, as_of, FABRIKAM).unwrap();
+    assert_eq!(e.month_to_date.amount(), dec!(1.92));
+    assert_eq!(e.forecast.amount(), dec!(3.65) + dec!(1.92) + dec!(2.30));
 }

@@ -167,14 +167,9 @@ impl Config {
         let db_max_connections = parse_number(&get, "STACKBILL_DB_MAX_CONNECTIONS", 8, 1, 256)? as u32;
         let dev_mode = get("LEPTOS_ENV").is_some_and(|v| v.eq_ignore_ascii_case("dev"));
         let invoice_prefix = get("STACKBILL_INVOICE_PREFIX").unwrap_or_else(|| "SB".into());
-        if invoice_prefix.is_empty()
-            || invoice_prefix.len() > 12
-            || !invoice_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-        {
-            return Err(err(
-                "STACKBILL_INVOICE_PREFIX",
-                format!("`{invoice_prefix}` must be 1–12 letters, digits or dashes"),
-            ));
+        // The domain's rule, so a prefix accepted here can always number an invoice.
+        if let Err(e) = app::billing::InvoiceNumber::validate_prefix(&invoice_prefix) {
+            return Err(err("STACKBILL_INVOICE_PREFIX", e.to_string()));
         }
         let company = Company {
             name: get("STACKBILL_COMPANY_NAME").unwrap_or_else(|| "Your CSP Ltd".into()),
@@ -300,9 +295,19 @@ mod tests {
             config(&[("STACKBILL_DB_MAX_CONNECTIONS", "0")]).unwrap_err().var,
             "STACKBILL_DB_MAX_CONNECTIONS"
         );
+        for prefix in ["a b", "SB-", "-SB", "THIRTEENCHARS"] {
+            assert_eq!(
+                config(&[("STACKBILL_INVOICE_PREFIX", prefix)]).unwrap_err().var,
+                "STACKBILL_INVOICE_PREFIX",
+                "{prefix:?}"
+            );
+        }
         assert_eq!(
-            config(&[("STACKBILL_INVOICE_PREFIX", "a b")]).unwrap_err().var,
-            "STACKBILL_INVOICE_PREFIX"
+            config(&[("STACKBILL_INVOICE_PREFIX", "CSP-TW")])
+                .unwrap()
+                .company
+                .invoice_prefix,
+            "CSP-TW"
         );
     }
 

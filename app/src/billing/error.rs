@@ -93,9 +93,16 @@ pub enum BillingError {
         reason: &'static str,
     },
     /// An invoice number prefix with characters that cannot appear on a document.
-    #[error("`{raw}` is not a valid invoice number prefix (1–12 letters, digits or dashes)")]
+    #[error("`{raw}` is not a valid invoice number prefix (1–12 letters, digits or inner dashes)")]
     InvalidInvoicePrefix {
         /// The prefix as received.
+        raw: String,
+    },
+    /// An invoice number that is not `PREFIX-YYYY-NNNNNN` with a year from 1970 to 9999
+    /// and a sequence from 1 to 999,999.
+    #[error("`{raw}` is not a valid invoice number (PREFIX-YYYY-NNNNNN)")]
+    InvalidInvoiceNumber {
+        /// The number as received.
         raw: String,
     },
 }

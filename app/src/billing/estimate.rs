@@ -1,19 +1,23 @@
 //! Month-to-date cost and a run-rate forecast to month end, for one cloud tenant.
 //!
 //! Both numbers come from [`rate`]: month to date rates the usage so far; the forecast
-//! rates the same usage scaled by `hours in the period / hours elapsed`, so tiers, unit
-//! conversions, adjustments and version changes apply exactly as on the invoice. There is
-//! no second formula.
+//! rates that usage *plus* the run rate projected onto the days still to come — each
+//! user subscription and meter continues at its average hourly quantity so far, placed
+//! on the remaining days of the period. Tiers apply to the whole month's quantity, and a
+//! price version, mapping or ownership that changes later in the month applies to the
+//! projected days exactly as it will on the invoice. There is no second formula.
 
 use super::error::BillingResult;
 use super::ids::CloudTenantId;
+use super::ids::{MeterId, SubscriptionId};
 use super::money::Money;
 use super::quantity::Quantity;
 use super::rating::{rate, Rating, RatingInput, UsageLine};
 use super::resolution::Section;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A tenant's cost so far this period and where it is heading.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,18 +68,9 @@ pub fn estimate(
     let forecast = if elapsed_hours.is_zero() {
         Money::zero(input.currency)
     } else {
-        let factor = Decimal::from(period_hours) / elapsed_hours;
-        let scaled: Vec<UsageLine> = usage
-            .iter()
-            .map(|l| {
-                let q = l.quantity.value().checked_mul(factor).unwrap_or(l.quantity.value());
-                UsageLine {
-                    quantity: Quantity::try_from_decimal(q).unwrap_or(l.quantity),
-                    ..*l
-                }
-            })
-            .collect();
-        tenant_total(&rate(input, &scaled)?, tenant).0
+        let mut whole = usage.to_vec();
+        whole.extend(projection(input, usage, as_of, elapsed_hours)?);
+        tenant_total(&rate(input, &whole)?, tenant).0
     };
     Ok(CostEstimate {
         month_to_date,
@@ -84,4 +79,51 @@ pub fn estimate(
         period_hours,
         unpriced_meters,
     })
+}
+
+/// The usage still to come at the run rate so far: for every user subscription and meter,
+/// `quantity so far ÷ hours elapsed × hours left in the day`, one line per remaining day.
+fn projection(
+    input: &RatingInput<'_>,
+    usage: &[UsageLine],
+    as_of: DateTime<Utc>,
+    elapsed_hours: Decimal,
+) -> BillingResult<Vec<UsageLine>> {
+    let overflow = || super::error::BillingError::Overflow { what: "forecast" };
+    let (start, end) = (input.period.start(), input.period.end());
+    let mut so_far: BTreeMap<(SubscriptionId, MeterId), Decimal> = BTreeMap::new();
+    for l in usage.iter().filter(|l| {
+        let d = l.day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+        d.is_some_and(|d| d >= start && d < end)
+    }) {
+        let q = so_far.entry((l.subscription_id, l.meter_id)).or_insert(Decimal::ZERO);
+        *q = q.checked_add(l.quantity.value()).ok_or_else(overflow)?;
+    }
+    // Remaining hours per day, from `as_of` to the end of the period.
+    let mut days: Vec<(NaiveDate, Decimal)> = Vec::new();
+    let mut t = as_of.max(start);
+    while t < end {
+        let next_day = (t.date_naive() + Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .map(|d| d.and_utc())
+            .unwrap_or(end)
+            .min(end);
+        let hours = Decimal::from((next_day - t).num_seconds()) / Decimal::from(3600);
+        days.push((t.date_naive(), hours));
+        t = next_day;
+    }
+    let mut out = Vec::with_capacity(so_far.len() * days.len());
+    for ((subscription_id, meter_id), total) in so_far {
+        let per_hour = total.checked_div(elapsed_hours).ok_or_else(overflow)?;
+        for &(day, hours) in &days {
+            let q = per_hour.checked_mul(hours).ok_or_else(overflow)?;
+            out.push(UsageLine {
+                subscription_id,
+                meter_id,
+                day,
+                quantity: Quantity::try_from_decimal(q)?,
+            });
+        }
+    }
+    Ok(out)
 }

@@ -246,18 +246,26 @@ impl InvoiceNumber {
     /// Digits of the zero-padded sequence.
     pub const SEQUENCE_DIGITS: usize = 6;
 
-    /// A number; the prefix is 1–12 ASCII letters, digits or dashes.
-    pub fn new(prefix: &str, year: i32, sequence: u32) -> BillingResult<Self> {
+    /// Checks a prefix: 1–12 ASCII letters, digits or dashes, not starting or ending
+    /// with a dash (the dash separates it from the year).
+    pub fn validate_prefix(prefix: &str) -> BillingResult<()> {
         let valid = !prefix.is_empty()
             && prefix.len() <= 12
             && prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !prefix.starts_with('-')
             && !prefix.ends_with('-');
-        if !valid {
-            return Err(BillingError::InvalidInvoicePrefix { raw: prefix.to_owned() });
+        if valid {
+            Ok(())
+        } else {
+            Err(BillingError::InvalidInvoicePrefix { raw: prefix.to_owned() })
         }
+    }
+
+    /// A number; see [`InvoiceNumber::validate_prefix`] for the prefix.
+    pub fn new(prefix: &str, year: i32, sequence: u32) -> BillingResult<Self> {
+        Self::validate_prefix(prefix)?;
         if !(1970..=9999).contains(&year) || sequence == 0 || sequence > 999_999 {
-            return Err(BillingError::InvalidInvoicePrefix {
+            return Err(BillingError::InvalidInvoiceNumber {
                 raw: format!("{prefix}-{year}-{sequence}"),
             });
         }
@@ -270,7 +278,7 @@ impl InvoiceNumber {
 
     /// Parses `SB-2026-000042` (the prefix may itself contain dashes).
     pub fn parse(raw: &str) -> BillingResult<Self> {
-        let invalid = || BillingError::InvalidInvoicePrefix { raw: raw.to_owned() };
+        let invalid = || BillingError::InvalidInvoiceNumber { raw: raw.to_owned() };
         let mut parts = raw.rsplitn(3, '-');
         let seq = parts.next().ok_or_else(invalid)?;
         let year = parts.next().ok_or_else(invalid)?;

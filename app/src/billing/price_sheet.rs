@@ -38,7 +38,9 @@ impl PriceEntry {
 }
 
 /// One version of a sheet: in effect over `[effective_on, ended_on)` (UTC days).
+/// Deserialising goes through [`PriceSheetVersion::new`], so stored JSON is checked too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "VersionData")]
 pub struct PriceSheetVersion {
     /// First day in effect.
     pub effective_on: NaiveDate,
@@ -82,8 +84,42 @@ impl PriceSheetVersion {
     }
 }
 
-/// A price sheet: a currency and non-overlapping versions.
+/// The unchecked shape of a [`PriceSheetVersion`] in JSON.
+#[derive(Deserialize)]
+struct VersionData {
+    effective_on: NaiveDate,
+    ended_on: Option<NaiveDate>,
+    entries: HashMap<MeterId, PriceEntry>,
+}
+
+impl TryFrom<VersionData> for PriceSheetVersion {
+    type Error = BillingError;
+
+    fn try_from(d: VersionData) -> BillingResult<Self> {
+        PriceSheetVersion::new(d.effective_on, d.ended_on, d.entries.into_values())
+    }
+}
+
+/// The unchecked shape of a [`PriceSheet`] in JSON.
+#[derive(Deserialize)]
+struct SheetData {
+    name: String,
+    currency: Currency,
+    versions: Vec<PriceSheetVersion>,
+}
+
+impl TryFrom<SheetData> for PriceSheet {
+    type Error = BillingError;
+
+    fn try_from(d: SheetData) -> BillingResult<Self> {
+        PriceSheet::new(&d.name, d.currency, d.versions)
+    }
+}
+
+/// A price sheet: a currency and non-overlapping versions. Deserialising goes through
+/// [`PriceSheet::new`]: overlapping versions are refused there too.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SheetData")]
 pub struct PriceSheet {
     /// Name, for invoices and audit.
     pub name: String,
@@ -285,6 +321,36 @@ mod tests {
         assert_eq!(price("2026-01-15"), dec!(0.009)); // the new version starts that day
         assert_eq!(price("2027-06-01"), dec!(0.009));
         assert!(sheet.version_at(day("2025-12-31")).is_none());
+    }
+
+    #[test]
+    fn sheets_read_from_json_are_checked_like_constructed_ones() {
+        let sheet = PriceSheet::new(
+            "list",
+            Currency::USD,
+            vec![
+                version("2026-01-01", Some("2026-01-15"), "0.008"),
+                version("2026-01-15", None, "0.009"),
+            ],
+        )
+        .unwrap();
+        let json = serde_json::to_string(&sheet).unwrap();
+        assert_eq!(serde_json::from_str::<PriceSheet>(&json).unwrap(), sheet);
+        // The same JSON with the first version left open-ended overlaps the second.
+        let overlapping = json.replacen("\"ended_on\":\"2026-01-15\"", "\"ended_on\":null", 1);
+        assert_ne!(overlapping, json);
+        let err = serde_json::from_str::<PriceSheet>(&overlapping)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("overlap"), "{err}");
+        // A tiered entry whose first tier does not start at 0 is refused inside a version.
+        let bad_tiers = json.replacen(
+            r#"{"model":"per_unit","unit_price":"0.008"}"#,
+            r#"{"model":"graduated","tiers":[{"from":"5","unit_price":"1"}]}"#,
+            1,
+        );
+        assert_ne!(bad_tiers, json);
+        assert!(serde_json::from_str::<PriceSheet>(&bad_tiers).is_err());
     }
 
     #[test]

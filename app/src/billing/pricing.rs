@@ -207,16 +207,36 @@ impl PricingModel {
         }
     }
 
-    /// The price shown on an invoice line: the unit price for per-unit pricing, the
-    /// average price per billing unit otherwise (`None` for zero quantity).
-    pub fn effective_unit_price(&self, quantity: Decimal) -> BillingResult<Option<Decimal>> {
-        if let PricingModel::PerUnit { unit_price } = self {
-            return Ok(Some(unit_price.value()));
+    /// The precise amount for `segment` billing units of one price version, used after
+    /// `before` units of the same billing period and account were priced by earlier
+    /// versions; `period_total` is the period's whole quantity.
+    ///
+    /// Tiers apply to the quantity accumulated over the period, across versions:
+    /// - graduated and package: the segment pays what it adds to the running total,
+    ///   `amount(before + segment) − amount(before)` — each unit is priced by the tier its
+    ///   place in the period falls in, at the version in effect when it was used;
+    /// - volume: every unit is priced by the tier the *period's* total reaches, each
+    ///   version's units at that version's price for that tier (`segment × price`) —
+    ///   a difference of volume amounts could be negative across a tier edge;
+    /// - per-unit: `segment × price`.
+    pub fn segment_amount(&self, before: Decimal, segment: Decimal, period_total: Decimal) -> BillingResult<Decimal> {
+        let overflow = || BillingError::Overflow { what: "amount" };
+        match self {
+            PricingModel::PerUnit { unit_price } => segment.checked_mul(unit_price.value()).ok_or_else(overflow),
+            PricingModel::Volume { tiers } => {
+                let tier = tiers.iter().rev().find(|t| period_total >= t.from).or(tiers.first());
+                match tier {
+                    Some(t) => segment.checked_mul(t.unit_price.value()).ok_or_else(overflow),
+                    None => Ok(Decimal::ZERO),
+                }
+            }
+            PricingModel::Graduated { .. } | PricingModel::Package { .. } => {
+                let total = before.checked_add(segment).ok_or_else(overflow)?;
+                self.amount(total)?
+                    .checked_sub(self.amount(before)?)
+                    .ok_or_else(overflow)
+            }
         }
-        if quantity.is_zero() {
-            return Ok(None);
-        }
-        Ok(self.amount(quantity)?.checked_div(quantity))
     }
 }
 
@@ -292,11 +312,6 @@ impl UnitConversion {
             .ok_or(BillingError::Overflow {
                 what: "unit conversion",
             })
-    }
-
-    /// Whether this is the identity conversion.
-    pub fn is_identity(&self) -> bool {
-        self.factor == Decimal::ONE && !self.per_period_hours
     }
 }
 
@@ -481,6 +496,34 @@ mod tests {
             let graduated = PricingModel::Graduated { tiers: rising.clone() }.amount(q).unwrap();
             let volume = PricingModel::Volume { tiers: rising }.amount(q).unwrap();
             prop_assert!(volume >= graduated);
+        }
+
+        #[test]
+        fn splitting_a_period_into_price_segments_never_changes_or_negates_the_amount(
+            tiers in falling_tiers(),
+            parts in proptest::collection::vec(0u64..800, 1..6),
+            size in 1u32..300,
+        ) {
+            // The same prices in every segment (a version change that kept the price):
+            // the segments' amounts are each ≥ 0 and add up to the whole period's amount.
+            let models = [
+                PricingModel::PerUnit { unit_price: tiers[0].unit_price },
+                PricingModel::Graduated { tiers: tiers.clone() },
+                PricingModel::Volume { tiers: tiers.clone() },
+                PricingModel::Package { package_size: Decimal::from(size), package_price: tiers[0].unit_price },
+            ];
+            let total: Decimal = parts.iter().map(|&q| Decimal::from(q)).sum();
+            for m in &models {
+                let mut before = Decimal::ZERO;
+                let mut sum = Decimal::ZERO;
+                for &q in &parts {
+                    let seg = m.segment_amount(before, Decimal::from(q), total).unwrap();
+                    prop_assert!(seg >= Decimal::ZERO, "{m:?}: negative segment {seg}");
+                    sum += seg;
+                    before += Decimal::from(q);
+                }
+                prop_assert_eq!(sum, m.amount(total).unwrap(), "{:?}", m);
+            }
         }
     }
 }

@@ -327,9 +327,8 @@ fn price_groups(
         let source = sources[account as usize];
         let mut unrated: BTreeMap<Section, Decimal> = BTreeMap::new();
         let report_only = info.billing == MeterBilling::ReportOnly;
-        // Billing units already priced this period for this account and meter (tiers
-        // continue across price versions).
-        let mut before = Decimal::ZERO;
+        // Each version's price entry (None: unpriced or report-only) and its usage.
+        let mut segments = Vec::with_capacity(versions.len());
         for (version, mut parts) in versions {
             parts.sort_by_key(|(s, _)| *s);
             let entry: Option<(&PriceEntry, NaiveDate)> = match (report_only, source.sheet) {
@@ -339,25 +338,35 @@ fn price_groups(
                 }
                 _ => None,
             };
+            let segment_usage: Decimal = parts.iter().map(|(_, q)| *q).sum();
+            let segment_billing = match entry {
+                Some((e, _)) => e.conversion.to_billing_units(segment_usage, hours)?,
+                None => Decimal::ZERO,
+            };
+            segments.push((entry, parts, segment_usage, segment_billing));
+        }
+        // Tiers apply to the period's accumulated quantity, across price versions.
+        let period_total = segments
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, s| sum.checked_add(s.3))
+            .ok_or(BillingError::Overflow { what: "quantity" })?;
+        // Billing units already priced this period by earlier versions.
+        let mut before = Decimal::ZERO;
+        for (entry, parts, segment_usage, segment_billing) in segments {
             let Some((entry, version_from)) = entry else {
                 for (section, q) in parts {
                     *unrated.entry(section).or_insert(Decimal::ZERO) += q;
                 }
                 continue;
             };
-            let segment_usage: Decimal = parts.iter().map(|(_, q)| *q).sum();
             let upb = entry.conversion.usage_units_per_billing_unit(hours);
-            let segment_billing = entry.conversion.to_billing_units(segment_usage, hours)?;
             let adjustment = source.adjustment.and_then(|a| a.for_meter(meter));
             let factor = adjustment.map_or(Decimal::ONE, |p| p.factor());
             let segment_amount = match &entry.model {
                 // Per-unit lines are computed per section directly (multiply, then divide
                 // once) to keep every digit.
                 PricingModel::PerUnit { .. } => None,
-                model => {
-                    let total = before + segment_billing;
-                    Some(checked_sub(model.amount(total)?, model.amount(before)?)?)
-                }
+                model => Some(model.segment_amount(before, segment_billing, period_total)?),
             };
             before += segment_billing;
             for (section, q) in parts {
@@ -449,10 +458,6 @@ fn section_mut(sections: &mut BTreeMap<Section, SectionRating>, section: Section
         unpriced: Vec::new(),
         report_only: Vec::new(),
     })
-}
-
-fn checked_sub(a: Decimal, b: Decimal) -> BillingResult<Decimal> {
-    a.checked_sub(b).ok_or(BillingError::Overflow { what: "amount" })
 }
 
 /// `a × b ÷ c`, multiplying first so the only rounding is the division's 28th digit.
@@ -747,6 +752,66 @@ mod tests {
     }
 
     #[test]
+    fn volume_tiers_use_the_periods_total_across_a_mid_month_price_version() {
+        let mut w = World::new();
+        let volume = |p1: &str, p2: &str| PricingModel::Volume {
+            tiers: vec![
+                Tier {
+                    from: dec!(0),
+                    unit_price: UnitPrice::parse(p1).unwrap(),
+                },
+                Tier {
+                    from: dec!(100),
+                    unit_price: UnitPrice::parse(p2).unwrap(),
+                },
+            ],
+        };
+        let e = |m| PriceEntry {
+            meter_id: BASE_VM_SIZE_HOURS,
+            model: m,
+            billing_unit: "u".into(),
+            conversion: UnitConversion::IDENTITY,
+        };
+        let month = [
+            usage(1, BASE_VM_SIZE_HOURS, "2026-01-10", dec!(80)),
+            usage(1, BASE_VM_SIZE_HOURS, "2026-01-20", dec!(40)),
+        ];
+        let amounts = |w: &World| -> Vec<Decimal> {
+            let r = w.rate("2026-01", &month);
+            r.account(BASE).unwrap().sections[0]
+                .lines
+                .iter()
+                .map(|l| l.precise_amount)
+                .collect()
+        };
+        // The same tiers in both versions: the period's 120 units reach the second tier,
+        // so every unit costs 5 — 80 × 5 = 400 and 40 × 5 = 200, the same 600 as one
+        // version pricing all 120 (never 800 then 600 − 800 = −200).
+        w.sheet = PriceSheet::new(
+            "v",
+            Currency::USD,
+            vec![
+                PriceSheetVersion::new(day("2026-01-01"), Some(day("2026-01-15")), [e(volume("10", "5"))]).unwrap(),
+                PriceSheetVersion::new(day("2026-01-15"), None, [e(volume("10", "5"))]).unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(amounts(&w), vec![dec!(400), dec!(200)]);
+        // New prices from the 15th: each version's units at its own price for the tier
+        // the period reaches — 80 × 5 = 400, 40 × 4 = 160.
+        w.sheet = PriceSheet::new(
+            "v",
+            Currency::USD,
+            vec![
+                PriceSheetVersion::new(day("2026-01-01"), Some(day("2026-01-15")), [e(volume("10", "5"))]).unwrap(),
+                PriceSheetVersion::new(day("2026-01-15"), None, [e(volume("8", "4"))]).unwrap(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(amounts(&w), vec![dec!(400), dec!(160)]);
+    }
+
+    #[test]
     fn a_sheet_in_another_currency_is_an_error() {
         let mut w = World::new();
         w.sheet = PriceSheet::new("eur", Currency::EUR, vec![]).unwrap();
@@ -785,6 +850,120 @@ mod tests {
         })
     }
 
+    const TABLE: MeterId = MeterId::from_u128(0x7ab1e);
+    const QUEUE: MeterId = MeterId::from_u128(0x0e0e);
+    const IPS: MeterId = MeterId::from_u128(0x1b5);
+
+    fn arb_usage_of(meters: &'static [MeterId]) -> impl Strategy<Value = Vec<UsageLine>> {
+        proptest::collection::vec((1u128..6, 0..meters.len(), 1u32..=31, 0i64..10_000_000, 0u32..8), 0..80).prop_map(
+            move |v| {
+                v.into_iter()
+                    .map(|(sub, m, d, q, scale)| UsageLine {
+                        subscription_id: SubscriptionId::from_u128(sub),
+                        meter_id: meters[m],
+                        day: NaiveDate::from_ymd_opt(2026, 1, d).unwrap(),
+                        quantity: Quantity::try_from_decimal(Decimal::new(q, scale)).unwrap(),
+                    })
+                    .collect()
+            },
+        )
+    }
+
+    /// Shuffles deterministically and splits every other line into two parts.
+    fn shuffle_and_split(lines: &[UsageLine], seed: u64, cut: u32) -> Vec<UsageLine> {
+        let mut shuffled = lines.to_vec();
+        let mut s = seed;
+        for i in (1..shuffled.len()).rev() {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            shuffled.swap(i, (s >> 33) as usize % (i + 1));
+        }
+        let mut split = Vec::new();
+        for (i, l) in shuffled.into_iter().enumerate() {
+            if i % 2 == 0 {
+                let part = (l.quantity.value() * Decimal::from(cut) / Decimal::from(10)).round_dp(10);
+                let rest = l.quantity.value() - part;
+                split.push(UsageLine {
+                    quantity: Quantity::try_from_decimal(part).unwrap(),
+                    ..l
+                });
+                split.push(UsageLine {
+                    quantity: Quantity::try_from_decimal(rest).unwrap(),
+                    ..l
+                });
+            } else {
+                split.push(l);
+            }
+        }
+        split
+    }
+
+    /// The tenants of [`world_with_tenants`] on a sheet with graduated (GB-month priced
+    /// GB-hours), volume and package entries whose prices change on the 16th.
+    fn world_with_tiers() -> World {
+        let mut w = world_with_tenants();
+        for (id, name) in [
+            (TABLE, "TableCapacity"),
+            (QUEUE, "QueueTransactions"),
+            (IPS, "IP Address Hours"),
+        ] {
+            w.meters.insert(
+                id,
+                Meter {
+                    id,
+                    name: name.into(),
+                    unit: "u".into(),
+                    service: "x".into(),
+                    billing: MeterBilling::Billable,
+                },
+            );
+        }
+        let tier = |from: &str, price: &str| Tier {
+            from: from.parse().unwrap(),
+            unit_price: UnitPrice::parse(price).unwrap(),
+        };
+        let entries = |scale: &str| {
+            let p = |base: &str| (base.parse::<Decimal>().unwrap() * scale.parse::<Decimal>().unwrap()).to_string();
+            vec![
+                PriceEntry::per_unit(BASE_VM_SIZE_HOURS, UnitPrice::parse(&p("0.008")).unwrap(), "vCPU-hour"),
+                PriceEntry {
+                    meter_id: TABLE,
+                    model: PricingModel::Graduated {
+                        tiers: vec![tier("0", &p("0.02")), tier("1000", &p("0.01"))],
+                    },
+                    billing_unit: "GB-month".into(),
+                    conversion: UnitConversion::MONTHLY_FROM_HOURLY,
+                },
+                PriceEntry {
+                    meter_id: QUEUE,
+                    model: PricingModel::Volume {
+                        tiers: vec![tier("0", &p("0.05")), tier("500000", &p("0.03"))],
+                    },
+                    billing_unit: "u".into(),
+                    conversion: UnitConversion::IDENTITY,
+                },
+                PriceEntry {
+                    meter_id: IPS,
+                    model: PricingModel::Package {
+                        package_size: dec!(1000),
+                        package_price: UnitPrice::parse(&p("1.5")).unwrap(),
+                    },
+                    billing_unit: "1,000 IP hours".into(),
+                    conversion: UnitConversion::IDENTITY,
+                },
+            ]
+        };
+        w.sheet = PriceSheet::new(
+            "tiers",
+            Currency::USD,
+            vec![
+                PriceSheetVersion::new(day("2020-01-01"), Some(day("2026-01-16")), entries("1")).unwrap(),
+                PriceSheetVersion::new(day("2026-01-16"), None, entries("1.25")).unwrap(),
+            ],
+        )
+        .unwrap();
+        w
+    }
+
     fn world_with_tenants() -> World {
         let mut w = World::new();
         for sub in 1u128..5 {
@@ -821,26 +1000,27 @@ mod tests {
         ) {
             let w = world_with_tenants();
             let expected = w.rate("2026-01", &lines);
-            // Shuffle deterministically and split every other line into two parts.
-            let mut shuffled = lines.clone();
-            let mut s = seed;
-            for i in (1..shuffled.len()).rev() {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                shuffled.swap(i, (s >> 33) as usize % (i + 1));
-            }
-            let mut split = Vec::new();
-            for (i, l) in shuffled.into_iter().enumerate() {
-                if i % 2 == 0 {
-                    let part = (l.quantity.value() * Decimal::from(cut) / Decimal::from(10)).round_dp(10);
-                    let rest = l.quantity.value() - part;
-                    split.push(UsageLine { quantity: Quantity::try_from_decimal(part).unwrap(), ..l });
-                    split.push(UsageLine { quantity: Quantity::try_from_decimal(rest).unwrap(), ..l });
-                } else {
-                    split.push(l);
-                }
-            }
-            let got = w.rate("2026-01", &split);
+            let got = w.rate("2026-01", &shuffle_and_split(&lines, seed, cut));
             prop_assert_eq!(got, expected);
+        }
+
+        #[test]
+        fn tiered_package_and_converted_prices_across_a_version_change_are_order_and_split_independent(
+            lines in arb_usage_of(&[BASE_VM_SIZE_HOURS, TABLE, QUEUE, IPS]), seed in any::<u64>(), cut in 1u32..9
+        ) {
+            let w = world_with_tiers();
+            let expected = w.rate("2026-01", &lines);
+            let got = w.rate("2026-01", &shuffle_and_split(&lines, seed, cut));
+            prop_assert_eq!(&got, &expected);
+            // Every line is ≥ 0, its rounded amount is its precise amount rounded, and the
+            // grand total is the sum of the rounded lines.
+            let mut sum = Decimal::ZERO;
+            for l in expected.accounts.iter().flat_map(|a| &a.sections).flat_map(|s| &s.lines) {
+                prop_assert!(l.precise_amount >= Decimal::ZERO, "{:?}", l);
+                prop_assert_eq!(l.amount.amount(), Currency::USD.round(l.precise_amount));
+                sum += l.amount.amount();
+            }
+            prop_assert_eq!(expected.grand_total().amount(), sum);
         }
 
         #[test]
