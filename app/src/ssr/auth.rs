@@ -310,13 +310,15 @@ pub fn bearer_token(header: &str) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
 }
 
-/// The client address to throttle and audit: the socket peer, or the first
-/// `X-Forwarded-For` hop when Stackbill is configured to trust its proxy.
+/// The client address to throttle and audit: the socket peer, or, when Stackbill is
+/// configured to trust its (one) reverse proxy, the *last* `X-Forwarded-For` hop — the
+/// address that proxy saw. Earlier hops are whatever the client chose to send, so
+/// trusting the first would let anyone pick a fresh address per attempt.
 pub fn client_addr(state: &AppState, peer: Option<std::net::SocketAddr>, forwarded_for: Option<&str>) -> String {
     if state.settings.trust_proxy {
-        if let Some(first) = forwarded_for.and_then(|h| h.split(',').next()).map(str::trim) {
-            if !first.is_empty() {
-                return first.to_owned();
+        if let Some(last) = forwarded_for.and_then(|h| h.rsplit(',').next()).map(str::trim) {
+            if !last.is_empty() {
+                return last.to_owned();
             }
         }
     }

@@ -5,7 +5,7 @@ use app::ssr::auth::Caller;
 use app::ssr::db::testing::TestDb;
 use app::ssr::db::{self, customers::NewCustomer};
 use app::ssr::services::accounts::{self, TokenInput, UserInput};
-use app::ssr::{AppState, Settings};
+use app::ssr::AppState;
 use app::types::Role;
 use reqwest::cookie::CookieStore;
 use reqwest::header::HeaderValue;
@@ -65,7 +65,8 @@ async fn spawn_app_configured(test_db: TestDb, tweak: impl FnOnce(&mut Config)) 
     app::ssr::services::catalogue::sync_meter_catalogue(&test_db.db, 0)
         .await
         .unwrap();
-    let state = AppState::new(test_db.db.clone(), Settings::default());
+    // The settings the real server derives from its configuration (trusted proxy, public URL).
+    let state = AppState::new(test_db.db.clone(), server::settings(&config));
     let running = server::spawn(&config, state.clone()).await.expect("server starts");
     let (client, jar) = new_client();
     TestApp {

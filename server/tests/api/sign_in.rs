@@ -1,4 +1,4 @@
-use crate::helpers::{error_code, for_each_app, spawn_app, PASSWORD};
+use crate::helpers::{error_code, for_each_app, spawn_app, spawn_app_with, PASSWORD};
 use app::ssr::db::sessions::session_exists;
 use app::types::Role;
 
@@ -80,6 +80,108 @@ async fn five_failures_throttle_the_account_with_retry_after() {
         app
     })
     .await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_cannot_outrun_the_throttle() {
+    for_each_app(|app| async move {
+        app.add_user("ops@example.test", Role::Operator, None).await;
+        // 15 guesses at once: the password hash is slow, but each attempt is counted
+        // before it is checked, so no more than 5 are ever checked.
+        let mut guesses = tokio::task::JoinSet::new();
+        for i in 0..15 {
+            let client = app.client.clone();
+            let url = app.url("/api/fn/sign_in");
+            guesses.spawn(async move {
+                let password = format!("guess number {i}");
+                let form = [("email", "ops@example.test"), ("password", password.as_str())];
+                client.post(url).form(&form).send().await.unwrap().status().as_u16()
+            });
+        }
+        let mut statuses = Vec::new();
+        while let Some(status) = guesses.join_next().await {
+            statuses.push(status.unwrap());
+        }
+        let checked = statuses.iter().filter(|&&s| s == 401).count();
+        let refused = statuses.iter().filter(|&&s| s == 429).count();
+        assert!(checked <= 5, "{statuses:?}");
+        assert_eq!(checked + refused, 15, "{statuses:?}");
+        // Exactly the checked guesses are remembered as failures; refused ones are not.
+        let mut c = app.state.db.conn().await.unwrap();
+        let (failures, _) = app::ssr::db::throttle::failures_for_account(&mut c, "ops@example.test", 0)
+            .await
+            .unwrap();
+        assert_eq!(failures, checked as i64, "{statuses:?}");
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_client_guessing_across_many_accounts_is_throttled_by_address() {
+    let app = spawn_app().await;
+    app.add_user("ops@example.test", Role::Operator, None).await;
+    // 20 failures from one address, each on a different account (never 5 on one).
+    for i in 0..20 {
+        let status = app
+            .sign_in(&format!("user{i}@example.test"), "guess guess")
+            .await
+            .status();
+        assert_eq!(status, 401);
+    }
+    let limited = app.sign_in("ops@example.test", PASSWORD).await;
+    assert_eq!(limited.status(), 429);
+    assert!(limited.headers().contains_key("retry-after"));
+    app.dispose().await;
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_address_is_the_hop_the_proxy_added() {
+    let app = spawn_app_with(|c| c.trust_proxy = true).await;
+    // A client rotating a forged first hop is still one client: the proxy appends the
+    // address it saw (203.0.113.7) last.
+    let guess = |i: usize| {
+        let form = [
+            ("email", format!("user{i}@example.test")),
+            ("password", "guess guess".to_owned()),
+        ];
+        app.client
+            .post(app.url("/api/fn/sign_in"))
+            .header("x-forwarded-for", format!("198.51.100.{i}, 203.0.113.7"))
+            .form(&form)
+            .send()
+    };
+    for i in 0..20 {
+        assert_eq!(guess(i).await.unwrap().status(), 401);
+    }
+    assert_eq!(guess(20).await.unwrap().status(), 429);
+    // Another address behind the same proxy is not affected.
+    let other = app
+        .client
+        .post(app.url("/api/fn/sign_in"))
+        .header("x-forwarded-for", "203.0.113.8")
+        .form(&[("email", "someone@example.test"), ("password", "guess guess")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 401);
+    app.dispose().await;
+}
+
+#[tokio::test]
+async fn the_session_cookie_is_secure_when_the_public_url_is_https() {
+    let app = spawn_app_with(|c| {
+        c.public_url = "https://billing.example.test".into();
+        c.cookie_secure = true;
+    })
+    .await;
+    app.add_user("ops@example.test", Role::Operator, None).await;
+    let response = app.sign_in("ops@example.test", PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    app.dispose().await;
 }
 
 #[tokio::test]

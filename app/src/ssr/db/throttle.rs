@@ -2,17 +2,27 @@
 
 use super::{sql, AsExecutor, DbResult};
 
-/// Records one failed sign-in.
-pub async fn insert_failure(c: &mut impl AsExecutor, account_key: &str, client_addr: &str, now: i64) -> DbResult<()> {
-    sql!(c, |e| sqlx::query(
-        "INSERT INTO sign_in_failures (account_key, client_addr, failed_at) VALUES ($1, $2, $3)"
+/// Records one failed sign-in (or reserves one before the password is checked) and
+/// returns its id.
+pub async fn insert_failure(c: &mut impl AsExecutor, account_key: &str, client_addr: &str, now: i64) -> DbResult<i64> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "INSERT INTO sign_in_failures (account_key, client_addr, failed_at) VALUES ($1, $2, $3) RETURNING id"
     )
     .bind(account_key)
     .bind(client_addr)
     .bind(now)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
+    .fetch_one(e)
+    .await)?)
+}
+
+/// Drops one reserved failure (an attempt that was refused before its password was
+/// checked does not count against the account).
+pub async fn delete_failure(c: &mut impl AsExecutor, id: i64) -> DbResult<()> {
+    sql!(c, |e| sqlx::query("DELETE FROM sign_in_failures WHERE id = $1")
+        .bind(id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -83,7 +93,7 @@ mod tests {
             let mut c = db.conn().await.unwrap();
             insert_failure(&mut c, "a@x.test", "10.0.0.1", 100).await.unwrap();
             insert_failure(&mut c, "a@x.test", "10.0.0.2", 200).await.unwrap();
-            insert_failure(&mut c, "b@x.test", "10.0.0.1", 300).await.unwrap();
+            let b = insert_failure(&mut c, "b@x.test", "10.0.0.1", 300).await.unwrap();
             assert_eq!(
                 failures_for_account(&mut c, "a@x.test", 0).await.unwrap(),
                 (2, Some(100))
@@ -100,6 +110,8 @@ mod tests {
             clear_account(&mut c, "a@x.test").await.unwrap();
             assert_eq!(failures_for_account(&mut c, "a@x.test", 0).await.unwrap().0, 0);
             assert_eq!(delete_older_than(&mut c, 300).await.unwrap(), 1);
+            delete_failure(&mut c, b).await.unwrap();
+            assert_eq!(failures_for_client(&mut c, "10.0.0.1", 0).await.unwrap(), (0, None));
         })
         .await;
     }

@@ -147,6 +147,10 @@ pub async fn upsert_user(state: &AppState, input: UserInput) -> Result<i64, AppE
 /// Signs a person in: throttling first, then the password. An unknown email and a wrong
 /// password give the same answer after the same work. Returns the user on success; the
 /// caller (the server function) renews the session id and stores the user in it.
+///
+/// The attempt is recorded as a failure *before* the counts are read and the password is
+/// checked (and forgotten again on success), so parallel guesses cannot all pass the
+/// check while the slow hash runs: the n-th concurrent attempt sees at least n failures.
 pub async fn sign_in(state: &AppState, email: &str, password: &str, client_addr: &str) -> Result<UserRow, AppError> {
     if email.len() > MAX_EMAIL_LEN || password.len() > auth::MAX_PASSWORD_BYTES {
         return Err(AppError::invalid_credentials());
@@ -156,11 +160,14 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, client_addr:
     let settings = &state.settings;
     let since = now - settings.sign_in_window_secs;
     let mut c = state.db.conn().await?;
+    let attempt = db::throttle::insert_failure(&mut c, &account_key, client_addr, now).await?;
     let (by_account, oldest_a) = db::throttle::failures_for_account(&mut c, &account_key, since).await?;
     let (by_client, oldest_c) = db::throttle::failures_for_client(&mut c, client_addr, since).await?;
-    let account_limited = by_account >= settings.sign_in_max_failures;
-    let client_limited = by_client >= settings.sign_in_max_failures * 4;
+    // The counts include this attempt.
+    let account_limited = by_account > settings.sign_in_max_failures;
+    let client_limited = by_client > settings.sign_in_max_failures * 4;
     if account_limited || client_limited {
+        db::throttle::delete_failure(&mut c, attempt).await?;
         let oldest = match (account_limited, client_limited) {
             (true, true) => oldest_a.max(oldest_c),
             (true, false) => oldest_a,
@@ -193,7 +200,7 @@ pub async fn sign_in(state: &AppState, email: &str, password: &str, client_addr:
             Ok(u)
         }
         _ => {
-            db::throttle::insert_failure(&mut c, &account_key, client_addr, now).await?;
+            // The reserved row stays: it is this failure.
             let entry = AuditEntry {
                 actor: "anonymous",
                 actor_label: &account_key,
