@@ -280,18 +280,42 @@ pub enum ConnectError {
     Migration(String),
 }
 
-/// Removes the password from a database URL before it is shown anywhere.
+/// Removes the password from a database URL before it is shown anywhere: the one in the
+/// user info (`postgres://user:secret@host`) and any `password`/`sslpassword` query
+/// parameter (`postgres://host/db?password=secret`).
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{}:***{}", &url[..scheme_end + 3], user, &url[at..]),
-                None => url.to_owned(),
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.find("://") {
+        Some(scheme_end) => {
+            let rest = &base[scheme_end + 3..];
+            let authority_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => match rest[..at].split_once(':') {
+                    Some((user, _)) => format!("{}{user}:***{}", &base[..scheme_end + 3], &rest[at..]),
+                    None => base.to_owned(),
+                },
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") || k.eq_ignore_ascii_case("sslpassword") => {
+                    format!("{k}=***")
+                }
+                _ => p.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 fn one_line(e: &sqlx::Error) -> String {
@@ -486,6 +510,14 @@ mod tests {
             "postgres://postgres@127.0.0.1/x"
         );
         assert_eq!(redact_url("sqlite:data/stackbill.db"), "sqlite:data/stackbill.db");
+        assert_eq!(
+            redact_url("postgres://db.example/stackbill?user=billing&password=s3cret&sslmode=require"),
+            "postgres://db.example/stackbill?user=billing&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://billing:p@ss@db.example/x?sslpassword=k3y"),
+            "postgres://billing:***@db.example/x?sslpassword=***"
+        );
     }
 
     #[tokio::test]
