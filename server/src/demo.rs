@@ -113,12 +113,17 @@ struct DemoCustomer {
     address: &'static str,
 }
 
-fn customers(count: usize, first_day: NaiveDate) -> Vec<DemoCustomer> {
-    // One tenant gets mapped on the 10th of the month before the last: its usage before
-    // that day stays on the base subscription, after it moves to its own.
-    let last_month = BillingPeriod::of_date(first_day + Duration::days(89)).previous();
-    let tenth = last_month.first_day() + Duration::days(9);
-    let mid_window = if tenth > first_day { tenth } else { first_day };
+fn customers(count: usize, first_day: NaiveDate, last_day: NaiveDate) -> Vec<DemoCustomer> {
+    // One tenant gets mapped on the 10th of a month inside the window — the month before
+    // the last if the window reaches back that far, else the last one: its usage before
+    // that day stays on the base subscription, after it moves to its own. Never after the
+    // window (a mapping in the future would not be a mapping yet).
+    let last_month = BillingPeriod::of_date(last_day);
+    let mid_window = [last_month.previous(), last_month]
+        .iter()
+        .map(|m| m.first_day() + Duration::days(9))
+        .find(|tenth| *tenth > first_day && *tenth <= last_day)
+        .unwrap_or(first_day);
     let mut list = vec![
         DemoCustomer {
             name: "Contoso Manufacturing Inc.".into(),
@@ -663,7 +668,7 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     };
 
     // Customers, tenants, mappings, user subscriptions.
-    let demo_customers = customers(args.customers, first_day);
+    let demo_customers = customers(args.customers, first_day, until.date_naive());
     let mut resources: Vec<Resource> = Vec::new();
     let mut customer_ids = Vec::new();
     let mut mapped = 0;

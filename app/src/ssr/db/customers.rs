@@ -1,6 +1,7 @@
 //! Customers and their cloud tenants.
 
 use super::{sql, AsExecutor, DbResult};
+use chrono::NaiveDate;
 use sqlx::FromRow;
 
 /// A `customers` row joined with its cloud tenant's GUID.
@@ -168,15 +169,16 @@ pub async fn count_customers(c: &mut impl AsExecutor) -> DbResult<i64> {
         .await)?)
 }
 
-/// Cloud tenants with and without a current customer subscription on any registration:
-/// `(mapped, unmapped)`. Tenants that only own user subscriptions count too: their usage
-/// is what falls back to the base subscription.
-pub async fn count_tenants_by_mapping(c: &mut impl AsExecutor) -> DbResult<(i64, i64)> {
+/// Cloud tenants with and without a customer subscription in effect on `today` on any
+/// registration: `(mapped, unmapped)`. A mapping that starts later does not count yet.
+/// Tenants that only own user subscriptions count too: their usage is what falls back to
+/// the base subscription.
+pub async fn count_tenants_by_mapping(c: &mut impl AsExecutor, today: NaiveDate) -> DbResult<(i64, i64)> {
     let q = "SELECT \
-             COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = t.id AND cs.ended_on IS NULL) THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = t.id AND cs.ended_on IS NULL) THEN 0 ELSE 1 END), 0) \
+             COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = t.id AND cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)) THEN 1 ELSE 0 END), 0), \
+             COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = t.id AND cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)) THEN 0 ELSE 1 END), 0) \
              FROM cloud_tenants t";
-    let (mapped, unmapped): (i64, i64) = sql!(c, |e| sqlx::query_as(q).fetch_one(e).await)?;
+    let (mapped, unmapped): (i64, i64) = sql!(c, |e| sqlx::query_as(q).bind(today).fetch_one(e).await)?;
     Ok((mapped, unmapped))
 }
 
@@ -271,7 +273,8 @@ mod tests {
                 .await
                 .unwrap_err()
                 .is_unique_violation());
-            assert_eq!(count_tenants_by_mapping(&mut c).await.unwrap(), (0, 1));
+            let today = "2026-01-01".parse().unwrap();
+            assert_eq!(count_tenants_by_mapping(&mut c, today).await.unwrap(), (0, 1));
         })
         .await;
     }

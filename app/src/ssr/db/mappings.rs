@@ -221,6 +221,31 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(both.len(), 2);
+            // Counts as of a day: before the first mapping the tenant is unmapped; a
+            // mapping that starts later is not counted yet.
+            use crate::ssr::db::customers::count_tenants_by_mapping;
+            use crate::ssr::db::registrations::list_registration_summaries;
+            assert_eq!(
+                count_tenants_by_mapping(&mut c, day("2026-01-09")).await.unwrap(),
+                (0, 1)
+            );
+            assert_eq!(
+                count_tenants_by_mapping(&mut c, day("2026-01-10")).await.unwrap(),
+                (1, 0)
+            );
+            assert_eq!(
+                count_tenants_by_mapping(&mut c, day("2026-03-01")).await.unwrap(),
+                (1, 0)
+            );
+            let mapped = |s: Vec<crate::ssr::db::registrations::RegistrationSummaryRow>| s[0].mapped_tenants;
+            assert_eq!(
+                mapped(list_registration_summaries(&mut c, day("2026-01-09")).await.unwrap()),
+                0
+            );
+            assert_eq!(
+                mapped(list_registration_summaries(&mut c, day("2026-01-31")).await.unwrap()),
+                1
+            );
         })
         .await;
     }

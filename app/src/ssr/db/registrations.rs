@@ -1,6 +1,7 @@
 //! Registrations (stamps) and their base subscriptions.
 
 use super::{sql, AsExecutor, DbResult};
+use chrono::NaiveDate;
 use sqlx::FromRow;
 
 /// A `registrations` row.
@@ -153,19 +154,23 @@ pub struct RegistrationSummaryRow {
     pub currency: String,
     /// Default price sheet's name.
     pub price_sheet: Option<String>,
-    /// Tenants with a current customer subscription here.
+    /// Tenants with a customer subscription in effect here today.
     pub mapped_tenants: i64,
     /// User subscriptions on this stamp.
     pub user_subscriptions: i64,
 }
 
-/// Registrations with their counts, by name.
-pub async fn list_registration_summaries(c: &mut impl AsExecutor) -> DbResult<Vec<RegistrationSummaryRow>> {
+/// Registrations with their counts as of `today`, by name.
+pub async fn list_registration_summaries(
+    c: &mut impl AsExecutor,
+    today: NaiveDate,
+) -> DbResult<Vec<RegistrationSummaryRow>> {
     let q = "SELECT r.id, r.name, r.base_subscription_id, r.currency, p.name AS price_sheet, \
-             (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND cs.ended_on IS NULL) AS mapped_tenants, \
+             (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)) AS mapped_tenants, \
              (SELECT COUNT(*) FROM user_subscriptions us WHERE us.registration_id = r.id) AS user_subscriptions \
              FROM registrations r LEFT JOIN price_sheets p ON p.id = r.price_sheet_id ORDER BY r.name";
     Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(q)
+        .bind(today)
         .fetch_all(e)
         .await)?)
 }
@@ -211,7 +216,9 @@ mod tests {
             )
             .await
             .unwrap();
-            let summaries = list_registration_summaries(&mut c).await.unwrap();
+            let summaries = list_registration_summaries(&mut c, "2026-01-01".parse().unwrap())
+                .await
+                .unwrap();
             assert_eq!(summaries.len(), 1);
             assert_eq!(
                 (summaries[0].currency.as_str(), summaries[0].mapped_tenants),

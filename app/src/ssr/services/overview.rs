@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 /// The operator's home: registrations, customers, mapping coverage, ingestion.
 pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, AppError> {
     let mut c = state.db.conn().await?;
-    let registrations = db::registrations::list_registration_summaries(&mut c)
+    let today = state.clock.now().date_naive();
+    let registrations = db::registrations::list_registration_summaries(&mut c, today)
         .await?
         .into_iter()
         .map(|r| RegistrationSummary {
@@ -28,7 +29,7 @@ pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, App
         })
         .collect();
     let customers = db::customers::count_customers(&mut c).await?;
-    let (mapped_tenants, unmapped_tenants) = db::customers::count_tenants_by_mapping(&mut c).await?;
+    let (mapped_tenants, unmapped_tenants) = db::customers::count_tenants_by_mapping(&mut c, today).await?;
     let (user_subscriptions, unassigned_subscriptions) =
         db::user_subscriptions::count_user_subscriptions(&mut c).await?;
     let usage_records = db::usage::count_records(&mut c).await?;
