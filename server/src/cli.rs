@@ -662,22 +662,27 @@ async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
             )
             .await
         {
-            Ok(r) => println!(
-                "{}: {} windows, {} pages, {} records: {} accepted, {} duplicate, {} corrected, {} quarantined; \
-                 {} subscriptions known; watermark {}",
-                reg.name,
-                r.windows,
-                r.pages,
-                r.records,
-                r.report.accepted,
-                r.report.duplicates,
-                r.report.corrected,
-                r.report.quarantined,
-                r.subscriptions,
-                r.watermark
-                    .map(|w| w.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_else(|| "unchanged".into())
-            ),
+            Ok(r) => {
+                println!(
+                    "{}: {} windows, {} pages, {} records: {} accepted, {} duplicate, {} corrected, {} quarantined; \
+                     {} subscriptions known; watermark {}",
+                    reg.name,
+                    r.windows,
+                    r.pages,
+                    r.records,
+                    r.report.accepted,
+                    r.report.duplicates,
+                    r.report.corrected,
+                    r.report.quarantined,
+                    r.subscriptions,
+                    r.watermark
+                        .map(|w| w.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_else(|| "unchanged".into())
+                );
+                if let Some(e) = &r.subscriptions_error {
+                    eprintln!("{}: warning: the stamp's subscriptions were not read ({e}); usage of new subscriptions stays unassigned until they are", reg.name);
+                }
+            }
             Err(e) => {
                 eprintln!("{}: {e}", reg.name);
                 failed = true;

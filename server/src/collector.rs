@@ -25,6 +25,9 @@ pub const USAGE_API_VERSION: &str = "2015-06-01-preview";
 /// The admin subscriptions API version.
 pub const SUBSCRIPTIONS_API_VERSION: &str = "2015-11-01";
 
+/// How long a token command may run.
+const TOKEN_COMMAND_TIMEOUT: StdDuration = StdDuration::from_secs(60);
+
 /// How failures are retried.
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -76,6 +79,8 @@ pub struct PullReport {
     pub report: BatchReport,
     /// User subscriptions learned from the stamp.
     pub subscriptions: u64,
+    /// Why reading the stamp's subscriptions failed, if it did (usage was still collected).
+    pub subscriptions_error: Option<String>,
     /// The watermark after the pull.
     pub watermark: Option<DateTime<Utc>>,
 }
@@ -89,6 +94,10 @@ enum TokenSource {
 
 impl TokenSource {
     async fn token(&self) -> Result<String, CollectorError> {
+        self.token_within(TOKEN_COMMAND_TIMEOUT).await
+    }
+
+    async fn token_within(&self, limit: StdDuration) -> Result<String, CollectorError> {
         match self {
             TokenSource::Env(var) => std::env::var(var)
                 .ok()
@@ -96,12 +105,22 @@ impl TokenSource {
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| CollectorError::Token(format!("the environment variable {var} is empty or not set"))),
             TokenSource::Command(cmd) => {
-                let out = tokio::process::Command::new("sh")
+                // A hung command (an interactive login prompt, a dead network) must not
+                // stop the scheduler: it is killed after `limit`.
+                let run = tokio::process::Command::new("sh")
                     .arg("-c")
                     .arg(cmd)
+                    .stdin(std::process::Stdio::null())
                     .kill_on_drop(true)
-                    .output()
+                    .output();
+                let out = tokio::time::timeout(limit, run)
                     .await
+                    .map_err(|_| {
+                        CollectorError::Token(format!(
+                            "the token command did not finish within {} s",
+                            limit.as_secs_f64()
+                        ))
+                    })?
                     .map_err(|e| CollectorError::Token(format!("cannot run the token command: {e}")))?;
                 if !out.status.success() {
                     let err = String::from_utf8_lossy(&out.stderr);
@@ -282,8 +301,7 @@ impl Session<'_> {
                         .headers()
                         .get(reqwest::header::RETRY_AFTER)
                         .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.trim().parse::<u64>().ok())
-                        .map(StdDuration::from_secs);
+                        .and_then(|v| retry_after(v, Utc::now()));
                     let body = resp.text().await.unwrap_or_default();
                     let detail = azure_error(&body).unwrap_or_else(|| body.chars().take(200).collect());
                     let retryable = matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504);
@@ -382,7 +400,8 @@ impl Collector {
         let result = self.pull_inner(state, reg, range).await;
         if let Err(e) = &result {
             if let Ok(mut c) = state.db.conn().await {
-                let _ = db::collector::record_error(&mut c, reg.id, &e.to_string(), state.now_secs()).await;
+                let initial = first_watermark(state.clock.now()).timestamp();
+                let _ = db::collector::record_error(&mut c, reg.id, &e.to_string(), initial, state.now_secs()).await;
             }
             tracing::error!(registration = %reg.name, error = %e, "collector failed");
         }
@@ -405,12 +424,19 @@ impl Collector {
             token: None,
             jitter: seed,
         };
-        // Learn who owns the stamp's subscriptions first, so usage is attributed as it arrives.
-        let subscriptions = self.sync_subscriptions(state, reg, &mut session).await?;
-        let mut report = PullReport {
-            subscriptions,
-            ..PullReport::default()
-        };
+        // Learn who owns the stamp's subscriptions first, so usage is attributed as it
+        // arrives. A failure here does not stop usage collection: usage of subscriptions
+        // not known yet is stored as unassigned (billed to the base) until a later sync
+        // learns the owner, so it is never lost — only attributed later.
+        let mut report = PullReport::default();
+        match self.sync_subscriptions(state, reg, &mut session).await {
+            Ok(learned) => report.subscriptions = learned,
+            Err(e @ CollectorError::Token(_)) => return Err(e),
+            Err(e) => {
+                tracing::warn!(registration = %reg.name, error = %e, "reading the stamp's subscriptions failed");
+                report.subscriptions_error = Some(e.to_string());
+            }
+        }
 
         let now = state.clock.now();
         let last_closed = hour(now);
@@ -421,8 +447,7 @@ impl Collector {
         let start = match (range.from, &current) {
             (Some(from), _) => hour(from),
             (None, Some(s)) => DateTime::from_timestamp(s.watermark_at, 0).unwrap_or(last_closed),
-            // First run: the start of the current month, so this month's invoices are whole.
-            (None, None) => app::billing::BillingPeriod::containing(now).start(),
+            (None, None) => first_watermark(now),
         };
         let end = hour(range.to.unwrap_or(last_closed)).min(last_closed);
         if current.is_none() && !explicit {
@@ -544,34 +569,15 @@ impl Collector {
         reg: &RegistrationRow,
         session: &mut Session<'_>,
     ) -> Result<u64, CollectorError> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Sub {
-            subscription_id: String,
-            #[serde(default)]
-            display_name: String,
-            #[serde(default)]
-            owner: String,
-            #[serde(default)]
-            tenant_id: Option<String>,
-            #[serde(default)]
-            offer_id: String,
-            #[serde(default)]
-            state: String,
-        }
-        #[derive(Deserialize)]
-        #[serde(rename_all = "camelCase")]
-        struct Page {
-            value: Vec<Sub>,
-            next_link: Option<String>,
-        }
         let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
         let mut url = session.endpoint.subscriptions_url();
         let mut subs = Vec::new();
         loop {
             let body = session.get(&url).await?;
-            let page: Page = serde_json::from_slice(&body.0)
-                .map_err(|e| CollectorError::Api(format!("the subscriptions API returned an unexpected page: {e}")))?;
+            let page = parse_subscriptions_page(&body.0)?;
+            if page.skipped > 0 {
+                tracing::warn!(registration = %reg.name, skipped = page.skipped, "unreadable entries in the subscriptions list");
+            }
             subs.extend(page.value);
             match session.endpoint.next_url(
                 &url,
@@ -659,4 +665,148 @@ pub fn spawn_scheduler(state: AppState, interval: StdDuration) {
             tokio::time::sleep(interval).await;
         }
     });
+}
+
+/// Where a registration's collector starts when it has never run: the start of the
+/// current month, so this month's invoices are whole.
+fn first_watermark(now: DateTime<Utc>) -> DateTime<Utc> {
+    app::billing::BillingPeriod::containing(now).start()
+}
+
+/// A `Retry-After` value: delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+fn retry_after(value: &str, now: DateTime<Utc>) -> Option<StdDuration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(StdDuration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?.with_timezone(&Utc);
+    Some((at - now).to_std().unwrap_or(StdDuration::ZERO))
+}
+
+/// One user subscription as `Microsoft.Subscriptions.Admin/subscriptions` lists it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StampSubscription {
+    /// The user subscription.
+    pub subscription_id: String,
+    /// Its name.
+    #[serde(default)]
+    pub display_name: String,
+    /// The owner's sign-in name.
+    #[serde(default)]
+    pub owner: String,
+    /// The directory (cloud tenant) it belongs to.
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    /// The offer's resource id.
+    #[serde(default)]
+    pub offer_id: String,
+    /// Enabled, Disabled, …
+    #[serde(default)]
+    pub state: String,
+}
+
+/// One page of the subscriptions list.
+#[derive(Debug, Default)]
+pub struct SubscriptionsPage {
+    /// Readable entries.
+    pub value: Vec<StampSubscription>,
+    /// Entries that could not be read (skipped, not fatal).
+    pub skipped: usize,
+    /// The next page.
+    pub next_link: Option<String>,
+}
+
+/// Reads a subscriptions page. Entries are read one by one: one odd entry (a field of
+/// an unexpected type) skips that entry, not the whole list.
+pub fn parse_subscriptions_page(body: &[u8]) -> Result<SubscriptionsPage, CollectorError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Page {
+        #[serde(default)]
+        value: Vec<serde_json::Value>,
+        #[serde(default)]
+        next_link: Option<String>,
+    }
+    let page: Page = serde_json::from_slice(body)
+        .map_err(|e| CollectorError::Api(format!("the subscriptions API returned an unexpected page: {e}")))?;
+    let mut out = SubscriptionsPage {
+        next_link: page.next_link.filter(|l| !l.is_empty()),
+        ..SubscriptionsPage::default()
+    };
+    for v in page.value {
+        match serde_json::from_value::<StampSubscription>(v) {
+            Ok(s) => out.value.push(s),
+            Err(_) => out.skipped += 1,
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_published_subscriptions_list_is_read_with_owners() {
+        let path = format!(
+            "{}/../app/tests/fixtures/azure-stack/local-user-subscriptions-list.spec-example.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let spec: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let body = spec["responses"]["200"]["body"].to_string();
+        let page = parse_subscriptions_page(body.as_bytes()).unwrap();
+        assert_eq!((page.value.len(), page.skipped, page.next_link), (4, 0, None));
+        let first = &page.value[0];
+        assert_eq!(first.subscription_id, "5144634d-7e4d-443b-a304-d27e44220fc6");
+        assert_eq!(first.tenant_id.as_deref(), Some("d9b782d5-d098-4374-8f2c-3907cc34611c"));
+        assert_eq!(first.owner, "tenantadmin1@msazurestack.onmicrosoft.com");
+        assert_eq!(first.offer_id.rsplit('/').next(), Some("balaoffer"));
+        assert_eq!(first.state, "Enabled");
+    }
+
+    #[test]
+    fn one_odd_subscription_entry_is_skipped_not_fatal() {
+        let body = br#"{"value":[
+            {"subscriptionId":"5144634d-7e4d-443b-a304-d27e44220fc6","tenantId":null,"extra":[1]},
+            {"subscriptionId":42},
+            {"displayName":"no id"}
+        ],"nextLink":""}"#;
+        let page = parse_subscriptions_page(body).unwrap();
+        assert_eq!((page.value.len(), page.skipped, page.next_link), (1, 2, None));
+        assert!(parse_subscriptions_page(b"<html>").is_err());
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_as_an_http_date() {
+        let now = DateTime::parse_from_rfc3339("2026-11-23T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(retry_after(" 7 ", now), Some(StdDuration::from_secs(7)));
+        assert_eq!(
+            retry_after("Mon, 23 Nov 2026 10:00:30 GMT", now),
+            Some(StdDuration::from_secs(30))
+        );
+        // A date in the past: retry now (the backoff still applies).
+        assert_eq!(
+            retry_after("Mon, 23 Nov 2026 09:00:00 GMT", now),
+            Some(StdDuration::ZERO)
+        );
+        assert_eq!(retry_after("soon", now), None);
+    }
+
+    #[tokio::test]
+    async fn a_hung_token_command_is_stopped() {
+        let source = TokenSource::Command("sleep 600".into());
+        let started = std::time::Instant::now();
+        let err = source
+            .token_within(StdDuration::from_millis(300))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("did not finish"), "{err}");
+        assert!(started.elapsed() < StdDuration::from_secs(10));
+        let ok = TokenSource::Command("echo ' abc '".into()).token().await.unwrap();
+        assert_eq!(ok, "abc");
+    }
 }

@@ -21,6 +21,9 @@ struct Scanner<R> {
 
 type Doc = DocumentError;
 
+/// The longest single value (a record, a key, a page's other fields) a document may hold.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+
 impl<R: BufRead> Scanner<R> {
     fn error(&self, message: impl Into<String>) -> Doc {
         DocumentError {
@@ -77,8 +80,9 @@ impl<R: BufRead> Scanner<R> {
         }
     }
 
-    /// Copies one complete JSON value (object, array, string or scalar) into `out`,
-    /// tracking strings and nesting; returns where it started.
+    /// Copies one complete JSON value (object, array, string or scalar; at most
+    /// [`MAX_VALUE_BYTES`]) into `out`, tracking strings and nesting; returns where it
+    /// started.
     fn capture(&mut self, out: &mut Vec<u8>) -> Result<(u64, u64), Doc> {
         out.clear();
         self.skip_blank()?;
@@ -133,6 +137,18 @@ impl<R: BufRead> Scanner<R> {
             self.column = column;
             if done {
                 return Ok(start);
+            }
+            // Memory must not grow with the document: an unterminated string or a runaway
+            // value would otherwise be buffered whole.
+            if out.len() > MAX_VALUE_BYTES {
+                return Err(DocumentError {
+                    line: start.0,
+                    column: start.1,
+                    message: format!(
+                        "a single JSON value is longer than {} MiB (an unterminated string?); a usage record is a few KiB",
+                        MAX_VALUE_BYTES >> 20
+                    ),
+                });
             }
         }
     }
@@ -465,6 +481,19 @@ mod tests {
                 other => panic!("{name}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn an_unterminated_string_stops_at_the_value_limit_instead_of_buffering_the_file() {
+        // 3 MiB of one string that never ends: refused at its start, memory stays bounded.
+        let mut text = String::from("{\"value\":[\n {\"a\": \"");
+        text.push_str(&"x".repeat(3 << 20));
+        let err = match read(&text) {
+            Err(ReadError::Document(e)) => e,
+            other => panic!("{:?}", other.map(|(i, _)| i.len())),
+        };
+        assert_eq!((err.line, err.column), (2, 2), "{}", err.message);
+        assert!(err.message.contains("longer than 1 MiB"), "{}", err.message);
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use server::collector::{Collector, Range, RetryPolicy};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,6 +42,8 @@ struct Fake {
     unauthorised_once: Mutex<bool>,
     base: Mutex<String>,
     foreign_next_link: Mutex<bool>,
+    /// The subscriptions list answers 400 (an API version the stamp refuses, say).
+    subscriptions_broken: Mutex<bool>,
 }
 
 async fn usage(
@@ -113,7 +115,12 @@ async fn usage(
         .into_response()
 }
 
-async fn subscriptions(State(_fake): State<Arc<Fake>>) -> Json<serde_json::Value> {
+async fn subscriptions(State(fake): State<Arc<Fake>>) -> Response {
+    if *fake.subscriptions_broken.lock().unwrap() {
+        let body =
+            r#"{"error":{"code":"NoRegisteredProviderFound","message":"No registered resource provider found"}}"#;
+        return (StatusCode::BAD_REQUEST, body).into_response();
+    }
     Json(serde_json::json!({
         "value": [
             {"id": "x", "subscriptionId": SUB_A, "displayName": "Production", "owner": "admin@contoso.test", "tenantId": TENANT,
@@ -122,6 +129,7 @@ async fn subscriptions(State(_fake): State<Arc<Fake>>) -> Json<serde_json::Value
              "offerId": "", "state": "Enabled"}
         ]
     }))
+    .into_response()
 }
 
 async fn start_fake(fake: Fake) -> (Arc<Fake>, String) {
@@ -410,6 +418,39 @@ async fn a_failing_token_command_is_a_clear_error() {
         err.to_string().contains("token command failed") && err.to_string().contains("no credentials"),
         "{err}"
     );
-    let _ = Duration::zero();
+    // A first run that fails is visible to operators, not "never collected".
+    let mut c = state.db.conn().await.unwrap();
+    let s = db::collector::find_state(&mut c, reg.id)
+        .await
+        .unwrap()
+        .expect("a state row");
+    assert!(s.last_error.unwrap().contains("no credentials"));
+    assert_eq!(s.last_success_at, None);
+    assert_eq!(s.watermark_at, t("2026-01-01T00:00:00Z").timestamp());
+    drop(c);
+    app.dispose().await;
+}
+
+#[tokio::test]
+async fn usage_is_collected_even_when_the_subscriptions_list_fails() {
+    let app = spawn_app().await;
+    let fake = stamp();
+    *fake.subscriptions_broken.lock().unwrap() = true;
+    let (_fake, base) = start_fake(fake).await;
+    let state = configure(&app, &base, "echo test-token").await;
+    let reg = registration(&state).await;
+    let report = collector().pull(&state, &reg, Range::default()).await.unwrap();
+    assert!(report
+        .subscriptions_error
+        .unwrap()
+        .contains("No registered resource provider"));
+    assert_eq!((report.windows, report.report.accepted), (5, DISTINCT as u64));
+    // No owners learned: every subscription is unassigned (billed to the base) for now.
+    let mut c = state.db.conn().await.unwrap();
+    assert_eq!(
+        db::user_subscriptions::count_user_subscriptions(&mut c).await.unwrap(),
+        (3, 3)
+    );
+    drop(c);
     app.dispose().await;
 }

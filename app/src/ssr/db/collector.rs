@@ -76,14 +76,25 @@ pub async fn initialise(c: &mut impl AsExecutor, registration_id: i64, watermark
     Ok(())
 }
 
-/// Records a failure (the watermark stays where it is).
-pub async fn record_error(c: &mut impl AsExecutor, registration_id: i64, error: &str, now: i64) -> DbResult<()> {
+/// Records a failure (the watermark stays where it is). A registration that has never
+/// completed a window gets its state row here, starting at `initial_watermark`, so a
+/// failing first run (bad token, wrong endpoint) is visible rather than "never collected".
+pub async fn record_error(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    error: &str,
+    initial_watermark: i64,
+    now: i64,
+) -> DbResult<()> {
     sql!(c, |e| sqlx::query(
-        "UPDATE collector_state SET last_error = $2, last_error_at = $3, updated_at = $3 WHERE registration_id = $1"
+        "INSERT INTO collector_state (registration_id, watermark_at, last_error, last_error_at, updated_at) \
+         VALUES ($1, $4, $2, $3, $3) ON CONFLICT (registration_id) DO UPDATE SET last_error = excluded.last_error, \
+         last_error_at = excluded.last_error_at, updated_at = excluded.updated_at"
     )
     .bind(registration_id)
     .bind(error)
     .bind(now)
+    .bind(initial_watermark)
     .execute(e)
     .await
     .map(|r| r.rows_affected()))?;

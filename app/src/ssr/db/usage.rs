@@ -98,6 +98,10 @@ const ROWS_PER_STATEMENT: usize = 500;
 /// Stores a batch of records: new identities are inserted, identical ones counted as
 /// duplicates, changed quantities applied as corrections with history, and the daily
 /// rollups moved by exactly the difference. Runs inside the caller's transaction.
+///
+/// The same identity more than once in one batch: the last delivery is the source's
+/// word and the earlier ones are counted as duplicates (superseded) — so re-ingesting
+/// the same batch changes nothing, not even the correction history.
 pub async fn store_records(
     c: &mut impl AsExecutor,
     batch_id: i64,
@@ -105,42 +109,40 @@ pub async fn store_records(
     now: i64,
 ) -> DbResult<StoreOutcome> {
     let mut outcome = StoreOutcome::default();
-    // The same identity twice in one batch: the later delivery corrects the earlier, so
-    // process them in rounds of distinct identities, in order.
-    let mut rounds: Vec<Vec<&StagedRecord<'_>>> = Vec::new();
-    let mut seen: HashMap<[u8; 16], usize> = HashMap::with_capacity(records.len());
-    for r in records {
-        let round = seen.entry(r.identity_key).and_modify(|n| *n += 1).or_insert(0);
-        if rounds.len() <= *round {
-            rounds.push(Vec::new());
-        }
-        rounds[*round].push(r);
+    let mut last: HashMap<[u8; 16], usize> = HashMap::with_capacity(records.len());
+    for (i, r) in records.iter().enumerate() {
+        last.insert(r.identity_key, i);
     }
+    let round: Vec<&StagedRecord<'_>> = records
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| last[&r.identity_key] == *i)
+        .map(|(_, r)| r)
+        .collect();
+    outcome.duplicates += (records.len() - round.len()) as u64;
     let mut daily: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
     let mut by_resource: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
-    for round in rounds {
-        let (fresh, stored) = insert_new(c, round, now).await?;
-        for r in &fresh {
-            add_delta(
-                &mut daily,
-                (r.user_subscription_id, r.meter_id, r.usage_on),
-                r.quantity,
-                1,
-            );
-            add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), r.quantity, 1);
+    let (fresh, stored) = insert_new(c, round, now).await?;
+    for r in &fresh {
+        add_delta(
+            &mut daily,
+            (r.user_subscription_id, r.meter_id, r.usage_on),
+            r.quantity,
+            1,
+        );
+        add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), r.quantity, 1);
+    }
+    outcome.accepted += fresh.len() as u64;
+    for (r, id, old) in stored {
+        if old == r.quantity {
+            outcome.duplicates += 1;
+            continue;
         }
-        outcome.accepted += fresh.len() as u64;
-        for (r, id, old) in stored {
-            if old == r.quantity {
-                outcome.duplicates += 1;
-                continue;
-            }
-            correct_record(c, id, old, r.quantity, batch_id, now).await?;
-            let delta = r.quantity - old;
-            add_delta(&mut daily, (r.user_subscription_id, r.meter_id, r.usage_on), delta, 0);
-            add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), delta, 0);
-            outcome.corrected += 1;
-        }
+        correct_record(c, id, old, r.quantity, batch_id, now).await?;
+        let delta = r.quantity - old;
+        add_delta(&mut daily, (r.user_subscription_id, r.meter_id, r.usage_on), delta, 0);
+        add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), delta, 0);
+        outcome.corrected += 1;
     }
     upsert_rollups(c, "usage_daily", "user_subscription_id", &daily).await?;
     upsert_rollups(c, "usage_daily_by_resource", "resource_id", &by_resource).await?;
@@ -158,15 +160,24 @@ fn add_delta<'a>(
     entry.1 += count;
 }
 
+/// The stored id and quantity of records already present. On PostgreSQL the rows are
+/// locked (`FOR UPDATE`, in key order — callers pass sorted rounds) until the batch
+/// commits: a concurrent writer correcting the same record then waits and reads the
+/// quantity this batch leaves, so each correction moves the rollups from the value it
+/// really replaced. (SQLite runs one write transaction at a time.)
 async fn find_existing(
     c: &mut impl AsExecutor,
     round: &[&StagedRecord<'_>],
 ) -> DbResult<HashMap<[u8; 16], (i64, Decimal)>> {
     let mut found = HashMap::new();
+    let lock = match c.engine() {
+        super::Engine::Postgres => " ORDER BY identity_key FOR UPDATE",
+        super::Engine::Sqlite => "",
+    };
     for chunk in round.chunks(ROWS_PER_STATEMENT) {
         let mut p = Params::new(c.engine());
         let q = format!(
-            "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({})",
+            "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({}){lock}",
             p.list(chunk.len())
         );
         let rows: Vec<(Vec<u8>, i64, String)> = sql!(c, |e| {
@@ -779,22 +790,86 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_same_identity_twice_in_one_batch_is_stored_then_corrected() {
+    async fn concurrent_corrections_of_one_record_keep_the_rollup_equal_to_the_stored_quantity() {
         for_each_engine(|db| async move {
             let f = fixture(&db).await;
-            let outcome = store(
-                &db,
-                &[record(&f, 0, dec!(1)), record(&f, 0, dec!(3)), record(&f, 0, dec!(3))],
+            store(&db, &[record(&f, 0, dec!(1))]).await;
+            // Writers race to correct the same record; each correction must move the
+            // rollup from the value it really replaced (on PostgreSQL the row is locked).
+            for round in 0..4 {
+                let mut writers = tokio::task::JoinSet::new();
+                for q in [5, 7, 11] {
+                    let db = db.clone();
+                    let rec = record(&f, 0, Decimal::from(q + round * 100));
+                    writers.spawn(async move { store(&db, &[rec]).await });
+                }
+                while let Some(done) = writers.join_next().await {
+                    done.unwrap();
+                }
+            }
+            let mut c = db.conn().await.unwrap();
+            let stored: String = sql!(&mut c, |e| sqlx::query_scalar("SELECT quantity FROM usage_records")
+                .fetch_one(e)
+                .await)
+            .unwrap();
+            let rows = list_daily(
+                &mut c,
+                &[f.sub],
+                "2024-12-01".parse().unwrap(),
+                "2024-12-02".parse().unwrap(),
             )
-            .await;
+            .await
+            .unwrap();
+            assert_eq!(rows[0].quantity(), stored.parse::<Decimal>().unwrap());
+            assert_eq!(rows[0].record_count, 1);
+            // Every correction's old value is the previous one's new value: one chain.
+            let history: Vec<(String, String)> = sql!(&mut c, |e| sqlx::query_as(
+                "SELECT old_quantity, new_quantity FROM usage_corrections ORDER BY id"
+            )
+            .fetch_all(e)
+            .await)
+            .unwrap();
+            assert_eq!(history.len(), 12);
+            assert_eq!(history[0].0, "1");
+            for pair in history.windows(2) {
+                assert_eq!(pair[0].1, pair[1].0, "{history:?}");
+            }
+            assert_eq!(history.last().unwrap().1, stored);
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn the_same_identity_twice_in_one_batch_keeps_the_last_delivery() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            let batch = [record(&f, 0, dec!(1)), record(&f, 0, dec!(5)), record(&f, 0, dec!(3))];
+            let outcome = store(&db, &batch).await;
+            // 1 and 5 are superseded within the batch; 3 is stored.
             assert_eq!(
                 outcome,
                 StoreOutcome {
                     accepted: 1,
-                    duplicates: 1,
-                    corrected: 1
+                    duplicates: 2,
+                    corrected: 0
                 }
             );
+            // The same batch again changes nothing and records no correction.
+            let again = store(&db, &batch).await;
+            assert_eq!(
+                again,
+                StoreOutcome {
+                    accepted: 0,
+                    duplicates: 3,
+                    corrected: 0
+                }
+            );
+            let mut c = db.conn().await.unwrap();
+            let corrections: i64 = sql!(&mut c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM usage_corrections")
+                .fetch_one(e)
+                .await)
+            .unwrap();
+            assert_eq!(corrections, 0);
             let mut c = db.conn().await.unwrap();
             let rows = list_daily(
                 &mut c,

@@ -79,7 +79,14 @@ pub async fn reprocess(
             };
             let (report, _) =
                 ingest_batch_in(&mut tx, row.registration_id, &batch, &IngestCache::default(), now).await?;
-            db::quarantine::resolve(&mut tx, id, "reprocessed", &actor, now).await?;
+            // Resolving is the guard against a concurrent reprocess of the same record:
+            // only one transaction resolves it; the other rolls back what it stored.
+            if !db::quarantine::resolve(&mut tx, id, "reprocessed", &actor, now).await? {
+                return Err(AppError::conflict(
+                    "already_resolved",
+                    format!("Quarantined record {id} is already resolved."),
+                ));
+            }
             if raw != row.raw {
                 db::quarantine::set_accepted_raw(&mut tx, id, &raw).await?;
             }

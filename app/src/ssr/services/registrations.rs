@@ -48,10 +48,20 @@ pub fn check_collector(c: &CollectorInput) -> Result<(), AppError> {
         .usage_endpoint
         .as_deref()
         .ok_or_else(|| AppError::invalid("usage-endpoint", "The collector needs the stamp's admin endpoint."))?;
-    if !(endpoint.starts_with("https://") || endpoint.starts_with("http://")) {
+    // The bearer token is an admin credential for the stamp: it only travels over TLS.
+    // Plain http is allowed for the loopback interface (a local tunnel, the test stamp).
+    let plain_loopback = endpoint.strip_prefix("http://").is_some_and(|rest| {
+        let authority = rest.split(['/', '?']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    });
+    if !(endpoint.starts_with("https://") || plain_loopback) {
         return Err(AppError::invalid(
             "usage-endpoint",
-            format!("`{endpoint}` is not an https:// URL."),
+            format!("`{endpoint}` is not an https:// URL (plain http is only accepted for 127.0.0.1 and localhost)."),
         ));
     }
     let provider = c.provider_subscription.as_deref().ok_or_else(|| {
@@ -134,4 +144,44 @@ pub async fn add_registration(state: &AppState, by: &Caller, input: Registration
     .await?;
     tx.commit().await?;
     Ok(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_endpoint(url: &str) -> CollectorInput {
+        CollectorInput {
+            usage_endpoint: Some(url.into()),
+            provider_subscription: Some("d9b782d5-d098-4374-8f2c-3907cc34611c".into()),
+            token_env: Some("AZS_TOKEN".into()),
+            token_command: None,
+        }
+    }
+
+    #[test]
+    fn the_token_only_travels_over_tls_or_loopback() {
+        for ok in [
+            "https://adminmanagement.local.azurestack.external",
+            "http://127.0.0.1:8080",
+            "http://localhost/",
+            "http://[::1]:9000",
+        ] {
+            assert!(check_collector(&with_endpoint(ok)).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://adminmanagement.local.azurestack.external",
+            "http://127.0.0.1.evil.example",
+            "http://localhost.evil.example",
+            "ftp://x",
+            "adminmanagement.local",
+        ] {
+            assert!(check_collector(&with_endpoint(bad)).is_err(), "{bad}");
+        }
+        // Nothing configured is fine; half a configuration is not.
+        assert!(check_collector(&CollectorInput::default()).is_ok());
+        let mut half = with_endpoint("https://x.example");
+        half.token_env = None;
+        assert!(check_collector(&half).is_err());
+    }
 }
