@@ -485,6 +485,7 @@ impl Collector {
                     source: Source::Pull,
                     actor: "collector",
                     label: &label,
+                    reported_at: Some(window.timestamp()),
                 };
                 let (b, l) = ingest_batch_in(&mut tx, reg.id, &batch, &cache, state.now_secs())
                     .await

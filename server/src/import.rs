@@ -271,6 +271,7 @@ where
                     source: options.source,
                     actor: &options.actor,
                     label: &label,
+                    reported_at: None,
                 };
                 let report = ingest_batch(&state.db, options.registration_id, &batch, &mut cache, state.now_secs())
                     .await

@@ -123,6 +123,7 @@ async fn push_usage(
         source: Source::Push,
         actor: &actor,
         label: &label,
+        reported_at: None,
     };
     let report = ingest_batch(
         &state.app.db,

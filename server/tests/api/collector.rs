@@ -454,3 +454,49 @@ async fn usage_is_collected_even_when_the_subscriptions_list_fails() {
     drop(c);
     app.dispose().await;
 }
+
+#[tokio::test]
+async fn a_quarantined_pulled_record_keeps_its_reported_window_when_reprocessed() {
+    let app = spawn_app().await;
+    let mut fake = stamp();
+    // Window 02 also brings a record with a negative quantity (usage hour 01:00).
+    let w2 = t("2026-01-01T02:00:00Z").timestamp();
+    let bad = usage_json(SUB_A, DISK, "2026-01-01T01:00:00Z", "-0.5", "/a/disk9");
+    fake.windows.get_mut(&w2).unwrap()[0].push(bad);
+    let (_fake, base) = start_fake(fake).await;
+    let state = configure(&app, &base, "echo test-token").await;
+    let reg = registration(&state).await;
+    let report = collector().pull(&state, &reg, Range::default()).await.unwrap();
+    assert_eq!(report.report.quarantined, 1);
+    let mut c = state.db.conn().await.unwrap();
+    let open = db::quarantine::list_open(&mut c, Some(reg.id), 10).await.unwrap();
+    drop(c);
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].reported_at, Some(w2));
+    // Fixed later (the stamp's figure was 0.5): stored with window 02 as its reported time,
+    // not the moment it was reprocessed.
+    let fixed = open[0].raw.replace("-0.5", "0.5");
+    let later = AppState {
+        clock: Clock::fixed(t("2026-01-09T12:00:00Z")),
+        ..state.clone()
+    };
+    let outcome =
+        app::ssr::services::quarantine::reprocess(&later, &app::ssr::auth::Caller::cli(), open[0].id, Some(fixed))
+            .await
+            .unwrap();
+    assert!(matches!(
+        outcome,
+        app::ssr::services::quarantine::Reprocessed::Accepted(r) if r.accepted == 1
+    ));
+    let mut c = state.db.conn().await.unwrap();
+    let reported: i64 = db::sql!(&mut c, |e| sqlx::query_scalar(
+        "SELECT r.reported_at FROM usage_records r JOIN usage_resources u ON u.id = r.resource_id \
+         WHERE u.resource_uri = '/a/disk9'"
+    )
+    .fetch_one(e)
+    .await)
+    .unwrap();
+    assert_eq!(reported, w2);
+    drop(c);
+    app.dispose().await;
+}

@@ -15,6 +15,8 @@ pub struct NewQuarantined<'a> {
     pub raw: &'a str,
     /// Why it was refused.
     pub reason: &'a str,
+    /// The reported window it was pulled in (Unix seconds), if any.
+    pub reported_at: Option<i64>,
 }
 
 /// A `usage_quarantine` row.
@@ -40,10 +42,12 @@ pub struct QuarantineRow {
     pub resolved_at: Option<i64>,
     /// `reprocessed` or `discarded`.
     pub resolution: Option<String>,
+    /// The reported window it was pulled in (Unix seconds), if any.
+    pub reported_at: Option<i64>,
 }
 
 const COLUMNS: &str =
-    "id, batch_id, registration_id, record_index, format, raw, reason, received_at, resolved_at, resolution";
+    "id, batch_id, registration_id, record_index, format, raw, reason, received_at, resolved_at, resolution, reported_at";
 
 /// Stores quarantined records of a batch (multi-row, like the records themselves).
 pub async fn insert_quarantined(
@@ -62,11 +66,11 @@ pub async fn insert_quarantined(
             .map(|r| (r, Sha256::digest(r.raw.as_bytes()).to_vec()))
             .filter(|(_, h)| seen.insert(h.clone()))
             .collect();
-        let values = Params::new(c.engine()).rows(rows.len(), 8);
+        let values = Params::new(c.engine()).rows(rows.len(), 9);
         // A record already waiting in the quarantine is not added again: re-sending the
         // same data changes nothing.
         let q = format!(
-            "INSERT INTO usage_quarantine (batch_id, registration_id, record_index, format, raw, raw_hash, reason, received_at) \
+            "INSERT INTO usage_quarantine (batch_id, registration_id, record_index, format, raw, raw_hash, reason, received_at, reported_at) \
              VALUES {values} ON CONFLICT (registration_id, raw_hash) WHERE resolved_at IS NULL DO NOTHING"
         );
         sql!(c, |e| {
@@ -80,7 +84,8 @@ pub async fn insert_quarantined(
                     .bind(r.raw)
                     .bind(hash.as_slice())
                     .bind(r.reason)
-                    .bind(now);
+                    .bind(now)
+                    .bind(r.reported_at);
             }
             query.execute(e).await.map(|r| r.rows_affected())
         })?;

@@ -86,6 +86,9 @@ pub struct Batch<'a> {
     pub actor: &'a str,
     /// File, window or request.
     pub label: &'a str,
+    /// The reported window of a pulled batch (Unix seconds): quarantined records keep it,
+    /// so a record reprocessed later is stored with the window it was reported in.
+    pub reported_at: Option<i64>,
 }
 
 impl<'a> Batch<'a> {
@@ -98,6 +101,7 @@ impl<'a> Batch<'a> {
             source,
             actor,
             label,
+            reported_at: None,
         }
     }
 }
@@ -362,6 +366,7 @@ pub async fn ingest_batch_in(
                 format: batch.format.as_str(),
                 raw: &r.raw,
                 reason: &r.reason,
+                reported_at: batch.reported_at,
             })
             .collect();
         db::quarantine::insert_quarantined(tx, batch_id, registration_id, &rows, now).await?;
@@ -490,6 +495,7 @@ mod tests {
                 source: Source::Push,
                 actor: "token:1",
                 label: "t",
+                reported_at: None,
             };
             let report = ingest_batch(&db, reg, &batch, &mut IngestCache::default(), 100)
                 .await

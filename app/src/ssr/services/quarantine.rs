@@ -64,7 +64,11 @@ pub async fn reprocess(
     }
     let raw = corrected.unwrap_or(row.raw.clone());
     match reparse(&row.format, &raw) {
-        Ok(record) => {
+        Ok(mut record) => {
+            // A pulled record keeps the reported window it arrived in.
+            if record.reported_at.is_none() {
+                record.reported_at = row.reported_at.and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+            }
             let label = format!("reprocess of quarantined record {id}");
             let actor = by.actor_code();
             let format = if row.format == "csv" { Format::Csv } else { Format::Json };
@@ -76,6 +80,7 @@ pub async fn reprocess(
                 source: Source::Reprocess,
                 actor: &actor,
                 label: &label,
+                reported_at: None,
             };
             let (report, _) =
                 ingest_batch_in(&mut tx, row.registration_id, &batch, &IngestCache::default(), now).await?;
@@ -187,6 +192,7 @@ mod tests {
             source: Source::Push,
             actor: "t",
             label: "t",
+            reported_at: None,
         };
         ingest_batch(db, reg, &batch, &mut IngestCache::default(), 1)
             .await
@@ -198,6 +204,7 @@ mod tests {
             source: Source::Import,
             actor: "t",
             label: "t",
+            reported_at: None,
         };
         ingest_batch(db, reg, &batch, &mut IngestCache::default(), 1)
             .await
