@@ -38,6 +38,9 @@ pub struct BenchArgs {
     /// SQLite file in the temporary directory.
     #[arg(long)]
     pub postgres: Option<String>,
+    /// Concurrent batch writers; default: what `import` uses on the engine.
+    #[arg(long)]
+    pub writers: Option<usize>,
     /// Skip the baseline.
     #[arg(long)]
     pub no_baseline: bool,
@@ -269,11 +272,13 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
     ));
 
     let target = fresh_db(args.postgres.as_deref(), "ours").await?;
+    let writers = args
+        .writers
+        .unwrap_or_else(|| crate::import::default_writers(target.db.engine()))
+        .max(1);
     report.push_str(&format!(
-        "Database: {}; batches of {} records, {} writer(s)\n",
-        target.label,
-        args.batch_size,
-        crate::import::default_writers(target.db.engine())
+        "Database: {}; batches of {} records, {writers} writer(s)\n",
+        target.label, args.batch_size,
     ));
     let registration_id = add_registration(&target.db).await?;
     let state = AppState {
@@ -308,7 +313,7 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
         source: Source::Import,
         actor: "bench".into(),
         label: "bench".into(),
-        writers: None,
+        writers: Some(writers),
     };
     let started = Instant::now();
     let first = import_file(&state, &file, &options, None)

@@ -133,7 +133,12 @@ pub async fn store_records(
         add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), r.quantity, 1);
     }
     outcome.accepted += fresh.len() as u64;
-    for (r, id, old) in stored {
+    // Identical deliveries (the common case when data is sent again) need nothing more.
+    let (same, changed): (Vec<_>, Vec<_>) = stored.into_iter().partition(|(r, _, old)| *old == r.quantity);
+    outcome.duplicates += same.len() as u64;
+    let current = lock_for_correction(c, &changed).await?;
+    for (r, id, read) in changed {
+        let old = current.get(&id).copied().unwrap_or(read);
         if old == r.quantity {
             outcome.duplicates += 1;
             continue;
@@ -160,24 +165,55 @@ fn add_delta<'a>(
     entry.1 += count;
 }
 
-/// The stored id and quantity of records already present. On PostgreSQL the rows are
-/// locked (`FOR UPDATE`, in key order — callers pass sorted rounds) until the batch
-/// commits: a concurrent writer correcting the same record then waits and reads the
-/// quantity this batch leaves, so each correction moves the rollups from the value it
-/// really replaced. (SQLite runs one write transaction at a time.)
+/// Before correcting records on PostgreSQL, locks them (`FOR UPDATE`, in id order so
+/// concurrent writers cannot deadlock) and returns their quantity *now*: a concurrent
+/// writer correcting the same record has either committed — and this reads its value — or
+/// waits for this batch. Each correction then moves the rollups from the value it really
+/// replaced. Only changed records are locked, so re-sending identical data writes nothing.
+/// (SQLite runs one write transaction at a time: the value read is current.)
+async fn lock_for_correction(
+    c: &mut impl AsExecutor,
+    changed: &[(&StagedRecord<'_>, i64, Decimal)],
+) -> DbResult<HashMap<i64, Decimal>> {
+    let mut current = HashMap::new();
+    if c.engine() == super::Engine::Sqlite || changed.is_empty() {
+        return Ok(current);
+    }
+    let mut ids: Vec<i64> = changed.iter().map(|(_, id, _)| *id).collect();
+    ids.sort_unstable();
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let mut p = Params::new(c.engine());
+        let q = format!(
+            "SELECT id, quantity FROM usage_records WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            p.list(chunk.len())
+        );
+        let rows: Vec<(i64, String)> = sql!(c, |e| {
+            let mut query = sqlx::query_as(&q);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.fetch_all(e).await
+        })?;
+        for (id, quantity) in rows {
+            let quantity = quantity
+                .parse::<Decimal>()
+                .map_err(|e| DbError::Corrupt(format!("usage quantity `{quantity}`: {e}")))?;
+            current.insert(id, quantity);
+        }
+    }
+    Ok(current)
+}
+
+/// The stored id and quantity of records already present.
 async fn find_existing(
     c: &mut impl AsExecutor,
     round: &[&StagedRecord<'_>],
 ) -> DbResult<HashMap<[u8; 16], (i64, Decimal)>> {
     let mut found = HashMap::new();
-    let lock = match c.engine() {
-        super::Engine::Postgres => " ORDER BY identity_key FOR UPDATE",
-        super::Engine::Sqlite => "",
-    };
     for chunk in round.chunks(ROWS_PER_STATEMENT) {
         let mut p = Params::new(c.engine());
         let q = format!(
-            "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({}){lock}",
+            "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({})",
             p.list(chunk.len())
         );
         let rows: Vec<(Vec<u8>, i64, String)> = sql!(c, |e| {
