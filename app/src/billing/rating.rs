@@ -706,11 +706,13 @@ mod tests {
         );
     }
 
-    #[test]
-    fn tiers_continue_across_a_mid_month_price_version() {
-        let mut w = World::new();
-        let graduated = |p1: &str, p2: &str| PricingModel::Graduated {
-            tiers: vec![
+    /// A sheet pricing Base VM hours with two-tier entries (tier edge at 100 units),
+    /// `before` up to the 15th of January 2026 and `after` from then on; `model` makes
+    /// the graduated or volume model from the two tiers.
+    fn two_versions(model: fn(Vec<Tier>) -> PricingModel, before: (&str, &str), after: (&str, &str)) -> PriceSheet {
+        let entry = |(p1, p2): (&str, &str)| PriceEntry {
+            meter_id: BASE_VM_SIZE_HOURS,
+            model: model(vec![
                 Tier {
                     from: dec!(0),
                     unit_price: UnitPrice::parse(p1).unwrap(),
@@ -719,23 +721,25 @@ mod tests {
                     from: dec!(100),
                     unit_price: UnitPrice::parse(p2).unwrap(),
                 },
-            ],
-        };
-        let e = |m| PriceEntry {
-            meter_id: BASE_VM_SIZE_HOURS,
-            model: m,
+            ]),
             billing_unit: "u".into(),
             conversion: UnitConversion::IDENTITY,
         };
-        w.sheet = PriceSheet::new(
+        PriceSheet::new(
             "t",
             Currency::USD,
             vec![
-                PriceSheetVersion::new(day("2026-01-01"), Some(day("2026-01-15")), [e(graduated("1", "0.5"))]).unwrap(),
-                PriceSheetVersion::new(day("2026-01-15"), None, [e(graduated("2", "1"))]).unwrap(),
+                PriceSheetVersion::new(day("2026-01-01"), Some(day("2026-01-15")), [entry(before)]).unwrap(),
+                PriceSheetVersion::new(day("2026-01-15"), None, [entry(after)]).unwrap(),
             ],
         )
-        .unwrap();
+        .unwrap()
+    }
+
+    #[test]
+    fn tiers_continue_across_a_mid_month_price_version() {
+        let mut w = World::new();
+        w.sheet = two_versions(|tiers| PricingModel::Graduated { tiers }, ("1", "0.5"), ("2", "1"));
         let r = w.rate(
             "2026-01",
             &[
@@ -754,24 +758,7 @@ mod tests {
     #[test]
     fn volume_tiers_use_the_periods_total_across_a_mid_month_price_version() {
         let mut w = World::new();
-        let volume = |p1: &str, p2: &str| PricingModel::Volume {
-            tiers: vec![
-                Tier {
-                    from: dec!(0),
-                    unit_price: UnitPrice::parse(p1).unwrap(),
-                },
-                Tier {
-                    from: dec!(100),
-                    unit_price: UnitPrice::parse(p2).unwrap(),
-                },
-            ],
-        };
-        let e = |m| PriceEntry {
-            meter_id: BASE_VM_SIZE_HOURS,
-            model: m,
-            billing_unit: "u".into(),
-            conversion: UnitConversion::IDENTITY,
-        };
+        let volume = |tiers| PricingModel::Volume { tiers };
         let month = [
             usage(1, BASE_VM_SIZE_HOURS, "2026-01-10", dec!(80)),
             usage(1, BASE_VM_SIZE_HOURS, "2026-01-20", dec!(40)),
@@ -787,27 +774,11 @@ mod tests {
         // The same tiers in both versions: the period's 120 units reach the second tier,
         // so every unit costs 5 — 80 × 5 = 400 and 40 × 5 = 200, the same 600 as one
         // version pricing all 120 (never 800 then 600 − 800 = −200).
-        w.sheet = PriceSheet::new(
-            "v",
-            Currency::USD,
-            vec![
-                PriceSheetVersion::new(day("2026-01-01"), Some(day("2026-01-15")), [e(volume("10", "5"))]).unwrap(),
-                PriceSheetVersion::new(day("2026-01-15"), None, [e(volume("10", "5"))]).unwrap(),
-            ],
-        )
-        .unwrap();
+        w.sheet = two_versions(volume, ("10", "5"), ("10", "5"));
         assert_eq!(amounts(&w), vec![dec!(400), dec!(200)]);
         // New prices from the 15th: each version's units at its own price for the tier
         // the period reaches — 80 × 5 = 400, 40 × 4 = 160.
-        w.sheet = PriceSheet::new(
-            "v",
-            Currency::USD,
-            vec![
-                PriceSheetVersion::new(day("2026-01-01"), Some(day("2026-01-15")), [e(volume("10", "5"))]).unwrap(),
-                PriceSheetVersion::new(day("2026-01-15"), None, [e(volume("8", "4"))]).unwrap(),
-            ],
-        )
-        .unwrap();
+        w.sheet = two_versions(volume, ("10", "5"), ("8", "4"));
         assert_eq!(amounts(&w), vec![dec!(400), dec!(160)]);
     }
 
