@@ -92,10 +92,7 @@ fn projection(
     let overflow = || super::error::BillingError::Overflow { what: "forecast" };
     let (start, end) = (input.period.start(), input.period.end());
     let mut so_far: BTreeMap<(SubscriptionId, MeterId), Decimal> = BTreeMap::new();
-    for l in usage.iter().filter(|l| {
-        let d = l.day.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-        d.is_some_and(|d| d >= start && d < end)
-    }) {
+    for l in usage.iter().filter(|l| input.period.contains_day(l.day)) {
         let q = so_far.entry((l.subscription_id, l.meter_id)).or_insert(Decimal::ZERO);
         *q = q.checked_add(l.quantity.value()).ok_or_else(overflow)?;
     }

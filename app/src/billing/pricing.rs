@@ -187,13 +187,7 @@ impl PricingModel {
                 }
                 Ok(total)
             }
-            PricingModel::Volume { tiers } => {
-                let tier = tiers.iter().rev().find(|t| quantity >= t.from).or(tiers.first());
-                match tier {
-                    Some(t) => quantity.checked_mul(t.unit_price.value()).ok_or_else(overflow),
-                    None => Ok(Decimal::ZERO),
-                }
-            }
+            PricingModel::Volume { .. } => self.segment_amount(Decimal::ZERO, quantity, quantity),
             PricingModel::Package {
                 package_size,
                 package_price,

@@ -802,23 +802,13 @@ mod tests {
     }
 
     fn arb_usage() -> impl Strategy<Value = Vec<UsageLine>> {
-        let meter = prop_oneof![
-            Just(BASE_VM_SIZE_HOURS),
-            Just(WINDOWS_VM_SIZE_HOURS),
-            Just(BLOB),
-            Just(VM_SIZE_HOURS),
-            Just(EVENT_HUBS)
-        ];
-        proptest::collection::vec((1u128..6, meter, 1u32..=31, 0i64..10_000_000, 0u32..8), 0..80).prop_map(|v| {
-            v.into_iter()
-                .map(|(sub, meter, d, q, scale)| UsageLine {
-                    subscription_id: SubscriptionId::from_u128(sub),
-                    meter_id: meter,
-                    day: NaiveDate::from_ymd_opt(2026, 1, d).unwrap(),
-                    quantity: Quantity::try_from_decimal(Decimal::new(q, scale)).unwrap(),
-                })
-                .collect()
-        })
+        arb_usage_of(&[
+            BASE_VM_SIZE_HOURS,
+            WINDOWS_VM_SIZE_HOURS,
+            BLOB,
+            VM_SIZE_HOURS,
+            EVENT_HUBS,
+        ])
     }
 
     const TABLE: MeterId = MeterId::from_u128(0x7ab1e);

@@ -65,6 +65,31 @@ impl<R: BufRead> Scanner<R> {
         }
     }
 
+    /// After a member of an array or object: consumes `,` (more follow: `true`) or the
+    /// closing bracket (`false`).
+    fn separator(&mut self, close: u8, inside: &str) -> Result<bool, Doc> {
+        self.skip_blank()?;
+        match self.peek()? {
+            Some(b',') => {
+                self.bump(b',');
+                Ok(true)
+            }
+            Some(b) if b == close => {
+                self.bump(b);
+                Ok(false)
+            }
+            Some(b) => {
+                self.column += 1;
+                Err(self.error(format!(
+                    "invalid JSON: expected `,` or `{}`, found `{}`",
+                    char::from(close),
+                    char::from(b)
+                )))
+            }
+            None => Err(self.error(format!("invalid JSON: EOF while parsing {inside}"))),
+        }
+    }
+
     fn expect(&mut self, wanted: u8, what: &str) -> Result<(), Doc> {
         self.skip_blank()?;
         match self.peek()? {
@@ -261,25 +286,8 @@ impl<R: BufRead, F: FnMut(Item) -> Result<(), E>, E> Reader<R, F> {
                 };
                 (self.sink)(item).map_err(ReadError::Sink)?;
             }
-            self.scan.skip_blank().map_err(ReadError::Document)?;
-            match self.scan.peek().map_err(ReadError::Document)? {
-                Some(b',') => self.scan.bump(b','),
-                Some(b']') => {
-                    self.scan.bump(b']');
-                    return Ok(());
-                }
-                Some(b) => {
-                    self.scan.column += 1;
-                    return Err(ReadError::Document(self.scan.error(format!(
-                        "invalid JSON: expected `,` or `]`, found `{}`",
-                        char::from(b)
-                    ))));
-                }
-                None => {
-                    return Err(ReadError::Document(
-                        self.scan.error("invalid JSON: EOF while parsing a list"),
-                    ))
-                }
+            if !self.scan.separator(b']', "a list").map_err(ReadError::Document)? {
+                return Ok(());
             }
         }
     }
@@ -331,25 +339,8 @@ impl<R: BufRead, F: FnMut(Item) -> Result<(), E>, E> Reader<R, F> {
                         }
                     }
                 }
-                self.scan.skip_blank().map_err(ReadError::Document)?;
-                match self.scan.peek().map_err(ReadError::Document)? {
-                    Some(b',') => self.scan.bump(b','),
-                    Some(b'}') => {
-                        self.scan.bump(b'}');
-                        break;
-                    }
-                    Some(b) => {
-                        self.scan.column += 1;
-                        return Err(ReadError::Document(self.scan.error(format!(
-                            "invalid JSON: expected `,` or `}}`, found `{}`",
-                            char::from(b)
-                        ))));
-                    }
-                    None => {
-                        return Err(ReadError::Document(
-                            self.scan.error("invalid JSON: EOF while parsing an object"),
-                        ))
-                    }
+                if !self.scan.separator(b'}', "an object").map_err(ReadError::Document)? {
+                    break;
                 }
             }
         }

@@ -174,11 +174,13 @@ pub async fn count_customers(c: &mut impl AsExecutor) -> DbResult<i64> {
 /// Tenants that only own user subscriptions count too: their usage is what falls back to
 /// the base subscription.
 pub async fn count_tenants_by_mapping(c: &mut impl AsExecutor, today: NaiveDate) -> DbResult<(i64, i64)> {
-    let q = "SELECT \
-             COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = t.id AND cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)) THEN 1 ELSE 0 END), 0), \
-             COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = t.id AND cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)) THEN 0 ELSE 1 END), 0) \
-             FROM cloud_tenants t";
-    let (mapped, unmapped): (i64, i64) = sql!(c, |e| sqlx::query_as(q).bind(today).fetch_one(e).await)?;
+    let q = format!(
+        "SELECT COALESCE(SUM(CASE WHEN EXISTS (SELECT 1 FROM customer_subscriptions cs \
+         WHERE cs.cloud_tenant_id = t.id AND {}) THEN 1 ELSE 0 END), 0), COUNT(*) FROM cloud_tenants t",
+        super::mappings::IN_EFFECT_ON_1
+    );
+    let (mapped, all): (i64, i64) = sql!(c, |e| sqlx::query_as(&q).bind(today).fetch_one(e).await)?;
+    let unmapped = all - mapped;
     Ok((mapped, unmapped))
 }
 

@@ -57,6 +57,10 @@ pub async fn end_mapping(c: &mut impl AsExecutor, id: i64, ended_on: NaiveDate) 
     Ok(())
 }
 
+/// SQL condition: the mapping `cs` (a `customer_subscriptions` row) is in effect on the
+/// day bound as `$1` (half-open `[effective_on, ended_on)`).
+pub const IN_EFFECT_ON_1: &str = "cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)";
+
 /// Inserts a mapping and returns its id.
 pub async fn insert_mapping(
     c: &mut impl AsExecutor,

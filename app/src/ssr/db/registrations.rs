@@ -165,11 +165,14 @@ pub async fn list_registration_summaries(
     c: &mut impl AsExecutor,
     today: NaiveDate,
 ) -> DbResult<Vec<RegistrationSummaryRow>> {
-    let q = "SELECT r.id, r.name, r.base_subscription_id, r.currency, p.name AS price_sheet, \
-             (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)) AS mapped_tenants, \
-             (SELECT COUNT(*) FROM user_subscriptions us WHERE us.registration_id = r.id) AS user_subscriptions \
-             FROM registrations r LEFT JOIN price_sheets p ON p.id = r.price_sheet_id ORDER BY r.name";
-    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(q)
+    let q = format!(
+        "SELECT r.id, r.name, r.base_subscription_id, r.currency, p.name AS price_sheet, \
+         (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND {}) AS mapped_tenants, \
+         (SELECT COUNT(*) FROM user_subscriptions us WHERE us.registration_id = r.id) AS user_subscriptions \
+         FROM registrations r LEFT JOIN price_sheets p ON p.id = r.price_sheet_id ORDER BY r.name",
+        super::mappings::IN_EFFECT_ON_1
+    );
+    Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(&q)
         .bind(today)
         .fetch_all(e)
         .await)?)

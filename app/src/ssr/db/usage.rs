@@ -195,13 +195,16 @@ async fn lock_for_correction(
             query.fetch_all(e).await
         })?;
         for (id, quantity) in rows {
-            let quantity = quantity
-                .parse::<Decimal>()
-                .map_err(|e| DbError::Corrupt(format!("usage quantity `{quantity}`: {e}")))?;
-            current.insert(id, quantity);
+            current.insert(id, stored_quantity(&quantity)?);
         }
     }
     Ok(current)
+}
+
+/// A record's stored quantity (exact decimal text).
+fn stored_quantity(text: &str) -> DbResult<Decimal> {
+    text.parse::<Decimal>()
+        .map_err(|e| DbError::Corrupt(format!("usage quantity `{text}`: {e}")))
 }
 
 /// The stored id and quantity of records already present.
@@ -227,10 +230,7 @@ async fn find_existing(
             let key: [u8; 16] = key
                 .try_into()
                 .map_err(|_| DbError::Corrupt("usage identity key is not 16 bytes".into()))?;
-            let quantity = quantity
-                .parse::<Decimal>()
-                .map_err(|e| DbError::Corrupt(format!("usage quantity `{quantity}`: {e}")))?;
-            found.insert(key, (id, quantity));
+            found.insert(key, (id, stored_quantity(&quantity)?));
         }
     }
     Ok(found)
@@ -733,6 +733,18 @@ mod tests {
         }
     }
 
+    /// The fixture subscription's rollups of 1 December 2024.
+    async fn first_day(c: &mut impl AsExecutor, f: &Fixture) -> Vec<DailyRow> {
+        list_daily(
+            c,
+            &[f.sub],
+            "2024-12-01".parse().unwrap(),
+            "2024-12-02".parse().unwrap(),
+        )
+        .await
+        .unwrap()
+    }
+
     async fn store(db: &Db, records: &[StagedRecord<'_>]) -> StoreOutcome {
         let mut tx = db.begin().await.unwrap();
         let batch = insert_batch(
@@ -804,14 +816,7 @@ mod tests {
                 }
             );
             let mut c = db.conn().await.unwrap();
-            let rows = list_daily(
-                &mut c,
-                &[f.sub],
-                "2024-12-01".parse().unwrap(),
-                "2024-12-02".parse().unwrap(),
-            )
-            .await
-            .unwrap();
+            let rows = first_day(&mut c, &f).await;
             assert_eq!(rows[0].quantity(), dec!(10.5));
             assert_eq!(rows[0].record_count, 2);
             let history: Vec<(String, String)> = sql!(&mut c, |e| sqlx::query_as(
@@ -848,14 +853,7 @@ mod tests {
                 .fetch_one(e)
                 .await)
             .unwrap();
-            let rows = list_daily(
-                &mut c,
-                &[f.sub],
-                "2024-12-01".parse().unwrap(),
-                "2024-12-02".parse().unwrap(),
-            )
-            .await
-            .unwrap();
+            let rows = first_day(&mut c, &f).await;
             assert_eq!(rows[0].quantity(), stored.parse::<Decimal>().unwrap());
             assert_eq!(rows[0].record_count, 1);
             // Every correction's old value is the previous one's new value: one chain.
@@ -907,14 +905,7 @@ mod tests {
             .unwrap();
             assert_eq!(corrections, 0);
             let mut c = db.conn().await.unwrap();
-            let rows = list_daily(
-                &mut c,
-                &[f.sub],
-                "2024-12-01".parse().unwrap(),
-                "2024-12-02".parse().unwrap(),
-            )
-            .await
-            .unwrap();
+            let rows = first_day(&mut c, &f).await;
             assert_eq!((rows[0].quantity(), rows[0].record_count), (dec!(3), 1));
         })
         .await;
