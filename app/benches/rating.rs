@@ -21,11 +21,14 @@ use std::time::Duration;
 
 const ACCOUNTS: u128 = 1_000;
 const METERS: u128 = 30;
+const LIST: SheetId = SheetId(1);
 
 struct World {
     owners: Ownerships,
     maps: Mappings,
-    sheet: PriceSheet,
+    sheets: HashMap<SheetId, PriceSheet>,
+    default_sheet: Dated<Option<SheetId>>,
+    meter_billing: HashMap<MeterId, Dated<MeterBilling>>,
     pricing: HashMap<CloudTenantId, CustomerPricing>,
     meters: HashMap<MeterId, Meter>,
 }
@@ -68,7 +71,7 @@ fn world() -> World {
                 overall: Some(Percent::parse("12.5").unwrap()),
                 per_meter: HashMap::new(),
             };
-            pricing.insert(tenant, CustomerPricing::Default(adj));
+            pricing.insert(tenant, CustomerPricing::adjusted(adj));
         }
     }
     let mut meters = HashMap::new();
@@ -154,7 +157,9 @@ fn world() -> World {
     World {
         owners,
         maps,
-        sheet,
+        sheets: HashMap::from([(LIST, sheet)]),
+        default_sheet: Dated::always(Some(LIST)),
+        meter_billing: HashMap::new(),
         pricing,
         meters,
     }
@@ -169,9 +174,11 @@ fn input(w: &World) -> RatingInput<'_> {
             ownerships: &w.owners,
             mappings: &w.maps,
         },
-        default_sheet: Some(&w.sheet),
+        sheets: &w.sheets,
+        default_sheet: &w.default_sheet,
         customer_pricing: &w.pricing,
         meters: &w.meters,
+        meter_billing: &w.meter_billing,
     }
 }
 

@@ -64,7 +64,7 @@ fn the_docs_sample_with_real_guids_is_accepted_with_its_exact_quantity() {
         .replace("\"sub1.1\"", "\"5144634d-7e4d-443b-a304-d27e44220fc6\"")
         .replace("\"meterID1\"", "\"FAB6EB84-500B-4A09-A8CA-7358F8BBAEA5\"");
     let (items, _) = read(&text).unwrap();
-    let Item::Record(r) = &items[0] else {
+    let Item::Record { record: r, .. } = &items[0] else {
         panic!("{items:?}")
     };
     assert_eq!(r.quantity.canonical(), "2.4");

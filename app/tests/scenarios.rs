@@ -20,6 +20,7 @@ const FABRIKAM: CloudTenantId = CloudTenantId::from_u128(0xfa);
 const FABRIKAM_SUB: SubscriptionId = SubscriptionId::from_u128(0xfa_0001);
 const FABRIKAM_CSP: SubscriptionId = SubscriptionId::from_u128(0xfa_c5b0);
 const ORPHAN_SUB: SubscriptionId = SubscriptionId::from_u128(0x0bad);
+const LIST: SheetId = SheetId(1);
 
 fn day(s: &str) -> NaiveDate {
     s.parse().unwrap()
@@ -84,7 +85,9 @@ fn list_price_entries(base_vm: &str) -> Vec<PriceEntry> {
 struct Csp {
     owners: Ownerships,
     maps: Mappings,
-    sheet: PriceSheet,
+    sheets: HashMap<SheetId, PriceSheet>,
+    default_sheet: Dated<Option<SheetId>>,
+    meter_billing: HashMap<MeterId, Dated<MeterBilling>>,
     pricing: HashMap<CloudTenantId, CustomerPricing>,
     meters: HashMap<MeterId, Meter>,
 }
@@ -107,7 +110,9 @@ impl Csp {
         Csp {
             owners,
             maps,
-            sheet,
+            sheets: HashMap::from([(LIST, sheet)]),
+            default_sheet: Dated::always(Some(LIST)),
+            meter_billing: HashMap::new(),
             pricing: HashMap::new(),
             meters: catalogue(),
         }
@@ -122,9 +127,11 @@ impl Csp {
                 ownerships: &self.owners,
                 mappings: &self.maps,
             },
-            default_sheet: Some(&self.sheet),
+            sheets: &self.sheets,
+            default_sheet: &self.default_sheet,
             customer_pricing: &self.pricing,
             meters: &self.meters,
+            meter_billing: &self.meter_billing,
         }
     }
 
@@ -204,15 +211,19 @@ fn decembers_744_hourly_s10_fractions_make_one_disk_month_at_exactly_the_monthly
 #[test]
 fn a_price_change_on_the_15th_splits_the_month_by_usage_day() {
     let mut csp = Csp::new();
-    csp.sheet = PriceSheet::new(
-        "list",
-        Currency::USD,
-        vec![
-            PriceSheetVersion::new(day("2020-01-01"), Some(day("2026-03-15")), list_price_entries("0.008")).unwrap(),
-            PriceSheetVersion::new(day("2026-03-15"), None, list_price_entries("0.010")).unwrap(),
-        ],
-    )
-    .unwrap();
+    csp.sheets.insert(
+        LIST,
+        PriceSheet::new(
+            "list",
+            Currency::USD,
+            vec![
+                PriceSheetVersion::new(day("2020-01-01"), Some(day("2026-03-15")), list_price_entries("0.008"))
+                    .unwrap(),
+                PriceSheetVersion::new(day("2026-03-15"), None, list_price_entries("0.010")).unwrap(),
+            ],
+        )
+        .unwrap(),
+    );
     let usage = hourly(CONTOSO_SUB, BASE_VM_SIZE_HOURS, "4", "2026-03-01", "2026-04-01");
     let lines = lines_of(&csp.rate("2026-03", &usage), CONTOSO_CSP);
     assert_eq!(lines.len(), 2);
@@ -297,7 +308,13 @@ fn a_tenant_mapped_on_the_10th_is_billed_to_the_base_before_and_to_itself_after(
 fn a_remapped_tenant_moves_to_the_new_customer_subscription_from_that_day() {
     let mut csp = Csp::new();
     let new_csp = SubscriptionId::from_u128(0xc0_c5b1);
-    csp.maps.replace_from(CONTOSO, day("2026-01-20"), new_csp).unwrap();
+    // Re-mapped on the 20th (Azure's PUT replaces the customer subscription).
+    csp.maps = mappings();
+    let log = Dated::from_changes([
+        (day("2020-01-01"), Some(CONTOSO_CSP)),
+        (day("2026-01-20"), Some(new_csp)),
+    ]);
+    csp.maps.insert_dated(CONTOSO, &log).unwrap();
     let r = csp.rate(
         "2026-01",
         &hourly(CONTOSO_SUB, BASE_VM_SIZE_HOURS, "1", "2026-01-01", "2026-02-01"),
@@ -339,7 +356,7 @@ fn a_full_month_invoice_with_markup_minimum_charge_and_tax() {
     let mut csp = Csp::new();
     csp.pricing.insert(
         CONTOSO,
-        CustomerPricing::Default(Adjustment {
+        CustomerPricing::adjusted(Adjustment {
             overall: Some(Percent::parse("10").unwrap()),
             per_meter: HashMap::new(),
         }),
@@ -389,15 +406,19 @@ fn month_to_date_and_forecast_come_from_the_same_rating() {
 fn the_forecast_prices_the_days_to_come_at_the_prices_and_mappings_they_will_have() {
     let mut csp = Csp::new();
     // A new price from the 20th, and Fabrikam mapped to its own subscription from the 25th.
-    csp.sheet = PriceSheet::new(
-        "list",
-        Currency::USD,
-        vec![
-            PriceSheetVersion::new(day("2020-01-01"), Some(day("2026-04-20")), list_price_entries("0.008")).unwrap(),
-            PriceSheetVersion::new(day("2026-04-20"), None, list_price_entries("0.016")).unwrap(),
-        ],
-    )
-    .unwrap();
+    csp.sheets.insert(
+        LIST,
+        PriceSheet::new(
+            "list",
+            Currency::USD,
+            vec![
+                PriceSheetVersion::new(day("2020-01-01"), Some(day("2026-04-20")), list_price_entries("0.008"))
+                    .unwrap(),
+                PriceSheetVersion::new(day("2026-04-20"), None, list_price_entries("0.016")).unwrap(),
+            ],
+        )
+        .unwrap(),
+    );
     csp.maps
         .insert(FABRIKAM, day("2026-04-25"), None, FABRIKAM_CSP)
         .unwrap();

@@ -244,8 +244,7 @@ async fn add_registration(db: &Db) -> Result<i64, String> {
             base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
             resource_group: "azurestack",
             currency: "USD",
-            price_sheet_id: None,
-            base_tax_rate: "0",
+            active_from: app::billing::dated::since_always(),
         },
         0,
     )

@@ -62,6 +62,23 @@ enum Command {
         #[command(subcommand)]
         command: QuarantineCommand,
     },
+    /// Map cloud tenants to customer subscriptions. Changes take effect at the start of a
+    /// UTC day (00:00 UTC); a later change for the same day replaces the earlier one for
+    /// that whole day, and every change stays in the history.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+    /// User subscriptions on the stamps: assign an owner to unassigned usage.
+    Subscription {
+        #[command(subcommand)]
+        command: SubscriptionCommand,
+    },
+    /// Check the daily rollups against the records they sum, or rebuild them.
+    Rollups {
+        #[command(subcommand)]
+        command: RollupsCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -120,6 +137,10 @@ struct RegistrationAddArgs {
     /// Command that prints a bearer token (run with `sh -c`).
     #[arg(long)]
     token_command: Option<String>,
+    /// First UTC day billing may be dated on (YYYY-MM-DD; default the first day of this
+    /// month, where the collector starts). Mappings, owners and prices cannot start before it.
+    #[arg(long)]
+    active_from: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -136,6 +157,14 @@ struct PullArgs {
     /// Print each registration's collector state and exit.
     #[arg(long)]
     status: bool,
+    /// Minutes a reported window must have been closed before it is pulled (0–1440;
+    /// default STACKBILL_COLLECTOR_SETTLE_MINUTES or 15).
+    #[arg(long, allow_hyphen_values = true)]
+    settle_minutes: Option<i64>,
+    /// How many of the last closed windows to pull again (0–24; default
+    /// STACKBILL_COLLECTOR_REPULL_HOURS or 2).
+    #[arg(long, allow_hyphen_values = true)]
+    repull_hours: Option<i64>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -164,6 +193,84 @@ enum QuarantineCommand {
         #[arg(long)]
         id: i64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum MappingCommand {
+    /// Map (or re-map) a tenant to a customer subscription from the start of a UTC day.
+    Set {
+        /// The registration (default: the only one).
+        #[arg(long)]
+        registration: Option<String>,
+        /// The customer's cloud tenant (directory) GUID, any case or hyphenation.
+        #[arg(long)]
+        tenant: String,
+        /// The customer subscription GUID.
+        #[arg(long)]
+        subscription: String,
+        /// The UTC day it takes effect (YYYY-MM-DD; default today).
+        #[arg(long)]
+        effective_on: Option<String>,
+    },
+    /// Unmap a tenant from the start of a UTC day: its usage falls back to the base
+    /// subscription.
+    Remove {
+        /// The registration (default: the only one).
+        #[arg(long)]
+        registration: Option<String>,
+        /// The cloud tenant GUID.
+        #[arg(long)]
+        tenant: String,
+        /// The UTC day it takes effect (YYYY-MM-DD; default today).
+        #[arg(long)]
+        effective_on: Option<String>,
+    },
+    /// Every mapping change of a tenant, newest first, replaced ones marked.
+    History {
+        /// The cloud tenant GUID.
+        #[arg(long)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SubscriptionCommand {
+    /// Assign the owner of a user subscription. Without --effective-on, a subscription
+    /// that never had an owner gets it from its first usage (never inside an invoiced
+    /// period); one that had an owner changes from today.
+    Assign {
+        /// The registration (default: the only one).
+        #[arg(long)]
+        registration: Option<String>,
+        /// The user subscription GUID.
+        #[arg(long)]
+        subscription: String,
+        /// The owner's cloud tenant GUID.
+        #[arg(long)]
+        tenant: String,
+        /// The UTC day it takes effect (YYYY-MM-DD).
+        #[arg(long)]
+        effective_on: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RollupsCommand {
+    /// Compare every daily rollup with the exact sum of its records; exits non-zero on
+    /// any difference.
+    Check(DayRange),
+    /// Recompute the daily rollups exactly from the records.
+    Rebuild(DayRange),
+}
+
+#[derive(Debug, Args)]
+struct DayRange {
+    /// First day (YYYY-MM-DD; default: the first day with usage).
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Last day, inclusive.
+    #[arg(long, requires = "from")]
+    to: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,6 +434,17 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         } => registration_add(config, args).await,
         Command::Pull(args) => pull(config, args).await,
         Command::Quarantine { command } => quarantine(config, command).await,
+        Command::Mapping { command } => mapping(config, command).await,
+        Command::Subscription {
+            command:
+                SubscriptionCommand::Assign {
+                    registration,
+                    subscription,
+                    tenant,
+                    effective_on,
+                },
+        } => subscription_assign(config, registration, subscription, tenant, effective_on).await,
+        Command::Rollups { command } => rollups(config, command).await,
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => {
@@ -358,7 +476,11 @@ async fn serve(config: Config) -> Result<(), String> {
     tracing::info!(addr = %running.addr, database = %config.database_url, "Stackbill is serving");
     println!("Stackbill is running. Sign in at {}/sign-in", config.public_url);
     if let Some(minutes) = config.collector_interval_minutes {
-        crate::collector::spawn_scheduler(state_for_collector, std::time::Duration::from_secs(minutes as u64 * 60));
+        crate::collector::spawn_scheduler(
+            state_for_collector,
+            std::time::Duration::from_secs(minutes as u64 * 60),
+            config.collector_timing,
+        );
         tracing::info!(minutes, "collector scheduler on");
     }
     running
@@ -554,12 +676,13 @@ async fn import_usage(config: Config, args: ImportArgs) -> Result<(), String> {
         Err(e) => return Err(format!("{label}: {e}")),
     };
     println!(
-        "{label} → {}: {} records: {} accepted, {} duplicate, {} corrected, {} quarantined ({} batches).",
+        "{label} → {}: {} records: {} accepted, {} duplicate, {} corrected, {} stale, {} quarantined ({} batches).",
         reg.name,
         summary.records,
         summary.report.accepted,
         summary.report.duplicates,
         summary.report.corrected,
+        summary.report.stale,
         summary.report.quarantined,
         summary.batches
     );
@@ -581,12 +704,17 @@ async fn registration_add(config: Config, args: RegistrationAddArgs) -> Result<(
         token_command: args.token_command,
     };
     check_collector(&collector).map_err(message)?;
+    let active_from = match &args.active_from {
+        Some(d) => Some(parse_day(d, "active-from").map_err(message)?),
+        None => None,
+    };
     let state = state(&config).await?;
     let input = RegistrationInput {
         name: args.name.clone(),
         base_subscription: args.subscription,
         resource_group: args.resource_group,
         currency: args.currency,
+        active_from,
         collector,
     };
     let id = add_registration(&state, &Caller::cli(), input).await.map_err(message)?;
@@ -601,7 +729,25 @@ fn when(secs: Option<i64>) -> String {
 }
 
 async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
-    use crate::collector::{Collector, Range};
+    use crate::collector::{Collector, Range, Timing};
+    let timing = Timing::new(
+        args.settle_minutes
+            .unwrap_or(config.collector_timing.settle.num_minutes()),
+        args.repull_hours.unwrap_or(config.collector_timing.repull_hours),
+    )
+    .map_err(|e| format!("--settle-minutes/--repull-hours: {e}"))?;
+    if let Some(from) = args.from {
+        let now = Utc::now();
+        if from > now || args.to.is_some_and(|t| t > now) {
+            return Err(format!(
+                "--from/--to: the backfill range reaches into the future (now is {}); only closed reported windows can be pulled",
+                now.format("%Y-%m-%dT%H:%MZ")
+            ));
+        }
+        if args.to.is_some_and(|t| t <= from) {
+            return Err("--from/--to: the backfill range is empty or reversed".into());
+        }
+    }
     let state = state(&config).await?;
     let regs = match &args.registration {
         Some(name) => vec![registration_by_name(&state, Some(name)).await?],
@@ -648,7 +794,7 @@ async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
             "no registration has a usage endpoint; add one with `stackbill registration add … --usage-endpoint`".into(),
         );
     }
-    let collector = Collector::default();
+    let collector = Collector::default().with_timing(timing).named("pull");
     let mut failed = false;
     for reg in targets {
         match collector
@@ -664,8 +810,8 @@ async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
         {
             Ok(r) => {
                 println!(
-                    "{}: {} windows, {} pages, {} records: {} accepted, {} duplicate, {} corrected, {} quarantined; \
-                     {} subscriptions known; watermark {}",
+                    "{}: {} windows, {} pages, {} records: {} accepted, {} duplicate, {} corrected, {} stale, \
+                     {} quarantined; {} subscriptions known; watermark {}",
                     reg.name,
                     r.windows,
                     r.pages,
@@ -673,6 +819,7 @@ async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
                     r.report.accepted,
                     r.report.duplicates,
                     r.report.corrected,
+                    r.report.stale,
                     r.report.quarantined,
                     r.subscriptions,
                     r.watermark
@@ -752,6 +899,182 @@ async fn quarantine(config: Config, command: QuarantineCommand) -> Result<(), St
         QuarantineCommand::Discard { id } => {
             discard(&state, &Caller::cli(), id).await.map_err(message)?;
             println!("Discarded quarantined record #{id}.");
+            Ok(())
+        }
+    }
+}
+
+fn parse_day(raw: &str, field: &str) -> Result<chrono::NaiveDate, app::error::AppError> {
+    app::ssr::services::periods::parse_day(raw, field)
+}
+
+fn parse_guid<T>(
+    raw: &str,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, app::billing::BillingError>,
+) -> Result<T, String> {
+    parse(raw).map_err(|e| format!("--{field}: {e}"))
+}
+
+async fn mapping(config: Config, command: MappingCommand) -> Result<(), String> {
+    use app::billing::SubscriptionId;
+    use app::ssr::services::mappings::{change_mapping, mapping_history, ChangeSource, MappingChange};
+    let state = state(&config).await?;
+    let (registration, tenant, subscription, effective_on) = match command {
+        MappingCommand::History { tenant } => {
+            let tenant = parse_guid(&tenant, "tenant", CloudTenantId::parse)?;
+            let history = mapping_history(&state, tenant).await.map_err(message)?;
+            if history.is_empty() {
+                println!("Cloud tenant {tenant} has never been mapped.");
+            }
+            for h in history {
+                println!(
+                    "{} from {}: {}  (recorded {} by {}{}{}){}",
+                    h.registration,
+                    h.effective_on,
+                    h.subscription
+                        .as_deref()
+                        .unwrap_or("unmapped — falls back to the base subscription"),
+                    when(Some(h.recorded_at)),
+                    h.actor,
+                    if h.actor_label.is_empty() { "" } else { " " },
+                    h.actor_label,
+                    if h.replaced {
+                        " — replaced by a later change the same day"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            return Ok(());
+        }
+        MappingCommand::Set {
+            registration,
+            tenant,
+            subscription,
+            effective_on,
+        } => (
+            registration,
+            tenant,
+            Some(parse_guid(&subscription, "subscription", SubscriptionId::parse)?),
+            effective_on,
+        ),
+        MappingCommand::Remove {
+            registration,
+            tenant,
+            effective_on,
+        } => (registration, tenant, None, effective_on),
+    };
+    let tenant = parse_guid(&tenant, "tenant", CloudTenantId::parse)?;
+    let effective_on = match effective_on {
+        Some(d) => Some(parse_day(&d, "effective-on").map_err(message)?),
+        None => None,
+    };
+    let reg = registration_by_name(&state, registration.as_deref()).await?;
+    let out = change_mapping(
+        &state,
+        &Caller::cli(),
+        MappingChange {
+            registration_id: reg.id,
+            cloud_tenant: tenant,
+            subscription,
+            effective_on,
+            source: ChangeSource::Cli,
+        },
+    )
+    .await
+    .map_err(message)?;
+    let show = |s: Option<SubscriptionId>| s.map_or("the base subscription".to_owned(), |s| s.to_string());
+    println!(
+        "{}: cloud tenant {tenant} bills to {} from {} 00:00 UTC (was {}){}.",
+        reg.name,
+        show(out.after),
+        out.effective_on,
+        show(out.before),
+        if out.replaced_same_day {
+            "; this replaces the earlier change for that day"
+        } else {
+            ""
+        }
+    );
+    Ok(())
+}
+
+async fn subscription_assign(
+    config: Config,
+    registration: Option<String>,
+    subscription: String,
+    tenant: String,
+    effective_on: Option<String>,
+) -> Result<(), String> {
+    use app::billing::SubscriptionId;
+    let subscription = parse_guid(&subscription, "subscription", SubscriptionId::parse)?;
+    let tenant = parse_guid(&tenant, "tenant", CloudTenantId::parse)?;
+    let effective_on = match effective_on {
+        Some(d) => Some(parse_day(&d, "effective-on").map_err(message)?),
+        None => None,
+    };
+    let state = state(&config).await?;
+    let reg = registration_by_name(&state, registration.as_deref()).await?;
+    let day = app::ssr::services::ownership::assign_owner(
+        &state,
+        &Caller::cli(),
+        reg.id,
+        subscription,
+        tenant,
+        effective_on,
+        "cli",
+    )
+    .await
+    .map_err(message)?;
+    println!(
+        "{}: user subscription {subscription} belongs to cloud tenant {tenant} from {day}.",
+        reg.name
+    );
+    Ok(())
+}
+
+async fn rollups(config: Config, command: RollupsCommand) -> Result<(), String> {
+    use app::ssr::services::maintenance::{check_rollups, rebuild_rollups};
+    let range = |r: &DayRange| -> Result<Option<(chrono::NaiveDate, chrono::NaiveDate)>, String> {
+        match (&r.from, &r.to) {
+            (Some(f), Some(t)) => {
+                let (f, t) = (
+                    parse_day(f, "from").map_err(message)?,
+                    parse_day(t, "to").map_err(message)?,
+                );
+                if t < f {
+                    return Err("--from/--to: the last day is before the first".into());
+                }
+                Ok(Some((f, t)))
+            }
+            _ => Ok(None),
+        }
+    };
+    let state = state(&config).await?;
+    match command {
+        RollupsCommand::Check(r) => {
+            let diffs = check_rollups(&state.db, range(&r)?).await.map_err(|e| e.to_string())?;
+            if diffs.is_empty() {
+                println!("Every daily rollup equals the exact sum of its records.");
+                return Ok(());
+            }
+            for d in &diffs {
+                println!(
+                    "{} {} row {} meter {}: rollup {:?}, records {:?}",
+                    d.table, d.day, d.key, d.meter_id, d.rollup, d.records
+                );
+            }
+            Err(format!(
+                "{} rollups differ from their records; run `stackbill rollups rebuild`",
+                diffs.len()
+            ))
+        }
+        RollupsCommand::Rebuild(r) => {
+            let days = rebuild_rollups(&state.db, range(&r)?)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Rebuilt the rollups of {days} days from their records.");
             Ok(())
         }
     }

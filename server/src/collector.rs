@@ -2,21 +2,34 @@
 //!
 //! For each registration with an admin endpoint, it reads the provider usage API
 //! (`Microsoft.Commerce.Admin/subscriberUsageAggregates`, Hourly) for contiguous,
-//! hour-aligned **reported** windows from the stored watermark up to the last closed
+//! hour-aligned **reported** windows from the stored watermark up to the last *settled*
 //! hour, following `nextLink` (or `continuationToken`) to the end of each window. A
 //! window's records and the advanced watermark are stored in one transaction, so a crash
 //! or a failure resumes exactly where it stopped: no gap, no duplicate. Throttling (429),
 //! busy (503) and gateway time-outs (504), and connection errors are retried with bounded
 //! exponential backoff and jitter. It also reads the stamp's user subscriptions
 //! (`Microsoft.Subscriptions.Admin/subscriptions`) to learn which cloud tenant owns each.
+//!
+//! Late commits: the stamp may still commit records into a reported window shortly after
+//! it closes. A window is only pulled once it has been closed for the *settle lag*
+//! (default 15 minutes), and every run pulls the last few closed windows again (default
+//! the last 2 hours): re-pulled records are duplicates or same-report corrections, so
+//! this costs nothing but catches what arrived late.
+//!
+//! One run at a time: a run holds a lease on its registration (renewed after every
+//! window, expiring if the run dies), so the scheduler in `serve` and a manual `stackbill
+//! pull` never interleave. The watermark only moves forward; an explicit `--from/--to`
+//! backfill leaves it alone, and is safe because an older report never replaces a newer
+//! correction.
 
 use app::billing::{CloudTenantId, SubscriptionId};
 use app::ingest::json_format::read_json;
 use app::ingest::{Format, Item, PageLinks, ReadError};
-use app::ssr::db::{self, registrations::RegistrationRow, user_subscriptions::UserSubscriptionDetails};
+use app::ssr::db::{self, registrations::RegistrationRow};
 use app::ssr::services::ingest::{ingest_batch_in, split_items, Batch, BatchReport, IngestCache, Source};
+use app::ssr::services::ownership::{record_stamp_subscriptions, StampSubscription as Learned};
 use app::ssr::AppState;
-use chrono::{DateTime, Duration, DurationRound, NaiveDate, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Deserialize;
 use std::time::Duration as StdDuration;
 
@@ -49,9 +62,55 @@ impl Default for RetryPolicy {
     }
 }
 
+/// When windows are pulled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timing {
+    /// How long a reported window must have been closed before it is pulled.
+    pub settle: Duration,
+    /// How many of the last closed windows every run pulls again.
+    pub repull_hours: i64,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            settle: Duration::minutes(15),
+            repull_hours: 2,
+        }
+    }
+}
+
+impl Timing {
+    /// Checks the settle lag (0 to 1,440 minutes) and the re-pull depth (0 to 24 hours).
+    pub fn new(settle_minutes: i64, repull_hours: i64) -> Result<Timing, String> {
+        if !(0..=24 * 60).contains(&settle_minutes) {
+            return Err(format!(
+                "the settle lag must be 0 to 1440 minutes (a day), not {settle_minutes}"
+            ));
+        }
+        if !(0..=24).contains(&repull_hours) {
+            return Err(format!("the re-pull depth must be 0 to 24 hours, not {repull_hours}"));
+        }
+        Ok(Timing {
+            settle: Duration::minutes(settle_minutes),
+            repull_hours,
+        })
+    }
+}
+
+/// How long a collector lease lasts without renewal (a window never takes this long;
+/// a run that died frees its registration after this).
+const LEASE_SECS: i64 = 10 * 60;
+
 /// Why a pull stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum CollectorError {
+    /// Another run holds the registration's lease.
+    #[error("{0}")]
+    Busy(String),
+    /// The requested range is not one that can be pulled.
+    #[error("{0}")]
+    InvalidRange(String),
     /// The registration has no (complete) collector configuration.
     #[error("{0}")]
     NotConfigured(String),
@@ -357,6 +416,9 @@ fn azure_error(body: &str) -> Option<String> {
 pub struct Collector {
     client: reqwest::Client,
     retry: RetryPolicy,
+    timing: Timing,
+    /// Who this process is, in lease rows (`serve pid 123`, `pull pid 456`).
+    holder: String,
 }
 
 impl Default for Collector {
@@ -364,6 +426,8 @@ impl Default for Collector {
         Collector {
             client: http_client(),
             retry: RetryPolicy::default(),
+            timing: Timing::default(),
+            holder: format!("run pid {}", std::process::id()),
         }
     }
 }
@@ -385,8 +449,21 @@ impl Collector {
     /// A collector with its own retry policy (tests use short delays).
     pub fn with_retry(retry: RetryPolicy) -> Self {
         Collector {
-            client: http_client(),
             retry,
+            ..Collector::default()
+        }
+    }
+
+    /// The same collector with other timing.
+    pub fn with_timing(self, timing: Timing) -> Self {
+        Collector { timing, ..self }
+    }
+
+    /// The same collector naming itself `holder` in leases (`serve`, `pull`).
+    pub fn named(self, holder: &str) -> Self {
+        Collector {
+            holder: format!("{holder} pid {}", std::process::id()),
+            ..self
         }
     }
 
@@ -397,13 +474,68 @@ impl Collector {
         reg: &RegistrationRow,
         range: Range,
     ) -> Result<PullReport, CollectorError> {
-        let result = self.pull_inner(state, reg, range).await;
+        let result = self.pull_leased(state, reg, range).await;
+        if let Err(e @ (CollectorError::Busy(_) | CollectorError::InvalidRange(_))) = &result {
+            // Nothing ran: not a collector failure to record.
+            tracing::warn!(registration = %reg.name, error = %e, "collector run not started");
+            return result;
+        }
         if let Err(e) = &result {
             if let Ok(mut c) = state.db.conn().await {
                 let initial = first_watermark(state.clock.now()).timestamp();
                 let _ = db::collector::record_error(&mut c, reg.id, &e.to_string(), initial, state.now_secs()).await;
             }
             tracing::error!(registration = %reg.name, error = %e, "collector failed");
+        }
+        result
+    }
+
+    /// Takes the registration's lease, pulls, gives the lease back.
+    async fn pull_leased(
+        &self,
+        state: &AppState,
+        reg: &RegistrationRow,
+        range: Range,
+    ) -> Result<PullReport, CollectorError> {
+        let now = state.clock.now();
+        if let Some(from) = range.from {
+            let to = range.to.unwrap_or(now);
+            if from > now || to > now {
+                return Err(CollectorError::InvalidRange(format!(
+                    "the backfill range {} – {} reaches into the future (now is {}); reported windows are pulled once closed",
+                    from.to_rfc3339(),
+                    to.to_rfc3339(),
+                    now.format("%Y-%m-%dT%H:%MZ")
+                )));
+            }
+            if to <= from {
+                return Err(CollectorError::InvalidRange(format!(
+                    "the backfill range {} – {} is empty or reversed",
+                    from.to_rfc3339(),
+                    to.to_rfc3339()
+                )));
+            }
+        }
+        let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
+        let mut c = state.db.conn().await.map_err(storage)?;
+        let now_secs = state.now_secs();
+        if let Err(held) = db::collector::acquire_lease(&mut c, reg.id, &self.holder, now_secs, now_secs + LEASE_SECS)
+            .await
+            .map_err(storage)?
+        {
+            return Err(CollectorError::Busy(format!(
+                "registration `{}` is being collected by another run ({}, since {}); try again when it has finished",
+                reg.name,
+                held.holder,
+                DateTime::from_timestamp(held.acquired_at, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default()
+            )));
+        }
+        drop(c);
+        let result = self.pull_inner(state, reg, range).await;
+        if let Ok(mut c) = state.db.conn().await {
+            let _ = db::collector::release_lease(&mut c, reg.id, &self.holder).await;
         }
         result
     }
@@ -439,14 +571,19 @@ impl Collector {
         }
 
         let now = state.clock.now();
-        let last_closed = hour(now);
+        // Only windows closed for the settle lag are pulled: the stamp may still be
+        // committing records into the last one.
+        let last_closed = hour(now - self.timing.settle);
         let explicit = range.from.is_some();
         let mut c = state.db.conn().await.map_err(storage)?;
         let current = db::collector::find_state(&mut c, reg.id).await.map_err(storage)?;
         drop(c);
         let start = match (range.from, &current) {
             (Some(from), _) => hour(from),
-            (None, Some(s)) => DateTime::from_timestamp(s.watermark_at, 0).unwrap_or(last_closed),
+            // Pull the last closed windows again: what the stamp committed late into them.
+            (None, Some(s)) => DateTime::from_timestamp(s.watermark_at, 0)
+                .map(|w| w - Duration::hours(self.timing.repull_hours))
+                .unwrap_or(last_closed),
             (None, None) => first_watermark(now),
         };
         let end = hour(range.to.unwrap_or(last_closed)).min(last_closed);
@@ -493,6 +630,7 @@ impl Collector {
                 stats.accepted += b.accepted as i64;
                 stats.duplicates += b.duplicates as i64;
                 stats.corrected += b.corrected as i64;
+                stats.stale += b.stale as i64;
                 stats.quarantined += b.quarantined as i64;
                 report.report.add(&b);
                 learned.push(l);
@@ -500,13 +638,28 @@ impl Collector {
             db::collector::insert_window(&mut tx, reg.id, &stats, state.now_secs())
                 .await
                 .map_err(storage)?;
-            // The watermark moves with the window it covers, in the same transaction. An
-            // explicit range is a backfill and leaves the watermark alone.
+            // The watermark moves with the window it covers, in the same transaction (never
+            // backwards: a re-pulled window leaves it). An explicit range is a backfill
+            // and leaves the watermark alone.
             if !explicit {
                 db::collector::advance(&mut tx, reg.id, window_end.timestamp(), stats.records, state.now_secs())
                     .await
                     .map_err(storage)?;
-                report.watermark = Some(window_end);
+                let before = current.as_ref().map_or(i64::MIN, |s| s.watermark_at);
+                if window_end.timestamp() > before {
+                    report.watermark = Some(window_end);
+                }
+            }
+            // Still ours? A run that stalled past its lease must not go on writing.
+            let expires = state.now_secs() + LEASE_SECS;
+            if !db::collector::renew_lease(&mut tx, reg.id, &self.holder, expires)
+                .await
+                .map_err(storage)?
+            {
+                return Err(CollectorError::Busy(format!(
+                    "the lease on registration `{}` expired and another run took over; stopping",
+                    reg.name
+                )));
             }
             tx.commit().await.map_err(storage)?;
             for l in learned {
@@ -570,7 +723,6 @@ impl Collector {
         reg: &RegistrationRow,
         session: &mut Session<'_>,
     ) -> Result<u64, CollectorError> {
-        let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
         let mut url = session.endpoint.subscriptions_url();
         let mut subs = Vec::new();
         loop {
@@ -591,65 +743,31 @@ impl Collector {
                 None => break,
             }
         }
-        let now = state.now_secs();
-        let today = state.clock.now().date_naive();
-        let mut tx = state.db.begin().await.map_err(storage)?;
-        let mut learned = 0;
-        for s in &subs {
-            let Ok(sub) = SubscriptionId::parse(&s.subscription_id) else {
-                continue;
-            };
-            let offer = s.offer_id.rsplit('/').next().unwrap_or_default();
-            let details = UserSubscriptionDetails {
-                display_name: &s.display_name,
-                owner_email: &s.owner,
-                offer,
-                state: &s.state,
-            };
-            let us = db::user_subscriptions::upsert_user_subscription(&mut tx, reg.id, &sub.to_string(), &details, now)
-                .await
-                .map_err(storage)?;
-            let Some(tenant) = s.tenant_id.as_deref().and_then(|t| CloudTenantId::parse(t).ok()) else {
-                continue;
-            };
-            let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &tenant.to_string(), "", now)
-                .await
-                .map_err(storage)?;
-            match db::user_subscriptions::find_current_owner(&mut tx, us)
-                .await
-                .map_err(storage)?
-            {
-                Some((_, owner)) if owner == tenant_row => {}
-                Some((row, _)) => {
-                    // The subscription moved to another directory: from today on.
-                    db::user_subscriptions::end_owner(&mut tx, row, today)
-                        .await
-                        .map_err(storage)?;
-                    db::user_subscriptions::insert_owner(&mut tx, us, tenant_row, today, now)
-                        .await
-                        .map_err(storage)?;
-                }
-                None => {
-                    // A subscription belongs to its directory from its creation: the owner
-                    // applies to all of its usage, including usage stored as unassigned.
-                    let always = NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date");
-                    db::user_subscriptions::insert_owner(&mut tx, us, tenant_row, always, now)
-                        .await
-                        .map_err(storage)?;
-                }
-            }
-            learned += 1;
-        }
-        tx.commit().await.map_err(storage)?;
-        Ok(learned)
+        let learned: Vec<Learned> = subs
+            .iter()
+            .filter_map(|s| {
+                let sub = SubscriptionId::parse(&s.subscription_id).ok()?;
+                Some(Learned {
+                    subscription_id: sub,
+                    display_name: s.display_name.clone(),
+                    owner_email: s.owner.clone(),
+                    offer: s.offer_id.rsplit('/').next().unwrap_or_default().to_owned(),
+                    state: s.state.clone(),
+                    tenant: s.tenant_id.as_deref().and_then(|t| CloudTenantId::parse(t).ok()),
+                })
+            })
+            .collect();
+        record_stamp_subscriptions(state, reg, &learned)
+            .await
+            .map_err(|e| CollectorError::Storage(e.message))
     }
 }
 
 /// Runs the collector for every configured registration every `interval` (inside
 /// `stackbill serve` when `STACKBILL_COLLECTOR_INTERVAL_MINUTES` is set).
-pub fn spawn_scheduler(state: AppState, interval: StdDuration) {
+pub fn spawn_scheduler(state: AppState, interval: StdDuration, timing: Timing) {
     tokio::spawn(async move {
-        let collector = Collector::default();
+        let collector = Collector::default().with_timing(timing).named("serve");
         loop {
             match state.db.conn().await {
                 Ok(mut c) => match db::registrations::list_registrations(&mut c).await {

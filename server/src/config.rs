@@ -87,6 +87,10 @@ pub struct Config {
     /// `STACKBILL_COLLECTOR_INTERVAL_MINUTES`: run the collector inside `serve` this often
     /// (`None`: off).
     pub collector_interval_minutes: Option<i64>,
+    /// `STACKBILL_COLLECTOR_SETTLE_MINUTES` and `STACKBILL_COLLECTOR_REPULL_HOURS`: how
+    /// long a reported window must have been closed before it is pulled, and how many of
+    /// the last closed windows every run pulls again.
+    pub collector_timing: crate::collector::Timing,
 }
 
 /// A configuration problem, naming the variable.
@@ -190,6 +194,26 @@ impl Config {
                 24 * 60,
             )?),
         };
+        let settle = get("STACKBILL_COLLECTOR_SETTLE_MINUTES");
+        let repull = get("STACKBILL_COLLECTOR_REPULL_HOURS");
+        let number = |var: &'static str, v: &Option<String>, default: i64| -> Result<i64, ConfigError> {
+            match v {
+                None => Ok(default),
+                Some(t) => t
+                    .trim()
+                    .parse::<i64>()
+                    .map_err(|_| err(var, format!("`{t}` is not a whole number"))),
+            }
+        };
+        let settle_minutes = number("STACKBILL_COLLECTOR_SETTLE_MINUTES", &settle, 15)?;
+        let repull_hours = number("STACKBILL_COLLECTOR_REPULL_HOURS", &repull, 2)?;
+        let collector_timing = crate::collector::Timing::new(settle_minutes, repull_hours).map_err(|m| {
+            if (0..=24 * 60).contains(&settle_minutes) {
+                err("STACKBILL_COLLECTOR_REPULL_HOURS", m)
+            } else {
+                err("STACKBILL_COLLECTOR_SETTLE_MINUTES", m)
+            }
+        })?;
         Ok(Config {
             database_url: DatabaseUrl(database_url),
             listen,
@@ -205,6 +229,7 @@ impl Config {
             company,
             ingest_max_bytes,
             collector_interval_minutes,
+            collector_timing,
         })
     }
 
@@ -263,6 +288,26 @@ mod tests {
         assert!(!c.cookie_secure);
         assert!(!c.trust_proxy);
         assert_eq!(c.company.invoice_prefix, "SB");
+    }
+
+    #[test]
+    fn a_settle_lag_that_is_negative_or_longer_than_a_day_is_refused_by_name() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.collector_timing, crate::collector::Timing::default());
+        for bad in ["-5", "1441", "soon"] {
+            let e = config(&[("STACKBILL_COLLECTOR_SETTLE_MINUTES", bad)]).unwrap_err();
+            assert_eq!(e.var, "STACKBILL_COLLECTOR_SETTLE_MINUTES", "{bad}");
+        }
+        let e = config(&[("STACKBILL_COLLECTOR_SETTLE_MINUTES", "-5")]).unwrap_err();
+        assert!(e.to_string().contains("0 to 1440 minutes"), "{e}");
+        let e = config(&[("STACKBILL_COLLECTOR_REPULL_HOURS", "25")]).unwrap_err();
+        assert_eq!(e.var, "STACKBILL_COLLECTOR_REPULL_HOURS");
+        let c = config(&[
+            ("STACKBILL_COLLECTOR_SETTLE_MINUTES", "0"),
+            ("STACKBILL_COLLECTOR_REPULL_HOURS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(c.collector_timing.settle, chrono::Duration::zero());
     }
 
     #[test]

@@ -12,16 +12,16 @@
 //! later run only adds the hours since.
 
 use app::billing::{
-    BillingPeriod, CloudTenantId, Meter, MeterId, PricingModel, Quantity, SubscriptionId, UnitConversion, UnitPrice,
-    UsageRecord,
+    Adjustment, BillingPeriod, CloudTenantId, Meter, MeterId, Percent, PricingModel, Quantity, SheetId, SubscriptionId,
+    TaxRate, UnitConversion, UnitPrice, UsageRecord,
 };
 use app::i18n::Locale;
-use app::ssr::db::{
-    self, customers::NewCustomer, registrations::NewRegistration, user_subscriptions::UserSubscriptionDetails,
-};
+use app::ssr::auth::Caller;
+use app::ssr::db::{self, customers::NewCustomer, registrations::NewRegistration};
 use app::ssr::services::accounts::{self, UserInput};
 use app::ssr::services::catalogue::{parse_catalogue, METERS_CSV};
 use app::ssr::services::ingest::{self, Batch, IngestCache, Source};
+use app::ssr::services::{mappings, ownership, terms};
 use app::ssr::AppState;
 use app::types::Role;
 use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, Timelike, Utc, Weekday};
@@ -641,21 +641,24 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         }
     }
 
-    // The registration.
+    // The registration. Billing on it starts with the demo's first month.
     let reg_name = "azs-northwest";
     let base_subscription = SubscriptionId::from_u128(guid(seed, "base-subscription", 0)).to_string();
+    let active_from = BillingPeriod::of_date(first_day).first_day();
+    let existing = db::registrations::find_registration_by_name(&mut tx, reg_name)
+        .await
+        .map_err(|x| e(&x))?;
     let reg = NewRegistration {
         name: reg_name,
         base_subscription_id: &base_subscription,
         resource_group: "azurestack",
         currency: "USD",
-        price_sheet_id: Some(sheet_id),
-        base_tax_rate: "0",
+        // A longer re-seed moves the start back, never forward.
+        active_from: existing
+            .as_ref()
+            .map_or(active_from, |r| r.active_from.min(active_from)),
     };
-    let reg_id = match db::registrations::find_registration_by_name(&mut tx, reg_name)
-        .await
-        .map_err(|x| e(&x))?
-    {
+    let reg_id = match &existing {
         Some(r) => {
             db::registrations::update_registration(&mut tx, r.id, &reg)
                 .await
@@ -667,26 +670,26 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
             .map_err(|x| e(&x))?,
     };
 
-    // Customers, tenants, mappings, user subscriptions.
+    // Customers and their cloud tenants.
     let demo_customers = customers(args.customers, first_day, until.date_naive());
-    let mut resources: Vec<Resource> = Vec::new();
     let mut customer_ids = Vec::new();
-    let mut mapped = 0;
+    let mut tenants = Vec::new();
     for (i, c) in demo_customers.iter().enumerate() {
-        let tenant = CloudTenantId::from_u128(guid(seed, "tenant", i as u64)).to_string();
-        let tenant_id =
-            db::customers::upsert_cloud_tenant(&mut tx, &tenant, &format!("{}.onmicrosoft.com", c.short), now)
-                .await
-                .map_err(|x| e(&x))?;
+        let tenant = CloudTenantId::from_u128(guid(seed, "tenant", i as u64));
+        let tenant_id = db::customers::upsert_cloud_tenant(
+            &mut tx,
+            &tenant.to_string(),
+            &format!("{}.onmicrosoft.com", c.short),
+            now,
+        )
+        .await
+        .map_err(|x| e(&x))?;
         let new = NewCustomer {
             name: &c.name,
             cloud_tenant_id: tenant_id,
             billing_email: c.email,
             billing_address: c.address,
             locale: c.locale.tag(),
-            price_sheet_id: None,
-            minimum_monthly_charge: c.minimum_monthly_charge,
-            tax_rate: c.tax_rate,
         };
         let customer_id = match db::customers::find_customer_by_tenant(&mut tx, tenant_id)
             .await
@@ -703,57 +706,111 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
                 .map_err(|x| e(&x))?,
         };
         customer_ids.push(customer_id);
-        let adjustments: Vec<(Option<String>, String)> = c
-            .adjustments
-            .iter()
-            .map(|(meter, pct)| {
-                let id = meter
-                    .and_then(|name| catalogue.iter().find(|m| m.name == name))
-                    .map(|m| m.id.to_string());
-                (id, (*pct).to_owned())
-            })
-            .collect();
-        db::customers::replace_price_adjustments(&mut tx, customer_id, &adjustments)
+        tenants.push((tenant, tenant_id));
+    }
+    tx.commit().await.map_err(|x| e(&x))?;
+
+    // Terms, mappings and owners go through the same services as the console, so the
+    // demo's history reads like a real one.
+    let cli = Caller::cli();
+    let mut c = state.db.conn().await.map_err(|x| e(&x))?;
+    let reg_terms = terms::load_registration_terms(&mut c, reg_id)
+        .await
+        .map_err(|x| e(&x))?;
+    drop(c);
+    if reg_terms.default_sheet.at(active_from).copied().flatten() != Some(SheetId(sheet_id)) {
+        terms::set_registration_terms(
+            state,
+            &cli,
+            reg_id,
+            terms::RegistrationTermsChange {
+                effective_on: Some(active_from),
+                price_sheet: Some(Some(sheet_id)),
+                tax_rate: Some(TaxRate::ZERO),
+            },
+        )
+        .await
+        .map_err(|x| x.message)?;
+    }
+    let mut mapped = 0;
+    let mut resources: Vec<Resource> = Vec::new();
+    for (i, c) in demo_customers.iter().enumerate() {
+        let (tenant, tenant_id) = tenants[i];
+        let customer_id = customer_ids[i];
+        let mut conn = state.db.conn().await.map_err(|x| e(&x))?;
+        let has_terms = !db::terms::list_customer_terms(&mut conn, &[customer_id])
+            .await
+            .map_err(|x| e(&x))?
+            .is_empty();
+        let current_mapping = db::mappings::find_current_mapping(&mut conn, reg_id, tenant_id)
             .await
             .map_err(|x| e(&x))?;
+        drop(conn);
+        if !has_terms {
+            let mut adjustment = Adjustment::default();
+            for (meter, pct) in &c.adjustments {
+                let pct = Percent::parse(pct).map_err(|x| e(&x))?;
+                match meter.and_then(|name| catalogue.iter().find(|m| m.name == name)) {
+                    Some(m) => {
+                        adjustment.per_meter.insert(m.id, pct);
+                    }
+                    None => adjustment.overall = Some(pct),
+                }
+            }
+            let minimum = match c.minimum_monthly_charge {
+                Some(m) => Some(m.parse::<rust_decimal::Decimal>().map_err(|x| e(&x))?),
+                None => None,
+            };
+            terms::set_customer_terms(
+                state,
+                &cli,
+                customer_id,
+                terms::CustomerTermsChange {
+                    effective_on: Some(app::billing::dated::since_always()),
+                    price_sheet: Some(None),
+                    adjustment: Some(adjustment),
+                    minimum_monthly_charge: Some(minimum),
+                    tax_rate: Some(TaxRate::parse(c.tax_rate).map_err(|x| e(&x))?),
+                },
+            )
+            .await
+            .map_err(|x| x.message)?;
+        }
         if let Some(day) = c.mapped_from {
             mapped += 1;
-            let sub = SubscriptionId::from_u128(guid(seed, "customer-subscription", i as u64)).to_string();
-            let current = db::mappings::find_current_mapping(&mut tx, reg_id, tenant_id)
+            if current_mapping.is_none() {
+                let sub = SubscriptionId::from_u128(guid(seed, "customer-subscription", i as u64));
+                mappings::change_mapping(
+                    state,
+                    &cli,
+                    mappings::MappingChange {
+                        registration_id: reg_id,
+                        cloud_tenant: tenant,
+                        subscription: Some(sub),
+                        effective_on: Some(day),
+                        source: mappings::ChangeSource::Demo,
+                    },
+                )
                 .await
-                .map_err(|x| e(&x))?;
-            if current.is_none() {
-                db::mappings::insert_mapping(&mut tx, reg_id, tenant_id, &sub, day, now)
-                    .await
-                    .map_err(|x| e(&x))?;
+                .map_err(|x| x.message)?;
             }
         }
+        let mut stamp = Vec::new();
         for (k, production) in [(0u64, true), (1u64, false)] {
             let sub = SubscriptionId::from_u128(guid(seed, "user-subscription", i as u64 * 2 + k));
-            let display = if production {
-                format!("{} production", c.short)
-            } else {
-                format!("{} dev/test", c.short)
-            };
-            let details = UserSubscriptionDetails {
-                display_name: &display,
-                owner_email: c.email,
-                offer: if production { "Standard" } else { "Dev/Test" },
-                state: "Enabled",
-            };
-            let us_id =
-                db::user_subscriptions::upsert_user_subscription(&mut tx, reg_id, &sub.to_string(), &details, now)
-                    .await
-                    .map_err(|x| e(&x))?;
-            if db::user_subscriptions::find_current_owner(&mut tx, us_id)
-                .await
-                .map_err(|x| e(&x))?
-                .is_none()
-            {
-                db::user_subscriptions::insert_owner(&mut tx, us_id, tenant_id, first_day, now)
-                    .await
-                    .map_err(|x| e(&x))?;
-            }
+            stamp.push(ownership::StampSubscription {
+                subscription_id: sub,
+                display_name: if production {
+                    format!("{} production", c.short)
+                } else {
+                    format!("{} dev/test", c.short)
+                },
+                owner_email: c.email.to_owned(),
+                offer: if production { "Standard" } else { "Dev/Test" }.to_owned(),
+                state: "Enabled".to_owned(),
+                // Owners are assigned below, from the demo's first day.
+                tenant: None,
+            });
             let event_hubs = i == 3 && production;
             resources.extend(resources_for(
                 sub,
@@ -763,8 +820,39 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
                 resources.len() as u64,
             ));
         }
+        let reg_row = db::registrations::find_registration(&mut state.db.conn().await.map_err(|x| e(&x))?, reg_id)
+            .await
+            .map_err(|x| e(&x))?
+            .ok_or("the demo registration vanished")?;
+        ownership::record_stamp_subscriptions(state, &reg_row, &stamp)
+            .await
+            .map_err(|x| x.message)?;
+        for s in &stamp {
+            let mut conn = state.db.conn().await.map_err(|x| e(&x))?;
+            let us = db::user_subscriptions::find_user_subscription(&mut conn, reg_id, &s.subscription_id.to_string())
+                .await
+                .map_err(|x| e(&x))?
+                .ok_or("a demo user subscription vanished")?;
+            let owned = !db::user_subscriptions::list_ownership_changes(&mut conn, us)
+                .await
+                .map_err(|x| e(&x))?
+                .is_empty();
+            drop(conn);
+            if !owned {
+                ownership::assign_owner(
+                    state,
+                    &cli,
+                    reg_id,
+                    s.subscription_id,
+                    tenant,
+                    Some(active_from),
+                    "demo",
+                )
+                .await
+                .map_err(|x| x.message)?;
+            }
+        }
     }
-    tx.commit().await.map_err(|x| e(&x))?;
 
     // One subscription nobody owns: its usage is kept as unassigned and billed to the base.
     let orphan = SubscriptionId::from_u128(guid(seed, "orphan-subscription", 0));

@@ -276,6 +276,13 @@ where
                 let report = ingest_batch(&state.db, options.registration_id, &batch, &mut cache, state.now_secs())
                     .await
                     .map_err(|e| ImportError::Storage(e.to_string()))?;
+                for r in report
+                    .refused
+                    .iter()
+                    .take(EXAMPLES.saturating_sub(summary.rejected.len()))
+                {
+                    summary.rejected.push(r.clone());
+                }
                 summary.report.add(&report);
                 summary.batches += 1;
             }

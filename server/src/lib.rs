@@ -65,6 +65,11 @@ pub async fn open_database(config: &Config, clock: &Clock) -> Result<Db, String>
     app::ssr::services::catalogue::sync_meter_catalogue(&db, clock.now().timestamp())
         .await
         .map_err(|e| format!("cannot load the meter catalogue: {e}"))?;
+    // Work a migration asked for that needs the application (e.g. rebuilding rollups
+    // exactly); done once, before anything reads the data.
+    app::ssr::services::maintenance::run_pending(&db)
+        .await
+        .map_err(|e| format!("post-migration maintenance failed: {e}"))?;
     Ok(db)
 }
 

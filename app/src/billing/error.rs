@@ -92,6 +92,12 @@ pub enum BillingError {
         /// Why it was refused.
         reason: &'static str,
     },
+    /// Rating was asked to use a price sheet it was not given.
+    #[error("price sheet {id} is referenced but was not loaded")]
+    UnknownPriceSheet {
+        /// The sheet's id.
+        id: i64,
+    },
     /// An invoice number prefix with characters that cannot appear on a document.
     #[error("`{raw}` is not a valid invoice number prefix (1–12 letters, digits or inner dashes)")]
     InvalidInvoicePrefix {

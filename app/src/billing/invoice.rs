@@ -14,6 +14,7 @@
 //! rounding half away from zero is symmetric, negating rounded values equals rounding
 //! negated values, so a credit note and its invoice always sum to zero.
 
+use super::dated::Dated;
 use super::error::{BillingError, BillingResult};
 use super::ids::MeterId;
 use super::money::{Currency, Money};
@@ -74,6 +75,17 @@ pub struct InvoiceTerms {
     pub minimum_monthly_charge: Option<Decimal>,
     /// Tax rate.
     pub tax_rate: TaxRate,
+}
+
+impl InvoiceTerms {
+    /// The terms an invoice for `period` uses: those in force on the period's **last
+    /// day**. Tax rates and minimum charges are invoice-level terms, so one month's
+    /// invoice has one set; a change made after the month never reaches back into it.
+    /// No terms recorded for that day: no minimum and no tax.
+    pub fn for_period(dated: &Dated<InvoiceTerms>, period: BillingPeriod) -> InvoiceTerms {
+        let last_day = period.end_day().pred_opt().unwrap_or(period.first_day());
+        dated.at(last_day).cloned().unwrap_or_default()
+    }
 }
 
 /// What an invoice line is. Descriptions are rendered by the UI and the PDF in the
@@ -337,6 +349,7 @@ mod tests {
             billing_quantity: Decimal::ZERO,
             unit_price: None,
             adjustment: None,
+            price_sheet: "list".into(),
             price_version_from: "2026-01-01".parse().unwrap(),
             precise_amount: precise,
             amount: Money::new(precise, Currency::USD).rounded(),
@@ -470,5 +483,29 @@ mod tests {
             let credit = credit_note(&inv);
             prop_assert_eq!(credit.total.amount() + inv.total.amount(), Decimal::ZERO);
         }
+    }
+
+    #[test]
+    fn an_invoice_uses_the_terms_in_force_on_the_last_day_of_its_period() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let terms = |tax: &str| InvoiceTerms {
+            minimum_monthly_charge: None,
+            tax_rate: TaxRate::parse(tax).unwrap(),
+        };
+        let dated = Dated::from_changes([
+            (d("2020-01-01"), terms("19")),
+            (d("2026-01-31"), terms("21")),
+            (d("2026-02-03"), terms("0")),
+        ]);
+        let jan = BillingPeriod::parse("2026-01").unwrap();
+        // The rate changed on the 31st: January's invoice carries 21 %; the change of
+        // 3 February never reaches back into January.
+        assert_eq!(InvoiceTerms::for_period(&dated, jan).tax_rate.value(), dec!(21));
+        assert_eq!(
+            InvoiceTerms::for_period(&dated, jan.previous()).tax_rate.value(),
+            dec!(19)
+        );
+        assert_eq!(InvoiceTerms::for_period(&dated, jan.next()).tax_rate.value(), dec!(0));
+        assert_eq!(InvoiceTerms::for_period(&Dated::none(), jan), InvoiceTerms::default());
     }
 }

@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod dated;
 pub mod error;
 pub mod estimate;
 mod fasthash;
@@ -22,6 +23,7 @@ pub mod rating;
 pub mod resolution;
 pub mod usage;
 
+pub use dated::Dated;
 pub use error::{BillingError, BillingResult};
 pub use estimate::{estimate, CostEstimate};
 pub use ids::{CloudTenantId, MeterId, SubscriptionId};
@@ -29,7 +31,7 @@ pub use invoice::{build_invoice, credit_note, Invoice, InvoiceLine, InvoiceNumbe
 pub use meter::{Meter, MeterBilling};
 pub use money::{Currency, Money};
 pub use period::BillingPeriod;
-pub use price_sheet::{Adjustment, CustomerPricing, Percent, PriceEntry, PriceSheet, PriceSheetVersion};
+pub use price_sheet::{Adjustment, CustomerPricing, Percent, PriceEntry, PriceSheet, PriceSheetVersion, SheetId};
 pub use pricing::{PricingModel, Tier, UnitConversion, UnitPrice};
 pub use quantity::Quantity;
 pub use rating::{rate, AccountRating, RatedLine, Rating, RatingInput, SectionRating, UnratedLine, UsageLine};

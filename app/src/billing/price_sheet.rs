@@ -1,6 +1,7 @@
 //! Price sheets: prices per meter in one currency, in versions effective over half-open
 //! day ranges, plus the per-customer adjustments on the default sheet.
 
+use super::dated::Dated;
 use super::error::{BillingError, BillingResult};
 use super::ids::MeterId;
 use super::money::Currency;
@@ -263,18 +264,36 @@ impl Adjustment {
     }
 }
 
-/// How a customer's usage is priced.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CustomerPricing {
-    /// The registration's default sheet, with an optional adjustment.
-    Default(Adjustment),
-    /// The customer's own sheet (no adjustment: the sheet says it all).
-    OwnSheet(PriceSheet),
+/// Identifies a price sheet among the sheets handed to rating (the stored sheet's id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SheetId(pub i64);
+
+/// How a customer's usage is priced, by day. On a day with an own sheet, that sheet says
+/// it all; otherwise the registration's default sheet applies with the adjustment in
+/// effect that day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerPricing {
+    /// The customer's own sheet by day (`None` or no entry: the default sheet).
+    pub own_sheet: Dated<Option<SheetId>>,
+    /// Markup or discount on the default sheet, by day.
+    pub adjustment: Dated<Adjustment>,
 }
 
-impl Default for CustomerPricing {
-    fn default() -> Self {
-        CustomerPricing::Default(Adjustment::default())
+impl CustomerPricing {
+    /// The default sheet with the same adjustment on every day.
+    pub fn adjusted(adjustment: Adjustment) -> Self {
+        CustomerPricing {
+            own_sheet: Dated::none(),
+            adjustment: Dated::always(adjustment),
+        }
+    }
+
+    /// The customer's own sheet on every day.
+    pub fn own(sheet: SheetId) -> Self {
+        CustomerPricing {
+            own_sheet: Dated::always(Some(sheet)),
+            adjustment: Dated::none(),
+        }
     }
 }
 

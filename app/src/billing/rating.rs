@@ -2,26 +2,34 @@
 //!
 //! `rate` is a pure function of its inputs. Usage arrives aggregated to UTC days (from the
 //! daily rollups, or from hourly records by their start day); every effective date in the
-//! model (price versions, mappings, ownership) is a whole UTC day, so day granularity is
-//! exact.
+//! model (price versions, sheet assignments, markups, billable flags, mappings, ownership)
+//! is a whole UTC day, so day granularity is exact.
 //!
-//! Quantities are summed per billing account, meter and price version over the whole
-//! period before any price is applied, so tiered models see the period's total and the
-//! result does not depend on how the usage was split into records or in which order it
-//! came. When a new price version starts mid-month, the month's usage is split by usage
-//! day into one line per version; tiered models continue counting across the versions
-//! (the second version's tiers start where the first one's quantity ended).
+//! Every pricing term is taken **by the usage day**: re-rating January after a change made
+//! on 3 February applies January's terms. For each billing account the period is cut into
+//! *price segments* — runs of days with the same sheet, sheet version and adjustment — and
+//! usage is summed per section, meter and segment over the whole period before any price
+//! is applied, so tiered models see the period's total and the result does not depend on
+//! how the usage was split into records or in which order it came. Tiered models continue
+//! counting across segments — a new version's or a newly assigned sheet's tiers start
+//! where the month's earlier quantity ended, so switching sheets mid-month never resets
+//! a ladder.
+//!
+//! Tiers count **per section**: on a customer's own account that is its whole usage; on a
+//! base subscription account each fallback tenant is counted on its own and the unassigned
+//! usage as one more section, so one tenant's price never depends on another's usage.
 //!
 //! A billable meter without a price is an explicit *unpriced* line with its quantity —
 //! never a silent zero — and report-only meters are listed as such.
 
+use super::dated::Dated;
 use super::error::{BillingError, BillingResult};
 use super::fasthash::FxHashMap;
 use super::ids::{CloudTenantId, MeterId, SubscriptionId};
 use super::meter::{Meter, MeterBilling};
 use super::money::{Currency, Money};
 use super::period::BillingPeriod;
-use super::price_sheet::{Adjustment, CustomerPricing, Percent, PriceEntry, PriceSheet};
+use super::price_sheet::{Adjustment, CustomerPricing, Percent, PriceEntry, PriceSheet, SheetId};
 use super::pricing::PricingModel;
 use super::quantity::Quantity;
 use super::resolution::{BillingAccount, Resolver, Section};
@@ -52,12 +60,18 @@ pub struct RatingInput<'a> {
     pub currency: Currency,
     /// Who pays for what.
     pub resolver: Resolver<'a>,
-    /// The registration's default price sheet (`None`: everything billable is unpriced).
-    pub default_sheet: Option<&'a PriceSheet>,
+    /// Every price sheet the settings below refer to.
+    pub sheets: &'a HashMap<SheetId, PriceSheet>,
+    /// The registration's default price sheet by day (none on a day: everything
+    /// billable that day is unpriced).
+    pub default_sheet: &'a Dated<Option<SheetId>>,
     /// Pricing of customers by their cloud tenant (missing: the default sheet as is).
     pub customer_pricing: &'a HashMap<CloudTenantId, CustomerPricing>,
-    /// The meter catalogue (names, units, billing mode); unknown meters are billable.
+    /// The meter catalogue (names, units, default billing mode); unknown meters are billable.
     pub meters: &'a HashMap<MeterId, Meter>,
+    /// Billing mode by day of the meters whose mode was changed; overrides
+    /// [`Meter::billing`] on every day it covers.
+    pub meter_billing: &'a HashMap<MeterId, Dated<MeterBilling>>,
 }
 
 /// One priced line.
@@ -79,6 +93,8 @@ pub struct RatedLine {
     pub unit_price: Option<Decimal>,
     /// The customer's markup or discount applied to this line.
     pub adjustment: Option<Percent>,
+    /// Name of the price sheet used (snapshot).
+    pub price_sheet: String,
     /// First day of the price version used.
     pub price_version_from: NaiveDate,
     /// Unrounded amount, kept for audit.
@@ -173,11 +189,15 @@ impl Rating {
     }
 }
 
-/// Where an account's prices come from.
+/// A run of days of one account priced the same way.
 #[derive(Clone, Copy)]
-struct Source<'a> {
+struct Segment<'a> {
+    from: NaiveDate,
     sheet: Option<&'a PriceSheet>,
+    version: Option<usize>,
     adjustment: Option<&'a Adjustment>,
+    /// (sheet, version, adjustment entry): equal keys price identically.
+    key: (Option<SheetId>, Option<usize>, Option<usize>),
 }
 
 /// A user subscription's resolution over the period: segments starting at a day.
@@ -185,18 +205,12 @@ struct SubPlan {
     segments: Vec<(NaiveDate, u32, Section)>,
 }
 
-const NO_VERSION: u32 = u32::MAX;
+/// The segment index of usage on a day where its meter is report-only.
+const REPORT_ONLY: u32 = u32::MAX;
 
 /// Rates a period. See the module documentation for the rules.
 pub fn rate<'u>(input: &RatingInput<'_>, usage: impl IntoIterator<Item = &'u UsageLine>) -> BillingResult<Rating> {
-    for sheet in input
-        .default_sheet
-        .into_iter()
-        .chain(input.customer_pricing.values().filter_map(|p| match p {
-            CustomerPricing::OwnSheet(s) => Some(s),
-            CustomerPricing::Default(_) => None,
-        }))
-    {
+    for sheet in input.sheets.values() {
         if sheet.currency != input.currency {
             return Err(BillingError::CurrencyMismatch {
                 left: input.currency.to_string(),
@@ -206,12 +220,20 @@ pub fn rate<'u>(input: &RatingInput<'_>, usage: impl IntoIterator<Item = &'u Usa
     }
     let period_start = input.period.first_day();
     let period_end = input.period.end_day();
+    // Meters whose billing mode changes inside the period are decided per usage day;
+    // all others once per group.
+    let varying: FxHashMap<MeterId, &Dated<MeterBilling>> = input
+        .meter_billing
+        .iter()
+        .filter(|(_, d)| d.varies_within(period_start, period_end))
+        .map(|(m, d)| (*m, d))
+        .collect();
 
     let mut accounts: Vec<BillingAccount> = Vec::new();
     let mut account_index: FxHashMap<BillingAccount, u32> = FxHashMap::default();
-    let mut sources: Vec<Source<'_>> = Vec::new();
-    let mut plans: FxHashMap<SubscriptionId, SubPlan> = FxHashMap::default();
-    // (account, section, meter, version) → quantity
+    let mut plans: Vec<Vec<Segment<'_>>> = Vec::new();
+    let mut sub_plans: FxHashMap<SubscriptionId, SubPlan> = FxHashMap::default();
+    // (account, section, meter, segment) → quantity
     let mut sums: FxHashMap<(u32, Section, MeterId, u32), Decimal> = FxHashMap::default();
     let mut skipped = 0u64;
 
@@ -220,69 +242,148 @@ pub fn rate<'u>(input: &RatingInput<'_>, usage: impl IntoIterator<Item = &'u Usa
             skipped += 1;
             continue;
         }
-        let plan = plans.entry(line.subscription_id).or_insert_with(|| {
-            let mut segments = Vec::new();
-            let starts = std::iter::once(period_start).chain(input.resolver.boundaries(
-                line.subscription_id,
-                period_start,
-                period_end,
-            ));
-            for start in starts {
-                let (account, section) = input.resolver.resolve(line.subscription_id, start);
-                let idx = *account_index.entry(account).or_insert_with(|| {
-                    accounts.push(account);
-                    sources.push(source_for(input, &account));
-                    (accounts.len() - 1) as u32
-                });
-                segments.push((start, idx, section));
+        let plan = match sub_plans.entry(line.subscription_id) {
+            std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                let mut segments = Vec::new();
+                let starts = std::iter::once(period_start).chain(input.resolver.boundaries(
+                    line.subscription_id,
+                    period_start,
+                    period_end,
+                ));
+                for start in starts {
+                    let (account, section) = input.resolver.resolve(line.subscription_id, start);
+                    let idx = match account_index.get(&account) {
+                        Some(idx) => *idx,
+                        None => {
+                            accounts.push(account);
+                            plans.push(account_plan(input, &account)?);
+                            let idx = (accounts.len() - 1) as u32;
+                            account_index.insert(account, idx);
+                            idx
+                        }
+                    };
+                    segments.push((start, idx, section));
+                }
+                v.insert(SubPlan { segments })
             }
-            SubPlan { segments }
-        });
+        };
         let (_, account, section) = *plan
             .segments
             .iter()
             .rev()
             .find(|(start, _, _)| *start <= line.day)
             .expect("the first segment starts at the period start");
-        let version = sources[account as usize]
-            .sheet
-            .and_then(|s| s.version_index_at(line.day))
-            .map_or(NO_VERSION, |v| v as u32);
+        let report_only = !varying.is_empty()
+            && varying
+                .get(&line.meter_id)
+                .and_then(|d| d.at(line.day))
+                .is_some_and(|b| *b == MeterBilling::ReportOnly);
+        let segment = if report_only {
+            REPORT_ONLY
+        } else {
+            let segments = &plans[account as usize];
+            if segments.len() == 1 {
+                0
+            } else {
+                segments.iter().rposition(|s| s.from <= line.day).unwrap_or(0) as u32
+            }
+        };
         *sums
-            .entry((account, section, line.meter_id, version))
+            .entry((account, section, line.meter_id, segment))
             .or_insert(Decimal::ZERO) += line.quantity.value();
     }
 
-    price_groups(input, &accounts, &sources, sums, skipped)
+    price_groups(input, &accounts, &plans, &varying, sums, skipped)
 }
 
-fn source_for<'a>(input: &RatingInput<'a>, account: &BillingAccount) -> Source<'a> {
-    match account {
-        BillingAccount::Base { .. } => Source {
-            sheet: input.default_sheet,
-            adjustment: None,
-        },
+/// How an account is priced on one day.
+fn segment_at<'a>(input: &RatingInput<'a>, account: &BillingAccount, day: NaiveDate) -> BillingResult<Segment<'a>> {
+    let default_sheet = input.default_sheet.at(day).copied().flatten();
+    let (sheet_id, adjustment) = match account {
+        BillingAccount::Base { .. } => (default_sheet, None),
         BillingAccount::Customer { tenant, .. } => match input.customer_pricing.get(tenant) {
-            Some(CustomerPricing::OwnSheet(sheet)) => Source {
-                sheet: Some(sheet),
-                adjustment: None,
+            Some(p) => match p.own_sheet.at(day).copied().flatten() {
+                Some(own) => (Some(own), None),
+                None => {
+                    let idx = p.adjustment.index_at(day);
+                    let adj = idx
+                        .map(|i| (&p.adjustment.entries()[i].1, i))
+                        .filter(|(a, _)| !a.is_empty());
+                    (default_sheet, adj)
+                }
             },
-            Some(CustomerPricing::Default(adj)) => Source {
-                sheet: input.default_sheet,
-                adjustment: (!adj.is_empty()).then_some(adj),
-            },
-            None => Source {
-                sheet: input.default_sheet,
-                adjustment: None,
-            },
+            None => (default_sheet, None),
         },
+    };
+    let sheet = match sheet_id {
+        Some(id) => Some(
+            input
+                .sheets
+                .get(&id)
+                .ok_or(BillingError::UnknownPriceSheet { id: id.0 })?,
+        ),
+        None => None,
+    };
+    let version = sheet.and_then(|s| s.version_index_at(day));
+    Ok(Segment {
+        from: day,
+        sheet,
+        version,
+        adjustment: adjustment.map(|(a, _)| a),
+        key: (sheet_id, version, adjustment.map(|(_, i)| i)),
+    })
+}
+
+/// The price segments of an account over the period.
+fn account_plan<'a>(input: &RatingInput<'a>, account: &BillingAccount) -> BillingResult<Vec<Segment<'a>>> {
+    let (start, end) = (input.period.first_day(), input.period.end_day());
+    let mut days: Vec<NaiveDate> = input.default_sheet.changes_within(start, end).collect();
+    if let BillingAccount::Customer { tenant, .. } = account {
+        if let Some(p) = input.customer_pricing.get(tenant) {
+            days.extend(p.own_sheet.changes_within(start, end));
+            days.extend(p.adjustment.changes_within(start, end));
+        }
     }
+    // Sheets in use on any of those days bring their version boundaries.
+    let mut starts = vec![start];
+    starts.extend(days.iter().copied());
+    let mut sheets: Vec<SheetId> = Vec::new();
+    for day in &starts {
+        if let Some(id) = segment_at(input, account, *day)?.key.0 {
+            if !sheets.contains(&id) {
+                sheets.push(id);
+            }
+        }
+    }
+    for id in sheets {
+        if let Some(sheet) = input.sheets.get(&id) {
+            for v in sheet.versions() {
+                days.extend(
+                    [Some(v.effective_on), v.ended_on]
+                        .into_iter()
+                        .flatten()
+                        .filter(|d| *d > start && *d < end),
+                );
+            }
+        }
+    }
+    days.sort();
+    days.dedup();
+    let mut plan: Vec<Segment<'a>> = vec![segment_at(input, account, start)?];
+    for day in days {
+        let s = segment_at(input, account, day)?;
+        if plan.last().is_some_and(|last| last.key == s.key) {
+            continue;
+        }
+        plan.push(s);
+    }
+    Ok(plan)
 }
 
 struct MeterInfo {
     name: String,
     unit: String,
-    billing: MeterBilling,
 }
 
 fn meter_info(input: &RatingInput<'_>, id: MeterId) -> MeterInfo {
@@ -290,131 +391,142 @@ fn meter_info(input: &RatingInput<'_>, id: MeterId) -> MeterInfo {
         Some(m) => MeterInfo {
             name: m.name.clone(),
             unit: m.unit.clone(),
-            billing: m.billing,
         },
         None => MeterInfo {
             name: format!("Unknown meter {id}"),
             unit: String::new(),
-            billing: MeterBilling::Billable,
         },
     }
 }
 
-type Groups = BTreeMap<(u32, MeterId), BTreeMap<u32, Vec<(Section, Decimal)>>>;
+/// A meter's billing mode on a day: the recorded change, else the catalogue's mode,
+/// else billable (a meter first seen in usage).
+fn billing_on(input: &RatingInput<'_>, id: MeterId, day: NaiveDate) -> MeterBilling {
+    input
+        .meter_billing
+        .get(&id)
+        .and_then(|d| d.at(day))
+        .copied()
+        .or_else(|| input.meters.get(&id).map(|m| m.billing))
+        .unwrap_or(MeterBilling::Billable)
+}
+
+type Groups = BTreeMap<(u32, Section, MeterId), BTreeMap<u32, Decimal>>;
+
+/// A priced part of a group: the entry and where it came from, the segment's usage and
+/// billing quantity.
+struct Priced<'a> {
+    entry: &'a PriceEntry,
+    sheet: &'a PriceSheet,
+    version_from: NaiveDate,
+    adjustment: Option<Percent>,
+    usage: Decimal,
+    billing: Decimal,
+}
 
 fn price_groups(
     input: &RatingInput<'_>,
     accounts: &[BillingAccount],
-    sources: &[Source<'_>],
+    plans: &[Vec<Segment<'_>>],
+    varying: &FxHashMap<MeterId, &Dated<MeterBilling>>,
     sums: FxHashMap<(u32, Section, MeterId, u32), Decimal>,
     skipped: u64,
 ) -> BillingResult<Rating> {
-    // (account, meter) → version → [(section, quantity)], in a stable order.
+    // (account, section, meter) → segment → quantity, in a stable order.
     let mut groups: Groups = BTreeMap::new();
-    for ((account, section, meter, version), q) in sums {
-        groups
-            .entry((account, meter))
-            .or_default()
-            .entry(version)
-            .or_default()
-            .push((section, q));
+    for ((account, section, meter, segment), q) in sums {
+        groups.entry((account, section, meter)).or_default().insert(segment, q);
     }
     let hours = input.period.hours();
+    let period_start = input.period.first_day();
     let mut out: Vec<BTreeMap<Section, SectionRating>> = vec![BTreeMap::new(); accounts.len()];
 
-    for ((account, meter), versions) in groups {
+    for ((account, section, meter), segments) in groups {
         let info = meter_info(input, meter);
-        let source = sources[account as usize];
-        let mut unrated: BTreeMap<Section, Decimal> = BTreeMap::new();
-        let report_only = info.billing == MeterBilling::ReportOnly;
-        // Each version's price entry (None: unpriced or report-only) and its usage.
-        let mut segments = Vec::with_capacity(versions.len());
-        for (version, mut parts) in versions {
-            parts.sort_by_key(|(s, _)| *s);
-            let entry: Option<(&PriceEntry, NaiveDate)> = match (report_only, source.sheet) {
-                (false, Some(sheet)) if version != NO_VERSION => {
-                    let v = &sheet.versions()[version as usize];
-                    v.entries.get(&meter).map(|e| (e, v.effective_on))
+        let always_report_only =
+            !varying.contains_key(&meter) && billing_on(input, meter, period_start) == MeterBilling::ReportOnly;
+        let mut report_only: Option<Decimal> = None;
+        let mut unpriced: Option<Decimal> = None;
+        let mut priced: Vec<Priced<'_>> = Vec::with_capacity(segments.len());
+        for (segment, q) in segments {
+            if always_report_only || segment == REPORT_ONLY {
+                *report_only.get_or_insert(Decimal::ZERO) += q;
+                continue;
+            }
+            let seg = &plans[account as usize][segment as usize];
+            let found = match (seg.sheet, seg.version) {
+                (Some(sheet), Some(v)) => {
+                    let version = &sheet.versions()[v];
+                    version.entries.get(&meter).map(|e| (e, sheet, version.effective_on))
                 }
                 _ => None,
             };
-            let segment_usage: Decimal = parts.iter().map(|(_, q)| *q).sum();
-            let segment_billing = match entry {
-                Some((e, _)) => e.conversion.to_billing_units(segment_usage, hours)?,
-                None => Decimal::ZERO,
-            };
-            segments.push((entry, parts, segment_usage, segment_billing));
-        }
-        // Tiers apply to the period's accumulated quantity, across price versions.
-        let period_total = segments
-            .iter()
-            .try_fold(Decimal::ZERO, |sum, s| sum.checked_add(s.3))
-            .ok_or(BillingError::Overflow { what: "quantity" })?;
-        // Billing units already priced this period by earlier versions.
-        let mut before = Decimal::ZERO;
-        for (entry, parts, segment_usage, segment_billing) in segments {
-            let Some((entry, version_from)) = entry else {
-                for (section, q) in parts {
-                    *unrated.entry(section).or_insert(Decimal::ZERO) += q;
-                }
+            let Some((entry, sheet, version_from)) = found else {
+                *unpriced.get_or_insert(Decimal::ZERO) += q;
                 continue;
             };
-            let upb = entry.conversion.usage_units_per_billing_unit(hours);
-            let adjustment = source.adjustment.and_then(|a| a.for_meter(meter));
-            let factor = adjustment.map_or(Decimal::ONE, |p| p.factor());
-            let segment_amount = match &entry.model {
-                // Per-unit lines are computed per section directly (multiply, then divide
-                // once) to keep every digit.
-                PricingModel::PerUnit { .. } => None,
-                model => Some(model.segment_amount(before, segment_billing, period_total)?),
-            };
-            before += segment_billing;
-            for (section, q) in parts {
-                let billing_quantity = q.checked_div(upb).ok_or(BillingError::Overflow {
-                    what: "unit conversion",
-                })?;
-                let base_amount = match (&entry.model, segment_amount) {
-                    (PricingModel::PerUnit { unit_price }, _) => mul_div(q, unit_price.value(), upb)?,
-                    (_, Some(amount)) if !segment_usage.is_zero() => mul_div(amount, q, segment_usage)?,
-                    _ => Decimal::ZERO,
-                };
-                let precise = base_amount
-                    .checked_mul(factor)
-                    .ok_or(BillingError::Overflow { what: "adjustment" })?;
-                let unit_price = match &entry.model {
-                    PricingModel::PerUnit { unit_price } => Some(unit_price.value() * factor),
-                    _ if billing_quantity.is_zero() => None,
-                    _ => precise.checked_div(billing_quantity),
-                };
-                let line = RatedLine {
-                    meter_id: meter,
-                    meter_name: info.name.clone(),
-                    usage_unit: info.unit.clone(),
-                    quantity: Quantity::try_from_decimal(q)?,
-                    billing_unit: entry.billing_unit.clone(),
-                    billing_quantity: billing_quantity.normalize(),
-                    unit_price: unit_price.map(|p| p.normalize()),
-                    adjustment,
-                    price_version_from: version_from,
-                    precise_amount: precise.normalize(),
-                    amount: Money::new(precise, input.currency).rounded(),
-                };
-                section_mut(&mut out[account as usize], section).lines.push(line);
-            }
+            priced.push(Priced {
+                entry,
+                sheet,
+                version_from,
+                adjustment: seg.adjustment.and_then(|a| a.for_meter(meter)),
+                usage: q,
+                billing: entry.conversion.to_billing_units(q, hours)?,
+            });
         }
-        for (section, q) in unrated {
-            let line = UnratedLine {
+        // Tiers apply to the section's quantity over the period, across segments.
+        let period_total = priced
+            .iter()
+            .try_fold(Decimal::ZERO, |sum, p| sum.checked_add(p.billing))
+            .ok_or(BillingError::Overflow { what: "quantity" })?;
+        // Billing units already priced this period by earlier segments.
+        let mut before = Decimal::ZERO;
+        let target = section_mut(&mut out[account as usize], section);
+        for p in priced {
+            let upb = p.entry.conversion.usage_units_per_billing_unit(hours);
+            let factor = p.adjustment.map_or(Decimal::ONE, |a| a.factor());
+            let base_amount = match &p.entry.model {
+                // Per-unit lines multiply, then divide once, to keep every digit.
+                PricingModel::PerUnit { unit_price } => mul_div(p.usage, unit_price.value(), upb)?,
+                model => model.segment_amount(before, p.billing, period_total)?,
+            };
+            before += p.billing;
+            let precise = base_amount
+                .checked_mul(factor)
+                .ok_or(BillingError::Overflow { what: "adjustment" })?;
+            let unit_price = match &p.entry.model {
+                PricingModel::PerUnit { unit_price } => Some(unit_price.value() * factor),
+                _ if p.billing.is_zero() => None,
+                _ => precise.checked_div(p.billing),
+            };
+            target.lines.push(RatedLine {
+                meter_id: meter,
+                meter_name: info.name.clone(),
+                usage_unit: info.unit.clone(),
+                quantity: Quantity::try_from_decimal(p.usage)?,
+                billing_unit: p.entry.billing_unit.clone(),
+                billing_quantity: p.billing.normalize(),
+                unit_price: unit_price.map(|v| v.normalize()),
+                adjustment: p.adjustment,
+                price_sheet: p.sheet.name.clone(),
+                price_version_from: p.version_from,
+                precise_amount: precise.normalize(),
+                amount: Money::new(precise, input.currency).rounded(),
+            });
+        }
+        let unrated = |q: Decimal| -> BillingResult<UnratedLine> {
+            Ok(UnratedLine {
                 meter_id: meter,
                 meter_name: info.name.clone(),
                 usage_unit: info.unit.clone(),
                 quantity: Quantity::try_from_decimal(q)?,
-            };
-            let s = section_mut(&mut out[account as usize], section);
-            if report_only {
-                s.report_only.push(line);
-            } else {
-                s.unpriced.push(line);
-            }
+            })
+        };
+        if let Some(q) = unpriced {
+            target.unpriced.push(unrated(q)?);
+        }
+        if let Some(q) = report_only {
+            target.report_only.push(unrated(q)?);
         }
     }
 
@@ -428,13 +540,9 @@ fn price_groups(
         .collect();
     for a in &mut rated {
         for s in &mut a.sections {
-            s.lines.sort_by(|x, y| {
-                (&x.meter_name, x.meter_id, x.price_version_from).cmp(&(
-                    &y.meter_name,
-                    y.meter_id,
-                    y.price_version_from,
-                ))
-            });
+            // Stable sorts: a meter's lines stay in the order of their price segments.
+            s.lines
+                .sort_by(|x, y| (&x.meter_name, x.meter_id).cmp(&(&y.meter_name, y.meter_id)));
             s.unpriced
                 .sort_by(|x, y| (&x.meter_name, x.meter_id).cmp(&(&y.meter_name, y.meter_id)));
             s.report_only
@@ -474,6 +582,7 @@ mod tests {
     use crate::billing::price_sheet::{Percent, PriceSheetVersion};
     use crate::billing::pricing::{Tier, UnitConversion, UnitPrice};
     use crate::billing::resolution::{mappings, ownerships, Mappings, Ownerships};
+    use crate::billing::Dated;
     use proptest::prelude::*;
     use rust_decimal_macros::dec;
 
@@ -538,12 +647,18 @@ mod tests {
         .unwrap()
     }
 
+    const LIST: SheetId = SheetId(1);
+
     struct World {
         own: Ownerships,
         map: Mappings,
         sheet: PriceSheet,
+        /// More sheets besides `sheet` (which is `LIST`).
+        others: HashMap<SheetId, PriceSheet>,
+        default_sheet: Dated<Option<SheetId>>,
         pricing: HashMap<CloudTenantId, CustomerPricing>,
         meters: HashMap<MeterId, Meter>,
+        billing: HashMap<MeterId, Dated<MeterBilling>>,
     }
 
     impl World {
@@ -552,12 +667,17 @@ mod tests {
                 own: ownerships(),
                 map: mappings(),
                 sheet: list_prices(),
+                others: HashMap::new(),
+                default_sheet: Dated::always(Some(LIST)),
                 pricing: HashMap::new(),
                 meters: meters(),
+                billing: HashMap::new(),
             }
         }
 
-        fn rate(&self, period: &str, usage: &[UsageLine]) -> Rating {
+        fn try_rate(&self, period: &str, usage: &[UsageLine]) -> BillingResult<Rating> {
+            let mut sheets = self.others.clone();
+            sheets.insert(LIST, self.sheet.clone());
             let input = RatingInput {
                 period: BillingPeriod::parse(period).unwrap(),
                 currency: Currency::USD,
@@ -566,11 +686,17 @@ mod tests {
                     ownerships: &self.own,
                     mappings: &self.map,
                 },
-                default_sheet: Some(&self.sheet),
+                sheets: &sheets,
+                default_sheet: &self.default_sheet,
                 customer_pricing: &self.pricing,
                 meters: &self.meters,
+                meter_billing: &self.billing,
             };
-            rate(&input, usage).unwrap()
+            rate(&input, usage)
+        }
+
+        fn rate(&self, period: &str, usage: &[UsageLine]) -> Rating {
+            self.try_rate(period, usage).unwrap()
         }
     }
 
@@ -646,8 +772,8 @@ mod tests {
             overall: Some(Percent::parse("15").unwrap()),
             per_meter: HashMap::new(),
         };
-        w.pricing.insert(t1, CustomerPricing::Default(markup.clone()));
-        w.pricing.insert(t2, CustomerPricing::Default(markup));
+        w.pricing.insert(t1, CustomerPricing::adjusted(markup.clone()));
+        w.pricing.insert(t2, CustomerPricing::adjusted(markup));
         let r = w.rate(
             "2026-01",
             &[
@@ -786,19 +912,217 @@ mod tests {
     fn a_sheet_in_another_currency_is_an_error() {
         let mut w = World::new();
         w.sheet = PriceSheet::new("eur", Currency::EUR, vec![]).unwrap();
-        let input = RatingInput {
-            period: BillingPeriod::parse("2026-01").unwrap(),
-            currency: Currency::USD,
-            resolver: Resolver {
-                base_subscription: BASE,
-                ownerships: &w.own,
-                mappings: &w.map,
+        assert!(matches!(
+            w.try_rate("2026-01", &[]),
+            Err(BillingError::CurrencyMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn a_sheet_that_was_not_loaded_is_an_error_not_a_silent_zero() {
+        let mut w = World::new();
+        w.default_sheet = Dated::always(Some(SheetId(99)));
+        let err = w
+            .try_rate("2026-01", &[usage(1, BASE_VM_SIZE_HOURS, "2026-01-05", dec!(1))])
+            .unwrap_err();
+        assert_eq!(err, BillingError::UnknownPriceSheet { id: 99 });
+    }
+
+    /// A graduated Base VM price: 0–100 units at 1, beyond at 0.5.
+    fn graduated_sheet() -> PriceSheet {
+        let entry = PriceEntry {
+            meter_id: BASE_VM_SIZE_HOURS,
+            model: PricingModel::Graduated {
+                tiers: vec![
+                    Tier {
+                        from: dec!(0),
+                        unit_price: UnitPrice::parse("1").unwrap(),
+                    },
+                    Tier {
+                        from: dec!(100),
+                        unit_price: UnitPrice::parse("0.5").unwrap(),
+                    },
+                ],
             },
-            default_sheet: Some(&w.sheet),
-            customer_pricing: &w.pricing,
-            meters: &w.meters,
+            billing_unit: "u".into(),
+            conversion: UnitConversion::IDENTITY,
         };
-        assert!(matches!(rate(&input, &[]), Err(BillingError::CurrencyMismatch { .. })));
+        PriceSheet::new(
+            "g",
+            Currency::USD,
+            vec![PriceSheetVersion::new(day("2020-01-01"), None, [entry]).unwrap()],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn on_the_base_account_each_fallback_tenant_climbs_its_own_tier_ladder() {
+        let mut w = World::new();
+        w.sheet = graduated_sheet();
+        let (t1, t2) = (CloudTenantId::from_u128(10), CloudTenantId::from_u128(20));
+        w.own
+            .insert(SubscriptionId::from_u128(1), day("2026-01-01"), None, t1)
+            .unwrap();
+        w.own
+            .insert(SubscriptionId::from_u128(2), day("2026-01-01"), None, t2)
+            .unwrap();
+        // Neither tenant is mapped; subscription 3 is unassigned.
+        let lines = [
+            usage(1, BASE_VM_SIZE_HOURS, "2026-01-05", dec!(90)),
+            usage(2, BASE_VM_SIZE_HOURS, "2026-01-05", dec!(90)),
+            usage(3, BASE_VM_SIZE_HOURS, "2026-01-05", dec!(150)),
+        ];
+        let base = w.rate("2026-01", &lines).account(BASE).unwrap().clone();
+        let amount = |s: Section| -> Decimal {
+            base.sections
+                .iter()
+                .find(|x| x.section == s)
+                .unwrap()
+                .lines
+                .iter()
+                .map(|l| l.precise_amount)
+                .sum()
+        };
+        // 90 units each in the first tier: 90 — not 90 and then 10 + 80 × 0.5 = 50 for
+        // whichever tenant came second on a shared ladder.
+        assert_eq!(amount(Section::Tenant(t1)), dec!(90));
+        assert_eq!(amount(Section::Tenant(t2)), dec!(90));
+        // Unassigned usage is one more section with its own ladder: 100 + 50 × 0.5.
+        assert_eq!(amount(Section::Unassigned), dec!(125));
+        // Tenant 1's price does not depend on tenant 2's usage.
+        let alone = w.rate("2026-01", &lines[..1]);
+        assert_eq!(
+            alone.account(BASE).unwrap().sections[0].lines[0].precise_amount,
+            dec!(90)
+        );
+    }
+
+    #[test]
+    fn terms_are_taken_by_usage_day_so_a_later_change_does_not_reprice_an_earlier_month() {
+        let mut w = World::new();
+        let t = CloudTenantId::from_u128(10);
+        let cs = SubscriptionId::from_u128(100);
+        w.own
+            .insert(SubscriptionId::from_u128(1), day("2026-01-01"), None, t)
+            .unwrap();
+        w.map.insert(t, day("2026-01-01"), None, cs).unwrap();
+        // A second sheet becomes the registration default on 3 February; the customer's
+        // markup goes from 10 % to 20 % the same day; Windows VM hours become report-only.
+        let cheap_entries = vec![PriceEntry::per_unit(
+            BASE_VM_SIZE_HOURS,
+            UnitPrice::parse("0.004").unwrap(),
+            "vCPU-hour",
+        )];
+        w.others.insert(
+            SheetId(2),
+            PriceSheet::new(
+                "cheaper",
+                Currency::USD,
+                vec![PriceSheetVersion::new(day("2020-01-01"), None, cheap_entries).unwrap()],
+            )
+            .unwrap(),
+        );
+        w.default_sheet = Dated::from_changes([(day("2020-01-01"), Some(LIST)), (day("2026-02-03"), Some(SheetId(2)))]);
+        let pct = |p: &str| Adjustment {
+            overall: Some(Percent::parse(p).unwrap()),
+            per_meter: HashMap::new(),
+        };
+        w.pricing.insert(
+            t,
+            CustomerPricing {
+                own_sheet: Dated::none(),
+                adjustment: Dated::from_changes([(day("2020-01-01"), pct("10")), (day("2026-02-03"), pct("20"))]),
+            },
+        );
+        w.billing.insert(
+            WINDOWS_VM_SIZE_HOURS,
+            Dated::from_changes([
+                (day("2020-01-01"), MeterBilling::Billable),
+                (day("2026-02-03"), MeterBilling::ReportOnly),
+            ]),
+        );
+        let january = w.rate(
+            "2026-01",
+            &[
+                usage(1, BASE_VM_SIZE_HOURS, "2026-01-20", dec!(100)),
+                usage(1, WINDOWS_VM_SIZE_HOURS, "2026-01-20", dec!(100)),
+            ],
+        );
+        let lines = &january.account(cs).unwrap().sections[0].lines;
+        // January: list price 0.008 × 100 × 1.10 = 0.88; Windows 0.046 × 100 × 1.1 = 5.06.
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0].precise_amount, dec!(0.88));
+        assert_eq!(lines[0].price_sheet, "list");
+        assert_eq!(lines[1].precise_amount, dec!(5.06));
+
+        // February splits at the 3rd: two Base VM lines, Windows billable only before.
+        let february = w.rate(
+            "2026-02",
+            &[
+                usage(1, BASE_VM_SIZE_HOURS, "2026-02-02", dec!(100)),
+                usage(1, BASE_VM_SIZE_HOURS, "2026-02-03", dec!(100)),
+                usage(1, WINDOWS_VM_SIZE_HOURS, "2026-02-02", dec!(100)),
+                usage(1, WINDOWS_VM_SIZE_HOURS, "2026-02-10", dec!(50)),
+            ],
+        );
+        let s = &february.account(cs).unwrap().sections[0];
+        let base_vm: Vec<(Decimal, &str)> = s
+            .lines
+            .iter()
+            .filter(|l| l.meter_id == BASE_VM_SIZE_HOURS)
+            .map(|l| (l.precise_amount, l.price_sheet.as_str()))
+            .collect();
+        // 100 × 0.008 × 1.1 = 0.88 on the 2nd; 100 × 0.004 × 1.2 = 0.48 from the 3rd.
+        assert_eq!(base_vm, vec![(dec!(0.88), "list"), (dec!(0.48), "cheaper")]);
+        let windows: Vec<Decimal> = s
+            .lines
+            .iter()
+            .filter(|l| l.meter_id == WINDOWS_VM_SIZE_HOURS)
+            .map(|l| l.precise_amount)
+            .collect();
+        assert_eq!(windows, vec![dec!(5.06)]);
+        assert_eq!(s.report_only.len(), 1);
+        assert_eq!(s.report_only[0].quantity.value(), dec!(50));
+    }
+
+    #[test]
+    fn a_customers_own_sheet_applies_from_its_day_without_the_markup() {
+        let mut w = World::new();
+        let t = CloudTenantId::from_u128(10);
+        let cs = SubscriptionId::from_u128(100);
+        w.own
+            .insert(SubscriptionId::from_u128(1), day("2026-01-01"), None, t)
+            .unwrap();
+        w.map.insert(t, day("2026-01-01"), None, cs).unwrap();
+        let mut own = graduated_sheet();
+        own.name = "contract".into();
+        w.others.insert(SheetId(7), own);
+        w.pricing.insert(
+            t,
+            CustomerPricing {
+                own_sheet: Dated::from_changes([(day("2026-01-16"), Some(SheetId(7)))]),
+                adjustment: Dated::always(Adjustment {
+                    overall: Some(Percent::parse("50").unwrap()),
+                    per_meter: HashMap::new(),
+                }),
+            },
+        );
+        let r = w.rate(
+            "2026-01",
+            &[
+                usage(1, BASE_VM_SIZE_HOURS, "2026-01-15", dec!(100)),
+                usage(1, BASE_VM_SIZE_HOURS, "2026-01-16", dec!(100)),
+            ],
+        );
+        let lines = &r.account(cs).unwrap().sections[0].lines;
+        // Before: list × 1.5 = 1.2; from the 16th: the contract sheet's tiers, no markup.
+        // Tiers count the month's quantity: the first 100 units were used before the
+        // switch, so the contract's 100 units fall in its second tier (100 × 0.5).
+        assert_eq!(lines[0].precise_amount, dec!(1.2));
+        assert_eq!(lines[0].adjustment.unwrap().value(), dec!(50));
+        assert_eq!(lines[1].precise_amount, dec!(50));
+        assert_eq!(lines[1].price_sheet, "contract");
+        assert!(lines[1].adjustment.is_none());
     }
 
     fn arb_usage() -> impl Strategy<Value = Vec<UsageLine>> {

@@ -75,33 +75,15 @@ impl<K: Eq + Hash + Copy + fmt::Display, V: Clone> Timeline<K, V> {
         Ok(())
     }
 
-    /// Replaces whatever is current for `key` from `on`: the current assignment ends on
-    /// `on` and the new one starts there (Azure's PUT on a customer subscription). An
-    /// assignment that would start on or after `on` is an error: history is not rewritten.
-    pub fn replace_from(&mut self, key: K, on: NaiveDate, value: V) -> BillingResult<()> {
-        if let Some(list) = self.by_key.get_mut(&key) {
-            if let Some(later) = list.iter().find(|e| e.from >= on) {
-                return Err(BillingError::OverlappingAssignments {
-                    what: self.what,
-                    key: key.to_string(),
-                    at: later.from.to_string(),
-                });
-            }
-            if let Some(current) = list.iter_mut().find(|e| e.covers(on)) {
-                current.to = Some(on);
-            }
+    /// Adds every interval of a folded change log (see [`super::dated`]) for `key`.
+    pub fn insert_dated(&mut self, key: K, log: &super::dated::Dated<Option<V>>) -> BillingResult<()>
+    where
+        V: PartialEq,
+    {
+        for e in log.intervals() {
+            self.insert(key, e.from, e.to, e.value)?;
         }
-        self.insert(key, on, None, value)
-    }
-
-    /// Ends whatever is current for `key` on `on` (a mapping removed).
-    pub fn end(&mut self, key: K, on: NaiveDate) {
-        if let Some(list) = self.by_key.get_mut(&key) {
-            for e in list.iter_mut().filter(|e| e.covers(on)) {
-                e.to = Some(on);
-            }
-            list.retain(|e| e.to.is_none_or(|to| to > e.from));
-        }
+        Ok(())
     }
 
     /// The value in effect for a key on a day.
@@ -295,35 +277,34 @@ mod tests {
 
     #[test]
     fn remapping_replaces_the_customer_subscription_from_that_day() {
+        use crate::billing::dated::Dated;
         let mut own = ownerships();
         own.insert(S1, day("2026-01-01"), None, T1).unwrap();
+        // Mapped on the 1st, re-mapped on the 20th, unmapped on the 25th.
+        let log = Dated::from_changes([
+            (day("2026-01-01"), Some(CS1)),
+            (day("2026-01-20"), Some(CS2)),
+            (day("2026-01-25"), None),
+        ]);
         let mut map = mappings();
-        map.replace_from(T1, day("2026-01-01"), CS1).unwrap();
-        map.replace_from(T1, day("2026-01-20"), CS2).unwrap();
-        {
-            let r = Resolver {
-                base_subscription: BASE,
-                ownerships: &own,
-                mappings: &map,
-            };
-            assert_eq!(r.resolve(S1, day("2026-01-19")).0.subscription(), CS1);
-            assert_eq!(r.resolve(S1, day("2026-01-20")).0.subscription(), CS2);
-        }
-        assert_eq!(map.history(&T1).len(), 2);
-        assert_eq!(map.history(&T1)[0].to, Some(day("2026-01-20")));
-        // History is not rewritten: a replacement before the latest start is refused.
-        assert!(map.replace_from(T1, day("2026-01-15"), CS1).is_err());
-        // Removing the mapping sends later usage back to the base.
-        map.end(T1, day("2026-01-25"));
+        map.insert_dated(T1, &log).unwrap();
         let r = Resolver {
             base_subscription: BASE,
             ownerships: &own,
             mappings: &map,
         };
+        assert_eq!(r.resolve(S1, day("2026-01-19")).0.subscription(), CS1);
+        assert_eq!(r.resolve(S1, day("2026-01-20")).0.subscription(), CS2);
         assert_eq!(r.resolve(S1, day("2026-01-24")).0.subscription(), CS2);
         assert_eq!(
             r.resolve(S1, day("2026-01-25")),
             (BillingAccount::Base { subscription: BASE }, Section::Tenant(T1))
+        );
+        assert_eq!(map.history(&T1).len(), 2);
+        assert_eq!(map.history(&T1)[0].to, Some(day("2026-01-20")));
+        assert_eq!(
+            r.boundaries(S1, day("2026-01-01"), day("2026-02-01")),
+            vec![day("2026-01-20"), day("2026-01-25")]
         );
     }
 

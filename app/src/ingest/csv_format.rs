@@ -147,7 +147,7 @@ where
             }
         }
         let item = match fields.validate() {
-            Ok(record) => Item::Record(record),
+            Ok(record) => Item::Record { index, record },
             Err(reason) => {
                 // Keep the row with its header: a one-row CSV that reads back the same way.
                 let mut w = csv::WriterBuilder::new()
@@ -197,7 +197,7 @@ mod tests {
 
     fn record(item: &Item) -> &crate::billing::UsageRecord {
         match item {
-            Item::Record(r) => r,
+            Item::Record { record: r, .. } => r,
             Item::Rejected(r) => panic!("rejected: {}", r.reason),
         }
     }

@@ -276,7 +276,7 @@ impl<R: BufRead, F: FnMut(Item) -> Result<(), E>, E> Reader<R, F> {
                     .map_err(|e| ReadError::Document(position_of(start, &e)))?;
             } else {
                 let item = match parse_json_record_checked(text) {
-                    Ok(Ok(record)) => Item::Record(record),
+                    Ok(Ok(record)) => Item::Record { index, record },
                     Ok(Err(reason)) => Item::Rejected(Rejected {
                         index,
                         raw: text.to_owned(),
@@ -521,7 +521,7 @@ mod tests {
         let q: Vec<String> = items
             .iter()
             .map(|i| match i {
-                Item::Record(r) => r.quantity.canonical(),
+                Item::Record { record: r, .. } => r.quantity.canonical(),
                 Item::Rejected(r) => panic!("{}", r.reason),
             })
             .collect();

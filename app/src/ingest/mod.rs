@@ -10,6 +10,7 @@
 pub mod csv_format;
 pub mod json_format;
 pub mod record;
+pub mod write;
 
 pub use record::{parse_time, Rejected};
 
@@ -19,8 +20,13 @@ use std::fmt;
 /// One record read from a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Item {
-    /// A valid record.
-    Record(UsageRecord),
+    /// A valid record and its 0-based position in the document.
+    Record {
+        /// Position in the document (quarantine rows and error reports name it).
+        index: u64,
+        /// The record.
+        record: UsageRecord,
+    },
     /// A record that cannot be accepted as it is (kept, with its raw text, in quarantine).
     Rejected(Rejected),
 }

@@ -105,6 +105,17 @@ impl Fields {
         if (usage_end - usage_start).num_seconds() > MAX_BUCKET_SECS {
             return Err("the usage period is longer than one day (Azure Stack reports hourly or daily)".into());
         }
+        // Hourly and daily aggregates never cross midnight UTC; records are rolled up by
+        // the day they start, so one that did would put part of its usage on the wrong day.
+        let next_midnight = (usage_start.date_naive() + chrono::Duration::days(1))
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc());
+        if next_midnight.is_some_and(|m| usage_end > m) {
+            return Err(format!(
+                "the usage period {start_text} – {end_text} crosses midnight UTC (Azure Stack's hourly and daily \
+                 aggregates stay within one UTC day)"
+            ));
+        }
         let quantity_text = required(self.quantity, "quantity")?;
         let quantity = Quantity::parse(&quantity_text).map_err(|e| format!("`quantity`: {e}"))?;
         if quantity.value() > max_quantity() {
@@ -523,11 +534,13 @@ mod round_trip {
             .prop_map(
                 |(sub, meter, hour, len, (mantissa, scale), uri, loc, tags, info, reported)| {
                     let start = DateTime::from_timestamp(1_500_000_000 + hour * 3600, 0).unwrap();
+                    // Records stay within their UTC day.
+                    let to_midnight = 86_400 - start.timestamp().rem_euclid(86_400);
                     UsageRecord {
                         subscription_id: SubscriptionId::from_u128(sub),
                         meter_id: MeterId::from_u128(meter),
                         usage_start: start,
-                        usage_end: start + chrono::Duration::seconds(len),
+                        usage_end: start + chrono::Duration::seconds(len.min(to_midnight)),
                         quantity: crate::billing::Quantity::try_from_decimal(Decimal::new(
                             mantissa % 1_000_000_000_000_000,
                             scale,

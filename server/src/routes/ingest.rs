@@ -110,7 +110,7 @@ async fn push_usage(
         .iter()
         .filter_map(|i| match i {
             Item::Rejected(r) => Some(json!({ "index": r.index, "reason": r.reason })),
-            Item::Record(_) => None,
+            Item::Record { .. } => None,
         })
         .collect();
     let (records, rejected) = split_items(reg.id, items);
@@ -134,6 +134,14 @@ async fn push_usage(
     )
     .await
     .map_err(AppError::from)?;
+    let mut rejected_list = rejected_list;
+    rejected_list.extend(
+        report
+            .refused
+            .iter()
+            .map(|(index, reason)| json!({ "index": index, "reason": reason })),
+    );
+    rejected_list.sort_by_key(|v| v["index"].as_u64());
     Ok(Json(json!({
         "registration": reg.name,
         "batch_id": report.batch_id,
@@ -141,6 +149,7 @@ async fn push_usage(
         "accepted": report.accepted,
         "duplicates": report.duplicates,
         "corrected": report.corrected,
+        "stale": report.stale,
         "quarantined": report.quarantined,
         "rejected": rejected_list,
     }))
@@ -202,7 +211,7 @@ async fn reprocess(
     };
     match quarantine::reprocess(&state.app, &caller, id, body.raw).await? {
         Reprocessed::Accepted(r) => Ok(Json(json!({
-            "id": id, "status": "reprocessed", "accepted": r.accepted, "duplicates": r.duplicates, "corrected": r.corrected,
+            "id": id, "status": "reprocessed", "accepted": r.accepted, "duplicates": r.duplicates, "corrected": r.corrected, "stale": r.stale,
         }))),
         Reprocessed::StillRejected(reason) => Err(ApiError(AppError {
             field: Some("raw".into()),

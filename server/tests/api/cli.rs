@@ -210,3 +210,97 @@ async fn token_create_prints_the_token_once_and_stores_only_its_hash() {
     assert!(stderr(&out).contains("--customer"));
     t.dispose().await;
 }
+
+#[tokio::test]
+async fn mappings_are_set_replaced_the_same_day_and_listed_with_their_history() {
+    let t = TestDb::sqlite().await;
+    let url = t.url.clone();
+    let run = |args: &[&str]| stackbill(&url, args, None);
+    let out = run(&[
+        "registration",
+        "add",
+        "--name",
+        "azs-1",
+        "--subscription",
+        "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+        "--active-from",
+        "2026-01-01",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let tenant = "DBAB3982796F4D039908044C08AEF8A2";
+    let set = |sub: &str| {
+        run(&[
+            "mapping",
+            "set",
+            "--tenant",
+            tenant,
+            "--subscription",
+            sub,
+            "--effective-on",
+            "2026-02-01",
+        ])
+    };
+    let out = set("e09a4e93-29a7-4eba-a6d4-76202383f07f");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("from 2026-02-01 00:00 UTC (was the base subscription)"),
+        "{stdout}"
+    );
+    let out = set("5144634d-7e4d-443b-a304-d27e44220fc6");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("replaces the earlier change for that day"));
+    let out = run(&["mapping", "history", "--tenant", tenant]);
+    let history = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(history.lines().count(), 2, "{history}");
+    assert!(
+        history
+            .lines()
+            .nth(1)
+            .unwrap()
+            .contains("replaced by a later change the same day"),
+        "{history}"
+    );
+    // Bad input: a day before the registration, a malformed day, a bad GUID.
+    for (args, expected) in [
+        (
+            vec!["mapping", "remove", "--tenant", tenant, "--effective-on", "2025-12-01"],
+            "before registration `azs-1` starts",
+        ),
+        (
+            vec!["mapping", "remove", "--tenant", tenant, "--effective-on", "1 Feb"],
+            "--effective-on: `1 Feb` is not a date",
+        ),
+        (
+            vec![
+                "mapping",
+                "set",
+                "--tenant",
+                "nope",
+                "--subscription",
+                "5144634d-7e4d-443b-a304-d27e44220fc6",
+            ],
+            "--tenant: `nope` is not a valid cloud tenant ID",
+        ),
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    // Pull options out of range are refused before anything runs.
+    for (args, expected) in [
+        (vec!["pull", "--settle-minutes", "-5"], "0 to 1440 minutes"),
+        (vec!["pull", "--settle-minutes", "1500"], "0 to 1440 minutes"),
+        (
+            vec!["pull", "--from", "2999-01-01T00:00:00Z", "--to", "2999-01-02T00:00:00Z"],
+            "reaches into the future",
+        ),
+    ] {
+        let out = run(&args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    let out = run(&["rollups", "check"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    t.dispose().await;
+}

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use server::collector::{Collector, Range, RetryPolicy};
+use server::collector::{Collector, Range, RetryPolicy, Timing};
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,6 +44,8 @@ struct Fake {
     foreign_next_link: Mutex<bool>,
     /// The subscriptions list answers 400 (an API version the stamp refuses, say).
     subscriptions_broken: Mutex<bool>,
+    /// Windows that replace `windows` once set (records the stamp committed late).
+    extra: Mutex<Option<HashMap<i64, Vec<Vec<String>>>>>,
 }
 
 async fn usage(
@@ -93,7 +95,13 @@ async fn usage(
         };
         return (StatusCode::from_u16(status).unwrap(), body).into_response();
     }
-    let pages = fake.windows.get(&start).cloned().unwrap_or_else(|| vec![vec![]]);
+    let windows = fake
+        .extra
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| fake.windows.clone());
+    let pages = windows.get(&start).cloned().unwrap_or_else(|| vec![vec![]]);
     let records = pages.get(page).cloned().unwrap_or_default();
     let next = if page + 1 < pages.len() {
         let base = if *fake.foreign_next_link.lock().unwrap() {
@@ -231,6 +239,11 @@ fn collector() -> Collector {
     })
 }
 
+/// The same without re-pulling closed windows, for tests about resuming exactly.
+fn exact_collector() -> Collector {
+    collector().with_timing(Timing::new(15, 0).unwrap())
+}
+
 async fn watermark(state: &AppState, reg: i64) -> Option<DateTime<Utc>> {
     let mut c = state.db.conn().await.unwrap();
     db::collector::find_state(&mut c, reg)
@@ -279,11 +292,14 @@ async fn the_collector_walks_every_window_from_the_watermark_following_next_link
             (3, 1)
         );
         drop(c);
-        // Nothing new until the next hour closes.
+        // Nothing new until the next hour closes: the second run only pulls the last two
+        // closed windows again (for records the stamp committed late), which bring nothing
+        // new and leave the watermark where it is.
         let again = collector().pull(&state, &reg, Range::default()).await.unwrap();
-        assert_eq!(again.windows, 0);
-        // 8 pages in the first pull; the second asked for nothing.
-        assert_eq!(fake.requests.load(Ordering::SeqCst), 8);
+        assert_eq!((again.windows, again.report.accepted, again.watermark), (2, 0, None));
+        assert_eq!(watermark(&state, reg.id).await, Some(t("2026-01-01T05:00:00Z")));
+        // 8 pages in the first pull; the re-pull read windows 03 and 04 (one page each).
+        assert_eq!(fake.requests.load(Ordering::SeqCst), 10);
         app
     })
     .await;
@@ -332,7 +348,7 @@ async fn bounded_retries_give_up_record_the_error_and_the_next_run_resumes() {
     assert!(s.last_error.unwrap().contains("GatewayTimeout"));
     drop(c);
     assert!(fake.faults.lock().unwrap()[&(w2, 1)].is_empty());
-    let report = collector().pull(&state, &reg, Range::default()).await.unwrap();
+    let report = exact_collector().pull(&state, &reg, Range::default()).await.unwrap();
     assert_eq!(report.windows, 3);
     assert_eq!(app.count("usage_records").await, DISTINCT);
     app.dispose().await;
@@ -363,7 +379,7 @@ async fn a_process_stopped_in_the_middle_of_a_window_resumes_with_no_gap_and_no_
             "nothing of the interrupted window is stored"
         );
         *fake.hang.lock().unwrap() = None;
-        let report = collector().pull(&state, &reg, Range::default()).await.unwrap();
+        let report = exact_collector().pull(&state, &reg, Range::default()).await.unwrap();
         assert_eq!(report.windows, 3);
         assert_eq!(report.watermark, Some(t("2026-01-01T05:00:00Z")));
         assert_eq!(app.count("usage_records").await, DISTINCT);
@@ -500,4 +516,112 @@ async fn a_quarantined_pulled_record_keeps_its_reported_window_when_reprocessed(
     assert_eq!(reported, w2);
     drop(c);
     app.dispose().await;
+}
+
+#[tokio::test]
+async fn a_window_is_pulled_only_after_the_settle_lag_and_late_commits_are_caught_by_the_re_pull() {
+    for_each_app(|app| async move {
+        let fake = stamp();
+        let (fake, base) = start_fake(fake).await;
+        let state = configure(&app, &base, "echo test-token").await;
+        // 05:10: window 04:00–05:00 closed ten minutes ago — not settled yet.
+        let early = AppState {
+            clock: Clock::fixed(t("2026-01-01T05:10:00Z")),
+            ..state.clone()
+        };
+        let reg = registration(&state).await;
+        let report = collector().pull(&early, &reg, Range::default()).await.unwrap();
+        assert_eq!(report.windows, 4);
+        assert_eq!(report.watermark, Some(t("2026-01-01T04:00:00Z")));
+        // The stamp then commits a late record into window 03 (already pulled).
+        let late = usage_json(SUB_B, DISK, "2026-01-01T03:00:00Z", "0.5", "/b/disk1");
+        let w3 = t("2026-01-01T03:00:00Z").timestamp();
+        let mut windows = fake_windows(&fake);
+        windows.get_mut(&w3).unwrap()[0].push(late);
+        set_fake_windows(&fake, windows);
+        // 05:30: window 04 has settled; windows 02 and 03 are pulled again and the late
+        // record is found; nothing is stored twice.
+        let report = collector().pull(&state, &reg, Range::default()).await.unwrap();
+        assert_eq!(report.windows, 3);
+        assert_eq!(report.report.accepted, 1);
+        assert_eq!(report.watermark, Some(t("2026-01-01T05:00:00Z")));
+        assert_eq!(app.count("usage_records").await, DISTINCT + 1);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_run_at_a_time_per_registration_and_the_watermark_never_moves_back() {
+    let app = spawn_app().await;
+    let (_fake, base) = start_fake(stamp()).await;
+    let state = configure(&app, &base, "echo test-token").await;
+    let reg = registration(&state).await;
+    // Another run (the scheduler in `serve`) holds the lease.
+    let mut c = state.db.conn().await.unwrap();
+    let now = state.now_secs();
+    assert!(
+        db::collector::acquire_lease(&mut c, reg.id, "serve pid 1", now, now + 600)
+            .await
+            .unwrap()
+            .is_ok()
+    );
+    drop(c);
+    let err = collector().pull(&state, &reg, Range::default()).await.unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("being collected by another run (serve pid 1"), "{text}");
+    assert_eq!(app.count("usage_records").await, 0);
+    // Nothing was recorded as a collector failure: nothing ran.
+    let mut c = state.db.conn().await.unwrap();
+    assert!(db::collector::find_state(&mut c, reg.id).await.unwrap().is_none());
+    // Once released (or expired) the run goes ahead and gives the lease back.
+    db::collector::release_lease(&mut c, reg.id, "serve pid 1")
+        .await
+        .unwrap();
+    drop(c);
+    collector().pull(&state, &reg, Range::default()).await.unwrap();
+    assert_eq!(watermark(&state, reg.id).await, Some(t("2026-01-01T05:00:00Z")));
+    let mut c = state.db.conn().await.unwrap();
+    let now = state.now_secs();
+    assert!(db::collector::acquire_lease(&mut c, reg.id, "other", now, now + 600)
+        .await
+        .unwrap()
+        .is_ok());
+    db::collector::release_lease(&mut c, reg.id, "other").await.unwrap();
+    // An expired lease is taken over.
+    db::collector::acquire_lease(&mut c, reg.id, "dead run", now - 900, now - 300)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(db::collector::acquire_lease(&mut c, reg.id, "next", now, now + 600)
+        .await
+        .unwrap()
+        .is_ok());
+    db::collector::release_lease(&mut c, reg.id, "next").await.unwrap();
+    // A watermark update for an older window leaves it where it is.
+    db::collector::advance(&mut c, reg.id, t("2026-01-01T02:00:00Z").timestamp(), 0, now)
+        .await
+        .unwrap();
+    drop(c);
+    assert_eq!(watermark(&state, reg.id).await, Some(t("2026-01-01T05:00:00Z")));
+    // A backfill reaching into the future is refused before anything runs.
+    let future = Range {
+        from: Some(t("2026-01-01T04:00:00Z")),
+        to: Some(t("2026-01-01T07:00:00Z")),
+    };
+    let err = collector().pull(&state, &reg, future).await.unwrap_err();
+    assert!(err.to_string().contains("reaches into the future"), "{err}");
+    app.dispose().await;
+}
+
+fn fake_windows(fake: &Arc<Fake>) -> HashMap<i64, Vec<Vec<String>>> {
+    fake.extra
+        .lock()
+        .unwrap()
+        .clone()
+        .unwrap_or_else(|| fake.windows.clone())
+}
+
+fn set_fake_windows(fake: &Arc<Fake>, windows: HashMap<i64, Vec<Vec<String>>>) {
+    *fake.extra.lock().unwrap() = Some(windows);
 }

@@ -173,9 +173,6 @@ impl TestApp {
             billing_email: "",
             billing_address: "",
             locale: "en",
-            price_sheet_id: None,
-            minimum_monthly_charge: None,
-            tax_rate: "0",
         };
         db::customers::insert_customer(&mut c, &new, 0).await.unwrap()
     }
@@ -216,8 +213,7 @@ impl TestApp {
                 base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                 resource_group: "azurestack",
                 currency: "USD",
-                price_sheet_id: None,
-                base_tax_rate: "0",
+                active_from: app::billing::dated::since_always(),
             },
             0,
         )

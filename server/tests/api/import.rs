@@ -23,8 +23,7 @@ async fn setup_on(t: TestDb) -> TestDb {
             base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
             resource_group: "azurestack",
             currency: "USD",
-            price_sheet_id: None,
-            base_tax_rate: "0",
+            active_from: app::billing::dated::since_always(),
         },
         0,
     )
@@ -76,7 +75,7 @@ async fn importing_a_file_prints_counts_and_importing_it_again_changes_nothing()
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("31 records: 30 accepted, 0 duplicate, 0 corrected, 1 quarantined (5 batches)"),
+        stdout.contains("31 records: 30 accepted, 0 duplicate, 0 corrected, 0 stale, 1 quarantined (5 batches)"),
         "{stdout}"
     );
     assert!(stdout.contains("record 30: `subscriptionId`"), "{stdout}");

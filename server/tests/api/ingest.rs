@@ -200,3 +200,66 @@ async fn csv_corrections_and_the_body_limit() {
     assert_eq!(response.status(), 200);
     app.dispose().await;
 }
+
+#[tokio::test]
+async fn a_push_reports_stale_deliveries_and_quarantines_a_daily_record_over_hourly_usage() {
+    for_each_app(|app| async move {
+        app.add_registration("azs-1").await;
+        let token = app.add_token(Role::Operator, None).await;
+        let reported =
+            |rec: String, at: &str| rec.replacen("\"meterId\"", &format!("\"reportedTime\":\"{at}\",\"meterId\""), 1);
+        let hour = |q: &str, at: &str| reported(usage_json(SUB_A, WINDOWS_VM, "2026-01-10T10:00:00Z", q, "/x/vm1"), at);
+        // Corrected by the 14:00 report; the 12:00 report arriving afterwards is stale.
+        push(
+            &app,
+            &token,
+            "application/json",
+            page(&[hour("8", "2026-01-10T12:00:00Z")]),
+        )
+        .await;
+        push(
+            &app,
+            &token,
+            "application/json",
+            page(&[hour("6", "2026-01-10T14:00:00Z")]),
+        )
+        .await;
+        let report: serde_json::Value = push(
+            &app,
+            &token,
+            "application/json",
+            page(&[hour("8", "2026-01-10T12:00:00Z")]),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(
+            (report["stale"].as_u64(), report["corrected"].as_u64()),
+            (Some(1), Some(0))
+        );
+        // A daily aggregate of the same resource and meter for the 10th: refused, named,
+        // quarantined with its text, nothing billed twice.
+        let daily = usage_json(SUB_A, WINDOWS_VM, "2026-01-10T00:00:00Z", "48", "/x/vm1").replace(
+            "\"usageEndTime\":\"2026-01-10T01:00:00+00:00\"",
+            "\"usageEndTime\":\"2026-01-11T00:00:00+00:00\"",
+        );
+        assert!(daily.contains("2026-01-11T00:00:00"), "{daily}");
+        let report: serde_json::Value = push(&app, &token, "application/json", page(&[daily]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (report["accepted"].as_u64(), report["quarantined"].as_u64()),
+            (Some(0), Some(1))
+        );
+        let reason = report["rejected"][0]["reason"].as_str().unwrap();
+        assert!(reason.contains("overlaps stored usage record"), "{reason}");
+        assert_eq!(report["rejected"][0]["index"], 0);
+        assert_eq!(app.count("usage_quarantine").await, 1);
+        assert_eq!(app.count("usage_records").await, 1);
+        app
+    })
+    .await;
+}

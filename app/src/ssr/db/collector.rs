@@ -35,7 +35,8 @@ pub async fn find_state(c: &mut impl AsExecutor, registration_id: i64) -> DbResu
     })?)
 }
 
-/// Advances the watermark after a window (called inside the window's transaction).
+/// Advances the watermark after a window (called inside the window's transaction). It
+/// never moves backwards: a re-pulled older window leaves it where it is.
 pub async fn advance(
     c: &mut impl AsExecutor,
     registration_id: i64,
@@ -46,7 +47,9 @@ pub async fn advance(
     sql!(c, |e| {
         sqlx::query(
         "INSERT INTO collector_state (registration_id, watermark_at, last_success_at, last_window_records, updated_at) \
-         VALUES ($1, $2, $3, $4, $3) ON CONFLICT (registration_id) DO UPDATE SET watermark_at = excluded.watermark_at, \
+         VALUES ($1, $2, $3, $4, $3) ON CONFLICT (registration_id) DO UPDATE SET watermark_at = \
+         CASE WHEN collector_state.watermark_at > excluded.watermark_at THEN collector_state.watermark_at \
+         ELSE excluded.watermark_at END, \
          last_success_at = excluded.last_success_at, last_window_records = excluded.last_window_records, \
          updated_at = excluded.updated_at"
     )
@@ -118,6 +121,8 @@ pub struct WindowStats {
     pub duplicates: i64,
     /// Corrections.
     pub corrected: i64,
+    /// Older than stored (changed nothing).
+    pub stale: i64,
     /// Quarantined.
     pub quarantined: i64,
 }
@@ -125,13 +130,14 @@ pub struct WindowStats {
 /// Stores the statistics of a completed window (inside its transaction). A backfill over
 /// a window collected before replaces its row.
 pub async fn insert_window(c: &mut impl AsExecutor, registration_id: i64, w: &WindowStats, now: i64) -> DbResult<()> {
-    sql!(c, |e| sqlx::query(
+    sql!(c, |e| {
+        sqlx::query(
         "INSERT INTO collector_windows (registration_id, window_start_at, window_end_at, pages, records, accepted, \
-         duplicates, corrected, quarantined, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         duplicates, corrected, quarantined, stale, completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (registration_id, window_start_at) DO UPDATE SET window_end_at = excluded.window_end_at, \
          pages = excluded.pages, records = excluded.records, accepted = excluded.accepted, \
          duplicates = excluded.duplicates, corrected = excluded.corrected, quarantined = excluded.quarantined, \
-         completed_at = excluded.completed_at"
+         stale = excluded.stale, completed_at = excluded.completed_at"
     )
     .bind(registration_id)
     .bind(w.start_at)
@@ -142,10 +148,12 @@ pub async fn insert_window(c: &mut impl AsExecutor, registration_id: i64, w: &Wi
     .bind(w.duplicates)
     .bind(w.corrected)
     .bind(w.quarantined)
+    .bind(w.stale)
     .bind(now)
     .execute(e)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -163,4 +171,83 @@ pub async fn list_windows(
     .bind(limit)
     .fetch_all(e)
     .await)?)
+}
+
+/// Who holds a registration's collector lease.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct LeaseRow {
+    /// The run holding it (`serve 1234@host`, `pull 99@host`).
+    pub holder: String,
+    /// Unix seconds.
+    pub acquired_at: i64,
+    /// Unix seconds; after this another run may take it over.
+    pub expires_at: i64,
+}
+
+/// Takes the collector lease of a registration for `holder` until `expires_at`, if nobody
+/// holds it or the holder's lease expired (a run that died). Returns the current holder
+/// when someone else has it. Works the same on both engines: one upsert whose update
+/// only happens when the lease is free.
+pub async fn acquire_lease(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    holder: &str,
+    now: i64,
+    expires_at: i64,
+) -> DbResult<Result<(), LeaseRow>> {
+    let taken: Option<String> = sql!(c, |e| sqlx::query_scalar(
+        "INSERT INTO collector_leases (registration_id, holder, acquired_at, expires_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (registration_id) DO UPDATE SET holder = excluded.holder, acquired_at = excluded.acquired_at, \
+         expires_at = excluded.expires_at WHERE collector_leases.expires_at <= excluded.acquired_at \
+         OR collector_leases.holder = excluded.holder RETURNING holder"
+    )
+    .bind(registration_id)
+    .bind(holder)
+    .bind(now)
+    .bind(expires_at)
+    .fetch_optional(e)
+    .await)?;
+    if taken.is_some() {
+        return Ok(Ok(()));
+    }
+    let row: LeaseRow = sql!(c, |e| sqlx::query_as::<_, LeaseRow>(
+        "SELECT holder, acquired_at, expires_at FROM collector_leases WHERE registration_id = $1"
+    )
+    .bind(registration_id)
+    .fetch_one(e)
+    .await)?;
+    Ok(Err(row))
+}
+
+/// Extends a held lease; `false` if `holder` no longer holds it (it expired and another
+/// run took it over: the caller must stop).
+pub async fn renew_lease(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    holder: &str,
+    expires_at: i64,
+) -> DbResult<bool> {
+    let done = sql!(c, |e| sqlx::query(
+        "UPDATE collector_leases SET expires_at = $3 WHERE registration_id = $1 AND holder = $2"
+    )
+    .bind(registration_id)
+    .bind(holder)
+    .bind(expires_at)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(done == 1)
+}
+
+/// Gives a lease back.
+pub async fn release_lease(c: &mut impl AsExecutor, registration_id: i64, holder: &str) -> DbResult<()> {
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM collector_leases WHERE registration_id = $1 AND holder = $2"
+    )
+    .bind(registration_id)
+    .bind(holder)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
 }

@@ -21,18 +21,12 @@ pub struct CustomerRow {
     pub billing_address: String,
     /// Locale tag.
     pub locale: String,
-    /// Own price sheet.
-    pub price_sheet_id: Option<i64>,
-    /// Minimum monthly charge (decimal text).
-    pub minimum_monthly_charge: Option<String>,
-    /// Tax rate in percent (decimal text).
-    pub tax_rate: String,
     /// Unix seconds.
     pub created_at: i64,
 }
 
 const COLUMNS: &str = "c.id, c.name, c.cloud_tenant_id, t.tenant_id AS tenant_guid, c.billing_email, \
-                       c.billing_address, c.locale, c.price_sheet_id, c.minimum_monthly_charge, c.tax_rate, c.created_at";
+                       c.billing_address, c.locale, c.created_at";
 
 /// A customer to create or update.
 #[derive(Debug, Clone)]
@@ -47,12 +41,6 @@ pub struct NewCustomer<'a> {
     pub billing_address: &'a str,
     /// Locale tag.
     pub locale: &'a str,
-    /// Own price sheet.
-    pub price_sheet_id: Option<i64>,
-    /// Minimum monthly charge.
-    pub minimum_monthly_charge: Option<&'a str>,
-    /// Tax rate in percent.
-    pub tax_rate: &'a str,
 }
 
 /// Inserts a cloud tenant, or returns the existing one with this GUID (updating an
@@ -84,19 +72,26 @@ pub async fn find_cloud_tenant(c: &mut impl AsExecutor, tenant_guid: &str) -> Db
     .await)?)
 }
 
+/// The directory GUID of a cloud tenant row.
+pub async fn tenant_guid(c: &mut impl AsExecutor, cloud_tenant_id: i64) -> DbResult<Option<String>> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT tenant_id FROM cloud_tenants WHERE id = $1"
+    )
+    .bind(cloud_tenant_id)
+    .fetch_optional(e)
+    .await)?)
+}
+
 /// Inserts a customer and returns its id.
 pub async fn insert_customer(c: &mut impl AsExecutor, n: &NewCustomer<'_>, now: i64) -> DbResult<i64> {
-    let q = "INSERT INTO customers (name, cloud_tenant_id, billing_email, billing_address, locale, price_sheet_id, \
-             minimum_monthly_charge, tax_rate, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+    let q = "INSERT INTO customers (name, cloud_tenant_id, billing_email, billing_address, locale, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
     Ok(sql!(c, |e| sqlx::query_scalar(q)
         .bind(n.name)
         .bind(n.cloud_tenant_id)
         .bind(n.billing_email)
         .bind(n.billing_address)
         .bind(n.locale)
-        .bind(n.price_sheet_id)
-        .bind(n.minimum_monthly_charge)
-        .bind(n.tax_rate)
         .bind(now)
         .fetch_one(e)
         .await)?)
@@ -105,7 +100,7 @@ pub async fn insert_customer(c: &mut impl AsExecutor, n: &NewCustomer<'_>, now: 
 /// Updates a customer.
 pub async fn update_customer(c: &mut impl AsExecutor, id: i64, n: &NewCustomer<'_>) -> DbResult<()> {
     let q = "UPDATE customers SET name = $2, cloud_tenant_id = $3, billing_email = $4, billing_address = $5, \
-             locale = $6, price_sheet_id = $7, minimum_monthly_charge = $8, tax_rate = $9 WHERE id = $1";
+             locale = $6 WHERE id = $1";
     sql!(c, |e| sqlx::query(q)
         .bind(id)
         .bind(n.name)
@@ -113,9 +108,6 @@ pub async fn update_customer(c: &mut impl AsExecutor, id: i64, n: &NewCustomer<'
         .bind(n.billing_email)
         .bind(n.billing_address)
         .bind(n.locale)
-        .bind(n.price_sheet_id)
-        .bind(n.minimum_monthly_charge)
-        .bind(n.tax_rate)
         .execute(e)
         .await
         .map(|r| r.rows_affected()))?;
@@ -184,48 +176,6 @@ pub async fn count_tenants_by_mapping(c: &mut impl AsExecutor, today: NaiveDate)
     Ok((mapped, unmapped))
 }
 
-/// Replaces a customer's price adjustments (overall when `meter_id` is `None`).
-pub async fn replace_price_adjustments(
-    c: &mut impl AsExecutor,
-    customer_id: i64,
-    adjustments: &[(Option<String>, String)],
-) -> DbResult<()> {
-    sql!(c, |e| sqlx::query(
-        "DELETE FROM customer_price_adjustments WHERE customer_id = $1"
-    )
-    .bind(customer_id)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))?;
-    for (meter_id, percent) in adjustments {
-        sql!(c, |e| {
-            sqlx::query("INSERT INTO customer_price_adjustments (customer_id, meter_id, percent) VALUES ($1, $2, $3)")
-                .bind(customer_id)
-                .bind(meter_id.as_deref())
-                .bind(percent)
-                .execute(e)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
-}
-
-/// A customer's price adjustments: `(meter_id or None for overall, percent text)`.
-pub async fn list_price_adjustments(
-    c: &mut impl AsExecutor,
-    customer_id: i64,
-) -> DbResult<Vec<(Option<String>, String)>> {
-    Ok(sql!(c, |e| {
-        sqlx::query_as(
-            "SELECT meter_id, percent FROM customer_price_adjustments WHERE customer_id = $1 ORDER BY meter_id",
-        )
-        .bind(customer_id)
-        .fetch_all(e)
-        .await
-    })?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,9 +188,6 @@ mod tests {
             billing_email: "billing@example.test",
             billing_address: "1 Main St",
             locale: "zh-TW",
-            price_sheet_id: None,
-            minimum_monthly_charge: Some("100"),
-            tax_rate: "5",
         }
     }
 
@@ -261,7 +208,6 @@ mod tests {
             let found = find_customer(&mut c, id).await.unwrap().unwrap();
             assert_eq!(found.name, "台灣雲端股份有限公司");
             assert_eq!(found.tenant_guid, "dbab3982-796f-4d03-9908-044c08aef8a2");
-            assert_eq!(found.minimum_monthly_charge.as_deref(), Some("100"));
             assert_eq!(
                 find_customers_by_name(&mut c, "台灣雲端股份有限公司")
                     .await
@@ -277,28 +223,6 @@ mod tests {
                 .is_unique_violation());
             let today = "2026-01-01".parse().unwrap();
             assert_eq!(count_tenants_by_mapping(&mut c, today).await.unwrap(), (0, 1));
-        })
-        .await;
-    }
-
-    #[tokio::test]
-    async fn price_adjustments_are_replaced_as_a_whole() {
-        for_each_engine(|db| async move {
-            let mut c = db.conn().await.unwrap();
-            let t = upsert_cloud_tenant(&mut c, "11111111-1111-1111-1111-111111111111", "", 1)
-                .await
-                .unwrap();
-            let id = insert_customer(&mut c, &new_customer("Fabrikam", t), 1).await.unwrap();
-            replace_price_adjustments(&mut c, id, &[(None, "10".into())])
-                .await
-                .unwrap();
-            replace_price_adjustments(&mut c, id, &[(None, "-5".into())])
-                .await
-                .unwrap();
-            assert_eq!(
-                list_price_adjustments(&mut c, id).await.unwrap(),
-                vec![(None, "-5".to_owned())]
-            );
         })
         .await;
     }

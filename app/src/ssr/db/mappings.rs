@@ -44,42 +44,191 @@ pub async fn find_current_mapping(
         .await)?)
 }
 
-/// Ends a mapping on a day (exclusive).
-pub async fn end_mapping(c: &mut impl AsExecutor, id: i64, ended_on: NaiveDate) -> DbResult<()> {
+/// SQL condition: the mapping `cs` (a `customer_subscriptions` row) is in effect on the
+/// day bound as `$1` (half-open `[effective_on, ended_on)`).
+pub const IN_EFFECT_ON_1: &str = "cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)";
+
+/// A recorded mapping change.
+#[derive(Debug, Clone, FromRow)]
+pub struct MappingChangeRow {
+    /// Id (recording order).
+    pub id: i64,
+    /// Registration.
+    pub registration_id: i64,
+    /// Registration name.
+    pub registration_name: String,
+    /// Internal cloud tenant id.
+    pub cloud_tenant_id: i64,
+    /// The customer subscription from that day; `None`: unmapped.
+    pub subscription_id: Option<String>,
+    /// First day.
+    pub effective_on: NaiveDate,
+    /// Unix seconds.
+    pub recorded_at: i64,
+    /// Who (`user:12`, `token:3`, `cli`, `system`).
+    pub actor: String,
+    /// Their email or name then.
+    pub actor_label: String,
+    /// Where it came from (`console`, `api`, `azure`, `csv`, `cli`, `demo`, `migration`).
+    pub source: String,
+}
+
+/// A mapping change to record.
+#[derive(Debug, Clone)]
+pub struct NewMappingChange<'a> {
+    /// Registration.
+    pub registration_id: i64,
+    /// Internal cloud tenant id.
+    pub cloud_tenant_id: i64,
+    /// Canonical customer subscription GUID; `None` unmaps.
+    pub subscription_id: Option<&'a str>,
+    /// First day.
+    pub effective_on: NaiveDate,
+    /// `user:12`, …
+    pub actor: &'a str,
+    /// Email or name.
+    pub actor_label: &'a str,
+    /// Where it came from.
+    pub source: &'a str,
+}
+
+/// Appends a change to the log.
+pub async fn insert_mapping_change(c: &mut impl AsExecutor, m: &NewMappingChange<'_>, now: i64) -> DbResult<i64> {
+    let q =
+        "INSERT INTO mapping_changes (registration_id, cloud_tenant_id, subscription_id, effective_on, recorded_at, \
+             actor, actor_label, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
+    Ok(sql!(c, |e| sqlx::query_scalar(q)
+        .bind(m.registration_id)
+        .bind(m.cloud_tenant_id)
+        .bind(m.subscription_id)
+        .bind(m.effective_on)
+        .bind(now)
+        .bind(m.actor)
+        .bind(m.actor_label)
+        .bind(m.source)
+        .fetch_one(e)
+        .await)?)
+}
+
+const CHANGE_COLUMNS: &str = "m.id, m.registration_id, r.name AS registration_name, m.cloud_tenant_id, \
+     m.subscription_id, m.effective_on, m.recorded_at, m.actor, m.actor_label, m.source";
+
+/// A tenant's changes on a registration in recording order (what the fold reads).
+pub async fn list_mapping_changes(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    cloud_tenant_id: i64,
+) -> DbResult<Vec<MappingChangeRow>> {
+    let q = format!(
+        "SELECT {CHANGE_COLUMNS} FROM mapping_changes m JOIN registrations r ON r.id = m.registration_id \
+         WHERE m.registration_id = $1 AND m.cloud_tenant_id = $2 ORDER BY m.id"
+    );
+    Ok(sql!(c, |e| sqlx::query_as::<_, MappingChangeRow>(&q)
+        .bind(registration_id)
+        .bind(cloud_tenant_id)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// Every change of a tenant on every registration, newest recorded first (its history).
+pub async fn list_tenant_mapping_changes(
+    c: &mut impl AsExecutor,
+    cloud_tenant_id: i64,
+) -> DbResult<Vec<MappingChangeRow>> {
+    let q = format!(
+        "SELECT {CHANGE_COLUMNS} FROM mapping_changes m JOIN registrations r ON r.id = m.registration_id \
+         WHERE m.cloud_tenant_id = $1 ORDER BY m.id DESC"
+    );
+    Ok(sql!(c, |e| sqlx::query_as::<_, MappingChangeRow>(&q)
+        .bind(cloud_tenant_id)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// Binds a customer subscription to a tenant on a registration. Returns the tenant it is
+/// already bound to when that is another one (the caller refuses the change).
+pub async fn bind_subscription(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    subscription_id: &str,
+    cloud_tenant_id: i64,
+) -> DbResult<Option<i64>> {
     sql!(c, |e| sqlx::query(
-        "UPDATE customer_subscriptions SET ended_on = $2 WHERE id = $1"
+        "INSERT INTO customer_subscription_tenants (registration_id, subscription_id, cloud_tenant_id) \
+         VALUES ($1, $2, $3) ON CONFLICT (registration_id, subscription_id) DO NOTHING"
     )
-    .bind(id)
-    .bind(ended_on)
+    .bind(registration_id)
+    .bind(subscription_id)
+    .bind(cloud_tenant_id)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    let bound: i64 = sql!(c, |e| {
+        sqlx::query_scalar(
+        "SELECT cloud_tenant_id FROM customer_subscription_tenants WHERE registration_id = $1 AND subscription_id = $2"
+    )
+    .bind(registration_id)
+    .bind(subscription_id)
+    .fetch_one(e)
+    .await
+    })?;
+    Ok((bound != cloud_tenant_id).then_some(bound))
+}
+
+/// Releases a tenant's bindings that no interval uses any more (a mistaken mapping
+/// replaced the same day), so another tenant may take the subscription.
+pub async fn release_unused_bindings(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    cloud_tenant_id: i64,
+) -> DbResult<()> {
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM customer_subscription_tenants WHERE registration_id = $1 AND cloud_tenant_id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.registration_id = $1 \
+         AND cs.subscription_id = customer_subscription_tenants.subscription_id)"
+    )
+    .bind(registration_id)
+    .bind(cloud_tenant_id)
     .execute(e)
     .await
     .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
-/// SQL condition: the mapping `cs` (a `customer_subscriptions` row) is in effect on the
-/// day bound as `$1` (half-open `[effective_on, ended_on)`).
-pub const IN_EFFECT_ON_1: &str = "cs.effective_on <= $1 AND (cs.ended_on IS NULL OR cs.ended_on > $1)";
-
-/// Inserts a mapping and returns its id.
-pub async fn insert_mapping(
+/// Replaces a tenant's mapping intervals on a registration with those folded from its
+/// change log: `(customer subscription, first day, first day after)`. Every subscription
+/// must be bound to this tenant first ([`bind_subscription`]); the schema refuses others.
+pub async fn replace_intervals(
     c: &mut impl AsExecutor,
     registration_id: i64,
     cloud_tenant_id: i64,
-    subscription_id: &str,
-    effective_on: NaiveDate,
+    intervals: &[(String, NaiveDate, Option<NaiveDate>)],
     now: i64,
-) -> DbResult<i64> {
-    let q = "INSERT INTO customer_subscriptions (registration_id, cloud_tenant_id, subscription_id, effective_on, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id";
-    Ok(sql!(c, |e| sqlx::query_scalar(q)
+) -> DbResult<()> {
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM customer_subscriptions WHERE registration_id = $1 AND cloud_tenant_id = $2"
+    )
+    .bind(registration_id)
+    .bind(cloud_tenant_id)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    for (subscription, from, to) in intervals {
+        sql!(c, |e| sqlx::query(
+            "INSERT INTO customer_subscriptions (registration_id, cloud_tenant_id, subscription_id, effective_on, \
+             ended_on, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        )
         .bind(registration_id)
         .bind(cloud_tenant_id)
-        .bind(subscription_id)
-        .bind(effective_on)
+        .bind(subscription)
+        .bind(*from)
+        .bind(*to)
         .bind(now)
-        .fetch_one(e)
-        .await)?)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
 }
 
 /// Every mapping of a tenant (current and past), newest first.
@@ -126,7 +275,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn remapping_ends_the_current_mapping_and_keeps_history() {
+    async fn the_schema_refuses_one_customer_subscription_for_two_tenants() {
         for_each_engine(|db| async move {
             let mut tx = db.begin().await.unwrap();
             let reg = insert_registration(
@@ -136,119 +285,51 @@ mod tests {
                     base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                     resource_group: "azurestack",
                     currency: "USD",
-                    price_sheet_id: None,
-                    base_tax_rate: "0",
+                    active_from: crate::billing::dated::since_always(),
                 },
                 1,
             )
             .await
             .unwrap();
-            let t = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1)
+            let t1 = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1)
                 .await
                 .unwrap();
-            insert_mapping(
-                &mut tx,
-                reg,
-                t,
-                "e09a4e93-29a7-4eba-a6d4-76202383f07f",
-                day("2026-01-10"),
-                1,
-            )
-            .await
-            .unwrap();
-            // A second current mapping for the same tenant is refused by the schema.
-            assert!(insert_mapping(
-                &mut tx,
-                reg,
-                t,
-                "00000000-0000-0000-0000-000000000001",
-                day("2026-02-01"),
-                1
-            )
-            .await
-            .unwrap_err()
-            .is_unique_violation());
-            tx.rollback().await.unwrap();
-
-            let mut tx = db.begin().await.unwrap();
-            let reg = insert_registration(
-                &mut tx,
-                &NewRegistration {
-                    name: "r",
-                    base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
-                    resource_group: "azurestack",
-                    currency: "USD",
-                    price_sheet_id: None,
-                    base_tax_rate: "0",
-                },
-                1,
-            )
-            .await
-            .unwrap();
-            let t = upsert_cloud_tenant(&mut tx, "dbab3982-796f-4d03-9908-044c08aef8a2", "", 1)
+            let t2 = upsert_cloud_tenant(&mut tx, "11111111-796f-4d03-9908-044c08aef8a2", "", 1)
                 .await
                 .unwrap();
-            let first_id = insert_mapping(
-                &mut tx,
-                reg,
-                t,
-                "e09a4e93-29a7-4eba-a6d4-76202383f07f",
-                day("2026-01-10"),
-                1,
-            )
-            .await
-            .unwrap();
-            end_mapping(&mut tx, first_id, day("2026-02-01")).await.unwrap();
-            insert_mapping(
-                &mut tx,
-                reg,
-                t,
-                "00000000-0000-0000-0000-000000000001",
-                day("2026-02-01"),
-                2,
-            )
-            .await
-            .unwrap();
+            let sub = "e09a4e93-29a7-4eba-a6d4-76202383f07f";
+            assert_eq!(bind_subscription(&mut tx, reg, sub, t1).await.unwrap(), None);
+            assert_eq!(bind_subscription(&mut tx, reg, sub, t1).await.unwrap(), None);
+            replace_intervals(&mut tx, reg, t1, &[(sub.into(), day("2026-01-10"), None)], 1)
+                .await
+                .unwrap();
+            // Another tenant is told who holds it…
+            assert_eq!(bind_subscription(&mut tx, reg, sub, t2).await.unwrap(), Some(t1));
             tx.commit().await.unwrap();
+            // …and an interval for it that skips the service is refused by the schema.
+            let mut tx = db.begin().await.unwrap();
+            let err = replace_intervals(&mut tx, reg, t2, &[(sub.into(), day("2026-03-01"), None)], 1)
+                .await
+                .unwrap_err();
+            assert!(matches!(err, crate::ssr::db::DbError::Sqlx(_)), "{err}");
+            drop(tx);
 
             let mut c = db.conn().await.unwrap();
-            let current = find_current_mapping(&mut c, reg, t).await.unwrap().unwrap();
-            assert_eq!(current.subscription_id, "00000000-0000-0000-0000-000000000001");
-            let history = list_mappings_of_tenant(&mut c, t).await.unwrap();
-            assert_eq!(history.len(), 2);
-            assert_eq!(history[1].ended_on, Some(day("2026-02-01")));
-            let january = list_mappings_overlapping(&mut c, reg, day("2026-01-01"), day("2026-02-01"))
-                .await
-                .unwrap();
-            assert_eq!(january.len(), 1);
-            let both = list_mappings_overlapping(&mut c, reg, day("2026-01-01"), day("2026-03-01"))
-                .await
-                .unwrap();
-            assert_eq!(both.len(), 2);
-            // Counts as of a day: before the first mapping the tenant is unmapped; a
-            // mapping that starts later is not counted yet.
+            let current = find_current_mapping(&mut c, reg, t1).await.unwrap().unwrap();
+            assert_eq!(current.subscription_id, sub);
+            // Once no interval of t1 uses it, the binding is released.
+            let mut tx = db.begin().await.unwrap();
+            replace_intervals(&mut tx, reg, t1, &[], 2).await.unwrap();
+            release_unused_bindings(&mut tx, reg, t1).await.unwrap();
+            assert_eq!(bind_subscription(&mut tx, reg, sub, t2).await.unwrap(), None);
+            tx.commit().await.unwrap();
+
+            // Counts as of a day still read the intervals.
             use crate::ssr::db::customers::count_tenants_by_mapping;
-            use crate::ssr::db::registrations::list_registration_summaries;
-            assert_eq!(
-                count_tenants_by_mapping(&mut c, day("2026-01-09")).await.unwrap(),
-                (0, 1)
-            );
+            let mut c = db.conn().await.unwrap();
             assert_eq!(
                 count_tenants_by_mapping(&mut c, day("2026-01-10")).await.unwrap(),
-                (1, 0)
-            );
-            assert_eq!(
-                count_tenants_by_mapping(&mut c, day("2026-03-01")).await.unwrap(),
-                (1, 0)
-            );
-            let mapped = |s: Vec<crate::ssr::db::registrations::RegistrationSummaryRow>| s[0].mapped_tenants;
-            assert_eq!(
-                mapped(list_registration_summaries(&mut c, day("2026-01-09")).await.unwrap()),
-                0
-            );
-            assert_eq!(
-                mapped(list_registration_summaries(&mut c, day("2026-01-31")).await.unwrap()),
-                1
+                (0, 2)
             );
         })
         .await;

@@ -196,7 +196,7 @@ mod tests {
             let meter = "fab6eb84-500b-4a09-a8ca-7358f8bbaea5";
             let mut tx = db.begin().await.unwrap();
             sql!(&mut tx, |e| sqlx::query(
-                "INSERT INTO meters (id, name, unit, service, billing, origin, created_at) \
+                "INSERT INTO meters (id, name, unit, service, default_billing, origin, created_at) \
                  VALUES ($1, 'Base VM Size Hours', 'Virtual core hours', 'Compute', 'billable', 'catalogue', 0)"
             )
             .bind(meter)
@@ -241,6 +241,44 @@ mod tests {
                 .await
                 .unwrap_err();
             assert!(dup.is_unique_violation());
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_entry_stored_without_a_unit_conversion_loads_as_the_identity() {
+        for_each_engine(|db| async move {
+            let meter = "fab6eb84-500b-4a09-a8ca-7358f8bbaea5";
+            let mut tx = db.begin().await.unwrap();
+            sql!(&mut tx, |e| sqlx::query(
+                "INSERT INTO meters (id, name, unit, service, default_billing, origin, created_at) \
+                 VALUES ($1, 'Base VM Size Hours', 'Virtual core hours', 'Compute', 'billable', 'catalogue', 0)"
+            )
+            .bind(meter)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+            let sheet = insert_price_sheet(&mut tx, "List", "USD", "", 1).await.unwrap();
+            let v = insert_version(&mut tx, sheet, "2026-01-01".parse().unwrap(), None, "", 1)
+                .await
+                .unwrap();
+            // A script or an older release that leaves the column to its default.
+            sql!(&mut tx, |e| sqlx::query(
+                "INSERT INTO price_sheet_entries (version_id, meter_id, pricing) VALUES ($1, $2, $3)"
+            )
+            .bind(v)
+            .bind(meter)
+            .bind(r#"{"model":"per_unit","unit_price":"0.008"}"#)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+            tx.commit().await.unwrap();
+            let mut c = db.conn().await.unwrap();
+            let entries = list_entries(&mut c, &[v]).await.unwrap();
+            let conversion: crate::billing::UnitConversion = serde_json::from_str(&entries[0].unit_conversion).unwrap();
+            assert_eq!(conversion, crate::billing::UnitConversion::IDENTITY);
         })
         .await;
     }

@@ -17,10 +17,8 @@ pub struct RegistrationRow {
     pub resource_group: String,
     /// Invoice currency.
     pub currency: String,
-    /// Default price sheet.
-    pub price_sheet_id: Option<i64>,
-    /// Tax rate (percent, decimal text) on the base subscription's invoice.
-    pub base_tax_rate: String,
+    /// First day billing may be dated on (mappings, owners, terms).
+    pub active_from: NaiveDate,
     /// Unix seconds.
     pub created_at: i64,
     /// Azure Stack admin endpoint the collector reads (`https://adminmanagement.…`).
@@ -33,7 +31,7 @@ pub struct RegistrationRow {
     pub token_command: Option<String>,
 }
 
-const COLUMNS: &str = "id, name, base_subscription_id, resource_group, currency, price_sheet_id, base_tax_rate, \
+const COLUMNS: &str = "id, name, base_subscription_id, resource_group, currency, active_from, \
                        created_at, usage_endpoint, provider_subscription_id, token_env, token_command";
 
 /// A registration to create.
@@ -47,23 +45,20 @@ pub struct NewRegistration<'a> {
     pub resource_group: &'a str,
     /// ISO currency code.
     pub currency: &'a str,
-    /// Default price sheet.
-    pub price_sheet_id: Option<i64>,
-    /// Tax rate on the base invoice.
-    pub base_tax_rate: &'a str,
+    /// First day billing may be dated on.
+    pub active_from: NaiveDate,
 }
 
 /// Inserts a registration and returns its id.
 pub async fn insert_registration(c: &mut impl AsExecutor, r: &NewRegistration<'_>, now: i64) -> DbResult<i64> {
-    let q = "INSERT INTO registrations (name, base_subscription_id, resource_group, currency, price_sheet_id, \
-             base_tax_rate, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+    let q = "INSERT INTO registrations (name, base_subscription_id, resource_group, currency, active_from, \
+             created_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
     Ok(sql!(c, |e| sqlx::query_scalar(q)
         .bind(r.name)
         .bind(r.base_subscription_id)
         .bind(r.resource_group)
         .bind(r.currency)
-        .bind(r.price_sheet_id)
-        .bind(r.base_tax_rate)
+        .bind(r.active_from)
         .bind(now)
         .fetch_one(e)
         .await)?)
@@ -72,14 +67,13 @@ pub async fn insert_registration(c: &mut impl AsExecutor, r: &NewRegistration<'_
 /// Updates a registration's settings (everything but its name).
 pub async fn update_registration(c: &mut impl AsExecutor, id: i64, r: &NewRegistration<'_>) -> DbResult<()> {
     let q = "UPDATE registrations SET base_subscription_id = $2, resource_group = $3, currency = $4, \
-             price_sheet_id = $5, base_tax_rate = $6 WHERE id = $1";
+             active_from = $5 WHERE id = $1";
     sql!(c, |e| sqlx::query(q)
         .bind(id)
         .bind(r.base_subscription_id)
         .bind(r.resource_group)
         .bind(r.currency)
-        .bind(r.price_sheet_id)
-        .bind(r.base_tax_rate)
+        .bind(r.active_from)
         .execute(e)
         .await
         .map(|r| r.rows_affected()))?;
@@ -152,7 +146,7 @@ pub struct RegistrationSummaryRow {
     pub base_subscription_id: String,
     /// Currency.
     pub currency: String,
-    /// Default price sheet's name.
+    /// Name of the default price sheet in effect today.
     pub price_sheet: Option<String>,
     /// Tenants with a customer subscription in effect here today.
     pub mapped_tenants: i64,
@@ -166,10 +160,13 @@ pub async fn list_registration_summaries(
     today: NaiveDate,
 ) -> DbResult<Vec<RegistrationSummaryRow>> {
     let q = format!(
-        "SELECT r.id, r.name, r.base_subscription_id, r.currency, p.name AS price_sheet, \
+        "SELECT r.id, r.name, r.base_subscription_id, r.currency, \
+         (SELECT p.name FROM registration_terms rt JOIN price_sheets p ON p.id = rt.price_sheet_id \
+          WHERE rt.registration_id = r.id AND rt.effective_on <= $1 ORDER BY rt.effective_on DESC, rt.id DESC LIMIT 1) \
+          AS price_sheet, \
          (SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.registration_id = r.id AND {}) AS mapped_tenants, \
          (SELECT COUNT(*) FROM user_subscriptions us WHERE us.registration_id = r.id) AS user_subscriptions \
-         FROM registrations r LEFT JOIN price_sheets p ON p.id = r.price_sheet_id ORDER BY r.name",
+         FROM registrations r ORDER BY r.name",
         super::mappings::IN_EFFECT_ON_1
     );
     Ok(sql!(c, |e| sqlx::query_as::<_, RegistrationSummaryRow>(&q)
@@ -199,8 +196,7 @@ mod tests {
                 base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                 resource_group: "azurestack",
                 currency: "USD",
-                price_sheet_id: None,
-                base_tax_rate: "0",
+                active_from: crate::billing::dated::since_always(),
             };
             let id = insert_registration(&mut c, &new, 1).await.unwrap();
             let found = find_registration_by_name(&mut c, "azurestack-northwest")

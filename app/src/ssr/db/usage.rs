@@ -4,7 +4,7 @@
 //! the demo seed all end here, inside the caller's transaction, so a batch's records,
 //! corrections, rollup updates and its `ingest_batches` row commit together.
 
-use super::fixed::{from_fixed, to_fixed, ATTO_PER_UNIT};
+use super::fixed::{ExactSum, ATTO_PER_UNIT, FRAC_PER_ATTO};
 use super::{sql, AsExecutor, DbError, DbResult, Params};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -14,7 +14,7 @@ use std::collections::{HashMap, HashSet};
 /// A record ready to be stored: identifiers resolved to rows, identity hashed.
 #[derive(Debug, Clone)]
 pub struct StagedRecord<'a> {
-    /// 128-bit hash of the record identity.
+    /// 128-bit identity key: the usage hour, then 96 bits of a hash of the identity.
     pub identity_key: [u8; 16],
     /// User subscription row.
     pub user_subscription_id: i64,
@@ -36,17 +36,41 @@ pub struct StagedRecord<'a> {
     pub tags: &'a str,
     /// Reported time, Unix seconds.
     pub reported_at: i64,
+    /// Whether the source said when it was reported (a pulled window, a `reportedTime`
+    /// field) rather than it being the time it arrived.
+    pub reported_by_source: bool,
+}
+
+impl StagedRecord<'_> {
+    fn bucket_secs(&self) -> i64 {
+        self.usage_end_at - self.usage_start_at
+    }
+}
+
+/// A staged record that could not be stored as it is, and why (it goes to the quarantine).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusedRecord {
+    /// Position in the staged slice.
+    pub index: usize,
+    /// What is wrong, naming the record it conflicts with.
+    pub reason: String,
 }
 
 /// What happened to a batch's records.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreOutcome {
     /// New records stored.
     pub accepted: u64,
-    /// Records identical to stored ones (nothing changed).
+    /// Records identical to stored ones, or superseded by a later delivery of the same
+    /// identity and report time in the batch (nothing changed).
     pub duplicates: u64,
-    /// Records whose identity was stored with another quantity (now replaced).
+    /// Records that replaced a stored quantity (reported at or after the stored one).
     pub corrected: u64,
+    /// Records reported before the stored (or a batch sibling's) report time: older
+    /// news, which changes nothing.
+    pub stale: u64,
+    /// Records refused (to the quarantine).
+    pub refused: Vec<RefusedRecord>,
 }
 
 /// An ingestion batch to record.
@@ -76,15 +100,32 @@ pub async fn insert_batch(c: &mut impl AsExecutor, b: &NewBatch<'_>, now: i64) -
         .await)?)
 }
 
+/// A batch's final counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchCounts {
+    /// New records.
+    pub accepted: u64,
+    /// Unchanged.
+    pub duplicates: u64,
+    /// Corrections.
+    pub corrected: u64,
+    /// Older than stored.
+    pub stale: u64,
+    /// To the quarantine.
+    pub quarantined: u64,
+}
+
 /// Writes a batch's final counts.
-pub async fn finish_batch(c: &mut impl AsExecutor, id: i64, o: &StoreOutcome, quarantined: u64) -> DbResult<()> {
-    let q = "UPDATE ingest_batches SET accepted = $2, duplicates = $3, corrected = $4, quarantined = $5 WHERE id = $1";
+pub async fn finish_batch(c: &mut impl AsExecutor, id: i64, n: &BatchCounts) -> DbResult<()> {
+    let q = "UPDATE ingest_batches SET accepted = $2, duplicates = $3, corrected = $4, quarantined = $5, stale = $6 \
+             WHERE id = $1";
     sql!(c, |e| sqlx::query(q)
         .bind(id)
-        .bind(o.accepted as i64)
-        .bind(o.duplicates as i64)
-        .bind(o.corrected as i64)
-        .bind(quarantined as i64)
+        .bind(n.accepted as i64)
+        .bind(n.duplicates as i64)
+        .bind(n.corrected as i64)
+        .bind(n.quarantined as i64)
+        .bind(n.stale as i64)
         .execute(e)
         .await
         .map(|r| r.rows_affected()))?;
@@ -95,13 +136,62 @@ pub async fn finish_batch(c: &mut impl AsExecutor, id: i64, o: &StoreOutcome, qu
 /// PostgreSQL's 65,535 bound parameters, and 500 rows amortise the statement overhead.
 const ROWS_PER_STATEMENT: usize = 500;
 
-/// Stores a batch of records: new identities are inserted, identical ones counted as
-/// duplicates, changed quantities applied as corrections with history, and the daily
-/// rollups moved by exactly the difference. Runs inside the caller's transaction.
+/// A stored record as found by its identity key.
+#[derive(Debug, Clone)]
+struct Stored {
+    id: i64,
+    quantity: Decimal,
+    reported_at: i64,
+    user_subscription_id: i64,
+    meter_id: String,
+    resource_id: i64,
+    usage_start_at: i64,
+    usage_end_at: i64,
+    additional_info: String,
+}
+
+impl Stored {
+    /// Whether the stored record really has this identity: the key is a truncated hash,
+    /// so a key match alone could (however improbably) be another record.
+    fn same_identity(&self, r: &StagedRecord<'_>) -> bool {
+        self.user_subscription_id == r.user_subscription_id
+            && self.meter_id == r.meter_id
+            && self.resource_id == r.resource_id
+            && self.usage_start_at == r.usage_start_at
+            && self.usage_end_at == r.usage_end_at
+            && self.additional_info == r.additional_info
+    }
+}
+
+type RollupKey<'a> = (i64, &'a str, NaiveDate);
+
+/// Rollup changes: exact quantity delta, record-count delta and bucket length.
+#[derive(Debug, Clone, Copy, Default)]
+struct Delta {
+    quantity: ExactSum,
+    count: i64,
+    bucket_secs: i64,
+}
+
+/// Stores a batch of records inside the caller's transaction:
 ///
-/// The same identity more than once in one batch: the last delivery is the source's
-/// word and the earlier ones are counted as duplicates (superseded) — so re-ingesting
-/// the same batch changes nothing, not even the correction history.
+/// - a new identity is inserted;
+/// - a stored identity with the same quantity is a duplicate (nothing changes, but for the
+///   report time when the source reports it again later);
+/// - with another quantity it is a **correction** if it was reported at or after the
+///   stored record (a later report, or the same report arriving later), replacing the
+///   quantity and the report time with history in `usage_corrections`; reported
+///   **before** the stored record it is **stale** — older news that changes nothing, so a
+///   backfill, an old file or a watermark moved backwards can never revert a correction;
+/// - a record whose bucket length differs from the stored records of the same resource,
+///   meter and day (daily next to hourly), or whose identity key matches a stored record
+///   with other identity fields (a hash collision), is **refused** with a reason naming
+///   the record it conflicts with — the caller quarantines it.
+///
+/// The same identity more than once in one batch: the latest reported delivery counts,
+/// ties going to the later one in the batch; the others are counted as duplicates (same
+/// report time) or stale (reported earlier). Re-ingesting a batch changes nothing, not
+/// even the correction history. The daily rollups move by exactly the difference.
 pub async fn store_records(
     c: &mut impl AsExecutor,
     batch_id: i64,
@@ -109,93 +199,268 @@ pub async fn store_records(
     now: i64,
 ) -> DbResult<StoreOutcome> {
     let mut outcome = StoreOutcome::default();
-    let mut last: HashMap<[u8; 16], usize> = HashMap::with_capacity(records.len());
+    // The delivery of each identity that counts: latest reported, then latest in the batch.
+    let mut winner: HashMap<[u8; 16], usize> = HashMap::with_capacity(records.len());
     for (i, r) in records.iter().enumerate() {
-        last.insert(r.identity_key, i);
+        match winner.get(&r.identity_key) {
+            Some(&w) if records[w].reported_at > r.reported_at => {}
+            _ => {
+                winner.insert(r.identity_key, i);
+            }
+        }
     }
-    let round: Vec<&StagedRecord<'_>> = records
-        .iter()
-        .enumerate()
-        .filter(|(i, r)| last[&r.identity_key] == *i)
-        .map(|(_, r)| r)
-        .collect();
-    outcome.duplicates += (records.len() - round.len()) as u64;
-    let mut daily: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
-    let mut by_resource: HashMap<(i64, &str, NaiveDate), (Decimal, i64)> = HashMap::new();
-    let (fresh, stored) = insert_new(c, round, now).await?;
-    for r in &fresh {
-        add_delta(
-            &mut daily,
-            (r.user_subscription_id, r.meter_id, r.usage_on),
-            r.quantity,
-            1,
-        );
-        add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), r.quantity, 1);
+    let mut round: Vec<usize> = Vec::with_capacity(winner.len());
+    for (i, r) in records.iter().enumerate() {
+        let w = winner[&r.identity_key];
+        if w == i {
+            round.push(i);
+        } else if records[w].reported_at > r.reported_at {
+            outcome.stale += 1;
+        } else {
+            outcome.duplicates += 1;
+        }
+    }
+    let round = refuse_mixed_buckets(c, records, round, &mut outcome.refused).await?;
+
+    let mut daily: HashMap<RollupKey<'_>, Delta> = HashMap::new();
+    let mut by_resource: HashMap<RollupKey<'_>, Delta> = HashMap::new();
+    let (fresh, stored) = insert_new(c, records, round, now).await?;
+    for &i in &fresh {
+        let r = &records[i];
+        add_delta(&mut daily, r, r.user_subscription_id, ExactSum::of(r.quantity), 1);
+        add_delta(&mut by_resource, r, r.resource_id, ExactSum::of(r.quantity), 1);
     }
     outcome.accepted += fresh.len() as u64;
-    // Identical deliveries (the common case when data is sent again) need nothing more.
-    let (same, changed): (Vec<_>, Vec<_>) = stored.into_iter().partition(|(r, _, old)| *old == r.quantity);
-    outcome.duplicates += same.len() as u64;
-    let current = lock_for_correction(c, &changed).await?;
-    for (r, id, read) in changed {
-        let old = current.get(&id).copied().unwrap_or(read);
+    let mut candidates = Vec::new();
+    for (i, s) in stored {
+        let r = &records[i];
+        if !s.same_identity(r) {
+            outcome.refused.push(RefusedRecord {
+                index: i,
+                reason: format!(
+                    "its identity key collides with stored usage record {} (subscription row {}, meter {}, \
+                     {}–{}), which has other identity fields; it was not stored",
+                    s.id,
+                    s.user_subscription_id,
+                    s.meter_id,
+                    instant(s.usage_start_at),
+                    instant(s.usage_end_at)
+                ),
+            });
+        } else if s.quantity == r.quantity {
+            // Identical deliveries (the common case when data is sent again) need nothing
+            // more — unless the source reports the same value *later* (the stamp reported
+            // it again): the record then remembers the later report, so an older report
+            // arriving afterwards is recognised as stale.
+            outcome.duplicates += 1;
+            if r.reported_by_source && r.reported_at > s.reported_at {
+                sql!(c, |e| sqlx::query(
+                    "UPDATE usage_records SET reported_at = $2 WHERE id = $1 AND reported_at < $2"
+                )
+                .bind(s.id)
+                .bind(r.reported_at)
+                .execute(e)
+                .await
+                .map(|r| r.rows_affected()))?;
+            }
+        } else {
+            candidates.push((i, s));
+        }
+    }
+    let current = lock_for_correction(c, &candidates).await?;
+    for (i, s) in candidates {
+        let r = &records[i];
+        let (old, old_reported) = current.get(&s.id).copied().unwrap_or((s.quantity, s.reported_at));
         if old == r.quantity {
             outcome.duplicates += 1;
             continue;
         }
-        correct_record(c, id, old, r.quantity, batch_id, now).await?;
-        let delta = r.quantity - old;
-        add_delta(&mut daily, (r.user_subscription_id, r.meter_id, r.usage_on), delta, 0);
-        add_delta(&mut by_resource, (r.resource_id, r.meter_id, r.usage_on), delta, 0);
+        if r.reported_at < old_reported {
+            outcome.stale += 1;
+            continue;
+        }
+        correct_record(c, s.id, old, r.quantity, r.reported_at, batch_id, now).await?;
+        // new − old, exactly: as a Decimal subtraction it would round whenever the
+        // difference needs more than 28 significant digits (1000 − 10⁻²⁸).
+        let mut delta = ExactSum::of(r.quantity);
+        delta.add(-old);
+        add_delta(&mut daily, r, r.user_subscription_id, delta, 0);
+        add_delta(&mut by_resource, r, r.resource_id, delta, 0);
         outcome.corrected += 1;
     }
-    upsert_rollups(c, "usage_daily", "user_subscription_id", &daily).await?;
-    upsert_rollups(c, "usage_daily_by_resource", "resource_id", &by_resource).await?;
+    upsert_rollups(c, "usage_daily", "user_subscription_id", &daily, false).await?;
+    upsert_rollups(c, "usage_daily_by_resource", "resource_id", &by_resource, true).await?;
     Ok(outcome)
 }
 
+fn instant(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0)
+        .map(|t| t.format("%Y-%m-%dT%H:%MZ").to_string())
+        .unwrap_or_else(|| secs.to_string())
+}
+
 fn add_delta<'a>(
-    map: &mut HashMap<(i64, &'a str, NaiveDate), (Decimal, i64)>,
-    key: (i64, &'a str, NaiveDate),
-    quantity: Decimal,
+    map: &mut HashMap<RollupKey<'a>, Delta>,
+    r: &StagedRecord<'a>,
+    key: i64,
+    quantity: ExactSum,
     count: i64,
 ) {
-    let entry = map.entry(key).or_insert((Decimal::ZERO, 0));
-    entry.0 += quantity;
-    entry.1 += count;
+    let entry = map.entry((key, r.meter_id, r.usage_on)).or_default();
+    entry.quantity.add_sum(quantity);
+    entry.count += count;
+    entry.bucket_secs = r.bucket_secs();
+}
+
+/// Refuses records whose usage bucket length differs from the other records of the same
+/// resource, meter and UTC day — stored ones (the day's rollup remembers their length) or
+/// earlier ones of this batch. Azure Stack reports either hourly or daily aggregates of a
+/// resource; both kinds over the same hours would bill the usage twice.
+async fn refuse_mixed_buckets(
+    c: &mut impl AsExecutor,
+    records: &[StagedRecord<'_>],
+    round: Vec<usize>,
+    refused: &mut Vec<RefusedRecord>,
+) -> DbResult<Vec<usize>> {
+    let mut keys: Vec<(NaiveDate, i64, &str)> = round
+        .iter()
+        .map(|&i| (records[i].usage_on, records[i].resource_id, records[i].meter_id))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    let mut stored: HashMap<(NaiveDate, i64, String), i64> = HashMap::new();
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        let q = format!(
+            "SELECT usage_on, resource_id, meter_id, bucket_secs FROM usage_daily_by_resource \
+             WHERE bucket_secs <> 0 AND (usage_on, resource_id, meter_id) IN (VALUES {})",
+            Params::new(c.engine()).rows(chunk.len(), 3)
+        );
+        let rows: Vec<(NaiveDate, i64, String, i64)> = sql!(c, |e| {
+            let mut query = sqlx::query_as(&q);
+            for (day, resource, meter) in chunk {
+                query = query.bind(*day).bind(*resource).bind(*meter);
+            }
+            query.fetch_all(e).await
+        })?;
+        for (day, resource, meter, secs) in rows {
+            stored.insert((day, resource, meter), secs);
+        }
+    }
+    // The first record of a key in the batch sets its length when nothing is stored.
+    let mut first_in_batch: HashMap<(NaiveDate, i64, &str), usize> = HashMap::new();
+    let mut kept = Vec::with_capacity(round.len());
+    for i in round {
+        let r = &records[i];
+        let key = (r.usage_on, r.resource_id, r.meter_id);
+        let conflict = match stored.get(&(key.0, key.1, key.2.to_owned())) {
+            Some(&secs) if secs != r.bucket_secs() => Some(match find_overlapping(c, r).await? {
+                Some((id, start, end)) => format!(
+                    "it overlaps stored usage record {id} ({}–{}) of the same resource and meter, reported as \
+                     {} aggregates; Azure Stack reports a resource either hourly or daily, and both would bill \
+                     the same hours twice",
+                    instant(start),
+                    instant(end),
+                    granularity(secs)
+                ),
+                None => format!(
+                    "the stored usage of this resource and meter on {} is in {} aggregates and this record \
+                     covers {} seconds; both would bill the same hours twice",
+                    r.usage_on,
+                    granularity(secs),
+                    r.bucket_secs()
+                ),
+            }),
+            Some(_) => None,
+            None => match first_in_batch.get(&key) {
+                Some(&j) if records[j].bucket_secs() != r.bucket_secs() => Some(format!(
+                    "it overlaps record #{} of the same batch ({}–{}), which reports the same resource and meter \
+                     in {} aggregates; both would bill the same hours twice",
+                    j + 1,
+                    instant(records[j].usage_start_at),
+                    instant(records[j].usage_end_at),
+                    granularity(records[j].bucket_secs())
+                )),
+                Some(_) => None,
+                None => {
+                    first_in_batch.insert(key, i);
+                    None
+                }
+            },
+        };
+        match conflict {
+            Some(reason) => refused.push(RefusedRecord { index: i, reason }),
+            None => kept.push(i),
+        }
+    }
+    Ok(kept)
+}
+
+fn granularity(secs: i64) -> String {
+    match secs {
+        3600 => "hourly".into(),
+        86400 => "daily".into(),
+        s => format!("{s}-second"),
+    }
+}
+
+/// One stored record of the same resource and meter overlapping `r`'s hours: found
+/// through the identity key's hour prefix (a key range), only on this rare refusal path.
+async fn find_overlapping(c: &mut impl AsExecutor, r: &StagedRecord<'_>) -> DbResult<Option<(i64, i64, i64)>> {
+    let hour_key = |secs: i64| -> Vec<u8> {
+        let mut k = vec![0u8; 16];
+        k[..4].copy_from_slice(&(secs.div_euclid(3600) as u32).to_be_bytes());
+        k
+    };
+    // Records start at most a day before they end.
+    let lo = hour_key(r.usage_start_at - 86400);
+    let hi = hour_key(r.usage_end_at);
+    let q =
+        "SELECT id, usage_start_at, usage_end_at FROM usage_records WHERE identity_key >= $1 AND identity_key < $2 \
+             AND resource_id = $3 AND meter_id = $4 AND usage_start_at < $5 AND usage_end_at > $6 \
+             ORDER BY identity_key LIMIT 1";
+    Ok(sql!(c, |e| sqlx::query_as(q)
+        .bind(&lo)
+        .bind(&hi)
+        .bind(r.resource_id)
+        .bind(r.meter_id)
+        .bind(r.usage_end_at)
+        .bind(r.usage_start_at)
+        .fetch_optional(e)
+        .await)?)
 }
 
 /// Before correcting records on PostgreSQL, locks them (`FOR UPDATE`, in id order so
-/// concurrent writers cannot deadlock) and returns their quantity *now*: a concurrent
-/// writer correcting the same record has either committed — and this reads its value — or
-/// waits for this batch. Each correction then moves the rollups from the value it really
-/// replaced. Only changed records are locked, so re-sending identical data writes nothing.
-/// (SQLite runs one write transaction at a time: the value read is current.)
+/// concurrent writers cannot deadlock) and returns their quantity and report time *now*:
+/// a concurrent writer correcting the same record has either committed — and this reads
+/// its value — or waits for this batch. Each correction then moves the rollups from the
+/// value it really replaced. Only changed records are locked, so re-sending identical data
+/// writes nothing. (SQLite runs one write transaction at a time: the value read is current.)
 async fn lock_for_correction(
     c: &mut impl AsExecutor,
-    changed: &[(&StagedRecord<'_>, i64, Decimal)],
-) -> DbResult<HashMap<i64, Decimal>> {
+    changed: &[(usize, Stored)],
+) -> DbResult<HashMap<i64, (Decimal, i64)>> {
     let mut current = HashMap::new();
     if c.engine() == super::Engine::Sqlite || changed.is_empty() {
         return Ok(current);
     }
-    let mut ids: Vec<i64> = changed.iter().map(|(_, id, _)| *id).collect();
+    let mut ids: Vec<i64> = changed.iter().map(|(_, s)| s.id).collect();
     ids.sort_unstable();
+    ids.dedup();
     for chunk in ids.chunks(ROWS_PER_STATEMENT) {
         let mut p = Params::new(c.engine());
         let q = format!(
-            "SELECT id, quantity FROM usage_records WHERE id IN ({}) ORDER BY id FOR UPDATE",
+            "SELECT id, quantity, reported_at FROM usage_records WHERE id IN ({}) ORDER BY id FOR UPDATE",
             p.list(chunk.len())
         );
-        let rows: Vec<(i64, String)> = sql!(c, |e| {
+        let rows: Vec<(i64, String, i64)> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q);
             for id in chunk {
                 query = query.bind(id);
             }
             query.fetch_all(e).await
         })?;
-        for (id, quantity) in rows {
-            current.insert(id, stored_quantity(&quantity)?);
+        for (id, quantity, reported_at) in rows {
+            current.insert(id, (stored_quantity(&quantity)?, reported_at));
         }
     }
     Ok(current)
@@ -207,40 +472,50 @@ fn stored_quantity(text: &str) -> DbResult<Decimal> {
         .map_err(|e| DbError::Corrupt(format!("usage quantity `{text}`: {e}")))
 }
 
-/// The stored id and quantity of records already present.
-async fn find_existing(
-    c: &mut impl AsExecutor,
-    round: &[&StagedRecord<'_>],
-) -> DbResult<HashMap<[u8; 16], (i64, Decimal)>> {
+type StoredRow = (Vec<u8>, i64, String, i64, i64, String, i64, i64, i64, String);
+
+/// The stored records among the given identity keys.
+async fn find_existing(c: &mut impl AsExecutor, keys: &[&[u8; 16]]) -> DbResult<HashMap<[u8; 16], Stored>> {
     let mut found = HashMap::new();
-    for chunk in round.chunks(ROWS_PER_STATEMENT) {
+    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
         let mut p = Params::new(c.engine());
         let q = format!(
-            "SELECT identity_key, id, quantity FROM usage_records WHERE identity_key IN ({})",
+            "SELECT identity_key, id, quantity, reported_at, user_subscription_id, meter_id, resource_id, \
+             usage_start_at, usage_end_at, additional_info FROM usage_records WHERE identity_key IN ({})",
             p.list(chunk.len())
         );
-        let rows: Vec<(Vec<u8>, i64, String)> = sql!(c, |e| {
+        let rows: Vec<StoredRow> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q);
-            for r in chunk {
-                query = query.bind(&r.identity_key[..]);
+            for k in chunk {
+                query = query.bind(&k[..]);
             }
             query.fetch_all(e).await
         })?;
-        for (key, id, quantity) in rows {
+        for (key, id, quantity, reported_at, sub, meter, resource, start, end, info) in rows {
             let key: [u8; 16] = key
                 .try_into()
                 .map_err(|_| DbError::Corrupt("usage identity key is not 16 bytes".into()))?;
-            found.insert(key, (id, stored_quantity(&quantity)?));
+            found.insert(
+                key,
+                Stored {
+                    id,
+                    quantity: stored_quantity(&quantity)?,
+                    reported_at,
+                    user_subscription_id: sub,
+                    meter_id: meter,
+                    resource_id: resource,
+                    usage_start_at: start,
+                    usage_end_at: end,
+                    additional_info: info,
+                },
+            );
         }
     }
     Ok(found)
 }
 
-/// Records of a round (distinct identities) that were new and are now inserted, and
-/// those already stored with their row id and stored quantity.
-type Split<'r, 'a> = (Vec<&'r StagedRecord<'a>>, Vec<(&'r StagedRecord<'a>, i64, Decimal)>);
-
-/// Inserts the new records of a round.
+/// Inserts the new records of a round (distinct identities, as indexes into `records`)
+/// and returns those inserted and those already stored, with the stored row.
 ///
 /// SQLite has one writer at a time, so it looks the identities up first and inserts the
 /// new ones. PostgreSQL inserts first (`ON CONFLICT DO NOTHING RETURNING`) — a first
@@ -248,43 +523,48 @@ type Split<'r, 'a> = (Vec<&'r StagedRecord<'a>>, Vec<(&'r StagedRecord<'a>, i64,
 /// were already stored. With a concurrent writer of the same records the insert waits
 /// for it and then finds them stored: never a unique-key failure. (On SQLite the lookup
 /// is the cheaper path: rows come back from its worker thread one message at a time.)
-async fn insert_new<'r, 'a>(
+async fn insert_new(
     c: &mut impl AsExecutor,
-    round: Vec<&'r StagedRecord<'a>>,
+    records: &[StagedRecord<'_>],
+    round: Vec<usize>,
     now: i64,
-) -> DbResult<Split<'r, 'a>> {
+) -> DbResult<(Vec<usize>, Vec<(usize, Stored)>)> {
     let mut fresh = Vec::with_capacity(round.len());
     let mut stored = Vec::new();
     match c.engine() {
         super::Engine::Sqlite => {
-            let existing = find_existing(c, &round).await?;
-            for r in round {
-                match existing.get(&r.identity_key) {
-                    Some(&(id, old)) => stored.push((r, id, old)),
-                    None => fresh.push(r),
+            let keys: Vec<&[u8; 16]> = round.iter().map(|&i| &records[i].identity_key).collect();
+            let mut existing = find_existing(c, &keys).await?;
+            for i in round {
+                match existing.remove(&records[i].identity_key) {
+                    Some(s) => stored.push((i, s)),
+                    None => fresh.push(i),
                 }
             }
             for chunk in fresh.chunks(ROWS_PER_STATEMENT) {
-                insert_records(c, chunk, now, None).await?;
+                insert_records(c, records, chunk, now, None).await?;
             }
         }
         super::Engine::Postgres => {
             // Sorted: concurrent writers lock new identities in the same order.
             let mut round = round;
-            round.sort_unstable_by_key(|r| r.identity_key);
+            round.sort_unstable_by_key(|&i| records[i].identity_key);
             let mut inserted: HashSet<[u8; 16]> = HashSet::with_capacity(round.len());
             for chunk in round.chunks(ROWS_PER_STATEMENT) {
-                insert_records(c, chunk, now, Some(&mut inserted)).await?;
+                insert_records(c, records, chunk, now, Some(&mut inserted)).await?;
             }
-            let (new, old): (Vec<_>, Vec<_>) = round.into_iter().partition(|r| inserted.contains(&r.identity_key));
+            let (new, old): (Vec<usize>, Vec<usize>) = round
+                .into_iter()
+                .partition(|&i| inserted.contains(&records[i].identity_key));
             fresh = new;
             if !old.is_empty() {
-                let existing = find_existing(c, &old).await?;
-                for r in old {
-                    let &(id, quantity) = existing.get(&r.identity_key).ok_or_else(|| {
+                let keys: Vec<&[u8; 16]> = old.iter().map(|&i| &records[i].identity_key).collect();
+                let mut existing = find_existing(c, &keys).await?;
+                for i in old {
+                    let s = existing.remove(&records[i].identity_key).ok_or_else(|| {
                         DbError::Corrupt("a usage record conflicted on insert but cannot be read back".into())
                     })?;
-                    stored.push((r, id, quantity));
+                    stored.push((i, s));
                 }
             }
         }
@@ -296,7 +576,8 @@ async fn insert_new<'r, 'a>(
 /// inserted ones are added to it; without, every record must be new.
 async fn insert_records(
     c: &mut impl AsExecutor,
-    chunk: &[&StagedRecord<'_>],
+    records: &[StagedRecord<'_>],
+    chunk: &[usize],
     now: i64,
     inserted: Option<&mut HashSet<[u8; 16]>>,
 ) -> DbResult<()> {
@@ -311,11 +592,15 @@ async fn insert_records(
             ""
         }
     );
-    let quantities: Vec<String> = chunk.iter().map(|r| r.quantity.normalize().to_string()).collect();
+    let quantities: Vec<String> = chunk
+        .iter()
+        .map(|&i| records[i].quantity.normalize().to_string())
+        .collect();
     macro_rules! bound {
         ($query:expr) => {{
             let mut query = $query;
-            for (r, quantity) in chunk.iter().zip(&quantities) {
+            for (&i, quantity) in chunk.iter().zip(&quantities) {
+                let r = &records[i];
                 query = query
                     .bind(&r.identity_key[..])
                     .bind(r.user_subscription_id)
@@ -349,20 +634,25 @@ async fn insert_records(
     Ok(())
 }
 
+/// Applies a correction: the new quantity and its report time replace the stored ones
+/// (so the record is served again in the window of its correction), and the old value is
+/// kept in `usage_corrections`.
 async fn correct_record(
     c: &mut impl AsExecutor,
     id: i64,
     old: Decimal,
     new: Decimal,
+    reported_at: i64,
     batch_id: i64,
     now: i64,
 ) -> DbResult<()> {
     let new_text = new.normalize().to_string();
     sql!(c, |e| sqlx::query(
-        "UPDATE usage_records SET quantity = $2, ingested_at = $3 WHERE id = $1"
+        "UPDATE usage_records SET quantity = $2, reported_at = $3, ingested_at = $4 WHERE id = $1"
     )
     .bind(id)
     .bind(&new_text)
+    .bind(reported_at)
     .bind(now)
     .execute(e)
     .await
@@ -388,43 +678,253 @@ async fn upsert_rollups(
     c: &mut impl AsExecutor,
     table: &str,
     key_column: &str,
-    deltas: &HashMap<(i64, &str, NaiveDate), (Decimal, i64)>,
+    deltas: &HashMap<RollupKey<'_>, Delta>,
+    with_bucket: bool,
 ) -> DbResult<()> {
     let mut entries = Vec::with_capacity(deltas.len());
-    for ((key, meter, day), (quantity, count)) in deltas {
-        let (whole, atto) =
-            to_fixed(*quantity).ok_or_else(|| DbError::Corrupt(format!("rollup quantity {quantity} out of range")))?;
-        entries.push((*key, *meter, *day, whole, atto, *count));
+    for ((key, meter, day), d) in deltas {
+        let (whole, atto, frac) = d
+            .quantity
+            .parts()
+            .ok_or_else(|| DbError::Corrupt(format!("rollup quantity {} out of range", d.quantity.to_decimal())))?;
+        entries.push((*key, *meter, *day, whole, atto, frac, d.count, d.bucket_secs));
     }
     // Primary-key order (day first): a stable order keeps concurrent writers on PostgreSQL
     // from deadlocking each other, and walks the b-tree forward.
     entries.sort_by(|a, b| (a.2, a.0, a.1).cmp(&(b.2, b.0, b.1)));
+    let (bucket_col, bucket_set) = if with_bucket {
+        (
+            ", bucket_secs",
+            format!(", bucket_secs = CASE WHEN {table}.bucket_secs = 0 THEN excluded.bucket_secs ELSE {table}.bucket_secs END"),
+        )
+    } else {
+        ("", String::new())
+    };
+    let cols = if with_bucket { 8 } else { 7 };
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
-        let rows = Params::new(c.engine()).rows(chunk.len(), 6);
-        // The carry: atto parts are each < 10^18, so their sum fits an i64 and integer
-        // division / remainder split it exactly on both engines.
+        let rows = Params::new(c.engine()).rows(chunk.len(), cols);
+        // The carries: frac parts are each < 10^10 and atto parts < 10^18, so every sum
+        // fits an i64, and integer division / remainder split them exactly on both engines.
+        // Right-hand sides read the row's old values, on both engines.
+        let frac_sum = format!("({table}.quantity_frac + excluded.quantity_frac)");
+        let atto_sum = format!("({table}.quantity_atto + excluded.quantity_atto + {frac_sum} / {FRAC_PER_ATTO})");
         let q = format!(
-            "INSERT INTO {table} ({key_column}, meter_id, usage_on, quantity_whole, quantity_atto, record_count) \
-             VALUES {rows} ON CONFLICT (usage_on, {key_column}, meter_id) DO UPDATE SET \
-             quantity_whole = {table}.quantity_whole + excluded.quantity_whole + \
-             ({table}.quantity_atto + excluded.quantity_atto) / {ATTO_PER_UNIT}, \
-             quantity_atto = ({table}.quantity_atto + excluded.quantity_atto) % {ATTO_PER_UNIT}, \
-             record_count = {table}.record_count + excluded.record_count",
+            "INSERT INTO {table} ({key_column}, meter_id, usage_on, quantity_whole, quantity_atto, quantity_frac, \
+             record_count{bucket_col}) VALUES {rows} ON CONFLICT (usage_on, {key_column}, meter_id) DO UPDATE SET \
+             quantity_whole = {table}.quantity_whole + excluded.quantity_whole + {atto_sum} / {ATTO_PER_UNIT}, \
+             quantity_atto = {atto_sum} % {ATTO_PER_UNIT}, \
+             quantity_frac = {frac_sum} % {FRAC_PER_ATTO}, \
+             record_count = {table}.record_count + excluded.record_count{bucket_set}",
         );
         sql!(c, |e| {
             let mut query = sqlx::query(&q);
-            for (key, meter, day, whole, atto, count) in chunk {
+            for (key, meter, day, whole, atto, frac, count, bucket) in chunk {
                 query = query
                     .bind(*key)
                     .bind(*meter)
                     .bind(*day)
                     .bind(*whole)
                     .bind(*atto)
+                    .bind(*frac)
                     .bind(*count);
+                if with_bucket {
+                    query = query.bind(*bucket);
+                }
             }
             query.execute(e).await.map(|r| r.rows_affected())
         })?;
     }
+    Ok(())
+}
+
+/// The first and last usage day with stored records (from the ends of the identity
+/// key's index: the key starts with the usage hour).
+pub async fn record_day_range(c: &mut impl AsExecutor) -> DbResult<Option<(NaiveDate, NaiveDate)>> {
+    let (lo, hi): (Option<Vec<u8>>, Option<Vec<u8>>) = sql!(c, |e| sqlx::query_as(
+        "SELECT MIN(identity_key), MAX(identity_key) FROM usage_records"
+    )
+    .fetch_one(e)
+    .await)?;
+    let day_of = |key: Vec<u8>| -> DbResult<NaiveDate> {
+        let hour = u32::from_be_bytes(
+            key.get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| DbError::Corrupt("usage identity key is not 16 bytes".into()))?,
+        );
+        chrono::DateTime::from_timestamp(i64::from(hour) * 3600, 0)
+            .map(|t| t.date_naive())
+            .ok_or_else(|| DbError::Corrupt(format!("usage hour {hour} out of range")))
+    };
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => Ok(Some((day_of(lo)?, day_of(hi)?))),
+        _ => Ok(None),
+    }
+}
+
+fn day_key(day: NaiveDate, offset_hours: i64) -> Vec<u8> {
+    let hour = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().timestamp()).unwrap_or(0) / 3600 + offset_hours;
+    let mut k = vec![0u8; 16];
+    k[..4].copy_from_slice(&(hour as u32).to_be_bytes());
+    k
+}
+
+type DayRecordRow = (i64, i64, String, i64, i64, String);
+
+/// The exact rollups of one UTC day computed from its records:
+/// `(per subscription, per resource)`, each `(key, meter) → (sum, records, bucket secs)`.
+async fn day_sums(c: &mut impl AsExecutor, day: NaiveDate) -> DbResult<(DaySums, DaySums)> {
+    // A day's records have identity keys between the day's first hour and the next
+    // day's (the key starts with the usage hour): a range of the unique index.
+    let rows: Vec<DayRecordRow> = sql!(c, |e| sqlx::query_as(
+        "SELECT user_subscription_id, resource_id, meter_id, usage_start_at, usage_end_at, quantity \
+         FROM usage_records WHERE identity_key >= $1 AND identity_key < $2"
+    )
+    .bind(day_key(day, 0))
+    .bind(day_key(day, 24))
+    .fetch_all(e)
+    .await)?;
+    let mut by_sub = DaySums::new();
+    let mut by_resource = DaySums::new();
+    for (sub, resource, meter, start, end, quantity) in rows {
+        let q = stored_quantity(&quantity)?;
+        for (map, key) in [(&mut by_sub, sub), (&mut by_resource, resource)] {
+            let e = map.entry((key, meter.clone())).or_insert((ExactSum::ZERO, 0, 0));
+            e.0.add(q);
+            e.1 += 1;
+            e.2 = end - start;
+        }
+    }
+    Ok((by_sub, by_resource))
+}
+
+type DaySums = HashMap<(i64, String), (ExactSum, i64, i64)>;
+
+fn as_deltas(sums: &DaySums, day: NaiveDate) -> HashMap<RollupKey<'_>, Delta> {
+    sums.iter()
+        .map(|((key, meter), (sum, count, bucket))| {
+            (
+                (*key, meter.as_str(), day),
+                Delta {
+                    quantity: *sum,
+                    count: *count,
+                    bucket_secs: *bucket,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Rebuilds one day's rollups (both tables) exactly from its records; returns how many
+/// records the day has. Runs in the caller's transaction.
+pub async fn rebuild_day_rollups(c: &mut impl AsExecutor, day: NaiveDate) -> DbResult<i64> {
+    let (by_sub, by_resource) = day_sums(c, day).await?;
+    for table in ["usage_daily", "usage_daily_by_resource"] {
+        let q = format!("DELETE FROM {table} WHERE usage_on = $1");
+        sql!(c, |e| sqlx::query(&q)
+            .bind(day)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    upsert_rollups(
+        c,
+        "usage_daily",
+        "user_subscription_id",
+        &as_deltas(&by_sub, day),
+        false,
+    )
+    .await?;
+    upsert_rollups(
+        c,
+        "usage_daily_by_resource",
+        "resource_id",
+        &as_deltas(&by_resource, day),
+        true,
+    )
+    .await?;
+    Ok(by_sub.values().map(|v| v.1).sum())
+}
+
+/// A rollup that differs from the exact sum of its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupMismatch {
+    /// `usage_daily` or `usage_daily_by_resource`.
+    pub table: &'static str,
+    /// Day.
+    pub day: NaiveDate,
+    /// User subscription or resource row.
+    pub key: i64,
+    /// Meter.
+    pub meter_id: String,
+    /// The rollup's quantity and count (`None`: missing).
+    pub rollup: Option<(String, i64)>,
+    /// The records' exact sum and count (`None`: no records).
+    pub records: Option<(String, i64)>,
+}
+
+/// Compares one day's rollups with the exact sums of its records.
+pub async fn check_day_rollups(c: &mut impl AsExecutor, day: NaiveDate) -> DbResult<Vec<RollupMismatch>> {
+    let (by_sub, by_resource) = day_sums(c, day).await?;
+    let mut out = Vec::new();
+    for (table, key_col, sums) in [
+        ("usage_daily", "user_subscription_id", &by_sub),
+        ("usage_daily_by_resource", "resource_id", &by_resource),
+    ] {
+        let q = format!(
+            "SELECT {key_col}, meter_id, quantity_whole, quantity_atto, quantity_frac, record_count FROM {table} \
+             WHERE usage_on = $1"
+        );
+        let rows: Vec<(i64, String, i64, i64, i64, i64)> =
+            sql!(c, |e| sqlx::query_as(&q).bind(day).fetch_all(e).await)?;
+        let mut seen = HashSet::new();
+        for (key, meter, w, a, f, count) in rows {
+            let stored = ExactSum::from_parts(w, a, f);
+            let expected = sums.get(&(key, meter.clone()));
+            seen.insert((key, meter.clone()));
+            let same = expected.is_some_and(|(sum, n, _)| *sum == stored && *n == count);
+            if !same {
+                out.push(RollupMismatch {
+                    table,
+                    day,
+                    key,
+                    meter_id: meter,
+                    rollup: Some((stored.to_decimal().to_string(), count)),
+                    records: expected.map(|(sum, n, _)| (sum.to_decimal().to_string(), *n)),
+                });
+            }
+        }
+        for ((key, meter), (sum, n, _)) in sums {
+            if !seen.contains(&(*key, meter.clone())) {
+                out.push(RollupMismatch {
+                    table,
+                    day,
+                    key: *key,
+                    meter_id: meter.clone(),
+                    rollup: None,
+                    records: Some((sum.to_decimal().to_string(), *n)),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Pending maintenance tasks requested by migrations.
+pub async fn list_maintenance_tasks(c: &mut impl AsExecutor) -> DbResult<Vec<String>> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT name FROM maintenance_tasks ORDER BY name"
+    )
+    .fetch_all(e)
+    .await)?)
+}
+
+/// Marks a maintenance task done.
+pub async fn finish_maintenance_task(c: &mut impl AsExecutor, name: &str) -> DbResult<()> {
+    sql!(c, |e| sqlx::query("DELETE FROM maintenance_tasks WHERE name = $1")
+        .bind(name)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -602,6 +1102,8 @@ pub struct DailyRow {
     pub quantity_whole: i64,
     /// 10^-18 units.
     pub quantity_atto: i64,
+    /// 10^-28 units.
+    pub quantity_frac: i64,
     /// Records summed.
     pub record_count: i64,
 }
@@ -609,7 +1111,7 @@ pub struct DailyRow {
 impl DailyRow {
     /// The exact quantity.
     pub fn quantity(&self) -> Decimal {
-        from_fixed(self.quantity_whole, self.quantity_atto)
+        super::fixed::from_fixed(self.quantity_whole, self.quantity_atto, self.quantity_frac)
     }
 }
 
@@ -624,8 +1126,8 @@ pub async fn list_daily(
     for chunk in user_subscription_ids.chunks(ROWS_PER_STATEMENT) {
         let mut p = Params::new(c.engine());
         let q = format!(
-            "SELECT user_subscription_id, meter_id, usage_on, quantity_whole, quantity_atto, record_count \
-             FROM usage_daily WHERE usage_on >= {} AND usage_on < {} AND user_subscription_id IN ({}) \
+            "SELECT user_subscription_id, meter_id, usage_on, quantity_whole, quantity_atto, quantity_frac, \
+             record_count FROM usage_daily WHERE usage_on >= {} AND usage_on < {} AND user_subscription_id IN ({}) \
              ORDER BY user_subscription_id, meter_id, usage_on",
             p.placeholder(),
             p.placeholder(),
@@ -671,8 +1173,7 @@ mod tests {
                 base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                 resource_group: "azurestack",
                 currency: "USD",
-                price_sheet_id: None,
-                base_tax_rate: "0",
+                active_from: crate::billing::dated::since_always(),
             },
             1,
         )
@@ -702,7 +1203,7 @@ mod tests {
 
     async fn sqlx_insert_meter(tx: &mut super::super::Tx, id: &str) {
         sql!(tx, |e| sqlx::query(
-            "INSERT INTO meters (id, name, unit, service, billing, origin, created_at) \
+            "INSERT INTO meters (id, name, unit, service, default_billing, origin, created_at) \
              VALUES ($1, 'Base VM Size Hours', 'Virtual core hours', 'Compute', 'billable', 'catalogue', 0)"
         )
         .bind(id)
@@ -715,9 +1216,12 @@ mod tests {
     fn record(f: &Fixture, hour: i64, quantity: Decimal) -> StagedRecord<'static> {
         let start = 1_733_011_200 + hour * 3600; // 2024-12-01T00:00Z
         StagedRecord {
+            // Laid out like the real keys: the usage hour first (range scans by day rely on
+            // it), then something unique per record instead of a hash.
             identity_key: {
                 let mut k = [0u8; 16];
-                k[..8].copy_from_slice(&hour.to_be_bytes());
+                k[..4].copy_from_slice(&((start / 3600) as u32).to_be_bytes());
+                k[4..12].copy_from_slice(&hour.to_be_bytes());
                 k
             },
             user_subscription_id: f.sub,
@@ -730,6 +1234,7 @@ mod tests {
             additional_info: "",
             tags: "",
             reported_at: start,
+            reported_by_source: true,
         }
     }
 
@@ -760,7 +1265,14 @@ mod tests {
         .await
         .unwrap();
         let outcome = store_records(&mut tx, batch, records, 10).await.unwrap();
-        finish_batch(&mut tx, batch, &outcome, 0).await.unwrap();
+        let counts = BatchCounts {
+            accepted: outcome.accepted,
+            duplicates: outcome.duplicates,
+            corrected: outcome.corrected,
+            stale: outcome.stale,
+            quarantined: outcome.refused.len() as u64,
+        };
+        finish_batch(&mut tx, batch, &counts).await.unwrap();
         tx.commit().await.unwrap();
         outcome
     }
@@ -775,7 +1287,8 @@ mod tests {
                 StoreOutcome {
                     accepted: 48,
                     duplicates: 0,
-                    corrected: 0
+                    corrected: 0,
+                    ..StoreOutcome::default()
                 }
             );
             assert_eq!(
@@ -783,7 +1296,8 @@ mod tests {
                 StoreOutcome {
                     accepted: 0,
                     duplicates: 48,
-                    corrected: 0
+                    corrected: 0,
+                    ..StoreOutcome::default()
                 }
             );
             let mut c = db.conn().await.unwrap();
@@ -793,9 +1307,9 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(rows.len(), 2);
-            // 24 × 0.0013440860215053762 = 0.0322580645161290288, kept by the rollup to
-            // 18 decimal places: 0.032258064516129029 (the records keep the exact text).
-            assert_eq!(rows[0].quantity(), dec!(0.032258064516129029));
+            // 24 × 0.0013440860215053762 = 0.0322580645161290288 exactly (19 decimals; an
+            // 18-decimal rollup would hold 0.032258064516129029).
+            assert_eq!(rows[0].quantity(), dec!(0.0322580645161290288));
             assert_eq!(rows[0].record_count, 24);
         })
         .await;
@@ -812,7 +1326,8 @@ mod tests {
                 StoreOutcome {
                     accepted: 0,
                     duplicates: 1,
-                    corrected: 1
+                    corrected: 1,
+                    ..StoreOutcome::default()
                 }
             );
             let mut c = db.conn().await.unwrap();
@@ -885,7 +1400,8 @@ mod tests {
                 StoreOutcome {
                     accepted: 1,
                     duplicates: 2,
-                    corrected: 0
+                    corrected: 0,
+                    ..StoreOutcome::default()
                 }
             );
             // The same batch again changes nothing and records no correction.
@@ -895,7 +1411,8 @@ mod tests {
                 StoreOutcome {
                     accepted: 0,
                     duplicates: 3,
-                    corrected: 0
+                    corrected: 0,
+                    ..StoreOutcome::default()
                 }
             );
             let mut c = db.conn().await.unwrap();
@@ -909,5 +1426,243 @@ mod tests {
             assert_eq!((rows[0].quantity(), rows[0].record_count), (dec!(3), 1));
         })
         .await;
+    }
+
+    fn reported(mut r: StagedRecord<'static>, hours_later: i64) -> StagedRecord<'static> {
+        r.reported_at += hours_later * 3600;
+        r
+    }
+
+    async fn stored(db: &Db) -> Vec<(String, i64)> {
+        let mut c = db.conn().await.unwrap();
+        sql!(&mut c, |e| sqlx::query_as(
+            "SELECT quantity, reported_at FROM usage_records ORDER BY usage_start_at"
+        )
+        .fetch_all(e)
+        .await)
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_older_report_is_stale_and_never_reverts_a_newer_correction() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            // Reported at 02:00 with 8, corrected by the report of 05:00 to 10.
+            store(&db, &[reported(record(&f, 0, dec!(8)), 2)]).await;
+            let corrected = store(&db, &[reported(record(&f, 0, dec!(10)), 5)]).await;
+            assert_eq!(corrected.corrected, 1);
+            // A backfill of the 02:00 window (or an old file) brings the 8 again: stale.
+            let backfill = store(&db, &[reported(record(&f, 0, dec!(8)), 2)]).await;
+            assert_eq!((backfill.stale, backfill.corrected), (1, 0));
+            let t5 = record(&f, 0, dec!(0)).reported_at + 5 * 3600;
+            assert_eq!(stored(&db).await, vec![("10".to_owned(), t5)]);
+            // The same report time arriving later wins (a window pulled again).
+            let again = store(&db, &[reported(record(&f, 0, dec!(11)), 5)]).await;
+            assert_eq!(again.corrected, 1);
+            // A later report moves the record's report time with the correction.
+            store(&db, &[reported(record(&f, 0, dec!(12)), 7)]).await;
+            let t7 = t5 + 2 * 3600;
+            assert_eq!(stored(&db).await, vec![("12".to_owned(), t7)]);
+            let mut c = db.conn().await.unwrap();
+            assert_eq!(first_day(&mut c, &f).await[0].quantity(), dec!(12));
+            // Within one batch the latest report counts, whatever the order.
+            let batch = [reported(record(&f, 1, dec!(3)), 9), reported(record(&f, 1, dec!(1)), 4)];
+            let out = store(&db, &batch).await;
+            assert_eq!((out.accepted, out.stale), (1, 1));
+            assert_eq!(stored(&db).await[1].0, "3");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_daily_record_over_stored_hourly_records_is_refused_naming_the_record_it_overlaps() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            store(&db, &[record(&f, 0, dec!(1)), record(&f, 1, dec!(1))]).await;
+            // The same resource and meter, the whole of 1 December, as a daily aggregate.
+            let mut daily = record(&f, 0, dec!(24));
+            daily.identity_key[15] = 0xdd;
+            daily.usage_end_at = daily.usage_start_at + 86400;
+            let out = store(&db, &[daily.clone()]).await;
+            assert_eq!(out.accepted, 0);
+            assert_eq!(out.refused.len(), 1);
+            let reason = &out.refused[0].reason;
+            assert!(reason.contains("overlaps stored usage record"), "{reason}");
+            assert!(reason.contains("2024-12-01T00:00Z–2024-12-01T01:00Z"), "{reason}");
+            assert!(reason.contains("hourly"), "{reason}");
+            let mut c = db.conn().await.unwrap();
+            assert_eq!(
+                first_day(&mut c, &f).await[0].quantity(),
+                dec!(2),
+                "nothing billed twice"
+            );
+            drop(c);
+            // Within one batch too: the first kind of a day wins, the other is refused.
+            let mut d2 = daily.clone();
+            d2.usage_on = "2024-12-02".parse().unwrap();
+            d2.usage_start_at += 86400;
+            d2.usage_end_at += 86400;
+            d2.identity_key[14] = 0x02;
+            let h2 = record(&f, 24 + 3, dec!(1));
+            let out = store(&db, &[d2, h2]).await;
+            assert_eq!((out.accepted, out.refused.len()), (1, 1));
+            assert!(
+                out.refused[0].reason.contains("record #1 of the same batch"),
+                "{}",
+                out.refused[0].reason
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_identity_key_collision_is_refused_and_never_overwrites_another_record() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            store(&db, &[record(&f, 0, dec!(4))]).await;
+            // Same 16-byte key, another record (it starts a minute later): a hash collision.
+            let mut other = record(&f, 0, dec!(9));
+            other.usage_start_at += 60;
+            other.usage_end_at += 60;
+            let out = store(&db, &[other]).await;
+            assert_eq!((out.accepted, out.corrected, out.refused.len()), (0, 0, 1));
+            assert!(
+                out.refused[0].reason.contains("collides with stored usage record"),
+                "{}",
+                out.refused[0].reason
+            );
+            assert_eq!(stored(&db).await[0].0, "4");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn rollups_are_exact_sums_whatever_the_batching_even_at_28_decimals() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            let quantities = [
+                dec!(1000),
+                dec!(0.0000000000000000000000000001),
+                dec!(0.0013440860215053762),
+                dec!(0.000006448477506637573),
+                dec!(999999999999.9999999999999999),
+                dec!(0.0000000000000000000000000009),
+            ];
+            let records: Vec<_> = quantities
+                .iter()
+                .enumerate()
+                .map(|(h, q)| record(&f, h as i64, *q))
+                .collect();
+            // One record per batch here; another fixture below stores them all at once.
+            for r in &records {
+                store(&db, std::slice::from_ref(r)).await;
+            }
+            let mut exact = ExactSum::ZERO;
+            for q in quantities {
+                exact.add(q);
+            }
+            let mut c = db.conn().await.unwrap();
+            let row: (i64, i64, i64) = sql!(&mut c, |e| sqlx::query_as(
+                "SELECT quantity_whole, quantity_atto, quantity_frac FROM usage_daily"
+            )
+            .fetch_one(e)
+            .await)
+            .unwrap();
+            assert_eq!(row, exact.parts().unwrap());
+            let day: NaiveDate = "2024-12-01".parse().unwrap();
+            assert!(check_day_rollups(&mut c, day).await.unwrap().is_empty());
+            // A rollup damaged by hand is found, and a rebuild repairs it exactly.
+            sql!(&mut c, |e| sqlx::query(
+                "UPDATE usage_daily SET quantity_frac = quantity_frac + 1"
+            )
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+            assert_eq!(check_day_rollups(&mut c, day).await.unwrap().len(), 1);
+            drop(c);
+            let mut tx = db.begin().await.unwrap();
+            assert_eq!(rebuild_day_rollups(&mut tx, day).await.unwrap(), 6);
+            tx.commit().await.unwrap();
+            let mut c = db.conn().await.unwrap();
+            assert!(check_day_rollups(&mut c, day).await.unwrap().is_empty());
+            assert_eq!(first_day(&mut c, &f).await[0].record_count, 6);
+        })
+        .await;
+    }
+
+    /// One delivery of the randomized test: which identity (hour), which quantity, which
+    /// report time (hours after the usage).
+    type Delivery = (i64, Decimal, i64);
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 24, ..Default::default() })]
+        /// For random sequences of deliveries — duplicates, corrections, stale
+        /// re-deliveries — cut into random batches, the stored quantity of every identity is
+        /// that of its latest-reported delivery (the last one to arrive among equals), and
+        /// every rollup equals the exact sum of its records.
+        #[test]
+        fn the_latest_report_wins_and_rollups_stay_exact_for_any_deliveries(
+            deliveries in proptest::collection::vec(
+                (0i64..4, proptest::sample::select(vec![
+                    dec!(1), dec!(2.5), dec!(0.0000000000000000000000000001), dec!(0.0013440860215053762), dec!(1000),
+                ]), 0i64..3),
+                1..14,
+            ),
+            cuts in proptest::collection::vec(proptest::bool::ANY, 14),
+        ) {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(check_deliveries(deliveries, cuts));
+        }
+    }
+
+    async fn check_deliveries(deliveries: Vec<Delivery>, cuts: Vec<bool>) {
+        for test_db in crate::ssr::db::testing::TestDb::all().await {
+            let db = test_db.db.clone();
+            let f = fixture(&db).await;
+            let staged: Vec<StagedRecord<'static>> = deliveries
+                .iter()
+                .map(|(hour, q, rep)| reported(record(&f, *hour, *q), *rep))
+                .collect();
+            let mut batch = Vec::new();
+            for (i, r) in staged.iter().enumerate() {
+                batch.push(r.clone());
+                if cuts[i] || i + 1 == staged.len() {
+                    store(&db, &batch).await;
+                    batch.clear();
+                }
+            }
+            // The reference: per identity, the greatest report time, then the last arrival.
+            let mut expected: HashMap<i64, (i64, usize, Decimal)> = HashMap::new();
+            for (i, (hour, q, rep)) in deliveries.iter().enumerate() {
+                let e = expected.entry(*hour).or_insert((*rep, i, *q));
+                if (*rep, i) >= (e.0, e.1) {
+                    *e = (*rep, i, *q);
+                }
+            }
+            let mut c = db.conn().await.unwrap();
+            let rows: Vec<(i64, String)> = sql!(&mut c, |e| sqlx::query_as(
+                "SELECT usage_start_at, quantity FROM usage_records"
+            )
+            .fetch_all(e)
+            .await)
+            .unwrap();
+            assert_eq!(rows.len(), expected.len());
+            for (start, q) in rows {
+                let hour = (start - record(&f, 0, dec!(0)).usage_start_at) / 3600;
+                assert_eq!(
+                    q.parse::<Decimal>().unwrap(),
+                    expected[&hour].2,
+                    "hour {hour}: {deliveries:?} {cuts:?}"
+                );
+            }
+            let day: NaiveDate = "2024-12-01".parse().unwrap();
+            assert!(
+                check_day_rollups(&mut c, day).await.unwrap().is_empty(),
+                "{deliveries:?}"
+            );
+            drop(c);
+            test_db.dispose().await;
+        }
     }
 }

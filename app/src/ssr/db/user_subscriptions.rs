@@ -114,39 +114,133 @@ pub async fn find_current_owner(c: &mut impl AsExecutor, user_subscription_id: i
     })?)
 }
 
-/// Ends an ownership on a day (exclusive).
-pub async fn end_owner(c: &mut impl AsExecutor, owner_row_id: i64, ended_on: NaiveDate) -> DbResult<()> {
-    sql!(c, |e| sqlx::query(
-        "UPDATE user_subscription_owners SET ended_on = $2 WHERE id = $1"
+/// A recorded ownership change.
+#[derive(Debug, Clone, FromRow)]
+pub struct OwnershipChangeRow {
+    /// Id (recording order).
+    pub id: i64,
+    /// User subscription row.
+    pub user_subscription_id: i64,
+    /// Owner from that day; `None`: unassigned.
+    pub cloud_tenant_id: Option<i64>,
+    /// The owner's directory GUID.
+    pub tenant_guid: Option<String>,
+    /// First day.
+    pub effective_on: NaiveDate,
+    /// Unix seconds.
+    pub recorded_at: i64,
+    /// Who.
+    pub actor: String,
+    /// Their email or name then.
+    pub actor_label: String,
+    /// `stamp`, `console`, `api`, `cli`, `demo`, `migration`.
+    pub source: String,
+}
+
+/// An ownership change to record.
+#[derive(Debug, Clone)]
+pub struct NewOwnershipChange<'a> {
+    /// User subscription row.
+    pub user_subscription_id: i64,
+    /// Owner; `None`: unassigned.
+    pub cloud_tenant_id: Option<i64>,
+    /// First day.
+    pub effective_on: NaiveDate,
+    /// Who.
+    pub actor: &'a str,
+    /// Email or name.
+    pub actor_label: &'a str,
+    /// Where it came from.
+    pub source: &'a str,
+}
+
+/// Appends an ownership change to the log.
+pub async fn insert_ownership_change(c: &mut impl AsExecutor, o: &NewOwnershipChange<'_>, now: i64) -> DbResult<i64> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "INSERT INTO ownership_changes (user_subscription_id, cloud_tenant_id, effective_on, recorded_at, actor, \
+         actor_label, source) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id"
     )
-    .bind(owner_row_id)
-    .bind(ended_on)
+    .bind(o.user_subscription_id)
+    .bind(o.cloud_tenant_id)
+    .bind(o.effective_on)
+    .bind(now)
+    .bind(o.actor)
+    .bind(o.actor_label)
+    .bind(o.source)
+    .fetch_one(e)
+    .await)?)
+}
+
+/// A user subscription's ownership changes in recording order.
+pub async fn list_ownership_changes(
+    c: &mut impl AsExecutor,
+    user_subscription_id: i64,
+) -> DbResult<Vec<OwnershipChangeRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, OwnershipChangeRow>(
+        "SELECT o.id, o.user_subscription_id, o.cloud_tenant_id, t.tenant_id AS tenant_guid, o.effective_on, \
+         o.recorded_at, o.actor, o.actor_label, o.source FROM ownership_changes o \
+         LEFT JOIN cloud_tenants t ON t.id = o.cloud_tenant_id WHERE o.user_subscription_id = $1 ORDER BY o.id"
+    )
+    .bind(user_subscription_id)
+    .fetch_all(e)
+    .await)?)
+}
+
+/// Replaces a user subscription's ownership intervals with those folded from its log:
+/// `(cloud tenant row, first day, first day after)`.
+pub async fn replace_owner_intervals(
+    c: &mut impl AsExecutor,
+    user_subscription_id: i64,
+    intervals: &[(i64, NaiveDate, Option<NaiveDate>)],
+    now: i64,
+) -> DbResult<()> {
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM user_subscription_owners WHERE user_subscription_id = $1"
+    )
+    .bind(user_subscription_id)
     .execute(e)
     .await
     .map(|r| r.rows_affected()))?;
+    for (tenant, from, to) in intervals {
+        sql!(c, |e| sqlx::query(
+            "INSERT INTO user_subscription_owners (user_subscription_id, cloud_tenant_id, effective_on, ended_on, \
+             created_at) VALUES ($1, $2, $3, $4, $5)"
+        )
+        .bind(user_subscription_id)
+        .bind(*tenant)
+        .bind(*from)
+        .bind(*to)
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     Ok(())
 }
 
-/// Records that a tenant owns a user subscription from a day on.
-pub async fn insert_owner(
+/// The first day with usage of a user subscription (from the rollups), if any.
+pub async fn first_usage_day(c: &mut impl AsExecutor, user_subscription_id: i64) -> DbResult<Option<NaiveDate>> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT MIN(usage_on) FROM usage_daily WHERE user_subscription_id = $1"
+    )
+    .bind(user_subscription_id)
+    .fetch_one(e)
+    .await)?)
+}
+
+/// A user subscription by registration and GUID.
+pub async fn find_user_subscription(
     c: &mut impl AsExecutor,
-    user_subscription_id: i64,
-    cloud_tenant_id: i64,
-    effective_on: NaiveDate,
-    now: i64,
-) -> DbResult<i64> {
-    Ok(sql!(c, |e| {
-        sqlx::query_scalar(
-            "INSERT INTO user_subscription_owners (user_subscription_id, cloud_tenant_id, effective_on, created_at) \
-         VALUES ($1, $2, $3, $4) RETURNING id",
-        )
-        .bind(user_subscription_id)
-        .bind(cloud_tenant_id)
-        .bind(effective_on)
-        .bind(now)
-        .fetch_one(e)
-        .await
-    })?)
+    registration_id: i64,
+    subscription_id: &str,
+) -> DbResult<Option<i64>> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT id FROM user_subscriptions WHERE registration_id = $1 AND subscription_id = $2"
+    )
+    .bind(registration_id)
+    .bind(subscription_id)
+    .fetch_optional(e)
+    .await)?)
 }
 
 /// `(known, unassigned)` user subscriptions; unassigned ones have no current owner.
@@ -213,8 +307,7 @@ mod tests {
                     base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                     resource_group: "azurestack",
                     currency: "USD",
-                    price_sheet_id: None,
-                    base_tax_rate: "0",
+                    active_from: crate::billing::dated::since_always(),
                 },
                 1,
             )
@@ -235,7 +328,9 @@ mod tests {
                 .await
                 .unwrap();
             let day: NaiveDate = "2026-01-01".parse().unwrap();
-            insert_owner(&mut c, ids[&subs[0]], tenant, day, 7).await.unwrap();
+            replace_owner_intervals(&mut c, ids[&subs[0]], &[(tenant, day, None)], 7)
+                .await
+                .unwrap();
             assert_eq!(count_user_subscriptions(&mut c).await.unwrap(), (2, 1));
             let owned = list_owned_by_tenant(&mut c, tenant, day).await.unwrap();
             assert_eq!(owned.len(), 1);
@@ -243,10 +338,22 @@ mod tests {
                 (owned[0].subscription_id.as_str(), owned[0].usage_records),
                 (subs[0].as_str(), 0)
             );
-            let (row, owner) = find_current_owner(&mut c, ids[&subs[0]]).await.unwrap().unwrap();
+            let (_, owner) = find_current_owner(&mut c, ids[&subs[0]]).await.unwrap().unwrap();
             assert_eq!(owner, tenant);
-            end_owner(&mut c, row, "2026-02-01".parse().unwrap()).await.unwrap();
+            replace_owner_intervals(
+                &mut c,
+                ids[&subs[0]],
+                &[(tenant, day, Some("2026-02-01".parse().unwrap()))],
+                8,
+            )
+            .await
+            .unwrap();
             assert!(find_current_owner(&mut c, ids[&subs[0]]).await.unwrap().is_none());
+            assert_eq!(
+                find_user_subscription(&mut c, reg, &subs[1]).await.unwrap(),
+                Some(ids[&subs[1]])
+            );
+            assert_eq!(first_usage_day(&mut c, ids[&subs[1]]).await.unwrap(), None);
         })
         .await;
     }

@@ -10,7 +10,7 @@
 use crate::billing::{MeterId, SubscriptionId, UsageRecord};
 use crate::ingest::{Format, Item, Rejected};
 use crate::ssr::db::quarantine::NewQuarantined;
-use crate::ssr::db::usage::{NewBatch, ResourceKey, StagedRecord, StoreOutcome};
+use crate::ssr::db::usage::{BatchCounts, NewBatch, ResourceKey, StagedRecord, StoreOutcome};
 use crate::ssr::db::{self, Db, DbResult, Tx};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -47,6 +47,8 @@ impl Source {
 /// prepares records on its reading thread while the previous batch is being stored).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
+    /// 0-based position of the record in its document or request.
+    pub index: u64,
     /// The record.
     pub record: UsageRecord,
     /// Its identity key.
@@ -56,19 +58,24 @@ pub struct Prepared {
 }
 
 /// Prepares a record for a registration.
-pub fn prepare(registration_id: i64, record: UsageRecord) -> Prepared {
+pub fn prepare(registration_id: i64, index: u64, record: UsageRecord) -> Prepared {
     let resource_key = record.resource_key();
     let identity_key = identity_key(registration_id, &record, &resource_key);
     Prepared {
+        index,
         record,
         identity_key,
         resource_key,
     }
 }
 
-/// Prepares records for a registration.
+/// Prepares records for a registration, numbered by their position.
 pub fn prepare_all(registration_id: i64, records: Vec<UsageRecord>) -> Vec<Prepared> {
-    records.into_iter().map(|r| prepare(registration_id, r)).collect()
+    records
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| prepare(registration_id, i as u64, r))
+        .collect()
 }
 
 /// A batch to store.
@@ -107,7 +114,7 @@ impl<'a> Batch<'a> {
 }
 
 /// What a stored batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
     /// The `ingest_batches` row.
     pub batch_id: i64,
@@ -117,8 +124,14 @@ pub struct BatchReport {
     pub duplicates: u64,
     /// Records that replaced a stored quantity.
     pub corrected: u64,
-    /// Records put in quarantine.
+    /// Records reported earlier than the stored ones: older news, nothing changed.
+    pub stale: u64,
+    /// Records put in quarantine (unreadable ones and those refused at storage).
     pub quarantined: u64,
+    /// Records refused at storage (a mixed-granularity overlap, an identity collision):
+    /// their position in the document and why (up to 100 after [`BatchReport::add`]).
+    /// They are among `quarantined`.
+    pub refused: Vec<(u64, String)>,
 }
 
 impl BatchReport {
@@ -127,7 +140,11 @@ impl BatchReport {
         self.accepted += other.accepted;
         self.duplicates += other.duplicates;
         self.corrected += other.corrected;
+        self.stale += other.stale;
         self.quarantined += other.quarantined;
+        // Examples only: a long import keeps its memory bounded.
+        let room = 100usize.saturating_sub(self.refused.len());
+        self.refused.extend(other.refused.iter().take(room).cloned());
         self.batch_id = other.batch_id;
     }
 }
@@ -166,8 +183,13 @@ pub struct Learned {
 /// arrives roughly in time order: each batch dirties a few index pages instead of pages
 /// all over a B-tree of tens of millions of random keys, so the cost of storing a record
 /// does not grow with the table. The usage start is part of the identity, so equal
-/// identities still give equal keys; 96 bits of hash per hour keep accidental collisions
-/// out of reach (about 10⁻¹⁹ for a billion records in one hour).
+/// identities still give equal keys.
+///
+/// Collisions: only records of the same usage hour can collide, with 96 bits of hash. By
+/// the birthday bound, n records in one hour collide with probability about
+/// n² / 2⁹⁷: ≈ 6·10⁻¹⁸ for a million records in an hour (a large stamp), ≈ 6·10⁻¹² for
+/// a billion. Improbable is not impossible, so storage compares the identity fields on
+/// every key match and quarantines a mismatch instead of overwriting another record.
 pub fn identity_key(registration_id: i64, record: &UsageRecord, resource_key: &str) -> [u8; 16] {
     let id = record.identity();
     let mut hasher = Sha256::new();
@@ -195,7 +217,7 @@ pub fn split_items(registration_id: i64, items: Vec<Item>) -> (Vec<Prepared>, Ve
     let mut rejected = Vec::new();
     for item in items {
         match item {
-            Item::Record(r) => records.push(prepare(registration_id, r)),
+            Item::Record { index, record } => records.push(prepare(registration_id, index, record)),
             Item::Rejected(r) => rejected.push(r),
         }
     }
@@ -352,34 +374,61 @@ pub async fn ingest_batch_in(
                 additional_info: &r.additional_info,
                 tags: &r.tags,
                 reported_at: r.reported_at.map(|t| t.timestamp()).unwrap_or(now),
+                reported_by_source: r.reported_at.is_some(),
             }
         })
         .collect();
     let outcome: StoreOutcome = db::usage::store_records(tx, batch_id, &staged, now).await?;
 
-    if !batch.rejected.is_empty() {
-        let rows: Vec<NewQuarantined<'_>> = batch
-            .rejected
-            .iter()
-            .map(|r| NewQuarantined {
-                record_index: r.index as i64,
-                format: batch.format.as_str(),
-                raw: &r.raw,
-                reason: &r.reason,
-                reported_at: batch.reported_at,
-            })
-            .collect();
+    // Records refused at storage are kept in the usage API's shape with their report
+    // time, so that reprocessing reads them back exactly.
+    let refused_raw: Vec<String> = outcome
+        .refused
+        .iter()
+        .map(|r| crate::ingest::write::usage_api_record(&prepared[r.index].record, true))
+        .collect();
+    let mut rows: Vec<NewQuarantined<'_>> = batch
+        .rejected
+        .iter()
+        .map(|r| NewQuarantined {
+            record_index: r.index as i64,
+            format: batch.format.as_str(),
+            raw: &r.raw,
+            reason: &r.reason,
+            reported_at: batch.reported_at,
+        })
+        .collect();
+    rows.extend(outcome.refused.iter().zip(&refused_raw).map(|(r, raw)| NewQuarantined {
+        record_index: prepared[r.index].index as i64,
+        format: "json",
+        raw,
+        reason: &r.reason,
+        reported_at: batch.reported_at,
+    }));
+    if !rows.is_empty() {
         db::quarantine::insert_quarantined(tx, batch_id, registration_id, &rows, now).await?;
     }
-    let quarantined = batch.rejected.len() as u64;
-    db::usage::finish_batch(tx, batch_id, &outcome, quarantined).await?;
+    let counts = BatchCounts {
+        accepted: outcome.accepted,
+        duplicates: outcome.duplicates,
+        corrected: outcome.corrected,
+        stale: outcome.stale,
+        quarantined: rows.len() as u64,
+    };
+    db::usage::finish_batch(tx, batch_id, &counts).await?;
     Ok((
         BatchReport {
             batch_id,
-            accepted: outcome.accepted,
-            duplicates: outcome.duplicates,
-            corrected: outcome.corrected,
-            quarantined,
+            accepted: counts.accepted,
+            duplicates: counts.duplicates,
+            corrected: counts.corrected,
+            stale: counts.stale,
+            quarantined: counts.quarantined,
+            refused: outcome
+                .refused
+                .iter()
+                .map(|r| (prepared[r.index].index, r.reason.clone()))
+                .collect(),
         },
         learned,
     ))
@@ -406,8 +455,7 @@ mod tests {
                 base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                 resource_group: "azurestack",
                 currency: "USD",
-                price_sheet_id: None,
-                base_tax_rate: "0",
+                active_from: crate::billing::dated::since_always(),
             },
             0,
         )
@@ -507,7 +555,9 @@ mod tests {
             assert_eq!((open[0].record_index, open[0].raw.as_str()), (2, "{\"quantity\":-1}"));
             assert_eq!(open[0].batch_id, report.batch_id);
             // The unknown meter was added as discovered, the subscriptions as unassigned.
-            let meters = db::meters::list_meters(&mut c).await.unwrap();
+            let meters = db::meters::list_meters(&mut c, crate::billing::dated::since_always())
+                .await
+                .unwrap();
             assert!(meters
                 .iter()
                 .any(|m| m.id == MeterId::from_u128(0xdead).to_string() && m.origin == "discovered"));
@@ -602,7 +652,7 @@ mod tests {
             assert_eq!((report.accepted, report.duplicates), (0, 30));
             // A pushed record in API JSON is identical to the same record stored directly.
             let again = crate::ingest::record::parse_json_record(&to_api_json(&first[0].record)).unwrap();
-            let again = [prepare(reg, again)];
+            let again = [prepare(reg, 0, again)];
             let report = ingest_batch(
                 &db,
                 reg,

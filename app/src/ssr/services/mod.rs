@@ -4,6 +4,11 @@
 pub mod accounts;
 pub mod catalogue;
 pub mod ingest;
+pub mod maintenance;
+pub mod mappings;
 pub mod overview;
+pub mod ownership;
+pub mod periods;
 pub mod quarantine;
 pub mod registrations;
+pub mod terms;

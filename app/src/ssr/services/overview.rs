@@ -130,7 +130,8 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
 /// The meter catalogue.
 pub async fn list_meters(state: &AppState) -> Result<Vec<MeterView>, AppError> {
     let mut c = state.db.conn().await?;
-    db::meters::list_meters(&mut c)
+    let today = state.clock.now().date_naive();
+    db::meters::list_meters(&mut c, today)
         .await?
         .into_iter()
         .map(|row| {
@@ -140,7 +141,8 @@ pub async fn list_meters(state: &AppState) -> Result<Vec<MeterView>, AppError> {
                 name: meter.name,
                 unit: meter.unit,
                 service: meter.service,
-                billing: meter.billing,
+                // What applies today (the catalogue default or the latest dated change).
+                billing: row.billing_on_day()?,
                 origin: row.origin,
             })
         })

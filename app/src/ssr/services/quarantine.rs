@@ -24,7 +24,7 @@ pub fn reparse(format: &str, raw: &str) -> Result<crate::billing::UsageRecord, S
                 Ok::<(), std::convert::Infallible>(())
             });
             match (result, first) {
-                (Ok(_), Some(Item::Record(r))) => Ok(r),
+                (Ok(_), Some(Item::Record { record, .. })) => Ok(record),
                 (Ok(_), Some(Item::Rejected(r))) => Err(r.reason),
                 (Ok(_), None) => Err("the CSV has no row".into()),
                 (Err(ReadError::Document(d)), _) => Err(d.to_string()),
@@ -72,7 +72,7 @@ pub async fn reprocess(
             let label = format!("reprocess of quarantined record {id}");
             let actor = by.actor_code();
             let format = if row.format == "csv" { Format::Csv } else { Format::Json };
-            let records = [prepare(row.registration_id, record)];
+            let records = [prepare(row.registration_id, row.record_index as u64, record)];
             let batch = Batch {
                 records: &records,
                 rejected: &[],
@@ -84,6 +84,17 @@ pub async fn reprocess(
             };
             let (report, _) =
                 ingest_batch_in(&mut tx, row.registration_id, &batch, &IngestCache::default(), now).await?;
+            if let Some((_, reason)) = report.refused.first() {
+                // Refused at storage (it overlaps other usage or collides with a stored
+                // record): nothing of this attempt is kept; the record stays quarantined
+                // with the new reason.
+                let reason = reason.clone();
+                tx.rollback().await?;
+                let mut tx = state.db.begin().await?;
+                db::quarantine::update_open(&mut tx, id, &raw, &reason).await?;
+                tx.commit().await?;
+                return Ok(Reprocessed::StillRejected(reason));
+            }
             // Resolving is the guard against a concurrent reprocess of the same record:
             // only one transaction resolves it; the other rolls back what it stored.
             if !db::quarantine::resolve(&mut tx, id, "reprocessed", &actor, now).await? {
@@ -172,8 +183,7 @@ mod tests {
                 base_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf",
                 resource_group: "azurestack",
                 currency: "USD",
-                price_sheet_id: None,
-                base_tax_rate: "0",
+                active_from: crate::billing::dated::since_always(),
             },
             0,
         )

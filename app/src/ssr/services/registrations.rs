@@ -31,6 +31,9 @@ pub struct RegistrationInput {
     pub resource_group: String,
     /// Invoice currency.
     pub currency: String,
+    /// First day billing may be dated on (`None`: the first day of the current month,
+    /// where the collector starts).
+    pub active_from: Option<chrono::NaiveDate>,
     /// Collector configuration.
     pub collector: CollectorInput,
 }
@@ -101,6 +104,9 @@ pub async fn add_registration(state: &AppState, by: &Caller, input: Registration
         .and_then(|p| SubscriptionId::parse(p).ok())
         .map(|p| p.to_string());
     let now = state.now_secs();
+    let active_from = input
+        .active_from
+        .unwrap_or_else(|| crate::billing::BillingPeriod::containing(state.clock.now()).first_day());
     let mut tx = state.db.begin().await?;
     if db::registrations::find_registration_by_name(&mut tx, name)
         .await?
@@ -117,10 +123,24 @@ pub async fn add_registration(state: &AppState, by: &Caller, input: Registration
         base_subscription_id: &base_text,
         resource_group: input.resource_group.trim(),
         currency: currency.code(),
-        price_sheet_id: None,
-        base_tax_rate: "0",
+        active_from,
     };
     let id = db::registrations::insert_registration(&mut tx, &new, now).await?;
+    // Its terms start with no default price sheet (every billable meter unpriced, shown
+    // as such) and no tax, until an operator sets them.
+    db::terms::insert_registration_terms(
+        &mut tx,
+        &db::terms::NewRegistrationTerms {
+            registration_id: id,
+            effective_on: active_from,
+            price_sheet_id: None,
+            tax_rate: "0",
+            actor: &by.actor_code(),
+            actor_label: &by.actor_label(),
+        },
+        now,
+    )
+    .await?;
     let cfg = CollectorConfig {
         usage_endpoint: input
             .collector
