@@ -20,6 +20,8 @@ pub struct StagedRecord<'a> {
     pub user_subscription_id: i64,
     /// Canonical meter ID (must exist in `meters`).
     pub meter_id: &'a str,
+    /// The same meter as its 128-bit value (cheap to hash and compare).
+    pub meter: u128,
     /// Resource row.
     pub resource_id: i64,
     /// Usage start, Unix seconds.
@@ -71,6 +73,9 @@ pub struct StoreOutcome {
     pub stale: u64,
     /// Records refused (to the quarantine).
     pub refused: Vec<RefusedRecord>,
+    /// Rollup keys whose bucket length this batch checked or set: the caller may skip
+    /// checking them again in later batches (see [`store_records`]).
+    pub checked_buckets: Vec<BucketKey>,
 }
 
 /// An ingestion batch to record.
@@ -142,26 +147,14 @@ struct Stored {
     id: i64,
     quantity: Decimal,
     reported_at: i64,
-    user_subscription_id: i64,
-    meter_id: String,
-    resource_id: i64,
-    usage_start_at: i64,
-    usage_end_at: i64,
-    additional_info: String,
+    /// Whether its identity fields equal the delivered record's (compared in SQL): the key
+    /// is a truncated hash, so a key match alone could (however improbably) be another
+    /// record.
+    same_identity: bool,
 }
 
-impl Stored {
-    /// Whether the stored record really has this identity: the key is a truncated hash,
-    /// so a key match alone could (however improbably) be another record.
-    fn same_identity(&self, r: &StagedRecord<'_>) -> bool {
-        self.user_subscription_id == r.user_subscription_id
-            && self.meter_id == r.meter_id
-            && self.resource_id == r.resource_id
-            && self.usage_start_at == r.usage_start_at
-            && self.usage_end_at == r.usage_end_at
-            && self.additional_info == r.additional_info
-    }
-}
+/// A rollup key with the bucket length its records have: `(day, resource, meter, secs)`.
+pub type BucketKey = (NaiveDate, i64, u128, i64);
 
 type RollupKey<'a> = (i64, &'a str, NaiveDate);
 
@@ -196,6 +189,7 @@ pub async fn store_records(
     c: &mut impl AsExecutor,
     batch_id: i64,
     records: &[StagedRecord<'_>],
+    known_buckets: &HashSet<BucketKey>,
     now: i64,
 ) -> DbResult<StoreOutcome> {
     let mut outcome = StoreOutcome::default();
@@ -220,7 +214,7 @@ pub async fn store_records(
             outcome.duplicates += 1;
         }
     }
-    let round = refuse_mixed_buckets(c, records, round, &mut outcome.refused).await?;
+    let round = refuse_mixed_buckets(c, records, round, known_buckets, &mut outcome).await?;
 
     let mut daily: HashMap<RollupKey<'_>, Delta> = HashMap::new();
     let mut by_resource: HashMap<RollupKey<'_>, Delta> = HashMap::new();
@@ -234,17 +228,21 @@ pub async fn store_records(
     let mut candidates = Vec::new();
     for (i, s) in stored {
         let r = &records[i];
-        if !s.same_identity(r) {
+        if !s.same_identity {
+            let (sub, meter, start, end): (i64, String, i64, i64) = sql!(c, |e| sqlx::query_as(
+                "SELECT user_subscription_id, meter_id, usage_start_at, usage_end_at FROM usage_records WHERE id = $1"
+            )
+            .bind(s.id)
+            .fetch_one(e)
+            .await)?;
             outcome.refused.push(RefusedRecord {
                 index: i,
                 reason: format!(
-                    "its identity key collides with stored usage record {} (subscription row {}, meter {}, \
+                    "its identity key collides with stored usage record {} (subscription row {sub}, meter {meter}, \
                      {}–{}), which has other identity fields; it was not stored",
                     s.id,
-                    s.user_subscription_id,
-                    s.meter_id,
-                    instant(s.usage_start_at),
-                    instant(s.usage_end_at)
+                    instant(start),
+                    instant(end)
                 ),
             });
         } else if s.quantity == r.quantity {
@@ -320,40 +318,53 @@ async fn refuse_mixed_buckets(
     c: &mut impl AsExecutor,
     records: &[StagedRecord<'_>],
     round: Vec<usize>,
-    refused: &mut Vec<RefusedRecord>,
+    known: &HashSet<BucketKey>,
+    outcome: &mut StoreOutcome,
 ) -> DbResult<Vec<usize>> {
-    let mut keys: Vec<(NaiveDate, i64, &str)> = round
+    // Every (day, resource, meter, bucket length) the batch brings; SQL answers only the
+    // ones a stored rollup contradicts — normally none. (Each row SQLite returns crosses
+    // from its worker thread on its own, so asking for every stored key would cost a
+    // thread hand-off per key of every batch.)
+    // Keys an earlier batch of this import checked or set need no second look.
+    let mut keys: Vec<(NaiveDate, i64, &str, i64)> = round
         .iter()
-        .map(|&i| (records[i].usage_on, records[i].resource_id, records[i].meter_id))
+        .filter_map(|&i| {
+            let r = &records[i];
+            let key = (r.usage_on, r.resource_id, r.meter, r.bucket_secs());
+            (!known.contains(&key)).then_some((r.usage_on, r.resource_id, r.meter_id, r.bucket_secs()))
+        })
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let mut stored: HashMap<(NaiveDate, i64, String), i64> = HashMap::new();
+    let mut stored: HashMap<(NaiveDate, i64, String, i64), i64> = HashMap::new();
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        // A join with the VALUES list, not `(…) IN (VALUES …)`: SQLite plans the latter as
+        // a scan of the whole rollup table per statement; the join probes its primary key.
         let q = format!(
-            "SELECT usage_on, resource_id, meter_id, bucket_secs FROM usage_daily_by_resource \
-             WHERE bucket_secs <> 0 AND (usage_on, resource_id, meter_id) IN (VALUES {})",
-            Params::new(c.engine()).rows(chunk.len(), 3)
+            "SELECT v.column1, v.column2, v.column3, v.column4, d.bucket_secs FROM (VALUES {}) AS v \
+             JOIN usage_daily_by_resource d ON d.usage_on = v.column1 AND d.resource_id = v.column2 \
+             AND d.meter_id = v.column3 WHERE d.bucket_secs <> 0 AND d.bucket_secs <> v.column4",
+            Params::new(c.engine()).rows(chunk.len(), 4)
         );
-        let rows: Vec<(NaiveDate, i64, String, i64)> = sql!(c, |e| {
+        let rows: Vec<(NaiveDate, i64, String, i64, i64)> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q);
-            for (day, resource, meter) in chunk {
-                query = query.bind(*day).bind(*resource).bind(*meter);
+            for (day, resource, meter, secs) in chunk {
+                query = query.bind(*day).bind(*resource).bind(*meter).bind(*secs);
             }
             query.fetch_all(e).await
         })?;
-        for (day, resource, meter, secs) in rows {
-            stored.insert((day, resource, meter), secs);
+        for (day, resource, meter, secs, stored_secs) in rows {
+            stored.insert((day, resource, meter, secs), stored_secs);
         }
     }
-    // The first record of a key in the batch sets its length when nothing is stored.
+    // Among records of a key with nothing stored, the first accepted one sets its length.
     let mut first_in_batch: HashMap<(NaiveDate, i64, &str), usize> = HashMap::new();
     let mut kept = Vec::with_capacity(round.len());
     for i in round {
         let r = &records[i];
         let key = (r.usage_on, r.resource_id, r.meter_id);
-        let conflict = match stored.get(&(key.0, key.1, key.2.to_owned())) {
-            Some(&secs) if secs != r.bucket_secs() => Some(match find_overlapping(c, r).await? {
+        let conflict = if let Some(&secs) = stored.get(&(key.0, key.1, key.2.to_owned(), r.bucket_secs())) {
+            Some(match find_overlapping(c, r).await? {
                 Some((id, start, end)) => format!(
                     "it overlaps stored usage record {id} ({}–{}) of the same resource and meter, reported as \
                      {} aggregates; Azure Stack reports a resource either hourly or daily, and both would bill \
@@ -369,9 +380,9 @@ async fn refuse_mixed_buckets(
                     granularity(secs),
                     r.bucket_secs()
                 ),
-            }),
-            Some(_) => None,
-            None => match first_in_batch.get(&key) {
+            })
+        } else {
+            match first_in_batch.get(&key) {
                 Some(&j) if records[j].bucket_secs() != r.bucket_secs() => Some(format!(
                     "it overlaps record #{} of the same batch ({}–{}), which reports the same resource and meter \
                      in {} aggregates; both would bill the same hours twice",
@@ -385,13 +396,24 @@ async fn refuse_mixed_buckets(
                     first_in_batch.insert(key, i);
                     None
                 }
-            },
+            }
         };
         match conflict {
-            Some(reason) => refused.push(RefusedRecord { index: i, reason }),
+            Some(reason) => outcome.refused.push(RefusedRecord { index: i, reason }),
             None => kept.push(i),
         }
     }
+    let mut checked: Vec<BucketKey> = kept
+        .iter()
+        .map(|&i| {
+            let r = &records[i];
+            (r.usage_on, r.resource_id, r.meter, r.bucket_secs())
+        })
+        .filter(|k| !known.contains(k))
+        .collect();
+    checked.sort_unstable();
+    checked.dedup();
+    outcome.checked_buckets = checked;
     Ok(kept)
 }
 
@@ -472,26 +494,42 @@ fn stored_quantity(text: &str) -> DbResult<Decimal> {
         .map_err(|e| DbError::Corrupt(format!("usage quantity `{text}`: {e}")))
 }
 
-type StoredRow = (Vec<u8>, i64, String, i64, i64, String, i64, i64, i64, String);
+type StoredRow = (Vec<u8>, i64, String, i64, i64);
 
-/// The stored records among the given identity keys.
-async fn find_existing(c: &mut impl AsExecutor, keys: &[&[u8; 16]]) -> DbResult<HashMap<[u8; 16], Stored>> {
+/// The stored records among the given records' identity keys, with whether each one's
+/// identity fields equal the delivered record's. The comparison happens in SQL, so a
+/// re-delivery reads back five narrow columns per record rather than every identity field
+/// (each returned row already costs a thread hand-off on SQLite).
+async fn find_existing(
+    c: &mut impl AsExecutor,
+    records: &[StagedRecord<'_>],
+    indexes: &[usize],
+) -> DbResult<HashMap<[u8; 16], Stored>> {
     let mut found = HashMap::new();
-    for chunk in keys.chunks(ROWS_PER_STATEMENT) {
-        let mut p = Params::new(c.engine());
+    for chunk in indexes.chunks(ROWS_PER_STATEMENT) {
         let q = format!(
-            "SELECT identity_key, id, quantity, reported_at, user_subscription_id, meter_id, resource_id, \
-             usage_start_at, usage_end_at, additional_info FROM usage_records WHERE identity_key IN ({})",
-            p.list(chunk.len())
+            "SELECT r.identity_key, r.id, r.quantity, r.reported_at, CAST(CASE WHEN \
+             r.user_subscription_id = v.column2 AND r.meter_id = v.column3 AND r.resource_id = v.column4 \
+             AND r.usage_start_at = v.column5 AND r.usage_end_at = v.column6 AND r.additional_info = v.column7 \
+             THEN 1 ELSE 0 END AS BIGINT) FROM (VALUES {}) AS v JOIN usage_records r ON r.identity_key = v.column1",
+            Params::new(c.engine()).rows(chunk.len(), 7)
         );
         let rows: Vec<StoredRow> = sql!(c, |e| {
             let mut query = sqlx::query_as(&q);
-            for k in chunk {
-                query = query.bind(&k[..]);
+            for &i in chunk {
+                let r = &records[i];
+                query = query
+                    .bind(&r.identity_key[..])
+                    .bind(r.user_subscription_id)
+                    .bind(r.meter_id)
+                    .bind(r.resource_id)
+                    .bind(r.usage_start_at)
+                    .bind(r.usage_end_at)
+                    .bind(r.additional_info);
             }
             query.fetch_all(e).await
         })?;
-        for (key, id, quantity, reported_at, sub, meter, resource, start, end, info) in rows {
+        for (key, id, quantity, reported_at, same) in rows {
             let key: [u8; 16] = key
                 .try_into()
                 .map_err(|_| DbError::Corrupt("usage identity key is not 16 bytes".into()))?;
@@ -501,12 +539,7 @@ async fn find_existing(c: &mut impl AsExecutor, keys: &[&[u8; 16]]) -> DbResult<
                     id,
                     quantity: stored_quantity(&quantity)?,
                     reported_at,
-                    user_subscription_id: sub,
-                    meter_id: meter,
-                    resource_id: resource,
-                    usage_start_at: start,
-                    usage_end_at: end,
-                    additional_info: info,
+                    same_identity: same == 1,
                 },
             );
         }
@@ -533,8 +566,7 @@ async fn insert_new(
     let mut stored = Vec::new();
     match c.engine() {
         super::Engine::Sqlite => {
-            let keys: Vec<&[u8; 16]> = round.iter().map(|&i| &records[i].identity_key).collect();
-            let mut existing = find_existing(c, &keys).await?;
+            let mut existing = find_existing(c, records, &round).await?;
             for i in round {
                 match existing.remove(&records[i].identity_key) {
                     Some(s) => stored.push((i, s)),
@@ -558,8 +590,7 @@ async fn insert_new(
                 .partition(|&i| inserted.contains(&records[i].identity_key));
             fresh = new;
             if !old.is_empty() {
-                let keys: Vec<&[u8; 16]> = old.iter().map(|&i| &records[i].identity_key).collect();
-                let mut existing = find_existing(c, &keys).await?;
+                let mut existing = find_existing(c, records, &old).await?;
                 for i in old {
                     let s = existing.remove(&records[i].identity_key).ok_or_else(|| {
                         DbError::Corrupt("a usage record conflicted on insert but cannot be read back".into())
@@ -1006,9 +1037,11 @@ pub async fn ensure_resources(
 async fn find_resources(c: &mut impl AsExecutor, keys: &[&ResourceKey]) -> DbResult<HashMap<ResourceKey, i64>> {
     let mut found = HashMap::with_capacity(keys.len());
     for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+        // Joined with the VALUES list so SQLite probes the unique index (an `IN (VALUES …)`
+        // is planned as a scan of the whole table).
         let q = format!(
-            "SELECT user_subscription_id, resource_key, id FROM usage_resources \
-             WHERE (user_subscription_id, resource_key) IN (VALUES {})",
+            "SELECT r.user_subscription_id, r.resource_key, r.id FROM (VALUES {}) AS v \
+             JOIN usage_resources r ON r.user_subscription_id = v.column1 AND r.resource_key = v.column2",
             Params::new(c.engine()).rows(chunk.len(), 2)
         );
         let rows: Vec<(i64, String, i64)> = sql!(c, |e| {
@@ -1226,6 +1259,7 @@ mod tests {
             },
             user_subscription_id: f.sub,
             meter_id: f.meter,
+            meter: crate::billing::MeterId::parse(f.meter).unwrap().as_u128(),
             resource_id: f.resource,
             usage_start_at: start,
             usage_end_at: start + 3600,
@@ -1264,7 +1298,7 @@ mod tests {
         )
         .await
         .unwrap();
-        let outcome = store_records(&mut tx, batch, records, 10).await.unwrap();
+        let outcome = store_records(&mut tx, batch, records, &HashSet::new(), 10).await.unwrap();
         let counts = BatchCounts {
             accepted: outcome.accepted,
             duplicates: outcome.duplicates,

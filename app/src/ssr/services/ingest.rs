@@ -10,7 +10,7 @@
 use crate::billing::{MeterId, SubscriptionId, UsageRecord};
 use crate::ingest::{Format, Item, Rejected};
 use crate::ssr::db::quarantine::NewQuarantined;
-use crate::ssr::db::usage::{BatchCounts, NewBatch, ResourceKey, StagedRecord, StoreOutcome};
+use crate::ssr::db::usage::{BatchCounts, BucketKey, NewBatch, ResourceKey, StagedRecord, StoreOutcome};
 use crate::ssr::db::{self, Db, DbResult, Tx};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -157,7 +157,12 @@ pub struct IngestCache {
     meters: HashSet<MeterId>,
     subscriptions: HashMap<(i64, SubscriptionId), i64>,
     resources: HashMap<ResourceKey, i64>,
+    buckets: HashSet<BucketKey>,
 }
+
+/// Most rollup keys whose bucket length the cache remembers (a few days of a large stamp);
+/// beyond it the set starts afresh, costing one more lookup per key.
+const MAX_CACHED_BUCKETS: usize = 500_000;
 
 impl IngestCache {
     /// Adds what a committed batch learned.
@@ -165,6 +170,10 @@ impl IngestCache {
         self.meters.extend(learned.meters);
         self.subscriptions.extend(learned.subscriptions);
         self.resources.extend(learned.resources);
+        if self.buckets.len() + learned.buckets.len() > MAX_CACHED_BUCKETS {
+            self.buckets.clear();
+        }
+        self.buckets.extend(learned.buckets);
     }
 }
 
@@ -174,6 +183,7 @@ pub struct Learned {
     meters: Vec<MeterId>,
     subscriptions: Vec<((i64, SubscriptionId), i64)>,
     resources: Vec<(ResourceKey, i64)>,
+    buckets: Vec<BucketKey>,
 }
 
 /// The 128-bit identity key of a record: the hour of its usage start (4 bytes, big-endian)
@@ -366,6 +376,7 @@ pub async fn ingest_batch_in(
                 identity_key: p.identity_key,
                 user_subscription_id: key.user_subscription_id,
                 meter_id: &meters[&r.meter_id],
+                meter: r.meter_id.as_u128(),
                 resource_id: resources[key],
                 usage_start_at: r.usage_start.timestamp(),
                 usage_end_at: r.usage_end.timestamp(),
@@ -378,7 +389,8 @@ pub async fn ingest_batch_in(
             }
         })
         .collect();
-    let outcome: StoreOutcome = db::usage::store_records(tx, batch_id, &staged, now).await?;
+    let mut outcome: StoreOutcome = db::usage::store_records(tx, batch_id, &staged, &cache.buckets, now).await?;
+    learned.buckets = std::mem::take(&mut outcome.checked_buckets);
 
     // Records refused at storage are kept in the usage API's shape with their report
     // time, so that reprocessing reads them back exactly.
