@@ -14,6 +14,9 @@ use leptos_router::{path, SsrMode};
 
 /// The HTML document around the application (server-rendered only).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    // The inline hydration script carries this response's CSP nonce.
+    #[cfg(feature = "ssr")]
+    crate::ssr::csp::provide_request_nonce();
     view! {
         <!DOCTYPE html>
         <html>

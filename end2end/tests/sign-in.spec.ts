@@ -2,6 +2,24 @@ import { expect, test } from "@playwright/test";
 import { credential, hydrated, screenshot, Shell, SignInPage } from "./support";
 
 test.describe("signing in as each demo user", () => {
+  // No console errors on any page: a Content-Security-Policy violation (a blocked inline
+  // script, wasm or style) is reported there, so this catches a policy that breaks the app.
+  let consoleErrors: string[] = [];
+  test.beforeEach(async ({ page }) => {
+    consoleErrors = [];
+    page.on("console", (msg) => {
+      // The pages that deliberately answer 401/403/404 log a "failed to load" line.
+      const expected = /Failed to load resource: the server responded with a status of (401|403|404)/;
+      if (msg.type() === "error" && !expected.test(msg.text())) {
+        consoleErrors.push(msg.text());
+      }
+    });
+    page.on("pageerror", (err) => consoleErrors.push(err.message));
+  });
+  test.afterEach(() => {
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
   test("the operator lands on the operations overview with figures from the database", async ({ page }) => {
     const op = credential("operator");
     const signIn = new SignInPage(page);

@@ -134,9 +134,14 @@ struct RegistrationAddArgs {
     /// Environment variable that holds a bearer token for the admin endpoint.
     #[arg(long)]
     token_env: Option<String>,
-    /// Command that prints a bearer token (run with `sh -c`).
+    /// Program that prints a bearer token, e.g. `az` (run without a shell; give its
+    /// arguments with --token-arg).
     #[arg(long)]
     token_command: Option<String>,
+    /// One argument of the token command (repeat, in order): --token-arg account
+    /// --token-arg get-access-token …
+    #[arg(long = "token-arg", allow_hyphen_values = true, requires = "token_command")]
+    token_args: Vec<String>,
     /// First UTC day billing may be dated on (YYYY-MM-DD; default the first day of this
     /// month, where the collector starts). Mappings, owners and prices cannot start before it.
     #[arg(long)]
@@ -324,6 +329,31 @@ enum UserCommand {
     /// Add a user. The password is read from stdin with --password-stdin, otherwise one
     /// is generated and printed once.
     Add(UserAddArgs),
+    /// List users with their role, state and last sign-in.
+    List,
+    /// Disable a user: they cannot sign in and their sessions end at once.
+    Disable(UserEmail),
+    /// Enable a disabled user again.
+    Enable(UserEmail),
+    /// Set a new password (read from stdin with --password-stdin, or generated and printed
+    /// once); their sessions end and their known browsers are forgotten.
+    ResetPassword {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+        /// Read the new password from the first line of stdin.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// End every session of a user (signed out everywhere).
+    SignOut(UserEmail),
+}
+
+#[derive(Debug, Args)]
+struct UserEmail {
+    /// The user's email.
+    #[arg(long)]
+    email: String,
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +382,14 @@ struct UserAddArgs {
 enum TokenCommand {
     /// Create an API token; it is printed once and only its hash is stored.
     Create(TokenCreateArgs),
+    /// List tokens: role, scope, prefix, last use, expiry, revocation.
+    List,
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        /// The token's id (see `token list`).
+        #[arg(long)]
+        id: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -365,6 +403,13 @@ struct TokenCreateArgs {
     /// What the token is for ("Power BI export").
     #[arg(long)]
     name: String,
+    /// The registration an ingest token may push usage for (required for ingest tokens).
+    #[arg(long)]
+    registration: Option<String>,
+    /// How long it works: 90d, 12h, 6w, 1y or never (default: never for ingest tokens,
+    /// which must not silently stop billing data; 1y for others).
+    #[arg(long, allow_hyphen_values = true)]
+    expires_in: Option<String>,
 }
 
 /// Runs the command line and returns the process exit code.
@@ -423,9 +468,11 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::User {
             command: UserCommand::Add(args),
         } => user_add(config, args).await,
+        Command::User { command } => user_admin(config, command).await,
         Command::Token {
             command: TokenCommand::Create(args),
         } => token_create(config, args).await,
+        Command::Token { command } => token_admin(config, command).await,
         Command::Import {
             command: ImportCommand::Usage(args),
         } => import_usage(config, args).await,
@@ -600,9 +647,23 @@ async fn token_create(config: Config, args: TokenCreateArgs) -> Result<(), Strin
     if role != Role::Customer && args.customer.is_some() {
         return Err("--customer: only customer tokens belong to a customer".into());
     }
+    if role == Role::Ingest && args.registration.is_none() {
+        return Err("--registration: an ingest token names the registration it may push usage for".into());
+    }
+    if role != Role::Ingest && args.registration.is_some() {
+        return Err("--registration: only ingest tokens are scoped to a registration".into());
+    }
+    let expires_in = match &args.expires_in {
+        Some(raw) => accounts::parse_expires_in(raw).map_err(message)?,
+        None => accounts::default_token_lifetime(role),
+    };
     let state = state(&config).await?;
     let customer_id = match &args.customer {
         Some(key) => Some(resolve_customer(&state, key).await?),
+        None => None,
+    };
+    let registration_id = match &args.registration {
+        Some(name) => Some(registration_by_name(&state, Some(name)).await?.id),
         None => None,
     };
     let (id, token) = accounts::create_token(
@@ -612,13 +673,135 @@ async fn token_create(config: Config, args: TokenCreateArgs) -> Result<(), Strin
             name: args.name,
             role,
             customer_id,
+            registration_id,
+            expires_in,
         },
     )
     .await
     .map_err(message)?;
-    println!("Created {role} token {id}. Use it as `Authorization: Bearer <token>`; it is shown only now:");
+    let expiry = expires_in
+        .map(|d| format!("expires {}", when(Some(state.now_secs() + d.num_seconds()))))
+        .unwrap_or_else(|| "never expires".into());
+    println!("Created {role} token {id} ({expiry}). Use it as `Authorization: Bearer <token>`; it is shown only now:");
     println!("{token}");
     Ok(())
+}
+
+async fn token_admin(config: Config, command: TokenCommand) -> Result<(), String> {
+    let state = state(&config).await?;
+    match command {
+        TokenCommand::List => {
+            let now = state.now_secs();
+            let tokens = accounts::list_tokens(&state).await.map_err(message)?;
+            if tokens.is_empty() {
+                println!("No API tokens.");
+            }
+            for t in tokens {
+                let status = match (t.revoked_at, t.expires_at) {
+                    (Some(r), _) => format!("revoked {}", when(Some(r))),
+                    (None, Some(e)) if e <= now => format!("expired {}", when(Some(e))),
+                    (None, Some(e)) => format!("active, expires {}", when(Some(e))),
+                    (None, None) => "active, never expires".into(),
+                };
+                let scope = match (t.role.as_str(), &t.registration_name, t.customer_id) {
+                    ("ingest", Some(r), _) => format!(" for registration {r}"),
+                    ("ingest", None, _) => " for ANY registration (created before scoping; recreate it)".into(),
+                    (_, _, Some(c)) => format!(" for customer {c}"),
+                    _ => String::new(),
+                };
+                println!(
+                    "#{} {} ({}…) {}{scope}: {status}; last used {}",
+                    t.id,
+                    t.name,
+                    t.token_prefix,
+                    t.role,
+                    when(t.last_used_at)
+                );
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke { id } => {
+            accounts::revoke_token(&state, &Caller::cli(), id)
+                .await
+                .map_err(message)?;
+            println!("Revoked token {id}; it no longer works.");
+            Ok(())
+        }
+        TokenCommand::Create(_) => unreachable!("handled by token_create"),
+    }
+}
+
+fn read_password_line() -> Result<String, String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("Password (input is not hidden; end with Enter):");
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn user_admin(config: Config, command: UserCommand) -> Result<(), String> {
+    let state = state(&config).await?;
+    let by = Caller::cli();
+    match command {
+        UserCommand::List => {
+            for u in accounts::list_users(&state).await.map_err(message)? {
+                println!(
+                    "{} {} ({}{}) {}; last sign-in {}",
+                    u.id,
+                    u.email,
+                    u.role,
+                    u.customer_id.map(|c| format!(", customer {c}")).unwrap_or_default(),
+                    if u.disabled_at.is_some() { "DISABLED" } else { "enabled" },
+                    when(u.last_sign_in_at)
+                );
+            }
+            Ok(())
+        }
+        UserCommand::Disable(u) => {
+            accounts::set_user_enabled(&state, &by, &u.email, false)
+                .await
+                .map_err(message)?;
+            println!("Disabled {}; their sessions have ended.", u.email);
+            Ok(())
+        }
+        UserCommand::Enable(u) => {
+            accounts::set_user_enabled(&state, &by, &u.email, true)
+                .await
+                .map_err(message)?;
+            println!("Enabled {}.", u.email);
+            Ok(())
+        }
+        UserCommand::ResetPassword { email, password_stdin } => {
+            let given = if password_stdin {
+                Some(read_password_line()?)
+            } else {
+                None
+            };
+            let generated = given.is_none();
+            let password = accounts::reset_password(&state, &by, &email, given)
+                .await
+                .map_err(message)?;
+            println!("Set a new password for {email}; their sessions have ended.");
+            if generated {
+                println!("Password: {password}");
+                println!("It is shown only now.");
+            }
+            Ok(())
+        }
+        UserCommand::SignOut(u) => {
+            let n = accounts::sign_out_everywhere(&state, &by, &u.email)
+                .await
+                .map_err(message)?;
+            println!("Ended {n} session(s) of {}.", u.email);
+            Ok(())
+        }
+        UserCommand::Add(_) => unreachable!("handled by user_add"),
+    }
 }
 
 async fn registration_by_name(
@@ -701,7 +884,11 @@ async fn registration_add(config: Config, args: RegistrationAddArgs) -> Result<(
         usage_endpoint: args.usage_endpoint,
         provider_subscription: args.provider_subscription,
         token_env: args.token_env,
-        token_command: args.token_command,
+        token_command: args.token_command.map(|program| {
+            let mut argv = vec![program];
+            argv.extend(args.token_args);
+            argv
+        }),
     };
     check_collector(&collector).map_err(message)?;
     let active_from = match &args.active_from {

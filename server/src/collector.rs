@@ -148,7 +148,21 @@ pub struct PullReport {
 #[derive(Debug, Clone)]
 enum TokenSource {
     Env(String),
-    Command(String),
+    /// A program and its arguments, run without a shell.
+    Command(Vec<String>),
+}
+
+/// A stored token command: a JSON array `["program", "arg", …]` as `registration add
+/// --token-command P --token-arg A …` writes it, or (from earlier releases) a command
+/// line, which is split on whitespace — never handed to a shell.
+pub fn parse_token_command(stored: &str) -> Vec<String> {
+    let t = stored.trim();
+    if t.starts_with('[') {
+        if let Ok(argv) = serde_json::from_str::<Vec<String>>(t) {
+            return argv;
+        }
+    }
+    t.split_whitespace().map(str::to_owned).collect()
 }
 
 impl TokenSource {
@@ -163,12 +177,15 @@ impl TokenSource {
                 .map(|t| t.trim().to_owned())
                 .filter(|t| !t.is_empty())
                 .ok_or_else(|| CollectorError::Token(format!("the environment variable {var} is empty or not set"))),
-            TokenSource::Command(cmd) => {
+            TokenSource::Command(argv) => {
+                let (program, args) = argv
+                    .split_first()
+                    .ok_or_else(|| CollectorError::Token("the token command is empty".into()))?;
                 // A hung command (an interactive login prompt, a dead network) must not
-                // stop the scheduler: it is killed after `limit`.
-                let run = tokio::process::Command::new("sh")
-                    .arg("-c")
-                    .arg(cmd)
+                // stop the scheduler: it is killed after `limit`. No shell: the program
+                // gets exactly these arguments.
+                let run = tokio::process::Command::new(program)
+                    .args(args)
                     .stdin(std::process::Stdio::null())
                     .kill_on_drop(true)
                     .output();
@@ -182,11 +199,11 @@ impl TokenSource {
                     })?
                     .map_err(|e| CollectorError::Token(format!("cannot run the token command: {e}")))?;
                 if !out.status.success() {
-                    let err = String::from_utf8_lossy(&out.stderr);
+                    // Its output is not repeated: the error is stored and shown to staff,
+                    // and a token command's output may hold credentials.
                     return Err(CollectorError::Token(format!(
-                        "the token command failed ({}): {}",
-                        out.status,
-                        err.lines().next().unwrap_or_default()
+                        "the token command `{program}` failed ({}); run it by hand to see its message",
+                        out.status
                     )));
                 }
                 let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
@@ -227,7 +244,7 @@ impl Endpoint {
         let provider_subscription = SubscriptionId::parse(provider).map_err(|e| not(&e.to_string()))?;
         let token = match (&reg.token_env, &reg.token_command) {
             (Some(var), _) => TokenSource::Env(var.clone()),
-            (None, Some(cmd)) => TokenSource::Command(cmd.clone()),
+            (None, Some(cmd)) => TokenSource::Command(parse_token_command(cmd)),
             (None, None) => return Err(not("neither a token variable nor a token command is configured")),
         };
         Ok(Endpoint {
@@ -914,9 +931,13 @@ mod tests {
         assert_eq!(retry_after("soon", now), None);
     }
 
+    fn argv(parts: &[&str]) -> TokenSource {
+        TokenSource::Command(parts.iter().map(|s| s.to_string()).collect())
+    }
+
     #[tokio::test]
     async fn a_hung_token_command_is_stopped() {
-        let source = TokenSource::Command("sleep 600".into());
+        let source = argv(&["sleep", "600"]);
         let started = std::time::Instant::now();
         let err = source
             .token_within(StdDuration::from_millis(300))
@@ -925,7 +946,30 @@ mod tests {
             .to_string();
         assert!(err.contains("did not finish"), "{err}");
         assert!(started.elapsed() < StdDuration::from_secs(10));
-        let ok = TokenSource::Command("echo ' abc '".into()).token().await.unwrap();
+        let ok = argv(&["echo", " abc "]).token().await.unwrap();
         assert_eq!(ok, "abc");
+    }
+
+    #[tokio::test]
+    async fn the_token_command_runs_without_a_shell_and_its_output_never_reaches_the_error() {
+        // Shell syntax is just an argument: nothing is expanded or chained.
+        let ok = argv(&["echo", "$HOME;", "rm", "-rf", "/"]).token().await.unwrap();
+        assert_eq!(ok, "$HOME; rm -rf /");
+        // A failing command that prints a secret: the error says it failed, not what it said.
+        let err = argv(&["sh", "-c", "echo secret-token-123 >&2; echo secret-token-456; exit 3"])
+            .token()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("failed"), "{err}");
+        assert!(!err.contains("secret-token"), "{err}");
+        assert_eq!(
+            parse_token_command(r#"["az","account","get-access-token","--query","accessToken"]"#),
+            vec!["az", "account", "get-access-token", "--query", "accessToken"]
+        );
+        assert_eq!(
+            parse_token_command("az account get-access-token"),
+            vec!["az", "account", "get-access-token"]
+        );
     }
 }

@@ -84,6 +84,11 @@ pub struct Config {
     pub company: Company,
     /// `STACKBILL_INGEST_MAX_BYTES`: largest body `POST /api/v1/usage` accepts.
     pub ingest_max_bytes: usize,
+    /// `STACKBILL_INGEST_CONCURRENCY`: pushed bodies read at once.
+    pub ingest_concurrency: usize,
+    /// `STACKBILL_SESSION_MAX_HOURS`: a session ends this long after sign-in, however
+    /// active.
+    pub session_max_hours: i64,
     /// `STACKBILL_COLLECTOR_INTERVAL_MINUTES`: run the collector inside `serve` this often
     /// (`None`: off).
     pub collector_interval_minutes: Option<i64>,
@@ -184,6 +189,8 @@ impl Config {
         };
         let ingest_max_bytes =
             parse_number(&get, "STACKBILL_INGEST_MAX_BYTES", 32 * 1024 * 1024, 1024, 1 << 32)? as usize;
+        let ingest_concurrency = parse_number(&get, "STACKBILL_INGEST_CONCURRENCY", 2, 1, 64)? as usize;
+        let session_max_hours = parse_number(&get, "STACKBILL_SESSION_MAX_HOURS", 12, 1, 24 * 30)?;
         let collector_interval_minutes = match get("STACKBILL_COLLECTOR_INTERVAL_MINUTES") {
             None => None,
             Some(_) => Some(parse_number(
@@ -228,6 +235,8 @@ impl Config {
             dev_mode,
             company,
             ingest_max_bytes,
+            ingest_concurrency,
+            session_max_hours,
             collector_interval_minutes,
             collector_timing,
         })

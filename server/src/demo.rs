@@ -7,9 +7,10 @@
 //! usage shaped like the real thing: VMs emitting both meters of their pair, disks as
 //! monthly fractions per hour, storage in GB for the hour, IP address counts.
 //!
-//! Deterministic: every GUID, quantity and password comes from the seed and the hour it
-//! describes, so a second run over the same hours stores nothing new (idempotent), and a
-//! later run only adds the hours since.
+//! Deterministic: every GUID and quantity comes from the seed and the hour it describes,
+//! so a second run over the same hours stores nothing new (idempotent), and a later run
+//! only adds the hours since. Passwords are random: printed once when a demo user is
+//! created (and written to the credentials file), never changed by a later run.
 
 use app::billing::{
     Adjustment, BillingPeriod, CloudTenantId, Meter, MeterId, Percent, PricingModel, Quantity, SheetId, SubscriptionId,
@@ -90,14 +91,6 @@ fn guid(seed: u64, label: &str, n: u64) -> u128 {
 /// A uniform fraction in [0, 1) for a seed and some coordinates.
 fn unit(parts: &[u64]) -> f64 {
     (hash(parts) >> 11) as f64 / (1u64 << 53) as f64
-}
-
-fn password(seed: u64, role: &str) -> String {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    let word: String = (0..8)
-        .map(|i| ALPHABET[(hash(&[seed, text_id(role), i]) % 32) as usize] as char)
-        .collect();
-    format!("{role}-{word}")
 }
 
 struct DemoCustomer {
@@ -569,9 +562,43 @@ fn records_for_hour(
     }
 }
 
-/// Creates or refreshes the demo data and returns a summary with the sign-ins.
+/// The people the demo creates; any other user means the database is not a demo.
+const DEMO_EMAILS: [&str; 3] = [
+    "operator@demo.stackbill.test",
+    "finance@demo.stackbill.test",
+    "it@contoso.test",
+];
+
+/// Writes a file readable by its owner only (it holds passwords).
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, text.as_bytes())
+}
+
+/// Creates or refreshes the demo data and returns a summary with the sign-ins. Refuses a
+/// database that has users other than the demo's: it is somebody's real installation.
 pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
+    {
+        let mut c = state.db.conn().await.map_err(|x| e(&x))?;
+        let others: Vec<String> = db::users::list_users(&mut c)
+            .await
+            .map_err(|x| e(&x))?
+            .into_iter()
+            .map(|u| u.email)
+            .filter(|email| !DEMO_EMAILS.contains(&email.as_str()))
+            .collect();
+        if let Some(first) = others.first() {
+            return Err(format!(
+                "this database has {} user(s) that are not the demo's (e.g. {first}); demo-seed only runs on a \
+                 new database or one it seeded itself",
+                others.len()
+            ));
+        }
+    }
     let seed = args.seed;
     let now = state.now_secs();
     let until = args
@@ -890,7 +917,9 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         day_start = day_end;
     }
 
-    // One person per role.
+    // One person per role. Passwords are random, shown once when the user is created and
+    // written to the credentials file; a user that exists is never touched again (its
+    // password, role and disabled state stay as they are).
     let people = [
         (
             "operator",
@@ -918,12 +947,18 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         ),
     ];
     let mut sign_ins = String::new();
-    let mut credentials = Vec::new();
+    // Entries of an earlier run are kept for the users that already exist.
+    let mut credentials: Vec<serde_json::Value> = args
+        .credentials_file
+        .as_ref()
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
     for (role_name, email, name, role, customer_id, locale) in people {
         if role == Role::Customer && customer_id.is_none() {
             continue;
         }
-        let password = password(seed, role_name);
+        let password = app::ssr::auth::generate_password();
         let input = UserInput {
             email: email.into(),
             display_name: Some(name.into()),
@@ -932,22 +967,33 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
             password: password.clone(),
             locale,
         };
-        accounts::upsert_user(state, input).await.map_err(|x| x.message)?;
+        let created = accounts::create_user_if_missing(state, &Caller::cli(), input)
+            .await
+            .map_err(|x| x.message)?;
         let whose = match role {
             Role::Customer => format!("  ({})", demo_customers[0].name),
             _ => String::new(),
         };
-        let _ = writeln!(sign_ins, "  {role_name:<9} {email:<30} {password}{whose}");
-        credentials.push(serde_json::json!({
-            "role": role_name,
-            "email": email,
-            "password": password,
-            "customer": (role == Role::Customer).then(|| demo_customers[0].name.clone()),
-        }));
+        if created {
+            let _ = writeln!(sign_ins, "  {role_name:<9} {email:<30} {password}{whose}");
+            credentials.retain(|c| c["email"] != email);
+            credentials.push(serde_json::json!({
+                "role": role_name,
+                "email": email,
+                "password": password,
+                "customer": (role == Role::Customer).then(|| demo_customers[0].name.clone()),
+            }));
+        } else {
+            let _ = writeln!(
+                sign_ins,
+                "  {role_name:<9} {email:<30} (exists: its password is unchanged){whose}"
+            );
+        }
     }
     if let Some(path) = &args.credentials_file {
         let json = serde_json::to_string_pretty(&credentials).map_err(|x| e(&x))?;
-        std::fs::write(path, json).map_err(|x| format!("cannot write {}: {x}", path.display()))?;
+        write_private(path, &json).map_err(|x| format!("cannot write {}: {x}", path.display()))?;
+        let _ = writeln!(sign_ins, "  (every demo password is in {})", path.display());
     }
 
     let customers_total = demo_customers.len();
@@ -988,13 +1034,6 @@ mod tests {
         assert_ne!(a, SubscriptionId::from_u128(guid(42, "tenant", 1)).to_string());
         assert_eq!(&a[14..15], "4", "{a}");
         assert!(matches!(&a[19..20], "8" | "9" | "a" | "b"), "{a}");
-    }
-
-    #[test]
-    fn passwords_are_deterministic_and_meet_the_policy() {
-        assert_eq!(password(42, "operator"), password(42, "operator"));
-        assert_ne!(password(42, "operator"), password(43, "operator"));
-        app::ssr::auth::check_password_policy(&password(42, "finance")).unwrap();
     }
 
     #[test]

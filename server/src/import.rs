@@ -160,12 +160,16 @@ pub async fn import_file(
 /// Copies stdin to a temporary file (stdin can only be read once, and a malformed
 /// document must be refused before anything is stored) and returns its path.
 pub fn spool_stdin() -> Result<PathBuf, ImportError> {
-    let path = std::env::temp_dir().join(format!(
-        "stackbill-import-{}-{}.tmp",
-        std::process::id(),
-        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
-    ));
-    let mut out = File::create(&path).map_err(|e| ImportError::Io(e.to_string()))?;
+    // A private file (mode 0600, created fresh — never following a planted link): usage
+    // data is customers' data, and the temporary directory is shared.
+    let random = app::ssr::auth::generate_token();
+    let name = &random[app::ssr::auth::TOKEN_PREFIX.len()..];
+    let path = std::env::temp_dir().join(format!("stackbill-import-{name}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut out = options.open(&path).map_err(|e| ImportError::Io(e.to_string()))?;
     std::io::copy(&mut std::io::stdin().lock(), &mut out).map_err(|e| ImportError::Io(e.to_string()))?;
     Ok(path)
 }

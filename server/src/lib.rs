@@ -33,6 +33,10 @@ pub struct ServerState {
     pub leptos: LeptosOptions,
     /// Database, clock and settings.
     pub app: AppState,
+    /// Slots for reading pushed usage bodies (each up to `ingest_max_bytes` in memory).
+    pub uploads: std::sync::Arc<tokio::sync::Semaphore>,
+    /// Largest pushed usage body.
+    pub ingest_max_bytes: usize,
 }
 
 impl axum::extract::FromRef<ServerState> for LeptosOptions {
@@ -78,6 +82,7 @@ pub fn settings(config: &Config) -> Settings {
     Settings {
         public_url: config.public_url.clone(),
         trust_proxy: config.trust_proxy,
+        cookie_secure: config.cookie_secure,
         ..Settings::default()
     }
 }
@@ -98,15 +103,20 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
     let server_state = ServerState {
         leptos,
         app: state.clone(),
+        uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(config.ingest_concurrency)),
+        ingest_max_bytes: config.ingest_max_bytes,
     };
+    let policy = std::sync::Arc::new(routes::security::Policy::new(&config.public_url));
     let routes = generate_route_list(App);
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
     };
 
-    let sessions = SessionManagerLayer::new(app::ssr::db::sessions::DbSessionStore::new(state.db.clone()))
-        .with_name("stackbill_session")
+    let store = app::ssr::db::sessions::DbSessionStore::new(state.db.clone())
+        .with_max_lifetime(config.session_max_hours * 3600);
+    let sessions = SessionManagerLayer::new(store)
+        .with_name(routes::security::SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(config.cookie_secure)
@@ -125,14 +135,18 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
         .layer(axum::middleware::from_fn(routes::server_fn_status::fix_status))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(SERVER_FN_BODY_LIMIT));
 
+    // Outermost first: trace, headers (every answer, refusals included), the same-origin
+    // rule (before sessions are loaded or bodies read), then sessions.
     Router::new()
         .merge(routes::health::router())
-        .nest(
-            "/api/v1",
-            routes::api::router().merge(routes::ingest::router(config.ingest_max_bytes)),
-        )
+        .nest("/api/v1", routes::api::router().merge(routes::ingest::router()))
         .merge(pages)
         .layer(sessions)
+        .layer(axum::middleware::from_fn_with_state(
+            policy.clone(),
+            routes::security::require_same_origin,
+        ))
+        .layer(axum::middleware::from_fn_with_state(policy, routes::security::headers))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(server_state)
 }

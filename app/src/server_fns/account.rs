@@ -59,6 +59,10 @@ pub async fn get_visitor() -> Result<Visitor, AppError> {
     })
 }
 
+/// The cookie naming a browser that signed in to an account before.
+#[cfg(feature = "ssr")]
+const DEVICE_COOKIE: &str = "stackbill_device";
+
 /// Signs in with email and password. On success the session id is renewed (so a session
 /// id planted before sign-in is worthless) and the browser is sent to the role's home.
 #[server(prefix = "/api/fn", endpoint = "sign_in")]
@@ -70,13 +74,24 @@ pub async fn sign_in(email: String, password: String) -> Result<(), AppError> {
     use crate::types::Role;
     let state = context::state()?;
     let client = context::client_addr(&state);
-    let user = accounts::sign_in(&state, &email, &password, &client).await?;
+    let device = context::cookie(DEVICE_COOKIE);
+    let signed_in = accounts::sign_in(&state, &email, &password, &client, device.as_deref()).await?;
+    let user = signed_in.user;
     let session = context::session().await?;
     session.cycle_id().await.map_err(|e| internal("session cycle", e))?;
     session
         .insert(USER_ID_KEY, user.id)
         .await
         .map_err(|e| internal("session write", e))?;
+    if let Some(token) = signed_in.new_device {
+        // Remembers this browser for this account for a year: failed guesses from other
+        // browsers never slow it down (see accounts::sign_in).
+        let secure = if state.settings.cookie_secure { "; Secure" } else { "" };
+        let cookie = format!("{DEVICE_COOKIE}={token}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax{secure}");
+        if let Ok(value) = http::HeaderValue::from_str(&cookie) {
+            expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, value);
+        }
+    }
     let home = Role::parse(&user.role).map(|r| r.home_path()).unwrap_or("/");
     leptos_axum::redirect(home);
     Ok(())

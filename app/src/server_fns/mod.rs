@@ -85,6 +85,20 @@ pub mod context {
         Ok((state, caller))
     }
 
+    /// The value of a cookie of the request.
+    pub fn cookie(name: &str) -> Option<String> {
+        let parts = use_context::<Parts>()?;
+        parts
+            .headers
+            .get_all(http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|pair| pair.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
     /// The `Accept-Language` header of the request.
     pub fn accept_language() -> Option<String> {
         use_context::<Parts>()

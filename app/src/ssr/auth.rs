@@ -43,6 +43,8 @@ pub struct Caller {
     pub role: Role,
     /// The customer a customer user or token is bound to.
     pub customer_id: Option<i64>,
+    /// The registration an `ingest` token may push usage for (`None`: not scoped).
+    pub registration_id: Option<i64>,
     /// Who.
     pub actor: Actor,
     /// Preferred language.
@@ -55,6 +57,7 @@ impl Caller {
         Caller {
             role: Role::Operator,
             customer_id: None,
+            registration_id: None,
             actor: Actor::Cli,
             locale: Locale::En,
         }
@@ -166,9 +169,24 @@ pub fn check_password_policy(password: &str) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Argon2 runs at most this many at once (19 MiB and tens of milliseconds of CPU each):
+/// a burst of parallel sign-ins queues here instead of exhausting memory and the blocking
+/// thread pool.
+fn argon2_permits() -> &'static tokio::sync::Semaphore {
+    static PERMITS: OnceLock<tokio::sync::Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        tokio::sync::Semaphore::new(cores.clamp(2, 8))
+    })
+}
+
 /// Hashes a password with argon2id (default parameters: 19 MiB, 2 passes), off the async
 /// threads because it deliberately takes tens of milliseconds of CPU.
 pub async fn hash_password(password: String) -> Result<String, AppError> {
+    let _permit = argon2_permits()
+        .acquire()
+        .await
+        .map_err(|e| internal("argon2 permits", e))?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -182,6 +200,9 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
 
 /// Verifies a password against a PHC hash; `false` for a wrong password or a bad hash.
 pub async fn verify_password(hash: String, password: String) -> bool {
+    let Ok(_permit) = argon2_permits().acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash)
             .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
@@ -248,7 +269,7 @@ pub fn token_display_prefix(token: &str) -> String {
     token.chars().take(TOKEN_PREFIX.len() + 8).collect()
 }
 
-/// The caller behind a bearer token. A malformed, unknown or revoked token is 401.
+/// The caller behind a bearer token. A malformed, unknown, revoked or expired token is 401.
 pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, AppError> {
     let invalid = || {
         AppError::new(
@@ -261,7 +282,7 @@ pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, 
         return Err(invalid());
     }
     let mut c = state.db.conn().await?;
-    let row = db::tokens::find_active_token_by_hash(&mut c, &hash_token(token))
+    let row = db::tokens::find_active_token_by_hash(&mut c, &hash_token(token), state.now_secs())
         .await?
         .ok_or_else(invalid)?;
     let role = Role::parse(&row.role).ok_or_else(|| internal("token role", &row.role))?;
@@ -269,6 +290,7 @@ pub async fn caller_from_token(state: &AppState, token: &str) -> Result<Caller, 
     Ok(Caller {
         role,
         customer_id: row.customer_id,
+        registration_id: row.registration_id,
         actor: Actor::Token {
             id: row.id,
             name: row.name,
@@ -296,6 +318,7 @@ pub fn caller_from_user(user: &UserRow) -> Option<Caller> {
     Some(Caller {
         role,
         customer_id: user.customer_id,
+        registration_id: None,
         actor: Actor::User {
             id: user.id,
             email: user.email.clone(),
@@ -325,14 +348,41 @@ pub fn client_addr(state: &AppState, peer: Option<std::net::SocketAddr>, forward
     peer.map(|p| p.ip().to_string()).unwrap_or_else(|| "unknown".into())
 }
 
+/// The key a client address is throttled under: the address itself for IPv4, its /64
+/// network for IPv6 — one subscriber usually holds a whole /64 and can rotate through it
+/// freely, so counting single IPv6 addresses would throttle nothing.
+pub fn throttle_key(addr: &str) -> String {
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        _ => addr.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_throttled_by_their_64_network() {
+        assert_eq!(throttle_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(throttle_key("2001:db8:1:2:ffff:0:0:42"), "2001:db8:1:2::/64");
+        assert_ne!(throttle_key("2001:db8:1:3::1"), throttle_key("2001:db8:1:2::1"));
+        assert_eq!(throttle_key("192.0.2.7"), "192.0.2.7");
+        assert_eq!(throttle_key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_eq!(throttle_key("unknown"), "unknown");
+    }
 
     fn caller(role: Role, customer_id: Option<i64>) -> Caller {
         Caller {
             role,
             customer_id,
+            registration_id: None,
             actor: Actor::Cli,
             locale: Locale::En,
         }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod csp;
 pub mod db;
 pub mod services;
 pub mod state;

@@ -14,6 +14,8 @@ pub struct Settings {
     pub sign_in_max_failures: i64,
     /// The throttling window in seconds.
     pub sign_in_window_secs: i64,
+    /// Cookies set by the application are `Secure` (Stackbill is reached over https).
+    pub cookie_secure: bool,
 }
 
 impl Default for Settings {
@@ -23,6 +25,7 @@ impl Default for Settings {
             trust_proxy: false,
             sign_in_max_failures: 5,
             sign_in_window_secs: 15 * 60,
+            cookie_secure: false,
         }
     }
 }

@@ -12,13 +12,25 @@ pub fn router() -> Router<ServerState> {
     Router::new().route("/healthz", get(health))
 }
 
-/// 200 with the database status when the database answers; 503 when it does not.
-async fn health(State(state): State<ServerState>) -> (StatusCode, Json<serde_json::Value>) {
+/// 200 `{"status":"ok"}` when the database answers, 503 `{"status":"unavailable"}` when
+/// it does not. Staff (a session or token) also get the version, the engine and the
+/// latency; anonymous callers — load balancers, the internet — learn nothing more.
+async fn health(
+    State(state): State<ServerState>,
+    caller: Result<super::api::MaybeCaller, super::api::ApiError>,
+) -> (StatusCode, Json<serde_json::Value>) {
+    let staff = match caller {
+        Ok(super::api::MaybeCaller(Some(c))) => {
+            app::ssr::auth::authorize(Some(c), app::ssr::auth::Access::Staff).is_ok()
+        }
+        _ => false,
+    };
     let engine = state.app.db.engine().name();
     let started = std::time::Instant::now();
     let ping = tokio::time::timeout(std::time::Duration::from_secs(3), state.app.db.ping()).await;
     let latency_ms = started.elapsed().as_millis() as u64;
     match ping {
+        Ok(Ok(())) if !staff => (StatusCode::OK, Json(json!({ "status": "ok" }))),
         Ok(Ok(())) => (
             StatusCode::OK,
             Json(json!({
@@ -33,6 +45,12 @@ async fn health(State(state): State<ServerState>) -> (StatusCode, Json<serde_jso
                 _ => "timed out".to_owned(),
             };
             tracing::error!(%reason, "health check: database unavailable");
+            if !staff {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "status": "unavailable" })),
+                );
+            }
             (
                 StatusCode::SERVICE_UNAVAILABLE,
                 Json(json!({

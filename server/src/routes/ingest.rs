@@ -10,7 +10,7 @@ use app::ssr::auth::{self, Access};
 use app::ssr::db;
 use app::ssr::services::ingest::{ingest_batch, split_items, Batch, IngestCache, Source};
 use app::ssr::services::quarantine::{self, Reprocessed};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -19,14 +19,22 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::json;
 
-/// The ingestion routes; `max_bytes` bounds a pushed body.
-pub fn router(max_bytes: usize) -> Router<ServerState> {
+/// Largest body of a reprocess request (one corrected record).
+const REPROCESS_MAX_BYTES: usize = 1024 * 1024;
+
+/// How long a push waits for one of the upload slots before it is answered 503.
+const UPLOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The ingestion routes. Bodies are read by the handlers themselves, after the caller is
+/// authorised: an anonymous or wrong-role request is answered at once, without its body
+/// ever being buffered.
+pub fn router() -> Router<ServerState> {
     Router::new()
-        .route("/usage", post(push_usage).layer(DefaultBodyLimit::max(max_bytes)))
+        .route("/usage", post(push_usage).layer(DefaultBodyLimit::disable()))
         .route("/quarantine", get(list_quarantine))
         .route(
             "/quarantine/{id}/reprocess",
-            post(reprocess).layer(DefaultBodyLimit::max(1024 * 1024)),
+            post(reprocess).layer(DefaultBodyLimit::disable()),
         )
         .route("/quarantine/{id}/discard", post(discard))
         .route("/collector", get(collector_status))
@@ -64,6 +72,17 @@ pub async fn resolve_registration(
     }
 }
 
+/// A registration by id (the one an ingest token is scoped to).
+async fn resolve_registration_by_id(
+    state: &app::ssr::AppState,
+    id: i64,
+) -> Result<db::registrations::RegistrationRow, AppError> {
+    let mut c = state.db.conn().await?;
+    db::registrations::find_registration(&mut c, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("registration_not_found", "The token's registration no longer exists."))
+}
+
 fn malformed(e: &app::ingest::DocumentError) -> Response {
     let body = json!({
         "error": {
@@ -77,18 +96,65 @@ fn malformed(e: &app::ingest::DocumentError) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
+/// Reads a body of at most `max` bytes: a declared `Content-Length` above it is refused
+/// before reading, and a body that grows past it while streaming is refused too.
+async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes, AppError> {
+    let too_large = || {
+        AppError::new(
+            ErrorKind::PayloadTooLarge,
+            "payload_too_large",
+            format!("The body is larger than {max} bytes; import large files with `stackbill import usage`."),
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, max).await.map_err(|_| too_large())
+}
+
 /// Stores a usage-API page, an array of records, or CSV, as one atomic batch. A 2xx
 /// answer means everything it counts is durable; rejected records are in the quarantine
-/// and listed with their position and reason.
+/// and listed with their position and reason. The caller is authorised before a byte of
+/// the body is read; an `ingest` token pushes only to its own registration; at most
+/// `STACKBILL_INGEST_CONCURRENCY` bodies are read at once.
 async fn push_usage(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<RegistrationQuery>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, ApiError> {
     let caller = auth::authorize(caller, Access::IngestUsage)?;
-    let reg = resolve_registration(&state.app, q.registration.as_deref()).await?;
+    let reg = match caller.registration_id {
+        Some(scoped) => {
+            let reg = resolve_registration_by_id(&state.app, scoped).await?;
+            if q.registration.as_deref().is_some_and(|n| n != reg.name) {
+                return Err(ApiError(AppError::new(
+                    ErrorKind::Forbidden,
+                    "registration_not_allowed",
+                    format!("This token may only push usage for registration `{}`.", reg.name),
+                )));
+            }
+            reg
+        }
+        None => resolve_registration(&state.app, q.registration.as_deref()).await?,
+    };
+    let _slot = tokio::time::timeout(UPLOAD_WAIT, state.uploads.acquire())
+        .await
+        .map_err(|_| AppError {
+            retry_after_secs: Some(30),
+            ..AppError::new(
+                ErrorKind::Unavailable,
+                "busy",
+                "Too many usage uploads are being read right now; try again shortly.",
+            )
+        })?
+        .map_err(|e| auth::internal("upload slots", e))?;
+    let body = read_body(&headers, body, state.ingest_max_bytes).await?;
     let content_type = headers
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -195,14 +261,16 @@ struct ReprocessBody {
     raw: Option<String>,
 }
 
-/// Reprocesses a quarantined record (operators).
+/// Reprocesses a quarantined record (operators; authorised before the body is read).
 async fn reprocess(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<i64>,
-    body: Bytes,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let caller = auth::authorize(caller, Access::Operator)?;
+    let body = read_body(&headers, body, REPROCESS_MAX_BYTES).await?;
     let body: ReprocessBody = if body.is_empty() {
         ReprocessBody::default()
     } else {

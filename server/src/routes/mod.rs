@@ -4,4 +4,5 @@
 pub mod api;
 pub mod health;
 pub mod ingest;
+pub mod security;
 pub mod server_fn_status;

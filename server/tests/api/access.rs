@@ -89,6 +89,7 @@ async fn api_tokens_are_checked_for_presence_validity_and_role() {
         let operator = app.add_token(Role::Operator, None).await;
         let finance = app.add_token(Role::Finance, None).await;
         let cust = app.add_token(Role::Customer, Some(customer)).await;
+        app.add_registration("azs-1").await;
         let ingest = app.add_token(Role::Ingest, None).await;
 
         let none = app.get_with_token("/api/v1/meters", None).await;
@@ -136,7 +137,7 @@ async fn api_tokens_are_checked_for_presence_validity_and_role() {
         // A revoked token stops working at once.
         let mut c = app.state.db.conn().await.unwrap();
         let hash = app::ssr::auth::hash_token(&operator);
-        let row = app::ssr::db::tokens::find_active_token_by_hash(&mut c, &hash)
+        let row = app::ssr::db::tokens::find_active_token_by_hash(&mut c, &hash, 0)
             .await
             .unwrap()
             .unwrap();

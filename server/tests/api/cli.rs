@@ -182,13 +182,79 @@ async fn user_add_refuses_bad_input_and_writes_nothing() {
 #[tokio::test]
 async fn token_create_prints_the_token_once_and_stores_only_its_hash() {
     let t = TestDb::sqlite().await;
+    let added = stackbill(
+        &t.url,
+        &[
+            "registration",
+            "add",
+            "--name",
+            "azs-1",
+            "--subscription",
+            "dd8597b4-8739-4467-8b10-f8679f62bfbf",
+        ],
+        None,
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    // Without its registration an ingest token is refused; bad lifetimes too.
+    for (args, expected) in [
+        (
+            vec!["token", "create", "--role", "ingest", "--name", "c"],
+            "--registration",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--role",
+                "ingest",
+                "--name",
+                "c",
+                "--registration",
+                "nope",
+            ],
+            "no registration named `nope`",
+        ),
+        (
+            vec![
+                "token",
+                "create",
+                "--role",
+                "finance",
+                "--name",
+                "c",
+                "--expires-in",
+                "-5d",
+            ],
+            "--expires-in",
+        ),
+    ] {
+        let out = stackbill(&t.url, &args, None);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
     let out = stackbill(
         &t.url,
-        &["token", "create", "--role", "ingest", "--name", "collector"],
+        &[
+            "token",
+            "create",
+            "--role",
+            "ingest",
+            "--name",
+            "collector",
+            "--registration",
+            "azs-1",
+        ],
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("never expires"), "{stdout}");
+    let listed = stackbill(&t.url, &["token", "list"], None);
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("collector") && listed.contains("for registration azs-1"),
+        "{listed}"
+    );
     let token = stdout
         .lines()
         .find(|l| l.starts_with("sbk_"))

@@ -428,20 +428,27 @@ async fn a_next_link_to_another_host_is_not_followed_with_our_token() {
 async fn a_failing_token_command_is_a_clear_error() {
     let app = spawn_app().await;
     let (_fake, base) = start_fake(stamp()).await;
-    let state = configure(&app, &base, "echo 'no credentials' >&2; exit 3").await;
+    // A command that fails and prints a secret on the way: the error shown to operators
+    // and finance says it failed, never what it printed.
+    let state = configure(
+        &app,
+        &base,
+        r#"["sh","-c","echo 'no credentials, token=eyJhbGciOi' >&2; exit 3"]"#,
+    )
+    .await;
     let reg = registration(&state).await;
     let err = collector().pull(&state, &reg, Range::default()).await.unwrap_err();
-    assert!(
-        err.to_string().contains("token command failed") && err.to_string().contains("no credentials"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("token command `sh` failed"), "{err}");
+    assert!(!err.to_string().contains("eyJhbGciOi"), "{err}");
     // A first run that fails is visible to operators, not "never collected".
     let mut c = state.db.conn().await.unwrap();
     let s = db::collector::find_state(&mut c, reg.id)
         .await
         .unwrap()
         .expect("a state row");
-    assert!(s.last_error.unwrap().contains("no credentials"));
+    let last_error = s.last_error.unwrap();
+    assert!(last_error.contains("exit status: 3"), "{last_error}");
+    assert!(!last_error.contains("eyJhbGciOi"), "{last_error}");
     assert_eq!(s.last_success_at, None);
     assert_eq!(s.watermark_at, t("2026-01-01T00:00:00Z").timestamp());
     drop(c);

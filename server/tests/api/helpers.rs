@@ -68,9 +68,10 @@ async fn spawn_app_configured(test_db: TestDb, tweak: impl FnOnce(&mut Config)) 
     // The settings the real server derives from its configuration (trusted proxy, public URL).
     let state = AppState::new(test_db.db.clone(), server::settings(&config));
     let running = server::spawn(&config, state.clone()).await.expect("server starts");
-    let (client, jar) = new_client();
+    let base = format!("http://{}", running.addr);
+    let (client, jar) = new_client(&base);
     TestApp {
-        base: format!("http://{}", running.addr),
+        base,
         state,
         client,
         jar,
@@ -78,14 +79,24 @@ async fn spawn_app_configured(test_db: TestDb, tweak: impl FnOnce(&mut Config)) 
     }
 }
 
-fn new_client() -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
+/// A client acting like a browser on Stackbill's own pages: it keeps cookies and sends
+/// the app's `Origin`, as browsers do on every form post and fetch.
+fn new_client(base: &str) -> (reqwest::Client, Arc<reqwest::cookie::Jar>) {
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
+        .default_headers(own_origin(base))
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
     (client, jar)
+}
+
+/// `Origin: <base>`.
+pub fn own_origin(base: &str) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(reqwest::header::ORIGIN, HeaderValue::from_str(base).unwrap());
+    headers
 }
 
 impl TestApp {
@@ -115,6 +126,7 @@ impl TestApp {
         );
         reqwest::Client::builder()
             .cookie_provider(Arc::new(jar))
+            .default_headers(own_origin(&self.base))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap()
@@ -190,12 +202,21 @@ impl TestApp {
         accounts::create_user(&self.state, &Caller::cli(), input).await.unwrap()
     }
 
-    /// An API token.
+    /// An API token (an ingest token is scoped to the first registration).
     pub async fn add_token(&self, role: Role, customer_id: Option<i64>) -> String {
+        let registration_id = if role == Role::Ingest {
+            let mut c = self.state.db.conn().await.unwrap();
+            let regs = db::registrations::list_registrations(&mut c).await.unwrap();
+            Some(regs.first().expect("add a registration before an ingest token").id)
+        } else {
+            None
+        };
         let input = TokenInput {
             name: format!("{role} script"),
             role,
             customer_id,
+            registration_id,
+            expires_in: None,
         };
         accounts::create_token(&self.state, &Caller::cli(), input)
             .await

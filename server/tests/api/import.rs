@@ -299,7 +299,15 @@ async fn registrations_are_added_with_a_validated_collector_configuration() {
             "--provider-subscription",
             "20ff7fc3-e762-44dd-bd96-b71116dcdc23",
             "--token-command",
-            "az account get-access-token --query accessToken -o tsv",
+            "az",
+            "--token-arg",
+            "account",
+            "--token-arg",
+            "get-access-token",
+            "--token-arg",
+            "--query",
+            "--token-arg",
+            "accessToken",
         ],
         None,
     );
@@ -313,6 +321,11 @@ async fn registrations_are_added_with_a_validated_collector_configuration() {
     assert_eq!(
         reg.usage_endpoint.as_deref(),
         Some("https://adminmanagement.local.azurestack.external")
+    );
+    // The program and its arguments, never a shell line.
+    assert_eq!(
+        reg.token_command.as_deref(),
+        Some(r#"["az","account","get-access-token","--query","accessToken"]"#)
     );
     drop(c);
     let out = stackbill(&t.url, &["pull", "--status"], None);

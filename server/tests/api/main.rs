@@ -9,4 +9,5 @@ mod health;
 mod helpers;
 mod import;
 mod ingest;
+mod security;
 mod sign_in;

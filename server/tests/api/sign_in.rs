@@ -32,8 +32,23 @@ async fn the_session_cookie_is_http_only_and_same_site() {
     let app = spawn_app().await;
     app.add_user("ops@example.test", Role::Operator, None).await;
     let response = app.sign_in("ops@example.test", PASSWORD).await;
-    let cookie = response.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.starts_with("stackbill_session="), "{cookie}");
+    let cookies: Vec<String> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let cookie = cookies
+        .iter()
+        .find(|c| c.starts_with("stackbill_session="))
+        .unwrap()
+        .clone();
+    // The browser is remembered for this account by a device cookie, as protected.
+    let device = cookies.iter().find(|c| c.starts_with("stackbill_device=")).unwrap();
+    assert!(
+        device.contains("HttpOnly") && device.contains("SameSite=Lax"),
+        "{device}"
+    );
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     // The public URL is http:// in tests, so the cookie is not marked Secure here; the
@@ -108,7 +123,8 @@ async fn parallel_guesses_cannot_outrun_the_throttle() {
         assert_eq!(checked + refused, 15, "{statuses:?}");
         // Exactly the checked guesses are remembered as failures; refused ones are not.
         let mut c = app.state.db.conn().await.unwrap();
-        let (failures, _) = app::ssr::db::throttle::failures_for_account(&mut c, "ops@example.test", 0)
+        let key = app::ssr::services::accounts::throttle_account_key("ops@example.test");
+        let (failures, _) = app::ssr::db::throttle::failures_for_account(&mut c, &key, 0)
             .await
             .unwrap();
         assert_eq!(failures, checked as i64, "{statuses:?}");

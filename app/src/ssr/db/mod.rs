@@ -16,6 +16,7 @@
 pub mod audit;
 pub mod collector;
 pub mod customers;
+pub mod devices;
 pub mod fixed;
 pub mod mappings;
 pub mod meters;

@@ -19,12 +19,25 @@ pub const USER_ID_KEY: &str = "user_id";
 #[derive(Clone, Debug)]
 pub struct DbSessionStore {
     db: Db,
+    /// Sessions older than this end however active they are (absolute lifetime).
+    max_lifetime_secs: Option<i64>,
 }
 
 impl DbSessionStore {
     /// A store on `db`.
     pub fn new(db: Db) -> Self {
-        DbSessionStore { db }
+        DbSessionStore {
+            db,
+            max_lifetime_secs: None,
+        }
+    }
+
+    /// The same store ending every session `secs` after it started, however active.
+    pub fn with_max_lifetime(self, secs: i64) -> Self {
+        DbSessionStore {
+            max_lifetime_secs: Some(secs),
+            ..self
+        }
     }
 }
 
@@ -57,7 +70,8 @@ impl SessionStore for DbSessionStore {
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         let data = serde_json::to_string(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let user_id = record.data.get(USER_ID_KEY).and_then(|v| v.as_i64());
-        let q = "INSERT INTO sessions (id, user_id, data, expires_at) VALUES ($1, $2, $3, $4) \
+        // created_at is set once, when the row is first written (a new id at sign-in).
+        let q = "INSERT INTO sessions (id, user_id, data, expires_at, created_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, data = excluded.data, \
                  expires_at = excluded.expires_at";
         let mut c = self.db.conn().await.map_err(backend)?;
@@ -66,6 +80,7 @@ impl SessionStore for DbSessionStore {
             .bind(user_id)
             .bind(&data)
             .bind(record.expiry_date.unix_timestamp())
+            .bind(OffsetDateTime::now_utc().unix_timestamp())
             .execute(e)
             .await
             .map(|r| r.rows_affected()))
@@ -74,12 +89,15 @@ impl SessionStore for DbSessionStore {
     }
 
     async fn load(&self, session_id: &Id) -> session_store::Result<Option<Record>> {
-        let q = "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2";
+        let q = "SELECT data, expires_at FROM sessions WHERE id = $1 AND expires_at > $2 \
+                 AND (created_at IS NULL OR created_at > $3)";
         let now = OffsetDateTime::now_utc().unix_timestamp();
+        let started_after = self.max_lifetime_secs.map_or(i64::MIN, |max| now - max);
         let mut c = self.db.conn().await.map_err(backend)?;
         let row: Option<(String, i64)> = sql!(&mut c, |e| sqlx::query_as(q)
             .bind(session_id.to_string())
             .bind(now)
+            .bind(started_after)
             .fetch_optional(e)
             .await)
         .map_err(backend)?;

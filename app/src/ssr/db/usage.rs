@@ -229,12 +229,14 @@ pub async fn store_records(
     for (i, s) in stored {
         let r = &records[i];
         if !s.same_identity {
-            let (sub, meter, start, end): (i64, String, i64, i64) = sql!(c, |e| sqlx::query_as(
+            let (sub, meter, start, end): (i64, String, i64, i64) = sql!(c, |e| {
+                sqlx::query_as(
                 "SELECT user_subscription_id, meter_id, usage_start_at, usage_end_at FROM usage_records WHERE id = $1"
             )
             .bind(s.id)
             .fetch_one(e)
-            .await)?;
+            .await
+            })?;
             outcome.refused.push(RefusedRecord {
                 index: i,
                 reason: format!(
@@ -1298,7 +1300,9 @@ mod tests {
         )
         .await
         .unwrap();
-        let outcome = store_records(&mut tx, batch, records, &HashSet::new(), 10).await.unwrap();
+        let outcome = store_records(&mut tx, batch, records, &HashSet::new(), 10)
+            .await
+            .unwrap();
         let counts = BatchCounts {
             accepted: outcome.accepted,
             duplicates: outcome.duplicates,
@@ -1308,7 +1312,10 @@ mod tests {
         };
         finish_batch(&mut tx, batch, &counts).await.unwrap();
         tx.commit().await.unwrap();
-        outcome
+        StoreOutcome {
+            checked_buckets: Vec::new(),
+            ..outcome
+        }
     }
 
     #[tokio::test]

@@ -114,6 +114,43 @@ pub async fn touch_sign_in(c: &mut impl AsExecutor, id: i64, now: i64) -> DbResu
     Ok(())
 }
 
+/// Every user by email.
+pub async fn list_users(c: &mut impl AsExecutor) -> DbResult<Vec<UserRow>> {
+    let q = format!("SELECT {COLUMNS} FROM users ORDER BY email");
+    Ok(sql!(c, |e| sqlx::query_as::<_, UserRow>(&q).fetch_all(e).await)?)
+}
+
+/// Disables (`Some(now)`) or enables (`None`) a user.
+pub async fn set_disabled(c: &mut impl AsExecutor, id: i64, disabled_at: Option<i64>) -> DbResult<()> {
+    sql!(c, |e| sqlx::query("UPDATE users SET disabled_at = $2 WHERE id = $1")
+        .bind(id)
+        .bind(disabled_at)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Replaces a user's password hash.
+pub async fn set_password_hash(c: &mut impl AsExecutor, id: i64, hash: &str) -> DbResult<()> {
+    sql!(c, |e| sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+        .bind(id)
+        .bind(hash)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Operators who may sign in.
+pub async fn count_enabled_operators(c: &mut impl AsExecutor) -> DbResult<i64> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM users WHERE role = 'operator' AND disabled_at IS NULL"
+    )
+    .fetch_one(e)
+    .await)?)
+}
+
 /// Number of users.
 pub async fn count_users(c: &mut impl AsExecutor) -> DbResult<i64> {
     Ok(sql!(c, |e| sqlx::query_scalar("SELECT COUNT(*) FROM users")

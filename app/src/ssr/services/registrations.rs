@@ -16,8 +16,8 @@ pub struct CollectorInput {
     pub provider_subscription: Option<String>,
     /// Environment variable holding a bearer token.
     pub token_env: Option<String>,
-    /// Command printing a bearer token.
-    pub token_command: Option<String>,
+    /// Program (and its arguments) printing a bearer token; run without a shell.
+    pub token_command: Option<Vec<String>>,
 }
 
 /// A registration to add.
@@ -74,6 +74,12 @@ pub fn check_collector(c: &CollectorInput) -> Result<(), AppError> {
         )
     })?;
     SubscriptionId::parse(provider).map_err(|e| AppError::invalid("provider-subscription", e.to_string()))?;
+    if c.token_command
+        .as_ref()
+        .is_some_and(|argv| argv.is_empty() || argv[0].trim().is_empty())
+    {
+        return Err(AppError::invalid("token-command", "The token command needs a program."));
+    }
     match (&c.token_env, &c.token_command) {
         (Some(_), Some(_)) => Err(AppError::invalid(
             "token-env",
@@ -141,6 +147,12 @@ pub async fn add_registration(state: &AppState, by: &Caller, input: Registration
         now,
     )
     .await?;
+    // Stored as a JSON array: the program and its arguments, never a shell line.
+    let token_command = input
+        .collector
+        .token_command
+        .as_ref()
+        .map(|argv| serde_json::to_string(argv).unwrap_or_default());
     let cfg = CollectorConfig {
         usage_endpoint: input
             .collector
@@ -149,7 +161,7 @@ pub async fn add_registration(state: &AppState, by: &Caller, input: Registration
             .map(|e| e.trim_end_matches('/')),
         provider_subscription_id: provider.as_deref(),
         token_env: input.collector.token_env.as_deref(),
-        token_command: input.collector.token_command.as_deref(),
+        token_command: token_command.as_deref(),
     };
     db::registrations::set_collector_config(&mut tx, id, &cfg).await?;
     audit(
