@@ -1,12 +1,11 @@
 //! The document shell, the root component and the routes.
 
 use crate::components::layout::AppShell;
-use crate::error::AppError;
+use crate::context::provide_auth;
 use crate::pages::{
     finance::FinanceHome, home::HomeRedirect, meters::MetersPage, not_found::NotFound, operator::OperatorHome,
     portal::PortalHome, sign_in::SignInPage,
 };
-use crate::server_fns::account::{get_visitor, SignIn, SignOut, Visitor};
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
 use leptos_router::components::{ParentRoute, Route, Router, Routes};
@@ -36,37 +35,11 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Who is visiting, and the actions that change it. Provided to every page.
-#[derive(Clone, Copy)]
-pub struct Auth {
-    /// The visitor; refetched after signing in or out.
-    pub visitor: Resource<Result<Visitor, AppError>>,
-    /// The sign-in action (the sign-in form posts to it).
-    pub sign_in: ServerAction<SignIn>,
-    /// The sign-out action (the button in the header posts to it).
-    pub sign_out: ServerAction<SignOut>,
-}
-
-/// The [`Auth`] context.
-pub fn use_auth() -> Auth {
-    expect_context::<Auth>()
-}
-
 /// The root component.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let sign_in = ServerAction::<SignIn>::new();
-    let sign_out = ServerAction::<SignOut>::new();
-    let visitor = Resource::new(
-        move || (sign_in.version().get(), sign_out.version().get()),
-        |_| get_visitor(),
-    );
-    provide_context(Auth {
-        visitor,
-        sign_in,
-        sign_out,
-    });
+    provide_auth();
 
     // Set once the page is interactive; end-to-end tests wait for it.
     let hydrated = RwSignal::new(false);

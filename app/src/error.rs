@@ -190,7 +190,9 @@ impl leptos::server_fn::error::FromServerFnError for AppError {
 
 impl From<crate::billing::BillingError> for AppError {
     fn from(e: crate::billing::BillingError) -> Self {
-        AppError::new(ErrorKind::Invalid, "invalid_input", e.to_string())
+        // The billing core's own code, so programs can tell a currency mismatch from an
+        // overlapping price version.
+        AppError::new(ErrorKind::Invalid, e.code(), e.to_string())
     }
 }
 
@@ -207,5 +209,13 @@ mod tests {
         assert_eq!(serde_json::from_str::<AppError>(&json).unwrap(), e);
         assert_eq!(AppError::invalid_credentials().status(), 401);
         assert_eq!(AppError::invalid("email", "bad").field.as_deref(), Some("email"));
+    }
+
+    #[test]
+    fn billing_errors_keep_their_own_codes() {
+        let e: AppError = crate::billing::Currency::parse("XXX").unwrap_err().into();
+        assert_eq!((e.code.as_str(), e.status()), ("unknown_currency", 422));
+        let e: AppError = crate::billing::BillingPeriod::parse("2026-13").unwrap_err().into();
+        assert_eq!(e.code, "invalid_period");
     }
 }

@@ -11,6 +11,7 @@
 mod app;
 pub mod billing;
 pub mod components;
+pub mod context;
 pub mod error;
 pub mod i18n;
 #[cfg(feature = "ssr")]
@@ -21,7 +22,8 @@ pub mod server_fns;
 pub mod ssr;
 pub mod types;
 
-pub use app::{shell, use_auth, App, Auth};
+pub use app::{shell, App};
+pub use context::{use_auth, Auth};
 
 /// The browser entry point: attaches to the server-rendered page.
 #[cfg(feature = "hydrate")]

@@ -125,6 +125,8 @@ pub struct OperatorOverview {
     pub last_ingestion_at: Option<DateTime<Utc>>,
     /// The latest day with usage.
     pub latest_usage_on: Option<NaiveDate>,
+    /// Cost per billing account and per customer.
+    pub cost: CostOverview,
 }
 
 /// One billing period on the finance home page.
@@ -153,6 +155,8 @@ pub struct FinanceOverview {
     pub customers: i64,
     /// Registrations (each has a base subscription that is a billing account too).
     pub registrations: i64,
+    /// Cost per billing account and per customer.
+    pub cost: CostOverview,
 }
 
 /// A customer subscription on the customer's home page.
@@ -192,6 +196,19 @@ pub struct CustomerOverview {
     pub customer_subscriptions: Vec<CustomerSubscriptionView>,
     /// Their subscriptions on the stamps.
     pub user_subscriptions: Vec<UserSubscriptionView>,
+    /// This month so far and last month (`None` when `cost_problem` explains why not).
+    pub cost: Option<PortalCost>,
+    /// Why cost cannot be shown (stored pricing the billing core refuses).
+    pub cost_problem: Option<String>,
+}
+
+/// The customer's cost on its home page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PortalCost {
+    /// The month in progress (with the forecast).
+    pub this_month: CustomerCost,
+    /// Last month.
+    pub last_month: CustomerCost,
 }
 
 /// A meter of the catalogue.
@@ -209,4 +226,174 @@ pub struct MeterView {
     pub billing: crate::billing::MeterBilling,
     /// `catalogue` or `discovered`.
     pub origin: String,
+}
+
+/// Billable usage of one meter that has no price: shown as unpriced, never as zero cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnpricedUsage {
+    /// Normalised meter ID.
+    pub meter_id: String,
+    /// Meter name (or the ID when the catalogue does not know it).
+    pub meter_name: String,
+    /// Usage unit.
+    pub unit: String,
+    /// Quantity in the usage unit.
+    pub quantity: rust_decimal::Decimal,
+}
+
+/// Whose subscription a billing account is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    /// A customer subscription mapped to the customer's cloud tenant.
+    CustomerSubscription,
+    /// The registration's base subscription (unmapped tenants, unassigned usage).
+    Base,
+}
+
+/// What one billing account costs in a period — or, for a customer's view, that
+/// customer's part of it (its section of a base subscription). Amounts are rounded to the
+/// currency's minor unit and travel as decimal strings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AccountCost {
+    /// Registration (stamp) name.
+    pub registration: String,
+    /// The account's subscription GUID.
+    pub billing_account: String,
+    /// Customer subscription or base.
+    pub kind: AccountKind,
+    /// The customer whose subscription it is (`None` on base accounts).
+    pub customer_id: Option<i64>,
+    /// That customer's name.
+    pub customer_name: Option<String>,
+    /// The registration's currency.
+    pub currency: crate::billing::Currency,
+    /// Σ of the rated lines.
+    pub total: rust_decimal::Decimal,
+    /// The estimate to the period's end (the total once it has ended; `None` before it begins).
+    pub forecast: Option<rust_decimal::Decimal>,
+    /// Billable usage without a price.
+    pub unpriced: Vec<UnpricedUsage>,
+}
+
+/// Every billing account's cost in a period (`stackbill cost`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodCost {
+    /// `YYYY-MM`.
+    pub period: crate::billing::BillingPeriod,
+    /// Customer subscriptions first, then base subscriptions; by registration.
+    pub accounts: Vec<AccountCost>,
+}
+
+/// A customer's cost in a period, over all the accounts that bill its usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerCost {
+    /// Customer.
+    pub customer_id: i64,
+    /// `YYYY-MM`.
+    pub period: crate::billing::BillingPeriod,
+    /// The currency of every account (`None` if they differ, see `accounts`).
+    pub currency: Option<crate::billing::Currency>,
+    /// Σ of the accounts' totals (`None` if currencies differ).
+    pub total: Option<rust_decimal::Decimal>,
+    /// Σ of the accounts' forecasts (`None` if currencies differ or not begun).
+    pub forecast: Option<rust_decimal::Decimal>,
+    /// The customer's part of each account.
+    pub accounts: Vec<AccountCost>,
+    /// Billable usage without a price, over all accounts.
+    pub unpriced: Vec<UnpricedUsage>,
+}
+
+/// One row of a home page's cost table: this month so far, the forecast, last month.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostRow {
+    /// Registration name (accounts) or empty (customers spanning registrations).
+    pub registration: String,
+    /// The account's subscription GUID (accounts) or the customer's cloud tenant.
+    pub reference: String,
+    /// Customer subscription or base (accounts); `None` on customer rows.
+    pub kind: Option<AccountKind>,
+    /// The customer (`None`: a base account, or usage of a tenant with no customer record).
+    pub customer_id: Option<i64>,
+    /// The customer's name, if any.
+    pub customer_name: Option<String>,
+    /// Currency of the figures.
+    pub currency: crate::billing::Currency,
+    /// Month to date.
+    pub month_to_date: rust_decimal::Decimal,
+    /// Forecast to the month's end.
+    pub forecast: Option<rust_decimal::Decimal>,
+    /// Last month's total.
+    pub last_month: rust_decimal::Decimal,
+    /// Meters with usage this month and no price.
+    pub unpriced: Vec<UnpricedUsage>,
+}
+
+/// Cost on the operator's and finance's home pages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CostOverview {
+    /// The month in progress.
+    pub period: crate::billing::BillingPeriod,
+    /// Last month.
+    pub previous: crate::billing::BillingPeriod,
+    /// Per billing account.
+    pub accounts: Vec<CostRow>,
+    /// Per customer (across its accounts), and per tenant without a customer record.
+    pub customers: Vec<CostRow>,
+    /// Set when the figures cannot be computed (a stored price sheet the billing core
+    /// refuses, …): the explanation, shown instead of the tables.
+    pub problem: Option<String>,
+}
+
+/// The collector's state on one registration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectorStatus {
+    /// Registration name.
+    pub registration: String,
+    /// Whether a usage endpoint is configured.
+    pub configured: bool,
+    /// Collected up to here (Unix seconds; `None`: never collected).
+    pub watermark_at: Option<i64>,
+    /// Last successful window (Unix seconds).
+    pub last_success_at: Option<i64>,
+    /// Last failure (Unix seconds).
+    pub last_error_at: Option<i64>,
+    /// Its message.
+    pub last_error: Option<String>,
+    /// Records in the last window (`None`: never collected).
+    pub last_window_records: Option<i64>,
+}
+
+/// An open quarantined record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantinedRecord {
+    /// Id.
+    pub id: i64,
+    /// Batch it arrived in.
+    pub batch_id: i64,
+    /// Registration.
+    pub registration_id: i64,
+    /// Position in the batch.
+    pub index: i64,
+    /// `json` or `csv`.
+    pub format: String,
+    /// The record's text as received.
+    pub raw: String,
+    /// Why it was refused.
+    pub reason: String,
+    /// When (Unix seconds).
+    pub received_at: i64,
+}
+
+/// A customer in lists.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerSummary {
+    /// Id.
+    pub id: i64,
+    /// Name (any script).
+    pub name: String,
+    /// Their cloud tenant (directory GUID).
+    pub cloud_tenant_id: String,
+    /// Locale tag.
+    pub locale: String,
 }

@@ -7,10 +7,10 @@
 //! same run, a baseline inserts the same rows with one prepared `INSERT` per row inside
 //! one transaction per page, with plain sqlx and no parsing, and the ratio is reported.
 
-use crate::import::{import_file, ImportOptions};
 use crate::open_database;
 use app::billing::UsageRecord;
 use app::ssr::db::{self, registrations::NewRegistration, Db, PoolSettings};
+use app::ssr::services::import::{import_file, ImportOptions};
 use app::ssr::services::ingest::{identity_key, ingest_batch, prepare_all, Batch, IngestCache, Source};
 use app::ssr::{AppState, Clock, Settings};
 use chrono::{DateTime, Duration, Utc};
@@ -29,7 +29,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1_000)]
     pub page_size: u64,
     /// Records per stored batch (transaction); default: what `import` uses.
-    #[arg(long, default_value_t = crate::import::DEFAULT_BATCH_SIZE)]
+    #[arg(long, default_value_t = app::ssr::services::import::DEFAULT_BATCH_SIZE)]
     pub batch_size: usize,
     /// Records stored before the measured import (to measure cost at table size).
     #[arg(long, default_value_t = 0)]
@@ -273,7 +273,7 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
     let target = fresh_db(args.postgres.as_deref(), "ours").await?;
     let writers = args
         .writers
-        .unwrap_or_else(|| crate::import::default_writers(target.db.engine()))
+        .unwrap_or_else(|| app::ssr::services::import::default_writers(target.db.engine()))
         .max(1);
     report.push_str(&format!(
         "Database: {}; batches of {} records, {writers} writer(s)\n",

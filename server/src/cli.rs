@@ -5,7 +5,7 @@
 
 use crate::config::Config;
 use crate::{demo, open_database, settings, spawn, spawn_housekeeping, telemetry};
-use app::billing::CloudTenantId;
+use app::billing::{BillingPeriod, CloudTenantId};
 use app::i18n::Locale;
 use app::ssr::auth::{self, Caller};
 use app::ssr::db;
@@ -79,11 +79,34 @@ enum Command {
         #[command(subcommand)]
         command: RollupsCommand,
     },
+    /// What each billing account costs in a period: the rating service's figures (the same
+    /// as the home pages, the API and, later, the invoices).
+    Cost(CostArgs),
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
     },
+}
+
+#[derive(Debug, Args)]
+struct CostArgs {
+    /// The billing period, `YYYY-MM` (default: the month in progress).
+    #[arg(long)]
+    period: Option<String>,
+    /// Only this customer's part of each account (id, cloud tenant GUID or exact name).
+    #[arg(long)]
+    customer: Option<String>,
+    /// Output: an aligned table, CSV (UTF-8, dot decimals) or JSON.
+    #[arg(long, value_enum, default_value_t = CostFormat::Table)]
+    format: CostFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CostFormat {
+    Table,
+    Csv,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -101,7 +124,7 @@ struct ImportArgs {
     #[arg(long)]
     registration: Option<String>,
     /// Records per batch (each batch commits atomically).
-    #[arg(long, default_value_t = crate::import::DEFAULT_BATCH_SIZE)]
+    #[arg(long, default_value_t = app::ssr::services::import::DEFAULT_BATCH_SIZE)]
     batch_size: usize,
 }
 
@@ -454,8 +477,9 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Serve => serve(config).await,
         Command::Migrate => {
             let state = state(&config).await?;
-            let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
-            let meters = db::meters::count_meters(&mut c).await.map_err(|e| e.to_string())?;
+            let meters = app::ssr::services::catalogue::count_meters(&state.db)
+                .await
+                .map_err(message)?;
             println!("Database {} is up to date ({meters} meters).", config.database_url);
             Ok(())
         }
@@ -492,6 +516,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
                 },
         } => subscription_assign(config, registration, subscription, tenant, effective_on).await,
         Command::Rollups { command } => rollups(config, command).await,
+        Command::Cost(args) => cost(config, args).await,
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => {
@@ -539,42 +564,9 @@ async fn serve(config: Config) -> Result<(), String> {
 
 /// Finds a customer by id, cloud tenant GUID or exact name.
 async fn resolve_customer(state: &AppState, key: &str) -> Result<i64, String> {
-    let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
-    if let Ok(id) = key.parse::<i64>() {
-        return match db::customers::find_customer(&mut c, id)
-            .await
-            .map_err(|e| e.to_string())?
-        {
-            Some(row) => Ok(row.id),
-            None => Err(format!("--customer: there is no customer with id {id}")),
-        };
-    }
-    if let Ok(tenant) = CloudTenantId::parse(key) {
-        let tenant_row = db::customers::find_cloud_tenant(&mut c, &tenant.to_string())
-            .await
-            .map_err(|e| e.to_string())?;
-        if let Some(t) = tenant_row {
-            if let Some(row) = db::customers::find_customer_by_tenant(&mut c, t)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Ok(row.id);
-            }
-        }
-        return Err(format!("--customer: no customer owns the cloud tenant {tenant}"));
-    }
-    let rows = db::customers::find_customers_by_name(&mut c, key)
+    app::ssr::services::lookup::resolve_customer(&state.db, key)
         .await
-        .map_err(|e| e.to_string())?;
-    match rows.as_slice() {
-        [one] => Ok(one.id),
-        [] => Err(format!("--customer: there is no customer named `{key}`")),
-        many => Err(format!(
-            "--customer: {} customers are named `{key}`; use the id ({})",
-            many.len(),
-            many.iter().map(|r| r.id.to_string()).collect::<Vec<_>>().join(", ")
-        )),
-    }
+        .map_err(message)
 }
 
 fn message(e: app::error::AppError) -> String {
@@ -808,7 +800,7 @@ async fn registration_by_name(
     state: &AppState,
     name: Option<&str>,
 ) -> Result<db::registrations::RegistrationRow, String> {
-    crate::routes::ingest::resolve_registration(state, name)
+    app::ssr::services::lookup::resolve_registration(&state.db, name)
         .await
         .map_err(|e| match e.field {
             Some(_) => format!("--registration: {}", e.message),
@@ -817,7 +809,8 @@ async fn registration_by_name(
 }
 
 async fn import_usage(config: Config, args: ImportArgs) -> Result<(), String> {
-    use crate::import::{import_file, spawn_progress, spool_stdin, ImportError, ImportOptions};
+    use crate::import::{spawn_progress, spool_stdin};
+    use app::ssr::services::import::{import_file, ImportError, ImportOptions};
     let state = state(&config).await?;
     let reg = registration_by_name(&state, args.registration.as_deref()).await?;
     let (path, spooled, label) = if args.file == "-" {
@@ -936,38 +929,27 @@ async fn pull(config: Config, args: PullArgs) -> Result<(), String> {
         }
     }
     let state = state(&config).await?;
-    let regs = match &args.registration {
-        Some(name) => vec![registration_by_name(&state, Some(name)).await?],
-        None => {
-            let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
-            db::registrations::list_registrations(&mut c)
-                .await
-                .map_err(|e| e.to_string())?
-        }
-    };
+    let regs = app::ssr::services::lookup::registrations(&state.db, args.registration.as_deref())
+        .await
+        .map_err(message)?;
     if args.status {
-        let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
-        for r in &regs {
-            let s = db::collector::find_state(&mut c, r.id)
-                .await
-                .map_err(|e| e.to_string())?;
-            let configured = if r.usage_endpoint.is_some() {
-                ""
-            } else {
-                " (no collector configured)"
-            };
-            match s {
-                Some(s) => println!(
+        let statuses = app::ssr::services::collector::status(&state.db, args.registration.as_deref())
+            .await
+            .map_err(message)?;
+        for s in statuses {
+            let configured = if s.configured { "" } else { " (no collector configured)" };
+            match s.watermark_at {
+                Some(watermark) => println!(
                     "{}{configured}: watermark {}, last success {}, last window {} records{}",
-                    r.name,
-                    when(Some(s.watermark_at)),
+                    s.registration,
+                    when(Some(watermark)),
                     when(s.last_success_at),
-                    s.last_window_records,
+                    s.last_window_records.unwrap_or_default(),
                     s.last_error
                         .map(|e| format!(", last error {}: {e}", when(s.last_error_at)))
                         .unwrap_or_default()
                 ),
-                None => println!("{}{configured}: never collected", r.name),
+                None => println!("{}{configured}: never collected", s.registration),
             }
         }
         return Ok(());
@@ -1039,11 +1021,9 @@ async fn quarantine(config: Config, command: QuarantineCommand) -> Result<(), St
                 Some(n) => Some(registration_by_name(&state, Some(n)).await?.id),
                 None => None,
             };
-            let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
-            let rows = db::quarantine::list_open(&mut c, reg, limit)
+            let (open, rows) = app::ssr::services::quarantine::list_open(&state.db, reg, limit)
                 .await
-                .map_err(|e| e.to_string())?;
-            let open = db::quarantine::count_open(&mut c).await.map_err(|e| e.to_string())?;
+                .map_err(message)?;
             println!("{open} open quarantined records.");
             for r in rows {
                 let raw: String = r.raw.chars().take(120).collect();
@@ -1051,7 +1031,7 @@ async fn quarantine(config: Config, command: QuarantineCommand) -> Result<(), St
                     "#{} (batch {}, record {}, {}): {}\n    {raw}",
                     r.id,
                     r.batch_id,
-                    r.record_index,
+                    r.index,
                     when(Some(r.received_at)),
                     r.reason
                 );
@@ -1062,10 +1042,9 @@ async fn quarantine(config: Config, command: QuarantineCommand) -> Result<(), St
             let ids: Vec<i64> = match (id, all) {
                 (Some(id), _) => vec![id],
                 (None, true) => {
-                    let mut c = state.db.conn().await.map_err(|e| e.to_string())?;
-                    let open = db::quarantine::list_open(&mut c, None, i64::MAX)
+                    let (_, open) = app::ssr::services::quarantine::list_open(&state.db, None, i64::MAX)
                         .await
-                        .map_err(|e| e.to_string())?;
+                        .map_err(message)?;
                     open.iter().map(|r| r.id).collect()
                 }
                 (None, false) => return Err("give --id N or --all".into()),
@@ -1265,4 +1244,29 @@ async fn rollups(config: Config, command: RollupsCommand) -> Result<(), String> 
             Ok(())
         }
     }
+}
+
+async fn cost(config: Config, args: CostArgs) -> Result<(), String> {
+    use app::ssr::services::{costs, rating::Scope};
+    let state = state(&config).await?;
+    let now = state.clock.now();
+    let period = match args.period.as_deref() {
+        Some(raw) => BillingPeriod::parse(raw).map_err(|e| format!("--period: {e}"))?,
+        None => BillingPeriod::containing(now),
+    };
+    let scope = match args.customer.as_deref() {
+        Some(key) => Scope::Customer(resolve_customer(&state, key).await?),
+        None => Scope::Everything,
+    };
+    let figures = costs::period_cost(&state.db, scope, period, now)
+        .await
+        .map_err(message)?;
+    match args.format {
+        CostFormat::Json => {
+            println!("{}", serde_json::to_string_pretty(&figures).map_err(|e| e.to_string())?);
+        }
+        CostFormat::Csv => print!("{}", costs::to_csv(&figures).map_err(message)?),
+        CostFormat::Table => print!("{}", costs::to_table(&figures)),
+    }
+    Ok(())
 }

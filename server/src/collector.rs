@@ -24,9 +24,10 @@
 
 use app::billing::{CloudTenantId, SubscriptionId};
 use app::ingest::json_format::read_json;
-use app::ingest::{Format, Item, PageLinks, ReadError};
-use app::ssr::db::{self, registrations::RegistrationRow};
-use app::ssr::services::ingest::{ingest_batch_in, split_items, Batch, BatchReport, IngestCache, Source};
+use app::ingest::{Item, PageLinks, ReadError};
+use app::ssr::db::registrations::RegistrationRow;
+use app::ssr::services::collector as collector_store;
+use app::ssr::services::ingest::{BatchReport, IngestCache};
 use app::ssr::services::ownership::{record_stamp_subscriptions, StampSubscription as Learned};
 use app::ssr::AppState;
 use chrono::{DateTime, Duration, DurationRound, Utc};
@@ -498,10 +499,8 @@ impl Collector {
             return result;
         }
         if let Err(e) = &result {
-            if let Ok(mut c) = state.db.conn().await {
-                let initial = first_watermark(state.clock.now()).timestamp();
-                let _ = db::collector::record_error(&mut c, reg.id, &e.to_string(), initial, state.now_secs()).await;
-            }
+            let initial = first_watermark(state.clock.now()).timestamp();
+            let _ = collector_store::record_error(&state.db, reg.id, &e.to_string(), initial, state.now_secs()).await;
             tracing::error!(registration = %reg.name, error = %e, "collector failed");
         }
         result
@@ -533,12 +532,11 @@ impl Collector {
                 )));
             }
         }
-        let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
-        let mut c = state.db.conn().await.map_err(storage)?;
         let now_secs = state.now_secs();
-        if let Err(held) = db::collector::acquire_lease(&mut c, reg.id, &self.holder, now_secs, now_secs + LEASE_SECS)
-            .await
-            .map_err(storage)?
+        if let Err(held) =
+            collector_store::acquire_lease(&state.db, reg.id, &self.holder, now_secs, now_secs + LEASE_SECS)
+                .await
+                .map_err(storage)?
         {
             return Err(CollectorError::Busy(format!(
                 "registration `{}` is being collected by another run ({}, since {}); try again when it has finished",
@@ -549,11 +547,8 @@ impl Collector {
                     .unwrap_or_default()
             )));
         }
-        drop(c);
         let result = self.pull_inner(state, reg, range).await;
-        if let Ok(mut c) = state.db.conn().await {
-            let _ = db::collector::release_lease(&mut c, reg.id, &self.holder).await;
-        }
+        let _ = collector_store::release_lease(&state.db, reg.id, &self.holder).await;
         result
     }
 
@@ -564,7 +559,6 @@ impl Collector {
         range: Range,
     ) -> Result<PullReport, CollectorError> {
         let endpoint = Endpoint::of(reg)?;
-        let storage = |e: db::DbError| CollectorError::Storage(e.to_string());
         let seed = (state.now_secs() as u64) ^ (reg.id as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let mut session = Session {
             client: &self.client,
@@ -592,9 +586,7 @@ impl Collector {
         // committing records into the last one.
         let last_closed = hour(now - self.timing.settle);
         let explicit = range.from.is_some();
-        let mut c = state.db.conn().await.map_err(storage)?;
-        let current = db::collector::find_state(&mut c, reg.id).await.map_err(storage)?;
-        drop(c);
+        let current = collector_store::state(&state.db, reg.id).await.map_err(storage)?;
         let start = match (range.from, &current) {
             (Some(from), _) => hour(from),
             // Pull the last closed windows again: what the stamp committed late into them.
@@ -605,8 +597,7 @@ impl Collector {
         };
         let end = hour(range.to.unwrap_or(last_closed)).min(last_closed);
         if current.is_none() && !explicit {
-            let mut c = state.db.conn().await.map_err(storage)?;
-            db::collector::initialise(&mut c, reg.id, start.timestamp(), state.now_secs())
+            collector_store::initialise(&state.db, reg.id, start.timestamp(), state.now_secs())
                 .await
                 .map_err(storage)?;
         }
@@ -616,71 +607,40 @@ impl Collector {
         while window + Duration::hours(1) <= end {
             let window_end = window + Duration::hours(1);
             let pages = self.fetch_window(&mut session, &endpoint, window, window_end).await?;
-            let mut tx = state.db.begin().await.map_err(storage)?;
-            let mut stats = db::collector::WindowStats {
-                start_at: window.timestamp(),
-                end_at: window_end.timestamp(),
-                ..Default::default()
-            };
-            let mut learned = Vec::new();
-            for (n, items) in pages.into_iter().enumerate() {
-                stats.pages += 1;
-                stats.records += items.len() as i64;
-                let (mut records, rejected) = split_items(reg.id, items);
-                for r in &mut records {
-                    // Pulled records remember the reported window they came from.
-                    r.record.reported_at = Some(window);
+            // The window, its statistics, the watermark (never backwards; an explicit range is
+            // a backfill and leaves it alone) and the lease renewal: one transaction.
+            let stored = collector_store::store_window(
+                &state.db,
+                collector_store::Window {
+                    registration_id: reg.id,
+                    start: window,
+                    end: window_end,
+                    pages,
+                    advance: !explicit,
+                    holder: &self.holder,
+                    lease_until: state.now_secs() + LEASE_SECS,
+                },
+                &mut cache,
+                state.now_secs(),
+            )
+            .await
+            .map_err(|e| {
+                if e.code == collector_store::LEASE_LOST {
+                    CollectorError::Busy(format!(
+                        "the lease on registration `{}` expired and another run took over; stopping",
+                        reg.name
+                    ))
+                } else {
+                    storage(e)
                 }
-                let label = format!("window {} page {}", window.format("%Y-%m-%dT%H:%MZ"), n + 1);
-                let batch = Batch {
-                    records: &records,
-                    rejected: &rejected,
-                    format: Format::Json,
-                    source: Source::Pull,
-                    actor: "collector",
-                    label: &label,
-                    reported_at: Some(window.timestamp()),
-                };
-                let (b, l) = ingest_batch_in(&mut tx, reg.id, &batch, &cache, state.now_secs())
-                    .await
-                    .map_err(storage)?;
-                stats.accepted += b.accepted as i64;
-                stats.duplicates += b.duplicates as i64;
-                stats.corrected += b.corrected as i64;
-                stats.stale += b.stale as i64;
-                stats.quarantined += b.quarantined as i64;
-                report.report.add(&b);
-                learned.push(l);
-            }
-            db::collector::insert_window(&mut tx, reg.id, &stats, state.now_secs())
-                .await
-                .map_err(storage)?;
-            // The watermark moves with the window it covers, in the same transaction (never
-            // backwards: a re-pulled window leaves it). An explicit range is a backfill
-            // and leaves the watermark alone.
+            })?;
+            let stats = stored.stats;
+            report.report.add(&stored.report);
             if !explicit {
-                db::collector::advance(&mut tx, reg.id, window_end.timestamp(), stats.records, state.now_secs())
-                    .await
-                    .map_err(storage)?;
                 let before = current.as_ref().map_or(i64::MIN, |s| s.watermark_at);
                 if window_end.timestamp() > before {
                     report.watermark = Some(window_end);
                 }
-            }
-            // Still ours? A run that stalled past its lease must not go on writing.
-            let expires = state.now_secs() + LEASE_SECS;
-            if !db::collector::renew_lease(&mut tx, reg.id, &self.holder, expires)
-                .await
-                .map_err(storage)?
-            {
-                return Err(CollectorError::Busy(format!(
-                    "the lease on registration `{}` expired and another run took over; stopping",
-                    reg.name
-                )));
-            }
-            tx.commit().await.map_err(storage)?;
-            for l in learned {
-                cache.learn(l);
             }
             report.windows += 1;
             report.pages += stats.pages as u64;
@@ -774,9 +734,7 @@ impl Collector {
                 })
             })
             .collect();
-        record_stamp_subscriptions(state, reg, &learned)
-            .await
-            .map_err(|e| CollectorError::Storage(e.message))
+        record_stamp_subscriptions(state, reg, &learned).await.map_err(storage)
     }
 }
 
@@ -786,21 +744,22 @@ pub fn spawn_scheduler(state: AppState, interval: StdDuration, timing: Timing) {
     tokio::spawn(async move {
         let collector = Collector::default().with_timing(timing).named("serve");
         loop {
-            match state.db.conn().await {
-                Ok(mut c) => match db::registrations::list_registrations(&mut c).await {
-                    Ok(regs) => {
-                        drop(c);
-                        for reg in regs.iter().filter(|r| r.usage_endpoint.is_some()) {
-                            let _ = collector.pull(&state, reg, Range::default()).await;
-                        }
+            match app::ssr::services::lookup::registrations(&state.db, None).await {
+                Ok(regs) => {
+                    for reg in regs.iter().filter(|r| r.usage_endpoint.is_some()) {
+                        let _ = collector.pull(&state, reg, Range::default()).await;
                     }
-                    Err(e) => tracing::error!(error = %e, "collector: cannot list registrations"),
-                },
-                Err(e) => tracing::error!(error = %e, "collector: database unavailable"),
+                }
+                Err(e) => tracing::error!(error = %e, "collector: cannot list registrations"),
             }
             tokio::time::sleep(interval).await;
         }
     });
+}
+
+/// A storage failure as the collector reports it.
+fn storage(e: app::error::AppError) -> CollectorError {
+    CollectorError::Storage(e.message)
 }
 
 /// Where a registration's collector starts when it has never run: the start of the

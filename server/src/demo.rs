@@ -13,16 +13,15 @@
 //! created (and written to the credentials file), never changed by a later run.
 
 use app::billing::{
-    Adjustment, BillingPeriod, CloudTenantId, Meter, MeterId, Percent, PricingModel, Quantity, SheetId, SubscriptionId,
-    TaxRate, UnitConversion, UnitPrice, UsageRecord,
+    Adjustment, BillingPeriod, CloudTenantId, Meter, MeterId, Percent, PriceEntry, PricingModel, Quantity, SheetId,
+    SubscriptionId, TaxRate, UnitConversion, UnitPrice, UsageRecord,
 };
 use app::i18n::Locale;
 use app::ssr::auth::Caller;
-use app::ssr::db::{self, customers::NewCustomer, registrations::NewRegistration};
 use app::ssr::services::accounts::{self, UserInput};
 use app::ssr::services::catalogue::{parse_catalogue, METERS_CSV};
 use app::ssr::services::ingest::{self, Batch, IngestCache, Source};
-use app::ssr::services::{mappings, ownership, terms};
+use app::ssr::services::{customers, lookup, mappings, ownership, price_sheets, registrations, terms};
 use app::ssr::AppState;
 use app::types::Role;
 use chrono::{DateTime, Datelike, Duration, DurationRound, NaiveDate, Timelike, Utc, Weekday};
@@ -583,10 +582,9 @@ fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
 pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     let e = |e: &dyn std::fmt::Display| e.to_string();
     {
-        let mut c = state.db.conn().await.map_err(|x| e(&x))?;
-        let others: Vec<String> = db::users::list_users(&mut c)
+        let others: Vec<String> = accounts::list_users(state)
             .await
-            .map_err(|x| e(&x))?
+            .map_err(|x| x.message)?
             .into_iter()
             .map(|u| u.email)
             .filter(|email| !DEMO_EMAILS.contains(&email.as_str()))
@@ -616,85 +614,75 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         .collect();
 
     // Price sheet with one version covering the whole demo window.
-    let mut tx = state.db.begin().await.map_err(|x| e(&x))?;
+    let cli = Caller::cli();
     let sheet_name = "Azure Stack Hub list prices (USD)";
-    let sheet_id = match db::price_sheets::find_price_sheet_by_name(&mut tx, sheet_name)
+    let sheet_id = match price_sheets::find_by_name(&state.db, sheet_name)
         .await
-        .map_err(|x| e(&x))?
+        .map_err(|x| x.message)?
     {
         Some(s) => s.id,
-        None => db::price_sheets::insert_price_sheet(
-            &mut tx,
+        None => price_sheets::create_price_sheet(
+            state,
+            &cli,
             sheet_name,
             "USD",
             "Microsoft's public pay-as-you-use list prices; plausible prices where none are published.",
-            now,
         )
         .await
-        .map_err(|x| e(&x))?,
+        .map_err(|x| x.message)?,
     };
     let sheet_start = BillingPeriod::of_date(first_day).first_day();
-    let versions = db::price_sheets::list_versions(&mut tx, sheet_id)
+    let starts = price_sheets::version_starts(&state.db, sheet_id)
         .await
-        .map_err(|x| e(&x))?;
-    if !versions.iter().any(|v| v.effective_on <= sheet_start) {
-        let version = match versions.first() {
-            // An older demo run started later: move its start back instead of overlapping.
-            Some(v) => {
-                sqlx_move_version(&mut tx, v.id, sheet_start).await?;
-                v.id
-            }
-            None => db::price_sheets::insert_version(&mut tx, sheet_id, sheet_start, None, "Demo list prices", now)
-                .await
-                .map_err(|x| e(&x))?,
-        };
+        .map_err(|x| x.message)?;
+    if !starts.iter().any(|d| *d <= sheet_start) {
+        // A first run, or an earlier run that started later: a version from the new start
+        // (it runs until the earlier one's, with the same prices).
+        let mut entries = Vec::new();
         for (name, unit, price, billing_unit, conversion) in list_prices() {
             let Some(meter) = by_name.get(&(name, unit)) else {
                 continue;
             };
-            let pricing = PricingModel::PerUnit {
-                unit_price: UnitPrice::parse(price).map_err(|x| e(&x))?,
-            };
-            db::price_sheets::upsert_entry(
-                &mut tx,
-                version,
-                &meter.to_string(),
-                &serde_json::to_string(&pricing).map_err(|x| e(&x))?,
-                billing_unit,
-                &serde_json::to_string(&conversion).map_err(|x| e(&x))?,
-            )
-            .await
-            .map_err(|x| e(&x))?;
+            entries.push(PriceEntry {
+                meter_id: *meter,
+                model: PricingModel::PerUnit {
+                    unit_price: UnitPrice::parse(price).map_err(|x| e(&x))?,
+                },
+                billing_unit: billing_unit.to_owned(),
+                conversion,
+            });
         }
+        price_sheets::add_version(state, &cli, sheet_id, sheet_start, "Demo list prices", entries)
+            .await
+            .map_err(|x| x.message)?;
     }
 
-    // The registration. Billing on it starts with the demo's first month.
+    // The registration. Billing on it starts with the demo's first month (a longer
+    // re-seed moves the start back, never forward).
     let reg_name = "azs-northwest";
     let base_subscription = SubscriptionId::from_u128(guid(seed, "base-subscription", 0)).to_string();
     let active_from = BillingPeriod::of_date(first_day).first_day();
-    let existing = db::registrations::find_registration_by_name(&mut tx, reg_name)
-        .await
-        .map_err(|x| e(&x))?;
-    let reg = NewRegistration {
-        name: reg_name,
-        base_subscription_id: &base_subscription,
-        resource_group: "azurestack",
-        currency: "USD",
-        // A longer re-seed moves the start back, never forward.
-        active_from: existing
-            .as_ref()
-            .map_or(active_from, |r| r.active_from.min(active_from)),
-    };
-    let reg_id = match &existing {
-        Some(r) => {
-            db::registrations::update_registration(&mut tx, r.id, &reg)
+    let reg_id = match lookup::resolve_registration(&state.db, Some(reg_name)).await {
+        Ok(r) => {
+            registrations::move_start_back(state, &cli, r.id, active_from)
                 .await
-                .map_err(|x| e(&x))?;
+                .map_err(|x| x.message)?;
             r.id
         }
-        None => db::registrations::insert_registration(&mut tx, &reg, now)
-            .await
-            .map_err(|x| e(&x))?,
+        Err(_) => registrations::add_registration(
+            state,
+            &cli,
+            registrations::RegistrationInput {
+                name: reg_name.to_owned(),
+                base_subscription: base_subscription.clone(),
+                resource_group: "azurestack".to_owned(),
+                currency: "USD".to_owned(),
+                active_from: Some(active_from),
+                collector: Default::default(),
+            },
+        )
+        .await
+        .map_err(|x| x.message)?,
     };
 
     // Customers and their cloud tenants.
@@ -703,48 +691,29 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     let mut tenants = Vec::new();
     for (i, c) in demo_customers.iter().enumerate() {
         let tenant = CloudTenantId::from_u128(guid(seed, "tenant", i as u64));
-        let tenant_id = db::customers::upsert_cloud_tenant(
-            &mut tx,
-            &tenant.to_string(),
-            &format!("{}.onmicrosoft.com", c.short),
-            now,
+        let saved = customers::save_customer(
+            state,
+            &cli,
+            customers::CustomerInput {
+                name: c.name.clone(),
+                cloud_tenant: tenant,
+                tenant_display_name: format!("{}.onmicrosoft.com", c.short),
+                billing_email: c.email.to_owned(),
+                billing_address: c.address.to_owned(),
+                locale: c.locale,
+            },
         )
         .await
-        .map_err(|x| e(&x))?;
-        let new = NewCustomer {
-            name: &c.name,
-            cloud_tenant_id: tenant_id,
-            billing_email: c.email,
-            billing_address: c.address,
-            locale: c.locale.tag(),
-        };
-        let customer_id = match db::customers::find_customer_by_tenant(&mut tx, tenant_id)
-            .await
-            .map_err(|x| e(&x))?
-        {
-            Some(row) => {
-                db::customers::update_customer(&mut tx, row.id, &new)
-                    .await
-                    .map_err(|x| e(&x))?;
-                row.id
-            }
-            None => db::customers::insert_customer(&mut tx, &new, now)
-                .await
-                .map_err(|x| e(&x))?,
-        };
-        customer_ids.push(customer_id);
-        tenants.push((tenant, tenant_id));
+        .map_err(|x| x.message)?;
+        customer_ids.push(saved.id);
+        tenants.push((tenant, saved.cloud_tenant_row));
     }
-    tx.commit().await.map_err(|x| e(&x))?;
 
     // Terms, mappings and owners go through the same services as the console, so the
     // demo's history reads like a real one.
-    let cli = Caller::cli();
-    let mut c = state.db.conn().await.map_err(|x| e(&x))?;
-    let reg_terms = terms::load_registration_terms(&mut c, reg_id)
+    let reg_terms = terms::registration_terms(&state.db, reg_id)
         .await
-        .map_err(|x| e(&x))?;
-    drop(c);
+        .map_err(|x| x.message)?;
     if reg_terms.default_sheet.at(active_from).copied().flatten() != Some(SheetId(sheet_id)) {
         terms::set_registration_terms(
             state,
@@ -764,15 +733,12 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
     for (i, c) in demo_customers.iter().enumerate() {
         let (tenant, tenant_id) = tenants[i];
         let customer_id = customer_ids[i];
-        let mut conn = state.db.conn().await.map_err(|x| e(&x))?;
-        let has_terms = !db::terms::list_customer_terms(&mut conn, &[customer_id])
+        let has_terms = terms::customer_has_terms(&state.db, customer_id)
             .await
-            .map_err(|x| e(&x))?
-            .is_empty();
-        let current_mapping = db::mappings::find_current_mapping(&mut conn, reg_id, tenant_id)
+            .map_err(|x| x.message)?;
+        let mapped_now = mappings::is_mapped(&state.db, reg_id, tenant_id)
             .await
-            .map_err(|x| e(&x))?;
-        drop(conn);
+            .map_err(|x| x.message)?;
         if !has_terms {
             let mut adjustment = Adjustment::default();
             for (meter, pct) in &c.adjustments {
@@ -805,7 +771,7 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         }
         if let Some(day) = c.mapped_from {
             mapped += 1;
-            if current_mapping.is_none() {
+            if !mapped_now {
                 let sub = SubscriptionId::from_u128(guid(seed, "customer-subscription", i as u64));
                 mappings::change_mapping(
                     state,
@@ -847,24 +813,17 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
                 resources.len() as u64,
             ));
         }
-        let reg_row = db::registrations::find_registration(&mut state.db.conn().await.map_err(|x| e(&x))?, reg_id)
+        let reg_row = lookup::registration_by_id(&state.db, reg_id)
             .await
-            .map_err(|x| e(&x))?
-            .ok_or("the demo registration vanished")?;
+            .map_err(|x| x.message)?;
         ownership::record_stamp_subscriptions(state, &reg_row, &stamp)
             .await
             .map_err(|x| x.message)?;
         for s in &stamp {
-            let mut conn = state.db.conn().await.map_err(|x| e(&x))?;
-            let us = db::user_subscriptions::find_user_subscription(&mut conn, reg_id, &s.subscription_id.to_string())
+            let owned = ownership::has_owner(&state.db, reg_id, s.subscription_id)
                 .await
-                .map_err(|x| e(&x))?
+                .map_err(|x| x.message)?
                 .ok_or("a demo user subscription vanished")?;
-            let owned = !db::user_subscriptions::list_ownership_changes(&mut conn, us)
-                .await
-                .map_err(|x| e(&x))?
-                .is_empty();
-            drop(conn);
             if !owned {
                 ownership::assign_owner(
                     state,
@@ -1008,19 +967,6 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         from.format("%Y-%m-%d %H:00"),
         until.format("%Y-%m-%d %H:00 UTC"),
     ))
-}
-
-async fn sqlx_move_version(tx: &mut db::Tx, version_id: i64, effective_on: NaiveDate) -> Result<(), String> {
-    db::sql!(tx, |e| sqlx::query(
-        "UPDATE price_sheet_versions SET effective_on = $2 WHERE id = $1"
-    )
-    .bind(version_id)
-    .bind(effective_on)
-    .execute(e)
-    .await
-    .map(|r| r.rows_affected()))
-    .map_err(|x| x.to_string())?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -190,11 +190,8 @@ pub fn spawn_housekeeping(state: AppState) {
             if let Err(e) = store.delete_expired().await {
                 tracing::warn!(error = %e, "could not delete expired sessions");
             }
-            let before = state.now_secs() - state.settings.sign_in_window_secs;
-            if let Ok(mut c) = state.db.conn().await {
-                if let Err(e) = app::ssr::db::throttle::delete_older_than(&mut c, before).await {
-                    tracing::warn!(error = %e, "could not prune sign-in failures");
-                }
+            if let Err(e) = app::ssr::services::accounts::prune_sign_in_failures(&state).await {
+                tracing::warn!(error = %e, "could not prune sign-in failures");
             }
         }
     });

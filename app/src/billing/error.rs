@@ -113,5 +113,27 @@ pub enum BillingError {
     },
 }
 
+impl BillingError {
+    /// A stable machine-readable code (API error bodies, logs, tests).
+    pub fn code(&self) -> &'static str {
+        match self {
+            BillingError::InvalidGuid { .. } => "invalid_guid",
+            BillingError::UnknownCurrency { .. } => "unknown_currency",
+            BillingError::CurrencyMismatch { .. } => "currency_mismatch",
+            BillingError::InvalidDecimal { .. } => "invalid_decimal",
+            BillingError::Overflow { .. } => "overflow",
+            BillingError::InvalidPeriod { .. } => "invalid_period",
+            BillingError::EmptyRange { .. } => "empty_range",
+            BillingError::OverlappingVersions { .. } => "overlapping_versions",
+            BillingError::OverlappingAssignments { .. } => "overlapping_assignments",
+            BillingError::InvalidPricing { .. } => "invalid_pricing",
+            BillingError::InvalidPercentage { .. } => "invalid_percentage",
+            BillingError::UnknownPriceSheet { .. } => "unknown_price_sheet",
+            BillingError::InvalidInvoicePrefix { .. } => "invalid_invoice_prefix",
+            BillingError::InvalidInvoiceNumber { .. } => "invalid_invoice_number",
+        }
+    }
+}
+
 /// Result alias for the billing domain.
 pub type BillingResult<T> = Result<T, BillingError>;

@@ -65,12 +65,9 @@ pub fn estimate(
     let to_date = rate(input, usage)?;
     let (month_to_date, unpriced_meters) = tenant_total(&to_date, tenant);
 
-    let forecast = if elapsed_hours.is_zero() {
-        Money::zero(input.currency)
-    } else {
-        let mut whole = usage.to_vec();
-        whole.extend(projection(input, usage, as_of, elapsed_hours)?);
-        tenant_total(&rate(input, &whole)?, tenant).0
+    let forecast = match forecast(input, usage, as_of)? {
+        Some(rating) => tenant_total(&rating, tenant).0,
+        None => Money::zero(input.currency),
     };
     Ok(CostEstimate {
         month_to_date,
@@ -79,6 +76,21 @@ pub fn estimate(
         period_hours,
         unpriced_meters,
     })
+}
+
+/// The whole period rated as it will be at the run rate so far: the usage so far plus its
+/// projection onto the rest of the period (`None` before the period has begun). Every
+/// account's, section's and customer's forecast is read from this one rating.
+pub fn forecast(input: &RatingInput<'_>, usage: &[UsageLine], as_of: DateTime<Utc>) -> BillingResult<Option<Rating>> {
+    let start = input.period.start();
+    let elapsed_secs = (as_of.min(input.period.end()) - start).num_seconds().max(0);
+    if elapsed_secs == 0 {
+        return Ok(None);
+    }
+    let elapsed_hours = Decimal::from(elapsed_secs) / Decimal::from(3600);
+    let mut whole = usage.to_vec();
+    whole.extend(projection(input, usage, as_of, elapsed_hours)?);
+    rate(input, &whole).map(Some)
 }
 
 /// The usage still to come at the run rate so far: for every user subscription and meter,

@@ -25,7 +25,7 @@ pub mod usage;
 
 pub use dated::Dated;
 pub use error::{BillingError, BillingResult};
-pub use estimate::{estimate, CostEstimate};
+pub use estimate::{estimate, forecast, CostEstimate};
 pub use ids::{CloudTenantId, MeterId, SubscriptionId};
 pub use invoice::{build_invoice, credit_note, Invoice, InvoiceLine, InvoiceNumber, InvoiceTerms, LineKind, TaxRate};
 pub use meter::{Meter, MeterBilling};
@@ -34,6 +34,8 @@ pub use period::BillingPeriod;
 pub use price_sheet::{Adjustment, CustomerPricing, Percent, PriceEntry, PriceSheet, PriceSheetVersion, SheetId};
 pub use pricing::{PricingModel, Tier, UnitConversion, UnitPrice};
 pub use quantity::Quantity;
-pub use rating::{rate, AccountRating, RatedLine, Rating, RatingInput, SectionRating, UnratedLine, UsageLine};
+pub use rating::{
+    rate, rate_with_shares, AccountRating, RatedLine, Rating, RatingInput, SectionRating, Share, UnratedLine, UsageLine,
+};
 pub use resolution::{mappings, ownerships, BillingAccount, Mappings, Ownerships, Resolver, Section};
 pub use usage::{Identity, UsageRecord};

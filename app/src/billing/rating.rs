@@ -208,8 +208,48 @@ struct SubPlan {
 /// The segment index of usage on a day where its meter is report-only.
 const REPORT_ONLY: u32 = u32::MAX;
 
+/// A usage line's share of the money: which account and section it went to and its
+/// proportional part of the priced line it fed (`None`: unpriced or report-only). Shares
+/// give totals by user subscription, day or resource; the invoice's amounts are the
+/// rated lines, whose rounded sum a sum of shares can miss by the rounding of each line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Share {
+    /// The user subscription.
+    pub subscription_id: SubscriptionId,
+    /// The meter.
+    pub meter_id: MeterId,
+    /// The usage day.
+    pub day: NaiveDate,
+    /// Who pays.
+    pub account: BillingAccount,
+    /// Under which section.
+    pub section: Section,
+    /// The usage.
+    pub quantity: Quantity,
+    /// Its part of the precise amount (unrounded).
+    pub precise_amount: Option<Decimal>,
+}
+
 /// Rates a period. See the module documentation for the rules.
 pub fn rate<'u>(input: &RatingInput<'_>, usage: impl IntoIterator<Item = &'u UsageLine>) -> BillingResult<Rating> {
+    rate_inner(input, usage, false).map(|(r, _)| r)
+}
+
+/// Rates a period and breaks each rated line down to the usage lines that fed it.
+pub fn rate_with_shares<'u>(
+    input: &RatingInput<'_>,
+    usage: impl IntoIterator<Item = &'u UsageLine>,
+) -> BillingResult<(Rating, Vec<Share>)> {
+    rate_inner(input, usage, true)
+}
+
+type GroupKey = (u32, Section, MeterId, u32);
+
+fn rate_inner<'u>(
+    input: &RatingInput<'_>,
+    usage: impl IntoIterator<Item = &'u UsageLine>,
+    want_shares: bool,
+) -> BillingResult<(Rating, Vec<Share>)> {
     for sheet in input.sheets.values() {
         if sheet.currency != input.currency {
             return Err(BillingError::CurrencyMismatch {
@@ -236,6 +276,8 @@ pub fn rate<'u>(input: &RatingInput<'_>, usage: impl IntoIterator<Item = &'u Usa
     // (account, section, meter, segment) → quantity
     let mut sums: FxHashMap<(u32, Section, MeterId, u32), Decimal> = FxHashMap::default();
     let mut skipped = 0u64;
+    // With shares: every line's group, to split the group's amount afterwards.
+    let mut fed: Vec<(&UsageLine, GroupKey)> = Vec::new();
 
     for line in usage {
         if line.day < period_start || line.day >= period_end {
@@ -289,12 +331,58 @@ pub fn rate<'u>(input: &RatingInput<'_>, usage: impl IntoIterator<Item = &'u Usa
                 segments.iter().rposition(|s| s.from <= line.day).unwrap_or(0) as u32
             }
         };
-        *sums
-            .entry((account, section, line.meter_id, segment))
-            .or_insert(Decimal::ZERO) += line.quantity.value();
+        let key = (account, section, line.meter_id, segment);
+        *sums.entry(key).or_insert(Decimal::ZERO) += line.quantity.value();
+        if want_shares {
+            fed.push((line, key));
+        }
     }
 
-    price_groups(input, &accounts, &plans, &varying, sums, skipped)
+    let group_usage = if want_shares {
+        sums.clone()
+    } else {
+        FxHashMap::default()
+    };
+    let (rating, amounts) = price_groups(input, &accounts, &plans, &varying, sums, skipped)?;
+    if !want_shares {
+        return Ok((rating, Vec::new()));
+    }
+    let mut merged: BTreeMap<ShareKey, (Decimal, Option<Decimal>)> = BTreeMap::new();
+    for (line, key) in fed {
+        let share = match amounts.get(&key) {
+            Some(amount) => {
+                let total = group_usage[&key];
+                Some(if total.is_zero() {
+                    Decimal::ZERO
+                } else {
+                    mul_div(*amount, line.quantity.value(), total)?
+                })
+            }
+            None => None,
+        };
+        let e = merged
+            .entry((line.subscription_id, line.meter_id, line.day, key.0, key.1))
+            .or_insert((Decimal::ZERO, share.map(|_| Decimal::ZERO)));
+        e.0 += line.quantity.value();
+        if let (Some(sum), Some(part)) = (e.1.as_mut(), share) {
+            *sum += part;
+        }
+    }
+    let shares = merged
+        .into_iter()
+        .map(|((subscription_id, meter_id, day, account, section), (q, amount))| {
+            Ok(Share {
+                subscription_id,
+                meter_id,
+                day,
+                account: accounts[account as usize],
+                section,
+                quantity: Quantity::try_from_decimal(q)?,
+                precise_amount: amount.map(|a| a.normalize()),
+            })
+        })
+        .collect::<BillingResult<Vec<_>>>()?;
+    Ok((rating, shares))
 }
 
 /// How an account is priced on one day.
@@ -413,9 +501,14 @@ fn billing_on(input: &RatingInput<'_>, id: MeterId, day: NaiveDate) -> MeterBill
 
 type Groups = BTreeMap<(u32, Section, MeterId), BTreeMap<u32, Decimal>>;
 
+/// (subscription, meter, day, account index, section): one share before merging; the
+/// value is (quantity, precise amount — `None` when unpriced).
+type ShareKey = (SubscriptionId, MeterId, NaiveDate, u32, Section);
+
 /// A priced part of a group: the entry and where it came from, the segment's usage and
 /// billing quantity.
 struct Priced<'a> {
+    segment: u32,
     entry: &'a PriceEntry,
     sheet: &'a PriceSheet,
     version_from: NaiveDate,
@@ -431,7 +524,9 @@ fn price_groups(
     varying: &FxHashMap<MeterId, &Dated<MeterBilling>>,
     sums: FxHashMap<(u32, Section, MeterId, u32), Decimal>,
     skipped: u64,
-) -> BillingResult<Rating> {
+) -> BillingResult<(Rating, FxHashMap<GroupKey, Decimal>)> {
+    // The precise amount of every priced group (for shares).
+    let mut amounts: FxHashMap<GroupKey, Decimal> = FxHashMap::default();
     // (account, section, meter) → segment → quantity, in a stable order.
     let mut groups: Groups = BTreeMap::new();
     for ((account, section, meter, segment), q) in sums {
@@ -466,6 +561,7 @@ fn price_groups(
                 continue;
             };
             priced.push(Priced {
+                segment,
                 entry,
                 sheet,
                 version_from,
@@ -494,6 +590,7 @@ fn price_groups(
             let precise = base_amount
                 .checked_mul(factor)
                 .ok_or(BillingError::Overflow { what: "adjustment" })?;
+            amounts.insert((account, section, meter, p.segment), precise);
             let unit_price = match &p.entry.model {
                 PricingModel::PerUnit { unit_price } => Some(unit_price.value() * factor),
                 _ if p.billing.is_zero() => None,
@@ -551,12 +648,15 @@ fn price_groups(
     }
     // Customer accounts first (by subscription), the base account last.
     rated.sort_by_key(|a| (a.account.is_base(), a.account.subscription()));
-    Ok(Rating {
-        period: input.period,
-        currency: input.currency,
-        accounts: rated,
-        skipped_outside_period: skipped,
-    })
+    Ok((
+        Rating {
+            period: input.period,
+            currency: input.currency,
+            accounts: rated,
+            skipped_outside_period: skipped,
+        },
+        amounts,
+    ))
 }
 
 fn section_mut(sections: &mut BTreeMap<Section, SectionRating>, section: Section) -> &mut SectionRating {
@@ -1276,6 +1376,37 @@ mod tests {
             )
             .unwrap();
         w
+    }
+
+    proptest! {
+        #[test]
+        fn shares_split_every_line_exactly_by_usage_and_skip_nothing(lines in arb_usage_of(&[BASE_VM_SIZE_HOURS, TABLE, QUEUE, IPS, EVENT_HUBS])) {
+            let w = world_with_tiers();
+            let mut sheets = HashMap::new();
+            sheets.insert(LIST, w.sheet.clone());
+            let input = RatingInput {
+                period: BillingPeriod::parse("2026-01").unwrap(),
+                currency: Currency::USD,
+                resolver: Resolver { base_subscription: BASE, ownerships: &w.own, mappings: &w.map },
+                sheets: &sheets,
+                default_sheet: &w.default_sheet,
+                customer_pricing: &w.pricing,
+                meters: &w.meters,
+                meter_billing: &w.billing,
+            };
+            let (rating, shares) = rate_with_shares(&input, &lines).unwrap();
+            prop_assert_eq!(&rating, &rate(&input, &lines).unwrap());
+            // Every unit of usage is in exactly one share.
+            let usage: Decimal = lines.iter().map(|l| l.quantity.value()).sum();
+            let shared: Decimal = shares.iter().map(|s| s.quantity.value()).sum();
+            prop_assert_eq!(usage, shared);
+            // Shares add up to the precise amounts of their account's lines (to the 28th digit).
+            for a in &rating.accounts {
+                let lines: Decimal = a.precise_total();
+                let parts: Decimal = shares.iter().filter(|s| s.account == a.account).filter_map(|s| s.precise_amount).sum();
+                prop_assert!((lines - parts).abs() < dec!(0.000000000001), "{} vs {}", lines, parts);
+            }
+        }
     }
 
     proptest! {

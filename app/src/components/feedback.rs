@@ -1,6 +1,6 @@
 //! Errors and empty states.
 
-use crate::components::layout::use_locale;
+use crate::context::use_locale;
 use crate::error::{AppError, ErrorKind};
 use crate::i18n::{text, Msg};
 use leptos::prelude::*;

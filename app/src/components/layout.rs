@@ -1,6 +1,6 @@
 //! The signed-in layout: header with role-aware navigation, then the page.
 
-use crate::app::use_auth;
+use crate::context::use_auth;
 use crate::i18n::{text, Locale, Msg};
 use crate::server_fns::account::Visitor;
 use crate::types::{CurrentUser, Role};
@@ -8,18 +8,6 @@ use leptos::prelude::*;
 use leptos_meta::Html;
 use leptos_router::components::{Outlet, Redirect, A};
 use leptos_router::hooks::use_location;
-
-/// The locale of the current visitor (English until known).
-pub fn use_locale() -> Signal<Locale> {
-    let auth = use_auth();
-    Signal::derive(move || {
-        auth.visitor
-            .get()
-            .and_then(Result::ok)
-            .map(|v| v.locale)
-            .unwrap_or_default()
-    })
-}
 
 /// The Stackbill word mark.
 #[component]

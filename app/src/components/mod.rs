@@ -1,5 +1,8 @@
 //! Reusable views.
 
+pub mod cost;
 pub mod feedback;
 pub mod layout;
+pub mod page;
 pub mod stat;
+pub mod table;

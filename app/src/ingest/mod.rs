@@ -8,6 +8,7 @@
 //! to do with the items (batches, quarantine, storage) is the ingestion service's job.
 
 pub mod csv_format;
+pub mod document;
 pub mod json_format;
 pub mod record;
 pub mod write;

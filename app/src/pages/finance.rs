@@ -1,7 +1,7 @@
 //! `/finance`: billing periods with usage.
 
-use crate::components::feedback::{ErrorPanel, Loading};
-use crate::components::layout::use_locale;
+use crate::components::cost::CostPanels;
+use crate::components::page::DataPage;
 use crate::components::stat::StatCard;
 use crate::i18n::{format_count, format_date, format_period, text, Locale, Msg};
 use crate::server_fns::overview::get_finance_overview;
@@ -13,17 +13,9 @@ use leptos_meta::Title;
 #[component]
 pub fn FinanceHome() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_finance_overview());
-    let locale = use_locale();
     view! {
         <Title text="Billing periods · Stackbill"/>
-        <Suspense fallback=|| view! { <Loading/> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(o) => view! { <FinanceView o locale=locale.get_untracked()/> }.into_any(),
-                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <DataPage data view=|o, locale| view! { <FinanceView o locale/> }/>
     }
 }
 
@@ -38,7 +30,9 @@ fn FinanceView(o: FinanceOverview, locale: Locale) -> impl IntoView {
             <StatCard label=t(Msg::Customers) value=format_count(o.customers, locale) testid="stat-customers"/>
             <StatCard label=t(Msg::Registrations) value=format_count(o.registrations, locale) testid="stat-registrations"/>
         </section>
+        <CostPanels cost=o.cost.clone() locale/>
         <section class="panel">
+            <h2>{t(Msg::FinanceTitle)}</h2>
             {if o.periods.is_empty() {
                 view! { <p class="muted">{t(Msg::NoUsageYet)}</p> }.into_any()
             } else {

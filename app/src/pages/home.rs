@@ -1,6 +1,6 @@
 //! `/`: sends each person to their role's home.
 
-use crate::app::use_auth;
+use crate::context::use_auth;
 use leptos::prelude::*;
 use leptos_router::components::Redirect;
 

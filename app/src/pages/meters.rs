@@ -2,7 +2,7 @@
 
 use crate::billing::MeterBilling;
 use crate::components::feedback::{ErrorPanel, Loading};
-use crate::components::layout::use_locale;
+use crate::context::use_locale;
 use crate::i18n::{text, Locale, Msg};
 use crate::server_fns::overview::get_meters;
 use crate::types::MeterView;

@@ -1,8 +1,8 @@
 //! The 404 page.
 
-use crate::app::use_auth;
 use crate::components::feedback::set_status;
 use crate::components::layout::Brand;
+use crate::context::use_auth;
 use crate::i18n::{text, Msg};
 use leptos::prelude::*;
 use leptos_meta::{Html, Title};

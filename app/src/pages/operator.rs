@@ -1,7 +1,7 @@
 //! `/operator`: the operations overview.
 
-use crate::components::feedback::{ErrorPanel, Loading};
-use crate::components::layout::use_locale;
+use crate::components::cost::CostPanels;
+use crate::components::page::DataPage;
 use crate::components::stat::StatCard;
 use crate::i18n::{format_count, format_date, format_datetime, text, Locale, Msg};
 use crate::server_fns::overview::get_operator_overview;
@@ -13,17 +13,9 @@ use leptos_meta::Title;
 #[component]
 pub fn OperatorHome() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_operator_overview());
-    let locale = use_locale();
     view! {
         <Title text="Overview · Stackbill"/>
-        <Suspense fallback=|| view! { <Loading/> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(o) => view! { <OperatorView o locale=locale.get_untracked()/> }.into_any(),
-                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <DataPage data view=|o, locale| view! { <OperatorView o locale/> }/>
     }
 }
 
@@ -57,6 +49,7 @@ fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
             <StatCard label=t(Msg::LastIngestion) value=last text=true testid="stat-last-ingestion"/>
             <StatCard label=t(Msg::Meters) value=format_count(o.meters, locale) testid="stat-meters"/>
         </section>
+        <CostPanels cost=o.cost.clone() locale/>
         <section class="panel">
             <h2>{t(Msg::Registrations)}</h2>
             {if o.registrations.is_empty() {

@@ -1,10 +1,12 @@
 //! `/portal`: a customer's own home.
 
-use crate::components::feedback::{ErrorPanel, Loading};
-use crate::components::layout::use_locale;
+use crate::components::cost::{maybe_money, UnpricedList};
+use crate::components::page::DataPage;
+use crate::components::stat::StatCard;
+use crate::components::table::{Column, DataTable};
 use crate::i18n::{format_count, format_date, text, Locale, Msg};
 use crate::server_fns::overview::get_customer_overview;
-use crate::types::CustomerOverview;
+use crate::types::{AccountKind, CustomerCost, CustomerOverview, PortalCost};
 use leptos::prelude::*;
 use leptos_meta::Title;
 
@@ -12,16 +14,8 @@ use leptos_meta::Title;
 #[component]
 pub fn PortalHome() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_customer_overview());
-    let locale = use_locale();
     view! {
-        <Suspense fallback=|| view! { <Loading/> }>
-            {move || Suspend::new(async move {
-                match data.await {
-                    Ok(o) => view! { <PortalView o locale=locale.get_untracked()/> }.into_any(),
-                    Err(e) => view! { <ErrorPanel error=e/> }.into_any(),
-                }
-            })}
-        </Suspense>
+        <DataPage data view=|o, locale| view! { <PortalView o locale/> }/>
     }
 }
 
@@ -35,6 +29,7 @@ fn PortalView(o: CustomerOverview, locale: Locale) -> impl IntoView {
             <h1 data-testid="customer-name">{o.name.clone()}</h1>
             <p class="muted">{t(Msg::PortalTitle)}</p>
         </div>
+        <PortalCostPanel cost=o.cost.clone() problem=o.cost_problem.clone() locale/>
         <section class="panel">
             <dl class="facts">
                 <div>
@@ -116,4 +111,78 @@ fn PortalView(o: CustomerOverview, locale: Locale) -> impl IntoView {
             }}
         </section>
     }
+}
+
+/// The customer's money: this month so far, the forecast, last month — in total and per
+/// billing account, with unpriced usage listed, or why it cannot be shown.
+#[component]
+fn PortalCostPanel(cost: Option<PortalCost>, problem: Option<String>, locale: Locale) -> impl IntoView {
+    let t = move |m| text(locale, m);
+    let Some(cost) = cost else {
+        return view! {
+            <section class="panel" data-testid="cost-problem">
+                <h2>{t(Msg::CostTitle)}</h2>
+                <div class="notice notice-warn">
+                    <p><strong>{t(Msg::CostUnavailable)}</strong></p>
+                    <p>{problem.unwrap_or_default()}</p>
+                </div>
+            </section>
+        }
+        .into_any();
+    };
+    let total = |c: &CustomerCost, forecast: bool| {
+        let amount = if forecast { c.forecast } else { c.total };
+        match c.currency {
+            Some(cur) => maybe_money(amount, cur, locale),
+            // No usage yet, or accounts in several currencies: the table has the figures.
+            None => t(Msg::NotAvailable).to_owned(),
+        }
+    };
+    let this = &cost.this_month;
+    let last = &cost.last_month;
+    let columns = vec![
+        Column::text(t(Msg::Registration)),
+        Column::text(t(Msg::BilledTo)),
+        Column::num(t(Msg::MonthToDate)),
+        Column::num(t(Msg::Forecast)),
+        Column::num(t(Msg::LastMonth)),
+    ];
+    // Accounts of this month, with last month's figure of the same account beside them;
+    // then accounts that billed last month only.
+    let mut rows: Vec<Vec<AnyView>> = Vec::new();
+    let key = |a: &crate::types::AccountCost| (a.registration.clone(), a.billing_account.clone());
+    let mut seen = std::collections::HashSet::new();
+    for a in this.accounts.iter().chain(last.accounts.iter()) {
+        if !seen.insert(key(a)) {
+            continue;
+        }
+        let now = this.accounts.iter().find(|x| key(x) == key(a));
+        let before = last.accounts.iter().find(|x| key(x) == key(a));
+        let billed_to = match a.kind {
+            AccountKind::CustomerSubscription => t(Msg::CustomerSubscriptionKind),
+            AccountKind::Base => t(Msg::BaseAccountKind),
+        };
+        let c = a.currency;
+        rows.push(vec![
+            view! { <span>{a.registration.clone()}</span> }.into_any(),
+            view! { <div>{billed_to}</div><div class="muted small"><code>{a.billing_account.clone()}</code></div> }
+                .into_any(),
+            view! { <span>{maybe_money(now.map(|x| x.total), c, locale)}</span> }.into_any(),
+            view! { <span>{maybe_money(now.and_then(|x| x.forecast), c, locale)}</span> }.into_any(),
+            view! { <span>{maybe_money(before.map(|x| x.total), c, locale)}</span> }.into_any(),
+        ]);
+    }
+    view! {
+        <section class="panel" data-testid="portal-cost">
+            <h2>{t(Msg::CostTitle)}</h2>
+            <div class="stats">
+                <StatCard label=t(Msg::MonthToDate) value=total(this, false) testid="cost-month-to-date"/>
+                <StatCard label=t(Msg::Forecast) value=total(this, true) testid="cost-forecast"/>
+                <StatCard label=t(Msg::LastMonth) value=total(last, false) testid="cost-last-month"/>
+            </div>
+            <DataTable columns rows empty=t(Msg::NoCostYet) testid="cost-accounts"/>
+            <UnpricedList unpriced=this.unpriced.clone() locale/>
+        </section>
+    }
+    .into_any()
 }

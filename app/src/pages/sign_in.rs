@@ -1,7 +1,7 @@
 //! `/sign-in`.
 
-use crate::app::use_auth;
 use crate::components::layout::Brand;
+use crate::context::use_auth;
 use crate::error::AppError;
 use crate::i18n::{invalid_credentials, retry_in_minutes, text, Locale, Msg};
 use leptos::prelude::*;

@@ -19,8 +19,6 @@ pub struct Visitor {
 #[server(prefix = "/api/fn", endpoint = "visitor")]
 pub async fn get_visitor() -> Result<Visitor, AppError> {
     use super::context;
-    use crate::ssr::auth::Actor;
-    use crate::ssr::db;
     let state = context::state()?;
     let browser_locale = context::accept_language()
         .map(|h| Locale::from_accept_language(&h))
@@ -31,32 +29,16 @@ pub async fn get_visitor() -> Result<Visitor, AppError> {
             locale: browser_locale,
         });
     };
-    let Actor::User { id, email } = caller.actor.clone() else {
-        return Ok(Visitor {
+    match crate::ssr::services::accounts::signed_in_user(&state, &caller).await? {
+        Some(user) => Ok(Visitor {
+            locale: user.locale,
+            user: Some(user),
+        }),
+        None => Ok(Visitor {
             user: None,
             locale: browser_locale,
-        });
-    };
-    let mut c = state.db.conn().await?;
-    let user = db::users::find_user(&mut c, id)
-        .await?
-        .ok_or_else(AppError::unauthenticated)?;
-    let customer_name = match caller.customer_id {
-        Some(cid) => db::customers::find_customer(&mut c, cid).await?.map(|c| c.name),
-        None => None,
-    };
-    Ok(Visitor {
-        user: Some(CurrentUser {
-            id,
-            email,
-            display_name: user.display_name,
-            role: caller.role,
-            customer_id: caller.customer_id,
-            customer_name,
-            locale: caller.locale,
         }),
-        locale: caller.locale,
-    })
+    }
 }
 
 /// The cookie naming a browser that signed in to an account before.

@@ -15,7 +15,6 @@ pub mod context {
 
     use crate::error::AppError;
     use crate::ssr::auth::{self, Access, Caller};
-    use crate::ssr::db::sessions::USER_ID_KEY;
     use crate::ssr::state::AppState;
     use axum::extract::ConnectInfo;
     use http::request::Parts;
@@ -50,31 +49,11 @@ pub mod context {
         auth::client_addr(state, peer, forwarded.as_deref())
     }
 
-    /// The caller: a bearer token if the request carries one (a bad token is 401 even
-    /// with a session), otherwise the signed-in user of the session, otherwise `None`.
+    /// The caller (see [`auth::resolve_caller`], shared with `/api/v1`).
     pub async fn caller(state: &AppState) -> Result<Option<Caller>, AppError> {
-        let authorization = use_context::<Parts>()
-            .and_then(|p| p.headers.get(http::header::AUTHORIZATION).cloned())
-            .and_then(|v| v.to_str().ok().map(str::to_owned));
-        if let Some(header) = authorization {
-            let token = auth::bearer_token(&header).ok_or_else(|| {
-                AppError::new(
-                    crate::error::ErrorKind::Unauthenticated,
-                    "invalid_token",
-                    "Use `Authorization: Bearer <token>`.",
-                )
-            })?;
-            return auth::caller_from_token(state, token).await.map(Some);
-        }
+        let authorization = use_context::<Parts>().and_then(|p| p.headers.get(http::header::AUTHORIZATION).cloned());
         let session = session().await?;
-        let user_id: Option<i64> = session
-            .get(USER_ID_KEY)
-            .await
-            .map_err(|e| auth::internal("session read", e))?;
-        match user_id {
-            Some(id) => auth::caller_from_user_id(state, id).await,
-            None => Ok(None),
-        }
+        auth::resolve_caller(state, authorization.as_ref(), Some(&session)).await
     }
 
     /// The authorisation step of every server function: who is calling, and may they.

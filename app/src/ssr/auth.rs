@@ -142,7 +142,41 @@ pub fn internal(context: &str, e: impl std::fmt::Display) -> AppError {
 }
 
 impl From<DbError> for AppError {
+    /// Constraint violations are the caller's conflict or invalid input (409/422, with
+    /// what was violated), never a 500: two concurrent "create user with this email"
+    /// calls must give one success and one clear conflict. Anything else is internal.
     fn from(e: DbError) -> Self {
+        if let DbError::Sqlx(sqlx::Error::Database(d)) = &e {
+            use sqlx::error::ErrorKind as K;
+            // SQLite: "UNIQUE constraint failed: users.email"; PostgreSQL: the constraint name.
+            let what = d
+                .constraint()
+                .map(str::to_owned)
+                .or_else(|| d.message().split_once(": ").map(|(_, w)| w.to_owned()))
+                .unwrap_or_default();
+            match d.kind() {
+                K::UniqueViolation => {
+                    return AppError::conflict(
+                        "already_exists",
+                        format!("Another record already has this value ({what})."),
+                    )
+                }
+                K::ForeignKeyViolation => {
+                    return AppError::conflict(
+                        "referenced_record",
+                        format!("This refers to a record that does not exist, or is still referred to ({what})."),
+                    )
+                }
+                K::CheckViolation | K::NotNullViolation => {
+                    return AppError::new(
+                        crate::error::ErrorKind::Invalid,
+                        "constraint_violation",
+                        format!("The value breaks a rule of the stored data ({what})."),
+                    )
+                }
+                _ => {}
+            }
+        }
         internal("database", e)
     }
 }
@@ -267,6 +301,40 @@ pub fn hash_token(token: &str) -> Vec<u8> {
 /// The part of a token shown in lists.
 pub fn token_display_prefix(token: &str) -> String {
     token.chars().take(TOKEN_PREFIX.len() + 8).collect()
+}
+
+/// The caller of a request — the one resolver for server functions and `/api/v1`: a
+/// bearer token if the request carries an `Authorization` header (a bad one is 401 even
+/// with a session), otherwise the signed-in user of the session, otherwise `None`.
+pub async fn resolve_caller(
+    state: &AppState,
+    authorization: Option<&http::HeaderValue>,
+    session: Option<&tower_sessions::Session>,
+) -> Result<Option<Caller>, AppError> {
+    if let Some(header) = authorization {
+        let header = header
+            .to_str()
+            .map_err(|_| AppError::bad_request("The Authorization header is not text."))?;
+        let token = bearer_token(header).ok_or_else(|| {
+            AppError::new(
+                crate::error::ErrorKind::Unauthenticated,
+                "invalid_token",
+                "Use `Authorization: Bearer <token>`.",
+            )
+        })?;
+        return caller_from_token(state, token).await.map(Some);
+    }
+    let Some(session) = session else {
+        return Ok(None);
+    };
+    let user_id: Option<i64> = session
+        .get(db::sessions::USER_ID_KEY)
+        .await
+        .map_err(|e| internal("session read", e))?;
+    match user_id {
+        Some(id) => caller_from_user_id(state, id).await,
+        None => Ok(None),
+    }
 }
 
 /// The caller behind a bearer token. A malformed, unknown, revoked or expired token is 401.

@@ -5,10 +5,9 @@
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access, Caller};
-use app::ssr::db::{self, sessions::USER_ID_KEY};
 use app::ssr::services::overview;
 use app::ssr::AppState;
-use axum::extract::{FromRequestParts, Path, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -25,6 +24,7 @@ pub fn router() -> Router<ServerState> {
         .route("/registrations", get(registrations))
         .route("/customers", get(customers))
         .route("/customers/{id}", get(customer))
+        .route("/customers/{id}/cost", get(customer_cost))
 }
 
 /// An `AppError` as an HTTP response: its status, `Retry-After` when throttled, and a
@@ -70,30 +70,9 @@ impl FromRequestParts<ServerState> for MaybeCaller {
 }
 
 async fn resolve_caller(parts: &mut Parts, state: &AppState) -> Result<Option<Caller>, AppError> {
-    if let Some(header) = parts.headers.get(http::header::AUTHORIZATION) {
-        let header = header
-            .to_str()
-            .map_err(|_| AppError::bad_request("The Authorization header is not text."))?;
-        let token = auth::bearer_token(header).ok_or_else(|| {
-            AppError::new(
-                app::error::ErrorKind::Unauthenticated,
-                "invalid_token",
-                "Use `Authorization: Bearer <token>`.",
-            )
-        })?;
-        return auth::caller_from_token(state, token).await.map(Some);
-    }
-    let Ok(session) = Session::from_request_parts(parts, state).await else {
-        return Ok(None);
-    };
-    let user_id: Option<i64> = session
-        .get(USER_ID_KEY)
-        .await
-        .map_err(|e| auth::internal("session read", e))?;
-    match user_id {
-        Some(id) => auth::caller_from_user_id(state, id).await,
-        None => Ok(None),
-    }
+    let session = Session::from_request_parts(parts, state).await.ok();
+    let authorization = parts.headers.get(http::header::AUTHORIZATION).cloned();
+    auth::resolve_caller(state, authorization.as_ref(), session.as_ref()).await
 }
 
 type ApiResult = Result<Json<serde_json::Value>, ApiError>;
@@ -126,12 +105,7 @@ async fn registrations(State(state): State<ServerState>, MaybeCaller(caller): Ma
 /// Every customer (staff).
 async fn customers(State(state): State<ServerState>, MaybeCaller(caller): MaybeCaller) -> ApiResult {
     auth::authorize(caller, Access::Staff)?;
-    let mut c = state.app.db.conn().await.map_err(AppError::from)?;
-    let rows = db::customers::list_customers(&mut c).await.map_err(AppError::from)?;
-    let value: Vec<_> = rows
-        .into_iter()
-        .map(|r| json!({ "id": r.id, "name": r.name, "cloud_tenant_id": r.tenant_guid, "locale": r.locale }))
-        .collect();
+    let value = overview::list_customers(&state.app).await?;
     Ok(Json(json!({ "value": value })))
 }
 
@@ -144,4 +118,30 @@ async fn customer(
     auth::authorize(caller, Access::Customer(id))?;
     let o = overview::customer_overview(&state.app, id).await?;
     Ok(Json(json!({ "id": id, "customer": o })))
+}
+
+/// `?period=YYYY-MM` (default: the month in progress).
+#[derive(Debug, serde::Deserialize)]
+struct PeriodQuery {
+    period: Option<String>,
+}
+
+/// A customer's cost in a period over every account that bills its usage: staff, or that
+/// customer's own users and tokens (others get 404). Amounts are decimal strings.
+async fn customer_cost(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    Query(q): Query<PeriodQuery>,
+) -> ApiResult {
+    auth::authorize(caller, Access::Customer(id))?;
+    let now = state.app.clock.now();
+    let period = match q.period.as_deref() {
+        Some(raw) => app::billing::BillingPeriod::parse(raw).map_err(|e| AppError::invalid("period", e.to_string()))?,
+        None => app::billing::BillingPeriod::containing(now),
+    };
+    let cost = app::ssr::services::costs::customer_cost(&state.app.db, id, period, now).await?;
+    Ok(Json(
+        serde_json::to_value(cost).map_err(|e| auth::internal("cost json", e))?,
+    ))
 }

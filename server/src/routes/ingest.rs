@@ -2,13 +2,13 @@
 //! status.
 
 use super::api::{ApiError, MaybeCaller};
-use crate::import::read_all;
 use crate::ServerState;
 use app::error::{AppError, ErrorKind};
+use app::ingest::document::read_all;
 use app::ingest::{Format, Item};
 use app::ssr::auth::{self, Access};
-use app::ssr::db;
 use app::ssr::services::ingest::{ingest_batch, split_items, Batch, IngestCache, Source};
+use app::ssr::services::lookup;
 use app::ssr::services::quarantine::{self, Reprocessed};
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -43,44 +43,6 @@ pub fn router() -> Router<ServerState> {
 #[derive(Debug, Deserialize)]
 struct RegistrationQuery {
     registration: Option<String>,
-}
-
-/// The registration named in the request, or the only one.
-pub async fn resolve_registration(
-    state: &app::ssr::AppState,
-    name: Option<&str>,
-) -> Result<db::registrations::RegistrationRow, AppError> {
-    let mut c = state.db.conn().await?;
-    match name {
-        Some(n) => db::registrations::find_registration_by_name(&mut c, n)
-            .await?
-            .ok_or_else(|| AppError::invalid("registration", format!("There is no registration named `{n}`."))),
-        None => {
-            let mut all = db::registrations::list_registrations(&mut c).await?;
-            match all.len() {
-                1 => Ok(all.remove(0)),
-                0 => Err(AppError::invalid(
-                    "registration",
-                    "No registration exists yet; add one first.",
-                )),
-                n => Err(AppError::invalid(
-                    "registration",
-                    format!("There are {n} registrations; name one with ?registration=NAME."),
-                )),
-            }
-        }
-    }
-}
-
-/// A registration by id (the one an ingest token is scoped to).
-async fn resolve_registration_by_id(
-    state: &app::ssr::AppState,
-    id: i64,
-) -> Result<db::registrations::RegistrationRow, AppError> {
-    let mut c = state.db.conn().await?;
-    db::registrations::find_registration(&mut c, id)
-        .await?
-        .ok_or_else(|| AppError::not_found("registration_not_found", "The token's registration no longer exists."))
 }
 
 fn malformed(e: &app::ingest::DocumentError) -> Response {
@@ -131,7 +93,7 @@ async fn push_usage(
     let caller = auth::authorize(caller, Access::IngestUsage)?;
     let reg = match caller.registration_id {
         Some(scoped) => {
-            let reg = resolve_registration_by_id(&state.app, scoped).await?;
+            let reg = lookup::registration_by_id(&state.app.db, scoped).await?;
             if q.registration.as_deref().is_some_and(|n| n != reg.name) {
                 return Err(ApiError(AppError::new(
                     ErrorKind::Forbidden,
@@ -141,7 +103,7 @@ async fn push_usage(
             }
             reg
         }
-        None => resolve_registration(&state.app, q.registration.as_deref()).await?,
+        None => lookup::resolve_registration(&state.app.db, q.registration.as_deref()).await?,
     };
     let _slot = tokio::time::timeout(UPLOAD_WAIT, state.uploads.acquire())
         .await
@@ -236,23 +198,11 @@ async fn list_quarantine(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::authorize(caller, Access::Operator)?;
     let reg = match q.registration.as_deref() {
-        Some(name) => Some(resolve_registration(&state.app, Some(name)).await?.id),
+        Some(name) => Some(lookup::resolve_registration(&state.app.db, Some(name)).await?.id),
         None => None,
     };
-    let mut c = state.app.db.conn().await.map_err(AppError::from)?;
-    let rows = db::quarantine::list_open(&mut c, reg, q.limit.unwrap_or(100).clamp(1, 1000))
-        .await
-        .map_err(AppError::from)?;
-    let value: Vec<_> = rows
-        .into_iter()
-        .map(|r| {
-            json!({
-                "id": r.id, "batch_id": r.batch_id, "registration_id": r.registration_id, "index": r.record_index,
-                "format": r.format, "raw": r.raw, "reason": r.reason, "received_at": r.received_at,
-            })
-        })
-        .collect();
-    Ok(Json(json!({ "value": value })))
+    let (open, value) = quarantine::list_open(&state.app.db, reg, q.limit.unwrap_or(100).clamp(1, 1000)).await?;
+    Ok(Json(json!({ "value": value, "open": open })))
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -305,22 +255,6 @@ async fn collector_status(
     MaybeCaller(caller): MaybeCaller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     auth::authorize(caller, Access::Staff)?;
-    let mut c = state.app.db.conn().await.map_err(AppError::from)?;
-    let regs = db::registrations::list_registrations(&mut c)
-        .await
-        .map_err(AppError::from)?;
-    let mut value = Vec::new();
-    for r in regs {
-        let s = db::collector::find_state(&mut c, r.id).await.map_err(AppError::from)?;
-        value.push(json!({
-            "registration": r.name,
-            "configured": r.usage_endpoint.is_some(),
-            "watermark_at": s.as_ref().map(|s| s.watermark_at),
-            "last_success_at": s.as_ref().and_then(|s| s.last_success_at),
-            "last_error_at": s.as_ref().and_then(|s| s.last_error_at),
-            "last_error": s.as_ref().and_then(|s| s.last_error.clone()),
-            "last_window_records": s.as_ref().map(|s| s.last_window_records),
-        }));
-    }
+    let value = app::ssr::services::collector::status(&state.app.db, None).await?;
     Ok(Json(json!({ "value": value })))
 }

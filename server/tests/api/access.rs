@@ -196,3 +196,62 @@ async fn a_customer_never_reads_another_customers_data() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cost_is_readable_by_staff_and_the_customers_own_users_and_tokens_and_404_for_anyone_else() {
+    for_each_app(|app| async move {
+        let a = app.add_customer("Contoso", TENANT_A).await;
+        let b = app.add_customer("北京数据科技有限公司", TENANT_B).await;
+        let token_a = app.add_token(Role::Customer, Some(a)).await;
+        app.add_user("it@contoso.test", Role::Customer, Some(a)).await;
+
+        let own = app
+            .get_with_token(&format!("/api/v1/customers/{a}/cost?period=2026-10"), Some(&token_a))
+            .await;
+        assert_eq!(own.status(), 200);
+        let body: serde_json::Value = own.json().await.unwrap();
+        assert_eq!(body["customer_id"], a);
+        assert_eq!(body["period"], "2026-10");
+        assert!(body["accounts"].as_array().unwrap().is_empty());
+        assert!(body["unpriced"].as_array().unwrap().is_empty());
+        for path in [
+            format!("/api/v1/customers/{b}/cost?period=2026-10"),
+            "/api/v1/customers/999999/cost".to_owned(),
+        ] {
+            let response = app.get_with_token(&path, Some(&token_a)).await;
+            assert_eq!(response.status(), 404, "{path}");
+        }
+        // The customer's signed-in user, by session.
+        app.sign_in("it@contoso.test", PASSWORD).await;
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/customers/{a}/cost")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let response = app
+            .client
+            .get(app.url(&format!("/api/v1/customers/{b}/cost")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404);
+        // Staff read any customer's; a period that is not one is a clear 422.
+        let staff = app.add_token(Role::Finance, None).await;
+        let response = app
+            .get_with_token(&format!("/api/v1/customers/{b}/cost?period=2026-10"), Some(&staff))
+            .await;
+        assert_eq!(response.status(), 200);
+        let response = app
+            .get_with_token(&format!("/api/v1/customers/{b}/cost?period=October"), Some(&staff))
+            .await;
+        assert_eq!(response.status(), 422);
+        assert_eq!(error_code(response).await, "invalid_input");
+        // Nobody signed in: 401.
+        let response = app.get_with_token(&format!("/api/v1/customers/{a}/cost"), None).await;
+        assert_eq!(response.status(), 401);
+        app
+    })
+    .await;
+}

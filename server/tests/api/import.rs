@@ -128,7 +128,7 @@ async fn parallel_writers_keep_each_records_deliveries_in_file_order() {
             .unwrap()
             .unwrap();
         drop(c);
-        let options = server::import::ImportOptions {
+        let options = app::ssr::services::import::ImportOptions {
             registration_id: reg.id,
             batch_size: 4,
             source: app::ssr::services::ingest::Source::Import,
@@ -136,7 +136,7 @@ async fn parallel_writers_keep_each_records_deliveries_in_file_order() {
             label: "parallel".into(),
             writers: Some(3),
         };
-        let summary = server::import::import_file(&state, &file, &options, None)
+        let summary = app::ssr::services::import::import_file(&state, &file, &options, None)
             .await
             .unwrap();
         assert_eq!(summary.records, 38, "{engine}");
@@ -168,7 +168,7 @@ async fn parallel_writers_keep_each_records_deliveries_in_file_order() {
         // Again: every record is a duplicate but the corrected one, whose deliveries in
         // two batches replay in file order (7 → 1, then 1 → 7 with 5 superseded) and leave
         // it where it was.
-        let again = server::import::import_file(&state, &file, &options, None)
+        let again = app::ssr::services::import::import_file(&state, &file, &options, None)
             .await
             .unwrap();
         assert_eq!(

@@ -23,6 +23,7 @@ pub mod meters;
 pub mod periods;
 pub mod price_sheets;
 pub mod quarantine;
+pub mod rating_inputs;
 pub mod registrations;
 pub mod sessions;
 pub mod terms;

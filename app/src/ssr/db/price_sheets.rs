@@ -112,6 +112,23 @@ pub async fn insert_version(
     })?)
 }
 
+/// Deletes a version and its entries (replaced by one starting the same day).
+pub async fn delete_version(c: &mut impl AsExecutor, version_id: i64) -> DbResult<()> {
+    sql!(c, |e| sqlx::query(
+        "DELETE FROM price_sheet_entries WHERE version_id = $1"
+    )
+    .bind(version_id)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    sql!(c, |e| sqlx::query("DELETE FROM price_sheet_versions WHERE id = $1")
+        .bind(version_id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// Sets the end day of a version (when a newer version starts).
 pub async fn set_version_end(c: &mut impl AsExecutor, version_id: i64, ended_on: Option<NaiveDate>) -> DbResult<()> {
     sql!(c, |e| sqlx::query(
@@ -123,6 +140,47 @@ pub async fn set_version_end(c: &mut impl AsExecutor, version_id: i64, ended_on:
     .await
     .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// The sheets with these ids.
+pub async fn list_price_sheets(c: &mut impl AsExecutor, ids: &[i64]) -> DbResult<Vec<PriceSheetRow>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let q = format!(
+            "SELECT id, name, currency, description FROM price_sheets WHERE id IN ({})",
+            Params::new(c.engine()).list(chunk.len())
+        );
+        let rows: Vec<PriceSheetRow> = sql!(c, |e| {
+            let mut query = sqlx::query_as::<_, PriceSheetRow>(&q);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(e).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Every version of the given sheets, by sheet and start day.
+pub async fn list_versions_of(c: &mut impl AsExecutor, sheet_ids: &[i64]) -> DbResult<Vec<VersionRow>> {
+    let mut out = Vec::new();
+    for chunk in sheet_ids.chunks(500) {
+        let q = format!(
+            "SELECT id, price_sheet_id, effective_on, ended_on, note FROM price_sheet_versions \
+             WHERE price_sheet_id IN ({}) ORDER BY price_sheet_id, effective_on",
+            Params::new(c.engine()).list(chunk.len())
+        );
+        let rows: Vec<VersionRow> = sql!(c, |e| {
+            let mut query = sqlx::query_as::<_, VersionRow>(&q);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(e).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// Every version of a sheet by start day.

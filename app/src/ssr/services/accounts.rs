@@ -597,6 +597,38 @@ pub async fn audit(
     Ok(())
 }
 
+/// The signed-in person behind a caller, for the navigation and the page guards; `None`
+/// for tokens (they have no person) .
+pub async fn signed_in_user(state: &AppState, caller: &Caller) -> Result<Option<crate::types::CurrentUser>, AppError> {
+    let crate::ssr::auth::Actor::User { id, email } = caller.actor.clone() else {
+        return Ok(None);
+    };
+    let mut c = state.db.conn().await?;
+    let user = db::users::find_user(&mut c, id)
+        .await?
+        .ok_or_else(AppError::unauthenticated)?;
+    let customer_name = match caller.customer_id {
+        Some(cid) => db::customers::find_customer(&mut c, cid).await?.map(|c| c.name),
+        None => None,
+    };
+    Ok(Some(crate::types::CurrentUser {
+        id,
+        email,
+        display_name: user.display_name,
+        role: caller.role,
+        customer_id: caller.customer_id,
+        customer_name,
+        locale: caller.locale,
+    }))
+}
+
+/// Forgets failed sign-ins older than the throttling window (housekeeping).
+pub async fn prune_sign_in_failures(state: &AppState) -> Result<(), AppError> {
+    let before = state.now_secs() - state.settings.sign_in_window_secs;
+    db::throttle::delete_older_than(&mut state.db.conn().await?, before).await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -625,6 +657,31 @@ mod tests {
         let t = TestDb::sqlite().await;
         let s = AppState::new(t.db.clone(), Settings::default());
         (t, s)
+    }
+
+    #[tokio::test]
+    async fn two_concurrent_creations_of_one_email_give_one_user_and_one_conflict_never_a_500() {
+        crate::ssr::db::testing::for_each_engine(|db| async move {
+            let state = AppState::new(db.clone(), Settings::default());
+            let input = UserInput {
+                email: "race@example.test".into(),
+                display_name: None,
+                role: Role::Finance,
+                customer_id: None,
+                password: "long enough password".into(),
+                locale: Locale::En,
+            };
+            let by = Caller::cli();
+            let (a, b) = tokio::join!(
+                create_user(&state, &by, input.clone()),
+                create_user(&state, &by, input.clone())
+            );
+            let results = [a, b];
+            assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+            let err = results.into_iter().find_map(Result::err).unwrap();
+            assert_eq!(err.status(), 409, "{err:?}");
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -54,6 +54,11 @@ pub async fn sync_meter_catalogue(db: &Db, now: i64) -> DbResult<usize> {
     Ok(catalogue.len())
 }
 
+/// How many meters the catalogue holds.
+pub async fn count_meters(db: &Db) -> Result<i64, crate::error::AppError> {
+    Ok(crate::ssr::db::meters::count_meters(&mut db.conn().await?).await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

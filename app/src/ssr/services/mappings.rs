@@ -267,6 +267,16 @@ pub async fn mapping_history(
         .collect())
 }
 
+/// Whether a cloud tenant (its row) is mapped to a customer subscription on a
+/// registration today.
+pub async fn is_mapped(db: &crate::ssr::db::Db, registration_id: i64, cloud_tenant_row: i64) -> Result<bool, AppError> {
+    Ok(
+        db::mappings::find_current_mapping(&mut db.conn().await?, registration_id, cloud_tenant_row)
+            .await?
+            .is_some(),
+    )
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;

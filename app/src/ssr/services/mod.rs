@@ -3,12 +3,19 @@
 
 pub mod accounts;
 pub mod catalogue;
+pub mod collector;
+pub mod costs;
+pub mod customers;
+pub mod import;
 pub mod ingest;
+pub mod lookup;
 pub mod maintenance;
 pub mod mappings;
 pub mod overview;
 pub mod ownership;
 pub mod periods;
+pub mod price_sheets;
 pub mod quarantine;
+pub mod rating;
 pub mod registrations;
 pub mod terms;

@@ -3,16 +3,18 @@
 use crate::billing::BillingPeriod;
 use crate::error::AppError;
 use crate::ssr::db::{self, from_unix};
+use crate::ssr::services::{costs, rating};
 use crate::ssr::state::AppState;
 use crate::types::{
     CustomerOverview, CustomerSubscriptionView, FinanceOverview, MeterView, OperatorOverview, PeriodSummary,
-    RegistrationSummary, UserSubscriptionView,
+    PortalCost, RegistrationSummary, UserSubscriptionView,
 };
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
 /// The operator's home: registrations, customers, mapping coverage, ingestion.
 pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, AppError> {
+    let cost = costs::cost_overview(&state.db, state.clock.now()).await?;
     let mut c = state.db.conn().await?;
     let today = state.clock.now().date_naive();
     let registrations = db::registrations::list_registration_summaries(&mut c, today)
@@ -46,6 +48,7 @@ pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, App
         meters,
         last_ingestion_at: last_batch.map(from_unix).transpose()?,
         latest_usage_on: latest_day,
+        cost,
     })
 }
 
@@ -60,6 +63,7 @@ pub async fn finance_overview(state: &AppState) -> Result<FinanceOverview, AppEr
     for _ in 1..FINANCE_MONTHS {
         oldest = oldest.previous();
     }
+    let cost = costs::cost_overview(&state.db, now).await?;
     let mut c = state.db.conn().await?;
     let days = db::usage::list_day_counts(&mut c, oldest.first_day(), current.end_day()).await?;
     let mut by_period: BTreeMap<BillingPeriod, (i64, NaiveDate, NaiveDate)> = BTreeMap::new();
@@ -86,6 +90,7 @@ pub async fn finance_overview(state: &AppState) -> Result<FinanceOverview, AppEr
         periods,
         customers: db::customers::count_customers(&mut c).await?,
         registrations: db::registrations::count_registrations(&mut c).await?,
+        cost,
     })
 }
 
@@ -119,11 +124,29 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
                 usage_records_this_month: s.usage_records,
             })
             .collect();
+    drop(c);
+    let now = state.clock.now();
+    let period = BillingPeriod::containing(now);
+    let rated = async {
+        Ok::<_, AppError>(PortalCost {
+            this_month: costs::customer_cost(&state.db, customer_id, period, now).await?,
+            last_month: costs::customer_cost(&state.db, customer_id, period.previous(), now).await?,
+        })
+    }
+    .await;
+    let (cost, cost_problem) = match rated {
+        Ok(cost) => (Some(cost), None),
+        // Pricing the billing core refuses: the page explains, the rest still shows.
+        Err(e) if e.code == rating::INVALID_DATA => (None, Some(e.message)),
+        Err(e) => return Err(e),
+    };
     Ok(CustomerOverview {
         name: customer.name,
         cloud_tenant_id: customer.tenant_guid,
         customer_subscriptions,
         user_subscriptions,
+        cost,
+        cost_problem,
     })
 }
 
@@ -147,4 +170,19 @@ pub async fn list_meters(state: &AppState) -> Result<Vec<MeterView>, AppError> {
             })
         })
         .collect()
+}
+
+/// Every customer, by name.
+pub async fn list_customers(state: &AppState) -> Result<Vec<crate::types::CustomerSummary>, AppError> {
+    let mut c = state.db.conn().await?;
+    Ok(db::customers::list_customers(&mut c)
+        .await?
+        .into_iter()
+        .map(|r| crate::types::CustomerSummary {
+            id: r.id,
+            name: r.name,
+            cloud_tenant_id: r.tenant_guid,
+            locale: r.locale,
+        })
+        .collect())
 }

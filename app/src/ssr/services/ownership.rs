@@ -232,6 +232,25 @@ pub async fn assign_owner(
     Ok(day)
 }
 
+/// Whether a user subscription has had an owner recorded (`None`: the subscription is unknown).
+pub async fn has_owner(
+    db: &crate::ssr::db::Db,
+    registration_id: i64,
+    subscription: crate::billing::SubscriptionId,
+) -> Result<Option<bool>, AppError> {
+    let mut c = db.conn().await?;
+    let Some(us) =
+        db::user_subscriptions::find_user_subscription(&mut c, registration_id, &subscription.to_string()).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(
+        !db::user_subscriptions::list_ownership_changes(&mut c, us)
+            .await?
+            .is_empty(),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,33 @@ use crate::ssr::services::accounts::audit;
 use crate::ssr::services::ingest::{ingest_batch_in, prepare, Batch, BatchReport, IngestCache, Source};
 use crate::ssr::state::AppState;
 
+/// Open quarantined records (oldest first), of one registration or all, at most `limit`;
+/// with the count of every open record.
+pub async fn list_open(
+    db: &crate::ssr::db::Db,
+    registration_id: Option<i64>,
+    limit: i64,
+) -> Result<(i64, Vec<crate::types::QuarantinedRecord>), AppError> {
+    let mut c = db.conn().await?;
+    let rows = db::quarantine::list_open(&mut c, registration_id, limit).await?;
+    let open = db::quarantine::count_open(&mut c).await?;
+    Ok((
+        open,
+        rows.into_iter()
+            .map(|r| crate::types::QuarantinedRecord {
+                id: r.id,
+                batch_id: r.batch_id,
+                registration_id: r.registration_id,
+                index: r.record_index,
+                format: r.format,
+                raw: r.raw,
+                reason: r.reason,
+                received_at: r.received_at,
+            })
+            .collect(),
+    ))
+}
+
 /// Parses a quarantined record's raw text again.
 pub fn reparse(format: &str, raw: &str) -> Result<crate::billing::UsageRecord, String> {
     match format {

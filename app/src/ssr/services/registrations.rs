@@ -178,6 +178,44 @@ pub async fn add_registration(state: &AppState, by: &Caller, input: Registration
     Ok(id)
 }
 
+/// Moves a registration's first billable day back to `day` (never forward: usage already
+/// dated from the old start stays billable).
+pub async fn move_start_back(
+    state: &AppState,
+    by: &Caller,
+    registration_id: i64,
+    day: chrono::NaiveDate,
+) -> Result<(), AppError> {
+    let now = state.now_secs();
+    let mut tx = state.db.begin().await?;
+    let reg = db::registrations::find_registration(&mut tx, registration_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("registration_not_found", "No such registration."))?;
+    if day >= reg.active_from {
+        return Ok(());
+    }
+    let update = NewRegistration {
+        name: &reg.name,
+        base_subscription_id: &reg.base_subscription_id,
+        resource_group: &reg.resource_group,
+        currency: &reg.currency,
+        active_from: day,
+    };
+    db::registrations::update_registration(&mut tx, reg.id, &update).await?;
+    audit(
+        &mut tx,
+        by,
+        "registration.start_moved",
+        &format!("registration:{}", reg.id),
+        serde_json::json!({ "from": reg.active_from, "to": day }),
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

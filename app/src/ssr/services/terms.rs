@@ -406,6 +406,18 @@ pub async fn set_meter_billing(
     Ok(day)
 }
 
+/// A registration's dated terms.
+pub async fn registration_terms(db: &crate::ssr::db::Db, registration_id: i64) -> Result<RegistrationTerms, AppError> {
+    Ok(load_registration_terms(&mut db.conn().await?, registration_id).await?)
+}
+
+/// Whether a customer has any terms recorded yet.
+pub async fn customer_has_terms(db: &crate::ssr::db::Db, customer_id: i64) -> Result<bool, AppError> {
+    Ok(!db::terms::list_customer_terms(&mut db.conn().await?, &[customer_id])
+        .await?
+        .is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
