@@ -34,6 +34,11 @@ test.describe("signing in as each demo user", () => {
     await expect(page.getByTestId("stat-customers")).toContainText("6");
     await expect(page.getByTestId("stat-mapped")).toContainText("4");
     await expect(page.getByTestId("registrations-table")).toContainText("azs-northwest");
+    // Money from the rating service: every billing account (four customer subscriptions
+    // and the base) and every customer, in the viewer's format.
+    await expect(page.getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(5);
+    await expect(page.getByTestId("cost-customers").locator("tbody tr")).toHaveCount(6);
+    await expect(page.getByTestId("cost-accounts")).toContainText(/USD\u00a0\d[\d,]*\.\d\d/);
     await hydrated(page);
     await screenshot(page, "operator-overview");
 
@@ -59,6 +64,7 @@ test.describe("signing in as each demo user", () => {
     await expect(page.getByRole("heading", { name: "Billing periods" })).toBeVisible();
     await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Meters"]);
     await expect(page.getByTestId("periods-table").locator("tbody tr")).not.toHaveCount(0);
+    await expect(page.getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(5);
     await hydrated(page);
     await screenshot(page, "finance-periods");
 
@@ -81,6 +87,9 @@ test.describe("signing in as each demo user", () => {
     await expect(page.getByTestId("customer-name")).toHaveText(cust.customer!);
     await expect(new Shell(page).navLinks()).toHaveText(["Overview"]);
     await expect(page.getByTestId("user-subscriptions").locator("tbody tr")).toHaveCount(2);
+    // Its own cost only: one billing account, last month's total in money.
+    await expect(page.getByTestId("portal-cost").getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(1);
+    await expect(page.getByTestId("cost-last-month")).toContainText(/USD\u00a0\d[\d,]*\.\d\d/);
     await hydrated(page);
     await screenshot(page, "customer-portal");
 

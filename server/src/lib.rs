@@ -4,12 +4,10 @@
 //! [`build_app`] assembles the same router that `stackbill serve` runs and the HTTP tests
 //! start on port 0, so the tests exercise the real thing.
 
-pub mod bench;
 pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod demo;
-pub mod import;
 pub mod routes;
 pub mod telemetry;
 

@@ -5,7 +5,7 @@
 use crate::billing::{Currency, Money};
 use crate::components::table::{Column, DataTable};
 use crate::i18n::{format_money, format_quantity, text, Locale, Msg};
-use crate::types::{AccountKind, CostRow, UnpricedUsage};
+use crate::types::{CostRow, UnpricedUsage};
 use leptos::prelude::*;
 use rust_decimal::Decimal;
 
@@ -102,20 +102,11 @@ pub fn CostTable(rows: Vec<CostRow>, customers: bool, locale: Locale, testid: &'
             if customers {
                 cells.push(view! { <span>{who}</span> }.into_any());
             } else {
-                let kind = match r.kind {
-                    Some(AccountKind::Base) => "badge badge-muted",
-                    _ => "badge badge-info",
-                };
-                let kind_label = match r.kind {
-                    Some(AccountKind::Base) => t(Msg::BaseAccountKind),
-                    _ => t(Msg::CustomerSubscriptionKind),
-                };
                 cells.push(view! { <span>{r.registration.clone()}</span> }.into_any());
                 cells.push(
                     view! {
                         <div>{who}</div>
                         <div class="muted small"><code>{r.reference.clone()}</code></div>
-                        <span class=kind>{kind_label}</span>
                     }
                     .into_any(),
                 );

@@ -104,6 +104,7 @@ pub enum Msg {
     BilledTo,
     TenantWithoutCustomer,
     NotAvailable,
+    PeriodsWithUsage,
 }
 
 /// The text of a message in a locale (English when not translated).
@@ -206,6 +207,7 @@ fn en(msg: Msg) -> &'static str {
         BilledTo => "Billed to",
         TenantWithoutCustomer => "Cloud tenant without a customer record",
         NotAvailable => "—",
+        PeriodsWithUsage => "Months with usage",
     }
 }
 

@@ -32,7 +32,7 @@ fn FinanceView(o: FinanceOverview, locale: Locale) -> impl IntoView {
         </section>
         <CostPanels cost=o.cost.clone() locale/>
         <section class="panel">
-            <h2>{t(Msg::FinanceTitle)}</h2>
+            <h2>{t(Msg::PeriodsWithUsage)}</h2>
             {if o.periods.is_empty() {
                 view! { <p class="muted">{t(Msg::NoUsageYet)}</p> }.into_any()
             } else {

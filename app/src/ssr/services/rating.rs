@@ -24,7 +24,7 @@ use crate::billing::{
 use crate::error::{AppError, ErrorKind};
 use crate::ssr::db::{self, parse_stored, rating_inputs as inputs, AsExecutor, Db, DbError};
 use crate::ssr::services::terms::{load_customer_terms, load_meter_billing, load_registration_terms};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, DurationRound, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -284,7 +284,10 @@ pub async fn rate_period(
         let (mut rating, mut shares) = rate_with_shares(&input, &usage).map_err(core_error)?;
         let in_progress = as_of >= period.start() && as_of < period.end();
         let mut forecast_rating = if in_progress {
-            forecast(&input, &usage, as_of).map_err(core_error)?
+            // Usage arrives by the hour: the run rate is taken over whole hours, so the
+            // forecast is the same on every page and API call within an hour.
+            let whole_hours = as_of.duration_trunc(chrono::Duration::hours(1)).unwrap_or(as_of);
+            forecast(&input, &usage, whole_hours).map_err(core_error)?
         } else if as_of >= period.end() {
             Some(rating.clone())
         } else {

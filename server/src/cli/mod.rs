@@ -3,6 +3,10 @@
 //! Every command prints one clear line on failure and exits non-zero; nothing is written
 //! when an argument is invalid.
 
+pub mod bench;
+pub mod bench_rating;
+mod import;
+
 use crate::config::Config;
 use crate::{demo, open_database, settings, spawn, spawn_housekeeping, telemetry};
 use app::billing::{BillingPeriod, CloudTenantId};
@@ -305,9 +309,11 @@ struct DayRange {
 enum BenchCommand {
     /// Ingestion throughput: generate usage-API pages, import them, compare with a plain
     /// INSERT baseline.
-    Ingest(crate::bench::BenchArgs),
+    Ingest(bench::BenchArgs),
+    /// The rating service on a month of daily rollups (all accounts, and one customer).
+    Rating(bench_rating::RatingBenchArgs),
     /// Write synthetic usage-API pages to a file (for memory and scale measurements).
-    Generate(crate::bench::GenerateArgs),
+    Generate(bench::GenerateArgs),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -520,13 +526,19 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => {
-            println!("{}", crate::bench::run(&args).await?);
+            println!("{}", bench::run(&args).await?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Rating(args),
+        } => {
+            println!("{}", bench_rating::run(&args).await?);
             Ok(())
         }
         Command::Bench {
             command: BenchCommand::Generate(args),
         } => {
-            let bytes = crate::bench::generate(&args)?;
+            let bytes = bench::generate(&args)?;
             println!(
                 "Wrote {} records ({:.1} MB) to {}",
                 args.records,
@@ -809,8 +821,8 @@ async fn registration_by_name(
 }
 
 async fn import_usage(config: Config, args: ImportArgs) -> Result<(), String> {
-    use crate::import::{spawn_progress, spool_stdin};
     use app::ssr::services::import::{import_file, ImportError, ImportOptions};
+    use import::{spawn_progress, spool_stdin};
     let state = state(&config).await?;
     let reg = registration_by_name(&state, args.registration.as_deref()).await?;
     let (path, spooled, label) = if args.file == "-" {

@@ -143,10 +143,10 @@ fn usage_record(n: u64) -> UsageRecord {
     }
 }
 
-struct BenchDb {
-    db: Db,
-    cleanup: Box<dyn FnOnce() + Send>,
-    label: String,
+pub(crate) struct BenchDb {
+    pub(crate) db: Db,
+    pub(crate) cleanup: Box<dyn FnOnce() + Send>,
+    pub(crate) label: String,
     /// The SQLite database file.
     file: Option<std::path::PathBuf>,
 }
@@ -175,7 +175,7 @@ impl BenchDb {
     }
 }
 
-async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchDb, String> {
+pub(crate) async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchDb, String> {
     let stamp = Utc::now().timestamp_nanos_opt().unwrap_or_default();
     match postgres {
         Some(url) => {

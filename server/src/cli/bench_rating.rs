@@ -1,0 +1,345 @@
+//! `stackbill bench rating`: the rating service on a month of daily rollups.
+//!
+//! Builds, through the product's own services, a registration with N customers (every
+//! other one mapped to its own customer subscription, the rest on the base), one user
+//! subscription each, a price sheet for M meters (a fifth of them tiered), and one usage
+//! record per customer, meter and day of January 2026 — N × M × 31 daily rollup rows. Then
+//! measures `rate_period` for all accounts (end to end, loading included; several runs,
+//! with the statement count and the process's peak memory) and for single customers (p50
+//! and p95 over a sample).
+
+use super::bench::fresh_db;
+use app::billing::{
+    BillingPeriod, CloudTenantId, MeterBilling, MeterId, PriceEntry, PricingModel, Quantity, SubscriptionId, Tier,
+    UnitConversion, UnitPrice, UsageRecord,
+};
+use app::i18n::Locale;
+use app::ssr::auth::Caller;
+use app::ssr::services::rating::{rate_period, Scope};
+use app::ssr::services::{customers, ingest, mappings, ownership, price_sheets, registrations, terms};
+use app::ssr::{AppState, Clock, Settings};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use clap::Args;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+/// Options of `bench rating`.
+#[derive(Debug, Clone, Args)]
+pub struct RatingBenchArgs {
+    /// Customers (one user subscription each).
+    #[arg(long, default_value_t = 1_000)]
+    pub customers: u64,
+    /// Meters with usage on every day, per customer.
+    #[arg(long, default_value_t = 30)]
+    pub meters: usize,
+    /// Runs of the all-accounts rating (the median is reported).
+    #[arg(long, default_value_t = 5)]
+    pub runs: usize,
+    /// Customers rated one by one (p50 and p95 are reported).
+    #[arg(long, default_value_t = 200)]
+    pub samples: u64,
+    /// A PostgreSQL database to benchmark in (a fresh schema is created); default: a new
+    /// SQLite file in the temporary directory.
+    #[arg(long)]
+    pub postgres: Option<String>,
+}
+
+fn guid(kind: u32, n: u64) -> u128 {
+    (u128::from(kind) << 96) | (0x4000_8000_0000_0000u128 + u128::from(n))
+}
+
+/// The process's peak resident memory (kB) since the last reset, and a reset (Linux).
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+/// Builds the dataset and measures; returns the report.
+pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
+    let e = |x: app::error::AppError| x.message;
+    let target = fresh_db(args.postgres.as_deref(), "rating").await?;
+    let jan = BillingPeriod::parse("2026-01").map_err(|x| x.to_string())?;
+    let state = AppState {
+        clock: Clock::fixed(
+            "2026-02-10T12:00:00Z"
+                .parse::<DateTime<Utc>>()
+                .map_err(|x| x.to_string())?,
+        ),
+        ..AppState::new(target.db.clone(), Settings::default())
+    };
+    let by = Caller::cli();
+    let built = Instant::now();
+    app::ssr::services::catalogue::sync_meter_catalogue(&state.db, 0)
+        .await
+        .map_err(|x| x.to_string())?;
+    let reg = registrations::add_registration(
+        &state,
+        &by,
+        registrations::RegistrationInput {
+            name: "bench".into(),
+            base_subscription: "dd8597b4-8739-4467-8b10-f8679f62bfbf".into(),
+            resource_group: "azurestack".into(),
+            currency: "USD".into(),
+            active_from: Some(jan.first_day()),
+            collector: Default::default(),
+        },
+    )
+    .await
+    .map_err(e)?;
+
+    // The price sheet: the first M billable catalogue meters, a fifth of them tiered.
+    let mut meters: Vec<MeterId> = app::ssr::services::overview::list_meters(&state)
+        .await
+        .map_err(e)?
+        .into_iter()
+        .filter(|m| m.billing == MeterBilling::Billable)
+        .filter_map(|m| MeterId::parse(&m.id).ok())
+        .collect();
+    meters.sort();
+    meters.truncate(args.meters);
+    if meters.len() < args.meters {
+        return Err(format!("the catalogue has only {} billable meters", meters.len()));
+    }
+    let price = |s: &str| UnitPrice::parse(s).map_err(|x| x.to_string());
+    let mut entries = Vec::new();
+    for (i, m) in meters.iter().enumerate() {
+        let model = if i % 5 == 0 {
+            PricingModel::Graduated {
+                tiers: vec![
+                    Tier {
+                        from: 0.into(),
+                        unit_price: price("0.012")?,
+                    },
+                    Tier {
+                        from: 500.into(),
+                        unit_price: price("0.009")?,
+                    },
+                ],
+            }
+        } else {
+            PricingModel::PerUnit {
+                unit_price: price(&format!("0.0{}", 10 + i))?,
+            }
+        };
+        entries.push(PriceEntry {
+            meter_id: *m,
+            model,
+            billing_unit: "unit".into(),
+            conversion: UnitConversion::default(),
+        });
+    }
+    let sheet = price_sheets::create_price_sheet(&state, &by, "bench list", "USD", "")
+        .await
+        .map_err(e)?;
+    price_sheets::add_version(&state, &by, sheet, jan.first_day(), "", entries)
+        .await
+        .map_err(e)?;
+    terms::set_registration_terms(
+        &state,
+        &by,
+        reg,
+        terms::RegistrationTermsChange {
+            effective_on: Some(jan.first_day()),
+            price_sheet: Some(Some(sheet)),
+            tax_rate: None,
+        },
+    )
+    .await
+    .map_err(e)?;
+
+    // Customers, their tenants and (every other one) a customer subscription.
+    let mut customer_ids = Vec::new();
+    let mut stamp = Vec::new();
+    for n in 0..args.customers {
+        let tenant = CloudTenantId::from_u128(guid(0x7e4a_0000, n));
+        let saved = customers::save_customer(
+            &state,
+            &by,
+            customers::CustomerInput {
+                name: format!("Customer {n:04} 客户"),
+                cloud_tenant: tenant,
+                tenant_display_name: format!("c{n}.onmicrosoft.com"),
+                billing_email: format!("billing{n}@example.test"),
+                billing_address: String::new(),
+                locale: Locale::En,
+            },
+        )
+        .await
+        .map_err(e)?;
+        customer_ids.push(saved.id);
+        if n % 2 == 0 {
+            mappings::change_mapping(
+                &state,
+                &by,
+                mappings::MappingChange {
+                    registration_id: reg,
+                    cloud_tenant: tenant,
+                    subscription: Some(SubscriptionId::from_u128(guid(0x5c5b_0000, n))),
+                    effective_on: Some(jan.first_day()),
+                    source: mappings::ChangeSource::Api,
+                },
+            )
+            .await
+            .map_err(e)?;
+        }
+        stamp.push(ownership::StampSubscription {
+            subscription_id: SubscriptionId::from_u128(guid(0x05e2_0000, n)),
+            display_name: format!("sub {n}"),
+            owner_email: String::new(),
+            offer: "bench".into(),
+            state: "Enabled".into(),
+            tenant: Some(tenant),
+        });
+    }
+
+    // One record per customer, meter and day: N × M × 31 rollup rows.
+    let mut cache = ingest::IngestCache::default();
+    let mut batch: Vec<UsageRecord> = Vec::with_capacity(10_000);
+    let mut records = 0u64;
+    for n in 0..args.customers {
+        let sub = SubscriptionId::from_u128(guid(0x05e2_0000, n));
+        for (i, m) in meters.iter().enumerate() {
+            for day in jan.days_iter() {
+                let start = day_start(day);
+                let q = (n % 13 + i as u64 % 7 + 1) * 3;
+                batch.push(UsageRecord {
+                    subscription_id: sub,
+                    meter_id: *m,
+                    usage_start: start,
+                    usage_end: start + Duration::hours(1),
+                    quantity: Quantity::parse(&q.to_string()).map_err(|x| x.to_string())?,
+                    resource_uri: format!(
+                        "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/disks/d{i}"
+                    ),
+                    location: "local".into(),
+                    tags: String::new(),
+                    additional_info: String::new(),
+                    reported_at: None,
+                });
+                if batch.len() == 10_000 {
+                    records += store(&state, reg, &mut batch, &mut cache).await?;
+                }
+            }
+        }
+    }
+    records += store(&state, reg, &mut batch, &mut cache).await?;
+    let reg_row = app::ssr::services::lookup::registration_by_id(&state.db, reg)
+        .await
+        .map_err(e)?;
+    ownership::record_stamp_subscriptions(&state, &reg_row, &stamp)
+        .await
+        .map_err(e)?;
+    let build_secs = built.elapsed().as_secs_f64();
+
+    // All accounts, end to end.
+    let as_of = state.clock.now();
+    let mut all_ms = Vec::new();
+    let mut peaks = Vec::new();
+    let mut statements = 0;
+    let mut accounts = 0;
+    for _ in 0..args.runs.max(1) {
+        reset_peak_rss();
+        let before = peak_rss_kb().unwrap_or_default();
+        let t = Instant::now();
+        let rated = rate_period(&state.db, Scope::Everything, jan, as_of).await.map_err(e)?;
+        all_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        statements = rated.statements;
+        accounts = rated
+            .registrations
+            .iter()
+            .map(|r| r.rating.accounts.len())
+            .sum::<usize>();
+        drop(rated);
+        let peak = peak_rss_kb().unwrap_or_default();
+        peaks.push((peak.saturating_sub(before), peak));
+    }
+    all_ms.sort_by(f64::total_cmp);
+    peaks.sort();
+
+    // One customer at a time.
+    let mut one_ms = Vec::new();
+    let mut one_statements = 0;
+    let stride = (args.customers / args.samples.max(1)).max(1);
+    for k in 0..args.samples.min(args.customers) {
+        let id = customer_ids[((k * stride) % args.customers) as usize];
+        let t = Instant::now();
+        let rated = rate_period(&state.db, Scope::Customer(id), jan, as_of)
+            .await
+            .map_err(e)?;
+        one_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        one_statements = rated.statements;
+    }
+    one_ms.sort_by(f64::total_cmp);
+
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "Rating benchmark on {} ({cores} cores): {} customers × {} meters × 31 days = {records} daily rollups, \
+         {accounts} billing accounts (built in {build_secs:.0} s).",
+        target.label, args.customers, args.meters
+    );
+    let _ = writeln!(
+        report,
+        "  all accounts, end to end: median {:.0} ms (min {:.0}, max {:.0}; {} runs), {statements} SQL statements, \
+         peak memory +{:.0} MB over the {:.0} MB the process held before (peak {:.0} MB)",
+        percentile(&all_ms, 50.0),
+        all_ms.first().copied().unwrap_or_default(),
+        all_ms.last().copied().unwrap_or_default(),
+        all_ms.len(),
+        peaks[peaks.len() / 2].0 as f64 / 1024.0,
+        (peaks[peaks.len() / 2].1 - peaks[peaks.len() / 2].0) as f64 / 1024.0,
+        peaks[peaks.len() / 2].1 as f64 / 1024.0,
+    );
+    let _ = writeln!(
+        report,
+        "  one customer: p50 {:.1} ms, p95 {:.1} ms over {} customers, {one_statements} SQL statements each",
+        percentile(&one_ms, 50.0),
+        percentile(&one_ms, 95.0),
+        one_ms.len()
+    );
+    (target.cleanup)();
+    Ok(report)
+}
+
+fn day_start(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(10, 0, 0).expect("valid hour").and_utc()
+}
+
+async fn store(
+    state: &AppState,
+    reg: i64,
+    batch: &mut Vec<UsageRecord>,
+    cache: &mut ingest::IngestCache,
+) -> Result<u64, String> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let prepared = ingest::prepare_all(reg, std::mem::take(batch));
+    let report = ingest::ingest_batch(
+        &state.db,
+        reg,
+        &ingest::Batch::records(&prepared, ingest::Source::Import, "bench", "rating bench"),
+        cache,
+        0,
+    )
+    .await
+    .map_err(|x| x.to_string())?;
+    Ok(report.accepted)
+}
