@@ -67,6 +67,12 @@ pub struct AppError {
     /// Seconds until a throttled request may be retried.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
+    /// Where in a document the problem is (1-based line), for a malformed upload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u32>,
+    /// …and column.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u32>,
 }
 
 impl AppError {
@@ -78,6 +84,8 @@ impl AppError {
             message: message.into(),
             field: None,
             retry_after_secs: None,
+            line: None,
+            column: None,
         }
     }
 

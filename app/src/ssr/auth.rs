@@ -153,25 +153,26 @@ impl From<DbError> for AppError {
                 .constraint()
                 .map(str::to_owned)
                 .or_else(|| d.message().split_once(": ").map(|(_, w)| w.to_owned()))
+                .map(|w| format!(" ({w})"))
                 .unwrap_or_default();
             match d.kind() {
                 K::UniqueViolation => {
                     return AppError::conflict(
                         "already_exists",
-                        format!("Another record already has this value ({what})."),
+                        format!("Another record already has this value{what}."),
                     )
                 }
                 K::ForeignKeyViolation => {
                     return AppError::conflict(
                         "referenced_record",
-                        format!("This refers to a record that does not exist, or is still referred to ({what})."),
+                        format!("This refers to a record that does not exist, or is still referred to{what}."),
                     )
                 }
                 K::CheckViolation | K::NotNullViolation => {
                     return AppError::new(
                         crate::error::ErrorKind::Invalid,
                         "constraint_violation",
-                        format!("The value breaks a rule of the stored data ({what})."),
+                        format!("The value breaks a rule of the stored data{what}."),
                     )
                 }
                 _ => {}

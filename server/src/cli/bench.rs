@@ -147,6 +147,8 @@ pub(crate) struct BenchDb {
     pub(crate) db: Db,
     pub(crate) cleanup: Box<dyn FnOnce() + Send>,
     pub(crate) label: String,
+    /// Where it is (the PostgreSQL schema or the SQLite file).
+    pub(crate) location: String,
     /// The SQLite database file.
     file: Option<std::path::PathBuf>,
 }
@@ -155,7 +157,7 @@ impl BenchDb {
     /// Brings the prefilled database to rest before measuring, as a database that has
     /// been in service is: the WAL checkpointed and the data on disk. Measuring straight
     /// after writing gigabytes would measure the kernel still writing them back.
-    async fn settle(&self) -> Result<(), String> {
+    pub(crate) async fn settle(&self) -> Result<(), String> {
         let mut c = self.db.conn().await.map_err(|e| e.to_string())?;
         let statement = match self.file {
             Some(_) => "PRAGMA wal_checkpoint(TRUNCATE)",
@@ -198,6 +200,7 @@ pub(crate) async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchD
             let db = Db::connect(url, &settings).await.map_err(|e| e.to_string())?;
             db.migrate().await.map_err(|e| e.to_string())?;
             let url = url.to_owned();
+            let schema_name = schema.clone();
             let cleanup = Box::new(move || {
                 let _ = std::process::Command::new("psql")
                     .arg(&url)
@@ -207,6 +210,7 @@ pub(crate) async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchD
             Ok(BenchDb {
                 db,
                 cleanup,
+                location: format!("schema {schema_name}"),
                 label: "PostgreSQL".into(),
                 file: None,
             })
@@ -225,6 +229,7 @@ pub(crate) async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchD
             Ok(BenchDb {
                 db,
                 cleanup,
+                location: format!("file {}", file.display()),
                 label: "SQLite (file, WAL, synchronous=FULL)".into(),
                 file: Some(file),
             })

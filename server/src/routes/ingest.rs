@@ -15,7 +15,7 @@ use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use http::{HeaderMap, StatusCode};
+use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -45,17 +45,14 @@ struct RegistrationQuery {
     registration: Option<String>,
 }
 
+/// A malformed document: 400 with where it broke, in the one error envelope.
 fn malformed(e: &app::ingest::DocumentError) -> Response {
-    let body = json!({
-        "error": {
-            "kind": "bad_request",
-            "code": "malformed_document",
-            "message": e.to_string(),
-            "line": e.line,
-            "column": e.column,
-        }
-    });
-    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+    ApiError(AppError {
+        line: Some(u32::try_from(e.line).unwrap_or(u32::MAX)),
+        column: Some(u32::try_from(e.column).unwrap_or(u32::MAX)),
+        ..AppError::new(ErrorKind::BadRequest, "malformed_document", e.to_string())
+    })
+    .into_response()
 }
 
 /// Reads a body of at most `max` bytes: a declared `Content-Length` above it is refused

@@ -5,6 +5,7 @@
 mod access;
 mod cli;
 mod collector;
+mod cost;
 mod health;
 mod helpers;
 mod import;

@@ -428,6 +428,15 @@ impl Db {
         result.map_err(|e| ConnectError::Migration(e.to_string()))
     }
 
+    /// A second pooled connection only if one is free right now (never waits): for reads
+    /// that may run beside the caller's connection but must not queue behind it.
+    pub fn try_conn(&self) -> Option<Conn> {
+        match self {
+            Db::Sqlite(pool) => pool.try_acquire().map(Conn::Sqlite),
+            Db::Postgres(pool) => pool.try_acquire().map(Conn::Postgres),
+        }
+    }
+
     /// A pooled connection for reads and single statements.
     pub async fn conn(&self) -> DbResult<Conn> {
         Ok(match self {

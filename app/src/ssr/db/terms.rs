@@ -186,6 +186,27 @@ pub async fn list_customer_terms(c: &mut impl AsExecutor, customer_ids: &[i64]) 
     Ok(out)
 }
 
+/// Every customer's terms, by customer in recording order (one statement).
+pub async fn list_all_customer_terms(c: &mut impl AsExecutor) -> DbResult<Vec<CustomerTermsRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerTermsRow>(
+        "SELECT t.id, t.customer_id, t.effective_on, t.price_sheet_id, p.name AS price_sheet_name, \
+         t.adjustment_percent, t.minimum_monthly_charge, t.tax_rate, t.recorded_at, t.actor, t.actor_label \
+         FROM customer_terms t LEFT JOIN price_sheets p ON p.id = t.price_sheet_id ORDER BY t.customer_id, t.id"
+    )
+    .fetch_all(e)
+    .await)?)
+}
+
+/// Every per-meter adjustment: `(terms id, meter id, percent)` (one statement).
+pub async fn list_all_meter_adjustments(c: &mut impl AsExecutor) -> DbResult<Vec<(i64, String, String)>> {
+    Ok(sql!(c, |e| sqlx::query_as(
+        "SELECT customer_terms_id, meter_id, percent FROM customer_terms_meter_adjustments \
+         ORDER BY customer_terms_id, meter_id"
+    )
+    .fetch_all(e)
+    .await)?)
+}
+
 /// The per-meter adjustments of the given terms rows: `(terms id, meter id, percent)`.
 pub async fn list_meter_adjustments(
     c: &mut impl AsExecutor,

@@ -3,7 +3,7 @@
 //! last-month tables. All of it is read from [`rating::rate_period`]; nothing here sums
 //! money from SQL.
 
-use super::rating::{self, PeriodRating, RegistrationRating, Scope};
+use super::rating::{self, Detail, PeriodRating, RegistrationRating, Scope};
 use crate::billing::{
     AccountRating, BillingAccount, BillingPeriod, CloudTenantId, Currency, Rating, Section, UnratedLine,
 };
@@ -121,7 +121,7 @@ pub async fn period_cost(
     period: BillingPeriod,
     as_of: DateTime<Utc>,
 ) -> Result<PeriodCost, AppError> {
-    let p = rating::rate_period(db, scope, period, as_of).await?;
+    let p = rating::rate_period(db, scope, period, as_of, Detail::Lines).await?;
     Ok(PeriodCost {
         period,
         accounts: accounts_of(&p),
@@ -136,7 +136,7 @@ pub async fn customer_cost(
     period: BillingPeriod,
     as_of: DateTime<Utc>,
 ) -> Result<CustomerCost, AppError> {
-    let p = rating::rate_period(db, Scope::Customer(customer_id), period, as_of).await?;
+    let p = rating::rate_period(db, Scope::Customer(customer_id), period, as_of, Detail::Lines).await?;
     let accounts = accounts_of(&p);
     let currencies: std::collections::BTreeSet<Currency> = accounts.iter().map(|a| a.currency).collect();
     let currency = match currencies.len() {
@@ -187,8 +187,8 @@ pub async fn cost_overview(db: &Db, as_of: DateTime<Utc>) -> Result<CostOverview
         problem: None,
     };
     let rated = async {
-        let now = rating::rate_period(db, Scope::Everything, period, as_of).await?;
-        let before = rating::rate_period(db, Scope::Everything, previous, as_of).await?;
+        let now = rating::rate_period(db, Scope::Everything, period, as_of, Detail::Lines).await?;
+        let before = rating::rate_period(db, Scope::Everything, previous, as_of, Detail::Lines).await?;
         Ok::<_, AppError>((now, before))
     }
     .await;

@@ -17,7 +17,7 @@
 
 use crate::billing::resolution::{mappings, ownerships, Mappings, Ownerships, Resolver};
 use crate::billing::{
-    forecast, rate_with_shares, BillingAccount, BillingPeriod, CloudTenantId, Currency, CustomerPricing, Meter,
+    forecast, rate, rate_with_shares, BillingAccount, BillingPeriod, CloudTenantId, Currency, CustomerPricing, Meter,
     MeterId, PriceEntry, PriceSheet, PriceSheetVersion, PricingModel, Rating, RatingInput, Section, Share, SheetId,
     SubscriptionId, UnitConversion, UsageLine,
 };
@@ -102,12 +102,23 @@ impl<C: AsExecutor> Loader<'_, C> {
     }
 }
 
+/// How much detail a rating carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Accounts, sections and lines (what totals, invoices and forecasts need).
+    Lines,
+    /// Also every usage line's share of the money (totals by day, service, meter or user
+    /// subscription); costs memory in proportion to the usage lines.
+    Shares,
+}
+
 /// Rates `period` for `scope` as of `as_of` (the clock, injected).
 pub async fn rate_period(
     db: &Db,
     scope: Scope,
     period: BillingPeriod,
     as_of: DateTime<Utc>,
+    detail: Detail,
 ) -> Result<PeriodRating, AppError> {
     let mut conn = db.conn().await?;
     let mut l = Loader {
@@ -151,7 +162,8 @@ pub async fn rate_period(
     l.count(2);
 
     // Mappings, owners and usage: by tenant (index ranges on its rows) or by registration.
-    let (mut mapping_rows, mut owner_rows, mut daily_rows) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut mapping_rows, mut owner_rows) = (Vec::new(), Vec::new());
+    let mut usage_by_registration: HashMap<i64, Vec<UsageLine>> = HashMap::new();
     match tenant {
         Some((tenant_row, _)) => {
             mapping_rows = inputs::tenant_mappings(l.c, tenant_row, from, to).await?;
@@ -162,15 +174,38 @@ pub async fn rate_period(
                 .collect::<HashSet<_>>()
                 .into_iter()
                 .collect();
-            daily_rows = inputs::subscriptions_daily(l.c, &subs, from, to).await?;
+            let registration_of: HashMap<i64, i64> = owner_rows
+                .iter()
+                .map(|o| (o.user_subscription_id, o.registration_id))
+                .collect();
+            let guids: Vec<(i64, String)> = owner_rows
+                .iter()
+                .map(|o| (o.user_subscription_id, o.subscription_guid.clone()))
+                .collect();
+            let usage = inputs::subscriptions_usage(l.c, &subs, from, to).await?;
+            let regs_of_rows: Vec<i64> = usage
+                .rollups
+                .iter()
+                .map(|r| {
+                    registration_of
+                        .get(&r.user_subscription_id)
+                        .copied()
+                        .unwrap_or_default()
+                })
+                .collect();
+            for (line, reg) in usage_lines(&guids, usage)?.into_iter().zip(regs_of_rows) {
+                usage_by_registration.entry(reg).or_default().push(line);
+            }
             l.count(2 + subs.len().div_ceil(500));
         }
         None => {
             for r in &regs {
                 mapping_rows.extend(inputs::registration_mappings(l.c, r.id, from, to).await?);
                 owner_rows.extend(inputs::registration_owners(l.c, r.id, from, to).await?);
-                daily_rows.extend(inputs::registration_daily(l.c, r.id, from, to).await?);
-                l.count(3);
+                let guids = inputs::registration_subscriptions(l.c, r.id).await?;
+                let (rollups, reads) = load_usage(db, l.c, r.id, from, to).await?;
+                l.count(3 + reads);
+                usage_by_registration.insert(r.id, usage_lines(&guids, rollups)?);
             }
         }
     }
@@ -183,15 +218,27 @@ pub async fn rate_period(
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
-    let customer_rows = inputs::customers_by_tenant(l.c, Some(&tenant_guids)).await?;
-    l.count(tenant_guids.len().div_ceil(500).max(1));
+    // A customer's scope names its few tenants; every other scope reads all customers in
+    // one statement (a fixed count, however many accounts).
+    let customer_rows = if tenant.is_some() {
+        l.count(tenant_guids.len().div_ceil(500).max(1));
+        inputs::customers_by_tenant(l.c, Some(&tenant_guids)).await?
+    } else {
+        l.count(1);
+        inputs::customers_by_tenant(l.c, None).await?
+    };
     let mut customers: HashMap<CloudTenantId, (i64, String)> = HashMap::new();
     for (guid, id, name) in customer_rows {
         customers.insert(parse_stored("cloud tenant", &guid, CloudTenantId::parse)?, (id, name));
     }
     let customer_ids: Vec<i64> = customers.values().map(|(id, _)| *id).collect();
-    let terms = load_customer_terms(l.c, &customer_ids).await?;
-    l.count(2 * customer_ids.len().div_ceil(500).max(1));
+    let terms = if tenant.is_some() {
+        l.count(2 * customer_ids.len().div_ceil(500).max(1));
+        load_customer_terms(l.c, Some(&customer_ids)).await?
+    } else {
+        l.count(2);
+        load_customer_terms(l.c, None).await?
+    };
     let mut pricing: HashMap<CloudTenantId, CustomerPricing> = HashMap::new();
     let mut sheet_ids: HashSet<i64> = HashSet::new();
     for (tenant_guid, (id, _)) in &customers {
@@ -249,20 +296,7 @@ pub async fn rate_period(
                 ))
             })?;
         }
-        let reg_subs: HashSet<i64> = owner_rows
-            .iter()
-            .filter(|o| o.registration_id == r.id)
-            .map(|o| o.user_subscription_id)
-            .collect();
-        let mut usage = Vec::new();
-        for d in &daily_rows {
-            // Registration scope: the rows of its subscriptions; tenant scope: the tenant's
-            // subscriptions that live on this registration.
-            if tenant.is_some() && !reg_subs.contains(&d.user_subscription_id) {
-                continue;
-            }
-            usage.push(usage_line(d)?);
-        }
+        let usage = usage_by_registration.remove(&r.id).unwrap_or_default();
         let rt = reg_terms.remove(&r.id).unwrap_or_default();
         let input = RatingInput {
             period,
@@ -281,7 +315,10 @@ pub async fn rate_period(
         let core_error = |e: crate::billing::BillingError| {
             invalid_data(format!("Registration `{}` cannot be rated for {period}: {e}", r.name))
         };
-        let (mut rating, mut shares) = rate_with_shares(&input, &usage).map_err(core_error)?;
+        let (mut rating, mut shares) = match detail {
+            Detail::Shares => rate_with_shares(&input, &usage).map_err(core_error)?,
+            Detail::Lines => (rate(&input, &usage).map_err(core_error)?, Vec::new()),
+        };
         let in_progress = as_of >= period.start() && as_of < period.end();
         let mut forecast_rating = if in_progress {
             // Usage arrives by the hour: the run rate is taken over whole hours, so the
@@ -338,17 +375,73 @@ pub async fn rate_period(
     })
 }
 
-fn usage_line(d: &inputs::DailyUsage) -> Result<UsageLine, AppError> {
-    let q = d.quantity().to_decimal();
+/// Reads a registration's rollups for `[from, to)`. A month is read as two halves at
+/// once, on the caller's connection and a second one when the pool has one free: the
+/// database does most of this work, and a second core halves it. Returns the statements.
+async fn load_usage(
+    db: &Db,
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(inputs::RegistrationUsage, usize), AppError> {
+    let days = (to - from).num_days();
+    let second = if days >= 8 { db.try_conn() } else { None };
+    let Some(mut second) = second else {
+        return Ok((inputs::registration_usage(c, registration_id, from, to).await?, 1));
+    };
+    let mid = from + chrono::Duration::days(days / 2);
+    let (first, later) = tokio::try_join!(
+        inputs::registration_usage(c, registration_id, from, mid),
+        inputs::registration_usage(&mut second, registration_id, mid, to),
+    )?;
+    let mut usage = first;
+    usage.append(later);
+    Ok((usage, 2))
+}
+
+/// Usage lines from a registration's rollups (see `rating_inputs::registration_usage`).
+fn usage_lines(subscriptions: &[(i64, String)], usage: inputs::RegistrationUsage) -> Result<Vec<UsageLine>, AppError> {
+    let guid_of: HashMap<i64, SubscriptionId> = subscriptions
+        .iter()
+        .map(|(id, guid)| Ok((*id, parse_stored("user subscription", guid, SubscriptionId::parse)?)))
+        .collect::<Result<_, DbError>>()?;
+    let meters: Vec<MeterId> = usage
+        .meters
+        .iter()
+        .map(|m| parse_stored("meter", m, MeterId::parse))
+        .collect::<Result<_, DbError>>()?;
+    usage
+        .rollups
+        .iter()
+        .map(|r| {
+            let subscription = *guid_of.get(&r.user_subscription_id).ok_or_else(|| {
+                AppError::from(DbError::Corrupt(format!(
+                    "a rollup names user subscription row {} of another registration",
+                    r.user_subscription_id
+                )))
+            })?;
+            line_of(subscription, meters[r.meter as usize], r.usage_on, r.quantity)
+        })
+        .collect()
+}
+
+/// A usage line, refusing a negative total (corrections can only lower a rollup to zero).
+fn line_of(
+    subscription_id: SubscriptionId,
+    meter_id: MeterId,
+    day: NaiveDate,
+    sum: crate::ssr::db::fixed::ExactSum,
+) -> Result<UsageLine, AppError> {
+    let q = sum.to_decimal();
     Ok(UsageLine {
-        subscription_id: parse_stored("user subscription", &d.subscription_guid, SubscriptionId::parse)?,
-        meter_id: parse_stored("meter", &d.meter_id, MeterId::parse)?,
-        day: d.usage_on,
+        subscription_id,
+        meter_id,
+        day,
         quantity: crate::billing::Quantity::try_from_decimal(q).map_err(|_| {
             invalid_data(format!(
-                "The usage of meter {} on {} for user subscription {} adds up to {q}, below zero; \
-                 run `stackbill rollups check`.",
-                d.meter_id, d.usage_on, d.subscription_guid
+                "The usage of meter {meter_id} on {day} for user subscription {subscription_id} adds up to {q}, \
+                 below zero; run `stackbill rollups check`."
             ))
         })?,
     })

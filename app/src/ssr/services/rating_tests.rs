@@ -245,7 +245,9 @@ async fn a_february_through_storage_bills_each_account_what_its_mappings_prices_
         assert!(all.accounts.iter().all(|a| a.forecast == Some(a.total)));
 
         // The base account's sections: C and the unassigned usage, 126.00 each.
-        let rated = rate_period(&db, Scope::Everything, feb(), now).await.unwrap();
+        let rated = rate_period(&db, Scope::Everything, feb(), now, Detail::Shares)
+            .await
+            .unwrap();
         let base = rated.registrations[0].rating.account(sub(BASE)).unwrap();
         let mut sections: Vec<(Section, Decimal)> = base
             .sections
@@ -278,7 +280,7 @@ async fn a_february_through_storage_bills_each_account_what_its_mappings_prices_
         assert_eq!(c.accounts.len(), 1);
         assert_eq!(c.accounts[0].kind, crate::types::AccountKind::Base);
         // Customer scope reads that customer's rows only; loading is a handful of statements.
-        let one = rate_period(&db, Scope::Customer(customers["c"]), feb(), now)
+        let one = rate_period(&db, Scope::Customer(customers["c"]), feb(), now, Detail::Lines)
             .await
             .unwrap();
         assert!(one.statements <= 16, "{} statements", one.statements);
@@ -332,7 +334,7 @@ async fn a_stored_price_sheet_the_core_refuses_is_an_error_naming_it_not_a_zero(
             .await
             .unwrap();
         drop(c);
-        let err = rate_period(&db, Scope::Everything, feb(), state.clock.now())
+        let err = rate_period(&db, Scope::Everything, feb(), state.clock.now(), Detail::Lines)
             .await
             .unwrap_err();
         assert_eq!(err.code, INVALID_DATA);

@@ -115,15 +115,26 @@ fn customer_terms_of(
     })
 }
 
-/// Loads the terms of the given customers (two statements per 500 customers).
+/// Loads the terms of the given customers (two statements per 500 customers), or of every
+/// customer with `None` (two statements, however many customers).
 pub async fn load_customer_terms(
     c: &mut impl AsExecutor,
-    customer_ids: &[i64],
+    customer_ids: Option<&[i64]>,
 ) -> DbResult<HashMap<i64, CustomerTerms>> {
-    let rows = db::terms::list_customer_terms(c, customer_ids).await?;
-    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let (rows, adjustments) = match customer_ids {
+        Some(ids) => {
+            let rows = db::terms::list_customer_terms(c, ids).await?;
+            let terms_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            let adjustments = db::terms::list_meter_adjustments(c, &terms_ids).await?;
+            (rows, adjustments)
+        }
+        None => (
+            db::terms::list_all_customer_terms(c).await?,
+            db::terms::list_all_meter_adjustments(c).await?,
+        ),
+    };
     let mut per_meter: HashMap<i64, Vec<(String, String)>> = HashMap::new();
-    for (terms_id, meter, pct) in db::terms::list_meter_adjustments(c, &ids).await? {
+    for (terms_id, meter, pct) in adjustments {
         per_meter.entry(terms_id).or_default().push((meter, pct));
     }
     let mut by_customer: HashMap<i64, Vec<CustomerTermsRow>> = HashMap::new();
@@ -570,7 +581,7 @@ mod tests {
             .await
             .unwrap();
             let mut c = db.conn().await.unwrap();
-            let terms = load_customer_terms(&mut c, &[customer])
+            let terms = load_customer_terms(&mut c, Some(&[customer]))
                 .await
                 .unwrap()
                 .remove(&customer)
