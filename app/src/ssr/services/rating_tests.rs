@@ -386,3 +386,127 @@ async fn the_home_pages_show_month_to_date_forecast_and_last_month_per_account_a
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_tiered_meter_through_storage_equals_the_billing_core_on_the_same_records_by_hand() {
+    use crate::billing::dated::Dated;
+    use crate::billing::resolution::{mappings, ownerships, Resolver};
+    use crate::billing::{PriceSheet, PriceSheetVersion, Quantity, RatingInput, Tier, UsageLine};
+    for_each_engine(|db| async move {
+        let (state, reg) = setup(&db).await;
+        let by = Caller::cli();
+        crate::ssr::services::catalogue::sync_meter_catalogue(&db, 0)
+            .await
+            .unwrap();
+        // 100 hours at 0.10, every hour after at 0.05.
+        let entry = PriceEntry {
+            meter_id: BASE_VM_SIZE_HOURS,
+            model: PricingModel::Graduated {
+                tiers: vec![
+                    Tier {
+                        from: 0.into(),
+                        unit_price: UnitPrice::parse("0.10").unwrap(),
+                    },
+                    Tier {
+                        from: 100.into(),
+                        unit_price: UnitPrice::parse("0.05").unwrap(),
+                    },
+                ],
+            },
+            billing_unit: "hour".into(),
+            conversion: UnitConversion::default(),
+        };
+        let sheet = price_sheets::create_price_sheet(&state, &by, "tiered", "USD", "")
+            .await
+            .unwrap();
+        price_sheets::add_version(&state, &by, sheet, day("2026-01-01"), "", vec![entry.clone()])
+            .await
+            .unwrap();
+        set_registration_terms(
+            &state,
+            &by,
+            reg,
+            RegistrationTermsChange {
+                effective_on: Some(day("2026-01-01")),
+                price_sheet: Some(Some(sheet)),
+                tax_rate: None,
+            },
+        )
+        .await
+        .unwrap();
+        // Two tenants that fall back to the base, 7.5 hours a day each through February.
+        let mut records = daily(US_A, BASE_VM_SIZE_HOURS, "7.5", 1..=28);
+        records.extend(daily(US_B, BASE_VM_SIZE_HOURS, "7.5", 1..=28));
+        let prepared = ingest::prepare_all(reg, records);
+        ingest::ingest_batch(
+            &db,
+            reg,
+            &Batch::records(&prepared, Source::Import, "cli", "tiers"),
+            &mut IngestCache::default(),
+            0,
+        )
+        .await
+        .unwrap();
+        for (us, t) in [(US_A, TENANT_A), (US_B, TENANT_B)] {
+            assign_owner(&state, &by, reg, sub(us), tenant(t), Some(day("2026-02-01")), "test")
+                .await
+                .unwrap();
+        }
+        let stored = rate_period(&db, Scope::Everything, feb(), state.clock.now(), Detail::Lines)
+            .await
+            .unwrap();
+
+        // The same records, sheet and owners, given to the billing core by hand.
+        let by_hand_sheet = PriceSheet::new(
+            "tiered",
+            Currency::USD,
+            vec![PriceSheetVersion::new(day("2026-01-01"), None, vec![entry]).unwrap()],
+        )
+        .unwrap();
+        let sheets = HashMap::from([(SheetId(sheet), by_hand_sheet)]);
+        let mut owners = ownerships();
+        for (us, t) in [(US_A, TENANT_A), (US_B, TENANT_B)] {
+            owners.insert(sub(us), day("2026-02-01"), None, tenant(t)).unwrap();
+        }
+        let maps = mappings();
+        let default_sheet = Dated::from_changes([(day("2026-01-01"), Some(SheetId(sheet)))]);
+        let usage: Vec<UsageLine> = [US_A, US_B]
+            .into_iter()
+            .flat_map(|us| {
+                (1..=28).map(move |d| UsageLine {
+                    subscription_id: sub(us),
+                    meter_id: BASE_VM_SIZE_HOURS,
+                    day: NaiveDate::from_ymd_opt(2026, 2, d).unwrap(),
+                    quantity: Quantity::parse("7.5").unwrap(),
+                })
+            })
+            .collect();
+        let no_pricing = HashMap::new();
+        let no_meters = HashMap::new();
+        let no_modes = HashMap::new();
+        let input = RatingInput {
+            period: feb(),
+            currency: Currency::USD,
+            resolver: Resolver {
+                base_subscription: sub(BASE),
+                ownerships: &owners,
+                mappings: &maps,
+            },
+            sheets: &sheets,
+            default_sheet: &default_sheet,
+            customer_pricing: &no_pricing,
+            meters: &no_meters,
+            meter_billing: &no_modes,
+        };
+        let by_hand = rate(&input, &usage).unwrap();
+        let ours = &stored.registrations[0].rating;
+        assert_eq!(ours.grand_total(), by_hand.grand_total());
+        // Tiers count per section of the base: each tenant's 210 hours are 100 × 0.10 +
+        // 110 × 0.05 = 15.50 (not 420 hours on one ladder).
+        let base = ours.account(sub(BASE)).unwrap();
+        let mut sections: Vec<Decimal> = base.sections.iter().map(|s| s.total(Currency::USD).amount()).collect();
+        sections.sort();
+        assert_eq!(sections, vec![dec!(15.50), dec!(15.50)]);
+    })
+    .await;
+}
