@@ -367,8 +367,30 @@ pub fn to_csv(figures: &PeriodCost) -> Result<String, AppError> {
     String::from_utf8(bytes).map_err(|e| crate::ssr::auth::internal("cost csv", e))
 }
 
-/// The figures as an aligned text table for a terminal (widths by characters, so names in
-/// any script line up as well as a terminal allows).
+/// Columns a character takes in a terminal: East Asian wide and full-width characters take
+/// two (Hangul, CJK, kana, full-width forms), the rest one.
+fn display_width(text: &str) -> usize {
+    text.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F
+            | 0x2E80..=0x303E
+            | 0x3041..=0x33FF
+            | 0x3400..=0x4DBF
+            | 0x4E00..=0x9FFF
+            | 0xA000..=0xA4CF
+            | 0xAC00..=0xD7A3
+            | 0xF900..=0xFAFF
+            | 0xFE30..=0xFE4F
+            | 0xFF00..=0xFF60
+            | 0xFFE0..=0xFFE6
+            | 0x20000..=0x3FFFD => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+/// The figures as an aligned text table for a terminal (names in Chinese take two columns
+/// a character, and are padded as such).
 pub fn to_table(figures: &PeriodCost) -> String {
     let mut rows: Vec<[String; 7]> = vec![[
         "Registration".into(),
@@ -395,7 +417,7 @@ pub fn to_table(figures: &PeriodCost) -> String {
     let mut widths = [0usize; 7];
     for r in &rows {
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(cell.chars().count());
+            *w = (*w).max(display_width(cell));
         }
     }
     let mut out = format!("Cost for {} ({} accounts)\n", figures.period, figures.accounts.len());
@@ -405,7 +427,7 @@ pub fn to_table(figures: &PeriodCost) -> String {
             .zip(widths)
             .enumerate()
             .map(|(i, (cell, w))| {
-                let pad = w - cell.chars().count();
+                let pad = w - display_width(cell);
                 if (4..=5).contains(&i) {
                     format!("{}{cell}", " ".repeat(pad))
                 } else {
@@ -417,4 +439,16 @@ pub fn to_table(figures: &PeriodCost) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::display_width;
+
+    #[test]
+    fn chinese_names_take_two_columns_a_character() {
+        assert_eq!(display_width("Fabrikam Télécom SA"), 19);
+        assert_eq!(display_width("台灣雲端股份有限公司"), 20);
+        assert_eq!(display_width("北京数据科技有限公司 Ltd"), 24);
+    }
 }
