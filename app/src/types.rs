@@ -340,6 +340,10 @@ pub struct CostOverview {
     pub accounts: Vec<CostRow>,
     /// Per customer (across its accounts), and per tenant without a customer record.
     pub customers: Vec<CostRow>,
+    /// Accounts beyond the ones listed (the largest this month are listed).
+    pub more_accounts: usize,
+    /// Customers beyond the ones listed.
+    pub more_customers: usize,
     /// Set when the figures cannot be computed (a stored price sheet the billing core
     /// refuses, …): the explanation, shown instead of the tables.
     pub problem: Option<String>,

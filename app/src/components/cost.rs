@@ -128,6 +128,12 @@ pub fn CostTable(rows: Vec<CostRow>, customers: bool, locale: Locale, testid: &'
     view! { <DataTable columns rows empty=t(Msg::NoCostYet) testid/> }
 }
 
+/// "… and N more" under a table that lists only its largest rows.
+#[component]
+fn More(n: usize, locale: Locale) -> impl IntoView {
+    (n > 0).then(|| view! { <p class="muted small">{crate::i18n::and_more(locale, n)}</p> })
+}
+
 /// The home pages' cost section: per billing account and per customer, or the reason the
 /// figures cannot be computed.
 #[component]
@@ -155,8 +161,10 @@ pub fn CostPanels(cost: crate::types::CostOverview, locale: Locale) -> impl Into
             <h2>{heading}</h2>
             <h3>{t(Msg::CostByAccount)}</h3>
             <CostTable rows=cost.accounts customers=false locale testid="cost-accounts"/>
+            <More n=cost.more_accounts locale/>
             <h3>{t(Msg::CostByCustomer)}</h3>
             <CostTable rows=cost.customers customers=true locale testid="cost-customers"/>
+            <More n=cost.more_customers locale/>
         </section>
     }
     .into_any()

@@ -423,6 +423,17 @@ pub fn retry_in_minutes(locale: Locale, seconds: u64) -> String {
     }
 }
 
+/// "… and N more" under a table that lists only the largest rows.
+pub fn and_more(locale: Locale, n: usize) -> String {
+    match locale {
+        Locale::En => format!("… and {n} more."),
+        Locale::Fr => format!("… et {n} de plus."),
+        Locale::Nl => format!("… en nog {n}."),
+        Locale::ZhTw => format!("……另有 {n} 筆。"),
+        Locale::ZhCn => format!("……另有 {n} 条。"),
+    }
+}
+
 /// "The email or password is not correct."
 pub fn invalid_credentials(locale: Locale) -> &'static str {
     match locale {

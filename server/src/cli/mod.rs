@@ -9,7 +9,7 @@ mod import;
 
 use crate::config::Config;
 use crate::{demo, open_database, settings, spawn, spawn_housekeeping, telemetry};
-use app::billing::{BillingPeriod, CloudTenantId};
+use app::billing::CloudTenantId;
 use app::i18n::Locale;
 use app::ssr::auth::{self, Caller};
 use app::ssr::db;
@@ -601,16 +601,7 @@ async fn user_add(config: Config, args: UserAddArgs) -> Result<(), String> {
         return Err("--customer: only customer users belong to a customer".into());
     }
     let (password, generated) = if args.password_stdin {
-        let stdin = std::io::stdin();
-        if stdin.is_terminal() {
-            eprintln!("Password (input is not hidden; end with Enter):");
-        }
-        let mut line = String::new();
-        stdin
-            .lock()
-            .read_line(&mut line)
-            .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
-        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+        (read_password_line()?, false)
     } else {
         (auth::generate_password(), true)
     };
@@ -1262,10 +1253,7 @@ async fn cost(config: Config, args: CostArgs) -> Result<(), String> {
     use app::ssr::services::{costs, rating::Scope};
     let state = state(&config).await?;
     let now = state.clock.now();
-    let period = match args.period.as_deref() {
-        Some(raw) => BillingPeriod::parse(raw).map_err(|e| format!("--period: {e}"))?,
-        None => BillingPeriod::containing(now),
-    };
+    let period = costs::period_or_current(args.period.as_deref(), now).map_err(message)?;
     let scope = match args.customer.as_deref() {
         Some(key) => Scope::Customer(resolve_customer(&state, key).await?),
         None => Scope::Everything,

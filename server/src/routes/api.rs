@@ -136,10 +136,7 @@ async fn customer_cost(
 ) -> ApiResult {
     auth::authorize(caller, Access::Customer(id))?;
     let now = state.app.clock.now();
-    let period = match q.period.as_deref() {
-        Some(raw) => app::billing::BillingPeriod::parse(raw).map_err(|e| AppError::invalid("period", e.to_string()))?,
-        None => app::billing::BillingPeriod::containing(now),
-    };
+    let period = app::ssr::services::costs::period_or_current(q.period.as_deref(), now)?;
     let cost = app::ssr::services::costs::customer_cost(&state.app.db, id, period, now).await?;
     Ok(Json(
         serde_json::to_value(cost).map_err(|e| auth::internal("cost json", e))?,

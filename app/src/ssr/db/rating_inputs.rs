@@ -39,87 +39,57 @@ pub struct OwnerInterval {
     pub ended_on: Option<NaiveDate>,
 }
 
-/// Mapping intervals of a registration overlapping `[from, to)`.
-pub async fn registration_mappings(
+/// Whose mappings or owners to read.
+#[derive(Debug, Clone, Copy)]
+pub enum Of {
+    /// Every tenant's on one registration.
+    Registration(i64),
+    /// One cloud tenant's (its row id), on every registration: an index range on its rows.
+    Tenant(i64),
+}
+
+/// Mapping intervals overlapping `[from, to)`.
+pub async fn mappings(
     c: &mut impl AsExecutor,
-    registration_id: i64,
+    of: Of,
     from: NaiveDate,
     to: NaiveDate,
 ) -> DbResult<Vec<MappingInterval>> {
-    Ok(sql!(c, |e| sqlx::query_as::<_, MappingInterval>(
-        "SELECT cs.registration_id, t.tenant_id AS tenant_guid, cs.subscription_id, cs.effective_on, cs.ended_on \
-         FROM customer_subscriptions cs JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id \
-         WHERE cs.registration_id = $1 AND cs.effective_on < $3 AND (cs.ended_on IS NULL OR cs.ended_on > $2) \
-         ORDER BY t.tenant_id, cs.effective_on"
-    )
-    .bind(registration_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(e)
-    .await)?)
-}
-
-/// Mapping intervals of one tenant (every registration) overlapping `[from, to)`.
-pub async fn tenant_mappings(
-    c: &mut impl AsExecutor,
-    cloud_tenant_id: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> DbResult<Vec<MappingInterval>> {
-    Ok(sql!(c, |e| sqlx::query_as::<_, MappingInterval>(
-        "SELECT cs.registration_id, t.tenant_id AS tenant_guid, cs.subscription_id, cs.effective_on, cs.ended_on \
-         FROM customer_subscriptions cs JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id \
-         WHERE cs.cloud_tenant_id = $1 AND cs.effective_on < $3 AND (cs.ended_on IS NULL OR cs.ended_on > $2) \
-         ORDER BY cs.registration_id, cs.effective_on"
-    )
-    .bind(cloud_tenant_id)
-    .bind(from)
-    .bind(to)
-    .fetch_all(e)
-    .await)?)
-}
-
-const OWNER_COLUMNS: &str = "us.registration_id, o.user_subscription_id, us.subscription_id AS subscription_guid, \
-     t.tenant_id AS tenant_guid, o.effective_on, o.ended_on";
-
-/// Ownership intervals of a registration's user subscriptions overlapping `[from, to)`.
-pub async fn registration_owners(
-    c: &mut impl AsExecutor,
-    registration_id: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> DbResult<Vec<OwnerInterval>> {
+    let (column, id) = match of {
+        Of::Registration(id) => ("cs.registration_id", id),
+        Of::Tenant(id) => ("cs.cloud_tenant_id", id),
+    };
     let q = format!(
-        "SELECT {OWNER_COLUMNS} FROM user_subscription_owners o \
-         JOIN user_subscriptions us ON us.id = o.user_subscription_id \
-         JOIN cloud_tenants t ON t.id = o.cloud_tenant_id \
-         WHERE us.registration_id = $1 AND o.effective_on < $3 AND (o.ended_on IS NULL OR o.ended_on > $2) \
-         ORDER BY o.user_subscription_id, o.effective_on"
+        "SELECT cs.registration_id, t.tenant_id AS tenant_guid, cs.subscription_id, cs.effective_on, cs.ended_on \
+         FROM customer_subscriptions cs JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id \
+         WHERE {column} = $1 AND cs.effective_on < $3 AND (cs.ended_on IS NULL OR cs.ended_on > $2) \
+         ORDER BY cs.registration_id, t.tenant_id, cs.effective_on"
     );
-    Ok(sql!(c, |e| sqlx::query_as::<_, OwnerInterval>(&q)
-        .bind(registration_id)
+    Ok(sql!(c, |e| sqlx::query_as::<_, MappingInterval>(&q)
+        .bind(id)
         .bind(from)
         .bind(to)
         .fetch_all(e)
         .await)?)
 }
 
-/// Ownership intervals of the user subscriptions a tenant owned at some point of `[from, to)`.
-pub async fn tenant_owners(
-    c: &mut impl AsExecutor,
-    cloud_tenant_id: i64,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> DbResult<Vec<OwnerInterval>> {
+/// Ownership intervals overlapping `[from, to)`: of a registration's user subscriptions, or
+/// of the ones a tenant owned at some point.
+pub async fn owners(c: &mut impl AsExecutor, of: Of, from: NaiveDate, to: NaiveDate) -> DbResult<Vec<OwnerInterval>> {
+    let (column, id) = match of {
+        Of::Registration(id) => ("us.registration_id", id),
+        Of::Tenant(id) => ("o.cloud_tenant_id", id),
+    };
     let q = format!(
-        "SELECT {OWNER_COLUMNS} FROM user_subscription_owners o \
+        "SELECT us.registration_id, o.user_subscription_id, us.subscription_id AS subscription_guid, \
+         t.tenant_id AS tenant_guid, o.effective_on, o.ended_on FROM user_subscription_owners o \
          JOIN user_subscriptions us ON us.id = o.user_subscription_id \
          JOIN cloud_tenants t ON t.id = o.cloud_tenant_id \
-         WHERE o.cloud_tenant_id = $1 AND o.effective_on < $3 AND (o.ended_on IS NULL OR o.ended_on > $2) \
+         WHERE {column} = $1 AND o.effective_on < $3 AND (o.ended_on IS NULL OR o.ended_on > $2) \
          ORDER BY o.user_subscription_id, o.effective_on"
     );
     Ok(sql!(c, |e| sqlx::query_as::<_, OwnerInterval>(&q)
-        .bind(cloud_tenant_id)
+        .bind(id)
         .bind(from)
         .bind(to)
         .fetch_all(e)

@@ -113,6 +113,14 @@ fn accounts_of(p: &PeriodRating) -> Vec<AccountCost> {
     out
 }
 
+/// The period a caller named (`YYYY-MM`), or the month in progress at `now`.
+pub fn period_or_current(raw: Option<&str>, now: DateTime<Utc>) -> Result<BillingPeriod, AppError> {
+    match raw {
+        Some(raw) => BillingPeriod::parse(raw).map_err(|e| AppError::invalid("period", e.to_string())),
+        None => Ok(BillingPeriod::containing(now)),
+    }
+}
+
 /// Every billing account's figures for `period` (`stackbill cost`); with a customer, that
 /// customer's part of each account that bills its usage.
 pub async fn period_cost(
@@ -184,6 +192,8 @@ pub async fn cost_overview(db: &Db, as_of: DateTime<Utc>) -> Result<CostOverview
         previous,
         accounts: Vec::new(),
         customers: Vec::new(),
+        more_accounts: 0,
+        more_customers: 0,
         problem: None,
     };
     let rated = async {
@@ -200,9 +210,21 @@ pub async fn cost_overview(db: &Db, as_of: DateTime<Utc>) -> Result<CostOverview
         }
         Err(e) => return Err(e),
     };
-    overview.accounts = account_rows(&now, &before);
-    overview.customers = customer_rows(&now, &before);
+    (overview.accounts, overview.more_accounts) = largest(account_rows(&now, &before));
+    (overview.customers, overview.more_customers) = largest(customer_rows(&now, &before));
     Ok(overview)
+}
+
+/// Rows a home page lists per table: the largest this month (then last month). Every
+/// account is in `stackbill cost` and the API; the console pages through all of them.
+pub const HOME_ROWS: usize = 20;
+
+fn largest(mut rows: Vec<CostRow>) -> (Vec<CostRow>, usize) {
+    // Stable: equal amounts keep the order by registration and name.
+    rows.sort_by_key(|r| std::cmp::Reverse((r.month_to_date, r.last_month)));
+    let more = rows.len().saturating_sub(HOME_ROWS);
+    rows.truncate(HOME_ROWS);
+    (rows, more)
 }
 
 fn account_rows(now: &PeriodRating, before: &PeriodRating) -> Vec<CostRow> {
@@ -443,7 +465,32 @@ pub fn to_table(figures: &PeriodCost) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::display_width;
+    use super::{display_width, largest, HOME_ROWS};
+    use crate::billing::Currency;
+    use crate::types::CostRow;
+    use rust_decimal::Decimal;
+
+    #[test]
+    fn a_home_page_lists_the_largest_rows_and_counts_the_rest() {
+        let rows: Vec<CostRow> = (0..HOME_ROWS as i64 + 5)
+            .map(|n| CostRow {
+                registration: "azs".into(),
+                reference: format!("account {n}"),
+                kind: None,
+                customer_id: Some(n),
+                customer_name: Some(format!("Customer {n}")),
+                currency: Currency::USD,
+                month_to_date: Decimal::new(n * 100, 2),
+                forecast: None,
+                last_month: Decimal::ZERO,
+                unpriced: Vec::new(),
+            })
+            .collect();
+        let (listed, more) = largest(rows);
+        assert_eq!((listed.len(), more), (HOME_ROWS, 5));
+        assert_eq!(listed[0].customer_id, Some(HOME_ROWS as i64 + 4));
+        assert!(listed.windows(2).all(|w| w[0].month_to_date >= w[1].month_to_date));
+    }
 
     #[test]
     fn chinese_names_take_two_columns_a_character() {

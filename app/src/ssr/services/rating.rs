@@ -166,8 +166,8 @@ pub async fn rate_period(
     let mut usage_by_registration: HashMap<i64, Vec<UsageLine>> = HashMap::new();
     match tenant {
         Some((tenant_row, _)) => {
-            mapping_rows = inputs::tenant_mappings(l.c, tenant_row, from, to).await?;
-            owner_rows = inputs::tenant_owners(l.c, tenant_row, from, to).await?;
+            mapping_rows = inputs::mappings(l.c, inputs::Of::Tenant(tenant_row), from, to).await?;
+            owner_rows = inputs::owners(l.c, inputs::Of::Tenant(tenant_row), from, to).await?;
             let subs: Vec<i64> = owner_rows
                 .iter()
                 .map(|o| o.user_subscription_id)
@@ -200,8 +200,8 @@ pub async fn rate_period(
         }
         None => {
             for r in &regs {
-                mapping_rows.extend(inputs::registration_mappings(l.c, r.id, from, to).await?);
-                owner_rows.extend(inputs::registration_owners(l.c, r.id, from, to).await?);
+                mapping_rows.extend(inputs::mappings(l.c, inputs::Of::Registration(r.id), from, to).await?);
+                owner_rows.extend(inputs::owners(l.c, inputs::Of::Registration(r.id), from, to).await?);
                 let guids = inputs::registration_subscriptions(l.c, r.id).await?;
                 let (rollups, reads) = load_usage(db, l.c, r.id, from, to).await?;
                 l.count(3 + reads);
@@ -210,17 +210,17 @@ pub async fn rate_period(
         }
     }
 
-    // The customers involved and their dated terms.
-    let tenant_guids: Vec<String> = owner_rows
-        .iter()
-        .map(|o| o.tenant_guid.clone())
-        .chain(mapping_rows.iter().map(|m| m.tenant_guid.clone()))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    // A customer's scope names its few tenants; every other scope reads all customers in
-    // one statement (a fixed count, however many accounts).
+    // The customers involved and their dated terms. A customer's scope names its few
+    // tenants; every other scope reads all customers in one statement (a fixed count,
+    // however many accounts).
     let customer_rows = if tenant.is_some() {
+        let tenant_guids: Vec<String> = owner_rows
+            .iter()
+            .map(|o| o.tenant_guid.clone())
+            .chain(mapping_rows.iter().map(|m| m.tenant_guid.clone()))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         l.count(tenant_guids.len().div_ceil(500).max(1));
         inputs::customers_by_tenant(l.c, Some(&tenant_guids)).await?
     } else {
