@@ -3,8 +3,14 @@
 use crate::components::layout::AppShell;
 use crate::context::provide_auth;
 use crate::pages::{
-    finance::FinanceHome, home::HomeRedirect, meters::MetersPage, not_found::NotFound, operator::OperatorHome,
-    portal::PortalHome, sign_in::SignInPage,
+    customers::{CustomerPage, CustomersPage, MappingConfirmPage, NewCustomerPage},
+    finance::FinanceHome,
+    home::HomeRedirect,
+    meters::MetersPage,
+    not_found::NotFound,
+    operator::OperatorHome,
+    portal::PortalHome,
+    sign_in::SignInPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
@@ -56,6 +62,10 @@ pub fn App() -> impl IntoView {
                     <ParentRoute path=path!("") view=AppShell ssr=SsrMode::Async>
                         <Route path=path!("") view=HomeRedirect ssr=SsrMode::Async/>
                         <Route path=path!("operator") view=OperatorHome ssr=SsrMode::Async/>
+                        <Route path=path!("operator/customers") view=CustomersPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/customers/new") view=NewCustomerPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/customers/:id") view=CustomerPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/customers/:id/mapping") view=MappingConfirmPage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>

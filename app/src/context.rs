@@ -48,3 +48,14 @@ pub fn use_auth() -> Auth {
 pub fn use_locale() -> Signal<Locale> {
     use_auth().locale
 }
+
+/// Whether the visitor may change things in the console (operators; finance reads only).
+/// Pages hide write controls otherwise; the services refuse the writes either way.
+pub fn use_can_edit() -> bool {
+    use_auth()
+        .visitor
+        .get_untracked()
+        .and_then(Result::ok)
+        .and_then(|v| v.user)
+        .is_some_and(|u| u.role == crate::types::Role::Operator)
+}

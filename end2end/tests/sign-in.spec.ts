@@ -30,7 +30,7 @@ test.describe("signing in as each demo user", () => {
     await expect(page).toHaveURL(/\/operator$/);
     await expect(page.getByRole("heading", { name: "Operations overview" })).toBeVisible();
     const shell = new Shell(page);
-    await expect(shell.navLinks()).toHaveText(["Overview", "Billing periods", "Meters"]);
+    await expect(shell.navLinks()).toHaveText(["Overview", "Customers", "Billing periods", "Meters"]);
     await expect(page.getByTestId("stat-customers")).toContainText("6");
     await expect(page.getByTestId("stat-mapped")).toContainText("4");
     await expect(page.getByTestId("registrations-table")).toContainText("azs-northwest");
@@ -62,7 +62,7 @@ test.describe("signing in as each demo user", () => {
 
     await expect(page).toHaveURL(/\/finance$/);
     await expect(page.getByRole("heading", { name: "Billing periods" })).toBeVisible();
-    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Meters"]);
+    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Customers", "Meters"]);
     await expect(page.getByTestId("periods-table").locator("tbody tr")).not.toHaveCount(0);
     await expect(page.getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(5);
     await hydrated(page);

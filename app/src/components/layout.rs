@@ -24,10 +24,15 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
     match role {
         Role::Operator => vec![
             ("/operator", Msg::NavOverview),
+            ("/operator/customers", Msg::NavCustomers),
             ("/finance", Msg::NavFinance),
             ("/meters", Msg::NavMeters),
         ],
-        Role::Finance => vec![("/finance", Msg::NavOverview), ("/meters", Msg::NavMeters)],
+        Role::Finance => vec![
+            ("/finance", Msg::NavOverview),
+            ("/operator/customers", Msg::NavCustomers),
+            ("/meters", Msg::NavMeters),
+        ],
         Role::Customer => vec![("/portal", Msg::NavOverview)],
         Role::Ingest => vec![],
     }
@@ -85,7 +90,12 @@ fn SignedInLayout(user: CurrentUser, locale: Locale) -> impl IntoView {
                     {items
                         .into_iter()
                         .map(|(href, msg)| {
-                            let current = move || location.pathname.get() == href;
+                            // A section stays highlighted on its detail pages; the
+                            // overview only on itself.
+                            let current = move || {
+                                let here = location.pathname.get();
+                                here == href || (href != "/operator" && here.starts_with(&format!("{href}/")))
+                            };
                             view! {
                                 <A href=href attr:class=move || if current() { "navlink active" } else { "navlink" }>
                                     {text(locale, msg)}

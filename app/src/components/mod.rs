@@ -2,6 +2,7 @@
 
 pub mod cost;
 pub mod feedback;
+pub mod form;
 pub mod layout;
 pub mod page;
 pub mod stat;

@@ -11,7 +11,7 @@ mod messages;
 pub use format::{
     format_count, format_date, format_datetime, format_decimal, format_money, format_period, format_quantity,
 };
-pub use messages::{and_more, invalid_credentials, retry_in_minutes, text, Msg};
+pub use messages::{and_more, invalid_credentials, mapped_on, retry_in_minutes, showing_range, text, Msg};
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

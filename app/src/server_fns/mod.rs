@@ -7,6 +7,7 @@
 //! [`AppError`]: crate::error::AppError
 
 pub mod account;
+pub mod console;
 pub mod overview;
 
 #[cfg(feature = "ssr")]

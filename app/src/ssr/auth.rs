@@ -81,6 +81,13 @@ impl Caller {
         }
     }
 
+    /// Refuses the caller (403, or 404 for another customer's data) unless it has `access`.
+    /// Every service that changes something starts with this, so a screen, an API route
+    /// and the command line are held to the same rule whatever path reaches the service.
+    pub fn require(&self, access: Access) -> Result<(), AppError> {
+        authorize(Some(self.clone()), access).map(|_| ())
+    }
+
     /// The signed-in user's id, if the caller is a person.
     pub fn user_id(&self) -> Option<i64> {
         match &self.actor {

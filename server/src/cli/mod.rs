@@ -1092,7 +1092,7 @@ async fn mapping(config: Config, command: MappingCommand) -> Result<(), String> 
     let (registration, tenant, subscription, effective_on) = match command {
         MappingCommand::History { tenant } => {
             let tenant = parse_guid(&tenant, "tenant", CloudTenantId::parse)?;
-            let history = mapping_history(&state, tenant).await.map_err(message)?;
+            let history = mapping_history(&state, &Caller::cli(), tenant).await.map_err(message)?;
             if history.is_empty() {
                 println!("Cloud tenant {tenant} has never been mapped.");
             }

@@ -2,6 +2,7 @@
 //! `Authorization: Bearer <token>` (or a browser session). Every handler resolves its
 //! caller and calls the same `authorize` helper as the server functions.
 
+use super::console;
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access, Caller};
@@ -9,7 +10,7 @@ use app::ssr::services::overview;
 use app::ssr::AppState;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
@@ -22,8 +23,18 @@ pub fn router() -> Router<ServerState> {
         .route("/me", get(me))
         .route("/meters", get(meters))
         .route("/registrations", get(registrations))
-        .route("/customers", get(customers))
-        .route("/customers/{id}", get(customer))
+        .route(
+            "/customers",
+            get(console::list_customers).post(console::create_customer),
+        )
+        .route("/customers/{id}", get(customer).put(console::update_customer))
+        .route("/customers/{id}/details", get(console::customer_detail))
+        .route("/mappings", get(console::list_mappings))
+        .route(
+            "/mappings/{tenant}",
+            put(console::put_mapping).delete(console::delete_mapping),
+        )
+        .route("/mappings/{tenant}/history", get(console::mapping_history))
         .route("/customers/{id}/cost", get(customer_cost))
 }
 
@@ -100,13 +111,6 @@ async fn registrations(State(state): State<ServerState>, MaybeCaller(caller): Ma
     auth::authorize(caller, Access::Staff)?;
     let o = overview::operator_overview(&state.app).await?;
     Ok(Json(json!({ "value": o.registrations })))
-}
-
-/// Every customer (staff).
-async fn customers(State(state): State<ServerState>, MaybeCaller(caller): MaybeCaller) -> ApiResult {
-    auth::authorize(caller, Access::Staff)?;
-    let value = overview::list_customers(&state.app).await?;
-    Ok(Json(json!({ "value": value })))
 }
 
 /// One customer: staff, or that customer's own users and tokens (others get 404).

@@ -5,6 +5,7 @@
 mod access;
 mod cli;
 mod collector;
+mod console;
 mod cost;
 mod health;
 mod helpers;

@@ -176,6 +176,177 @@ pub async fn count_tenants_by_mapping(c: &mut impl AsExecutor, today: NaiveDate)
     Ok((mapped, unmapped))
 }
 
+/// The customer list's filter and order, as SQL needs them.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    /// Lower-case words that must all occur in the name (ASCII case-insensitive).
+    pub name_words: Vec<String>,
+    /// The beginning of a cloud tenant GUID (lower case), or a whole one.
+    pub tenant_prefix: Option<String>,
+    /// `Some(true)`: mapped somewhere on `today`; `Some(false)`: mapped nowhere.
+    pub mapped: Option<bool>,
+    /// `name`, `tenant` or `created`.
+    pub sort: &'static str,
+    /// Descending.
+    pub desc: bool,
+}
+
+/// A customer in the console's list.
+#[derive(Debug, Clone, FromRow)]
+pub struct CustomerListRow {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Internal id of its cloud tenant.
+    pub cloud_tenant_id: i64,
+    /// The tenant's GUID.
+    pub tenant_guid: String,
+    /// Locale tag.
+    pub locale: String,
+    /// Registrations on which the tenant is mapped on the day asked for.
+    pub mapped_registrations: i64,
+}
+
+/// One page of customers matching a filter, and how many match in all. Filtering, order
+/// and paging happen in the database (indexes on name and tenant), so a page costs the
+/// same with ten customers or ten thousand.
+pub async fn search_customers(
+    c: &mut impl AsExecutor,
+    f: &CustomerFilter,
+    today: NaiveDate,
+    offset: i64,
+    limit: i64,
+) -> DbResult<(Vec<CustomerListRow>, i64)> {
+    // $1 is the day; the filter's values follow in order.
+    let mut conditions: Vec<String> = Vec::new();
+    let mut values: Vec<String> = Vec::new();
+    for w in &f.name_words {
+        values.push(format!("%{}%", escape_like(w)));
+        conditions.push(format!("LOWER(c.name) LIKE ${} ESCAPE '\\'", values.len() + 1));
+    }
+    if let Some(prefix) = &f.tenant_prefix {
+        values.push(format!("{}%", escape_like(prefix)));
+        let n = values.len() + 1;
+        if f.name_words.is_empty() {
+            conditions.push(format!("t.tenant_id LIKE ${n} ESCAPE '\\'"));
+        } else {
+            // Words that look like the start of a GUID may still be a name ("abc").
+            let names = conditions.join(" AND ");
+            conditions = vec![format!("(({names}) OR t.tenant_id LIKE ${n} ESCAPE '\\')")];
+        }
+    }
+    let mapped = format!(
+        "(SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = c.cloud_tenant_id AND {})",
+        super::mappings::IN_EFFECT_ON_1
+    );
+    match f.mapped {
+        Some(true) => conditions.push(format!("{mapped} > 0")),
+        Some(false) => conditions.push(format!("{mapped} = 0")),
+        None => {}
+    }
+    // $1 (the day) is referenced in every statement, used by the filter or not, so that
+    // both engines accept the same bindings.
+    conditions.insert(0, "$1 IS NOT NULL".to_owned());
+    let filter = format!("WHERE {}", conditions.join(" AND "));
+    let dir = if f.desc { "DESC" } else { "ASC" };
+    let order = match f.sort {
+        "tenant" => format!("t.tenant_id {dir}"),
+        "created" => format!("c.created_at {dir}, c.id {dir}"),
+        _ => format!("c.name {dir}, c.id {dir}"),
+    };
+    let from = "FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id";
+    let count_q = format!("SELECT COUNT(*) {from} {filter}");
+    let n = values.len();
+    let page_q = format!(
+        "SELECT c.id, c.name, c.cloud_tenant_id, t.tenant_id AS tenant_guid, c.locale, \
+         CAST({mapped} AS BIGINT) AS mapped_registrations {from} {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        n + 2,
+        n + 3
+    );
+    let total: i64 = sql!(c, |e| {
+        let mut q = sqlx::query_scalar(&count_q).bind(today);
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.fetch_one(e).await
+    })?;
+    let rows = sql!(c, |e| {
+        let mut q = sqlx::query_as::<_, CustomerListRow>(&page_q).bind(today);
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.bind(limit).bind(offset).fetch_all(e).await
+    })?;
+    Ok((rows, total))
+}
+
+/// `%`, `_` and the escape character itself, escaped for `LIKE … ESCAPE '\'`.
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for ch in s.chars() {
+        if matches!(ch, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+/// Usage records since a day of the user subscriptions each tenant owns today, for the
+/// tenants given (one page of a list): `tenant row → records`.
+pub async fn records_since_by_tenant(
+    c: &mut impl AsExecutor,
+    tenants: &[i64],
+    since: NaiveDate,
+) -> DbResult<std::collections::HashMap<i64, i64>> {
+    if tenants.is_empty() {
+        return Ok(Default::default());
+    }
+    let list: Vec<String> = (0..tenants.len()).map(|i| format!("${}", i + 2)).collect();
+    let q = format!(
+        "SELECT o.cloud_tenant_id, CAST(COALESCE(SUM(d.record_count), 0) AS BIGINT) \
+         FROM user_subscription_owners o JOIN usage_daily d ON d.user_subscription_id = o.user_subscription_id \
+         WHERE o.ended_on IS NULL AND d.usage_on >= $1 AND o.cloud_tenant_id IN ({}) GROUP BY o.cloud_tenant_id",
+        list.join(", ")
+    );
+    let rows: Vec<(i64, i64)> = sql!(c, |e| {
+        let mut q = sqlx::query_as(&q).bind(since);
+        for t in tenants {
+            q = q.bind(*t);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Another customer than `except` with this name, compared without case (ASCII) and
+/// surrounding space: names must tell customers apart on invoices and in lists.
+pub async fn find_other_customer_named(
+    c: &mut impl AsExecutor,
+    name: &str,
+    except: Option<i64>,
+) -> DbResult<Option<i64>> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT id FROM customers WHERE LOWER(TRIM(name)) = LOWER($1) AND id <> $2 ORDER BY id LIMIT 1"
+    )
+    .bind(name.trim())
+    .bind(except.unwrap_or(-1))
+    .fetch_optional(e)
+    .await)?)
+}
+
+/// The display name of a cloud tenant row.
+pub async fn tenant_display_name(c: &mut impl AsExecutor, cloud_tenant_id: i64) -> DbResult<String> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT display_name FROM cloud_tenants WHERE id = $1"
+    )
+    .bind(cloud_tenant_id)
+    .fetch_optional(e)
+    .await)?
+    .unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -263,6 +263,62 @@ pub async fn list_mappings_overlapping(
         .await)?)
 }
 
+/// A mapping in effect on a day with its tenant and customer, for the registration-wide
+/// table.
+#[derive(Debug, Clone, FromRow)]
+pub struct MappingListRow {
+    /// Registration name.
+    pub registration_name: String,
+    /// The tenant's GUID.
+    pub tenant_guid: String,
+    /// Its customer.
+    pub customer_id: Option<i64>,
+    /// That customer's name.
+    pub customer_name: Option<String>,
+    /// The customer subscription.
+    pub subscription_id: String,
+    /// First day of the interval.
+    pub effective_on: NaiveDate,
+    /// First day no longer in effect.
+    pub ended_on: Option<NaiveDate>,
+}
+
+/// One page of the mappings in effect on `day` (on one registration or all), by
+/// registration and customer name, and how many there are.
+pub async fn list_in_effect(
+    c: &mut impl AsExecutor,
+    registration_id: Option<i64>,
+    day: NaiveDate,
+    offset: i64,
+    limit: i64,
+) -> DbResult<(Vec<MappingListRow>, i64)> {
+    let from = format!(
+        "FROM customer_subscriptions cs JOIN registrations r ON r.id = cs.registration_id \
+         JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id LEFT JOIN customers cu ON cu.cloud_tenant_id = t.id \
+         WHERE {IN_EFFECT_ON_1} AND ($2 < 0 OR cs.registration_id = $2)"
+    );
+    let count_q = format!("SELECT COUNT(*) {from}");
+    let page_q = format!(
+        "SELECT r.name AS registration_name, t.tenant_id AS tenant_guid, cu.id AS customer_id, \
+         cu.name AS customer_name, cs.subscription_id, cs.effective_on, cs.ended_on {from} \
+         ORDER BY r.name, cu.name, t.tenant_id LIMIT $3 OFFSET $4"
+    );
+    let reg = registration_id.unwrap_or(-1);
+    let total: i64 = sql!(c, |e| sqlx::query_scalar(&count_q)
+        .bind(day)
+        .bind(reg)
+        .fetch_one(e)
+        .await)?;
+    let rows = sql!(c, |e| sqlx::query_as::<_, MappingListRow>(&page_q)
+        .bind(day)
+        .bind(reg)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await)?;
+    Ok((rows, total))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,3 +75,25 @@ pub async fn registrations(db: &Db, name: Option<&str>) -> Result<Vec<db::regist
         None => Ok(db::registrations::list_registrations(&mut db.conn().await?).await?),
     }
 }
+
+/// A registration by what people type: its id or its exact name (`field` names the input
+/// in the error).
+pub async fn registration_by_key(
+    db: &Db,
+    key: &str,
+    field: &str,
+) -> Result<db::registrations::RegistrationRow, AppError> {
+    let key = key.trim();
+    let mut c = db.conn().await?;
+    let found = match key.parse::<i64>() {
+        Ok(id) => db::registrations::find_registration(&mut c, id).await?,
+        Err(_) => db::registrations::find_registration_by_name(&mut c, key).await?,
+    };
+    found.ok_or_else(|| {
+        if key.is_empty() {
+            AppError::invalid(field, "Choose a registration.")
+        } else {
+            AppError::invalid(field, format!("There is no registration `{key}`."))
+        }
+    })
+}

@@ -10,11 +10,13 @@
 use crate::billing::dated::Dated;
 use crate::billing::{CloudTenantId, SubscriptionId};
 use crate::error::AppError;
-use crate::ssr::auth::Caller;
+use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db::{self, mappings::MappingChangeRow, mappings::NewMappingChange, parse_stored, Tx};
 use crate::ssr::services::accounts::audit;
+use crate::ssr::services::lookup;
 use crate::ssr::services::periods::check_change_day;
 use crate::ssr::state::AppState;
+use crate::types::{ListPage, MappingForm, MappingListItem, MappingPreview};
 use chrono::NaiveDate;
 use serde::Serialize;
 
@@ -108,6 +110,7 @@ pub async fn change_mapping_in(
     today: NaiveDate,
     now: i64,
 ) -> Result<MappingOutcome, AppError> {
+    by.require(Access::Operator)?;
     let reg = db::registrations::find_registration(tx, change.registration_id)
         .await?
         .ok_or_else(|| AppError::not_found("registration_not_found", "No such registration."))?;
@@ -216,33 +219,16 @@ pub async fn change_mapping_in(
     })
 }
 
-/// One change in a tenant's mapping history, as people see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct MappingHistoryEntry {
-    /// Registration name.
-    pub registration: String,
-    /// The subscription from that day (`None`: unmapped, the base).
-    pub subscription: Option<String>,
-    /// First day.
-    pub effective_on: NaiveDate,
-    /// When it was recorded (Unix seconds).
-    pub recorded_at: i64,
-    /// Who recorded it.
-    pub actor: String,
-    /// Their email or name then.
-    pub actor_label: String,
-    /// Where it came from.
-    pub source: String,
-    /// Replaced by a later change recorded for the same day: it never took effect.
-    pub replaced: bool,
-}
+pub use crate::types::MappingHistoryEntry;
 
 /// Every mapping change of a tenant on every registration, newest recorded first,
 /// replaced ones included and marked.
 pub async fn mapping_history(
     state: &AppState,
+    by: &Caller,
     cloud_tenant: CloudTenantId,
 ) -> Result<Vec<MappingHistoryEntry>, AppError> {
+    by.require(Access::Staff)?;
     let mut c = state.db.conn().await?;
     let Some(tenant) = db::customers::find_cloud_tenant(&mut c, &cloud_tenant.to_string()).await? else {
         return Ok(Vec::new());
@@ -265,6 +251,134 @@ pub async fn mapping_history(
                 .any(|o| o.id > r.id && o.registration_id == r.registration_id && o.effective_on == r.effective_on),
         })
         .collect())
+}
+
+/// Reads a typed mapping change: the registration by name or id, the subscription
+/// (empty: unmap) and the day (empty: today), each refused with its field named.
+pub async fn parse_form(
+    state: &AppState,
+    cloud_tenant: CloudTenantId,
+    form: &MappingForm,
+    source: ChangeSource,
+) -> Result<MappingChange, AppError> {
+    let reg = lookup::registration_by_key(&state.db, &form.registration, "registration").await?;
+    let subscription = match form.customer_subscription_id.trim() {
+        "" => None,
+        raw => Some(SubscriptionId::parse(raw).map_err(|_| {
+            AppError::invalid(
+                "customer_subscription_id",
+                format!("`{raw}` is not a subscription GUID; expected 32 hexadecimal digits."),
+            )
+        })?),
+    };
+    let effective_on =
+        match form.effective_on.trim() {
+            "" => None,
+            raw => Some(NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
+                AppError::invalid("effective_on", format!("`{raw}` is not a day; expected YYYY-MM-DD."))
+            })?),
+        };
+    Ok(MappingChange {
+        registration_id: reg.id,
+        cloud_tenant,
+        subscription,
+        effective_on,
+        source,
+    })
+}
+
+/// What a change would do, without doing it: the change runs in a transaction that is
+/// rolled back, so the preview applies exactly the rules (and refusals) of the real one.
+pub async fn preview_change(state: &AppState, by: &Caller, change: &MappingChange) -> Result<MappingOutcome, AppError> {
+    let now = state.now_secs();
+    let today = state.clock.now().date_naive();
+    let mut tx = state.db.begin().await?;
+    let outcome = change_mapping_in(&mut tx, by, change, today, now).await;
+    tx.rollback().await?;
+    outcome
+}
+
+/// A console change for a customer's tenant: previewed (`apply == false`) or applied.
+pub async fn customer_mapping(
+    state: &AppState,
+    by: &Caller,
+    customer_id: i64,
+    form: &MappingForm,
+    apply: bool,
+) -> Result<MappingPreview, AppError> {
+    by.require(Access::Operator)?;
+    let mut c = state.db.conn().await?;
+    let customer = db::customers::find_customer(&mut c, customer_id)
+        .await?
+        .ok_or_else(|| {
+            AppError::not_found(
+                "customer_not_found",
+                format!("There is no customer with id {customer_id}."),
+            )
+        })?;
+    drop(c);
+    let tenant = parse_stored("cloud tenant", &customer.tenant_guid, CloudTenantId::parse)?;
+    let change = parse_form(state, tenant, form, ChangeSource::Console).await?;
+    let outcome = if apply {
+        change_mapping(state, by, change.clone()).await?
+    } else {
+        preview_change(state, by, &change).await?
+    };
+    let reg = lookup::registration_by_id(&state.db, change.registration_id).await?;
+    Ok(MappingPreview {
+        customer_id,
+        customer: customer.name,
+        cloud_tenant_id: customer.tenant_guid,
+        registration_id: reg.id,
+        registration: reg.name,
+        base_subscription_id: reg.base_subscription_id,
+        effective_on: outcome.effective_on,
+        before: outcome.before.map(|s| s.to_string()),
+        after: outcome.after.map(|s| s.to_string()),
+        replaced_same_day: outcome.replaced_same_day,
+    })
+}
+
+/// One page of the mappings in effect on a day (default today), on one registration (by
+/// name or id) or all. Staff only.
+pub async fn list_mappings(
+    state: &AppState,
+    by: &Caller,
+    registration: Option<&str>,
+    at: Option<&str>,
+    offset: i64,
+    limit: i64,
+) -> Result<ListPage<MappingListItem>, AppError> {
+    by.require(Access::Staff)?;
+    let (offset, limit) = super::customers::page_bounds(offset, limit);
+    let registration_id = match registration.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(key) => Some(lookup::registration_by_key(&state.db, key, "registration").await?.id),
+        None => None,
+    };
+    let day = match at.map(str::trim).filter(|a| !a.is_empty()) {
+        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map_err(|_| AppError::invalid("at", format!("`{raw}` is not a day; expected YYYY-MM-DD.")))?,
+        None => state.clock.now().date_naive(),
+    };
+    let mut c = state.db.conn().await?;
+    let (rows, total) = db::mappings::list_in_effect(&mut c, registration_id, day, offset, limit).await?;
+    Ok(ListPage {
+        items: rows
+            .into_iter()
+            .map(|r| MappingListItem {
+                registration: r.registration_name,
+                cloud_tenant_id: r.tenant_guid,
+                customer_id: r.customer_id,
+                customer: r.customer_name,
+                customer_subscription_id: r.subscription_id,
+                effective_on: r.effective_on,
+                ended_on: r.ended_on,
+            })
+            .collect(),
+        total,
+        offset,
+        limit,
+    })
 }
 
 /// Whether a cloud tenant (its row) is mapped to a customer subscription on a
@@ -371,7 +485,7 @@ pub(crate) mod tests {
                 vec![(SUB_X.to_owned(), day("2026-02-01"), Some(day("2026-03-10")))]
             );
             // Every change is in the history, with its actor; the replaced ones are marked.
-            let history = mapping_history(&state, CloudTenantId::parse(TENANT).unwrap())
+            let history = mapping_history(&state, &Caller::cli(), CloudTenantId::parse(TENANT).unwrap())
                 .await
                 .unwrap();
             assert_eq!(history.len(), 4);

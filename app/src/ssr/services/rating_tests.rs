@@ -510,3 +510,66 @@ async fn a_tiered_meter_through_storage_equals_the_billing_core_on_the_same_reco
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_console_unmap_mid_month_sends_the_rest_of_the_month_to_the_base_and_a_preview_changes_nothing() {
+    use crate::ssr::services::mappings::customer_mapping;
+    use crate::types::MappingForm;
+    for_each_engine(|db| async move {
+        let (state, reg, customers) = february(&db).await;
+        let now = state.clock.now();
+        let before = totals(&costs::period_cost(&db, Scope::Everything, feb(), now).await.unwrap());
+        let unmap = MappingForm {
+            registration: reg.to_string(),
+            customer_subscription_id: String::new(),
+            effective_on: "2026-02-20".into(),
+        };
+        // The confirmation step runs the change and rolls it back.
+        let preview = customer_mapping(&state, &Caller::cli(), customers["a"], &unmap, false)
+            .await
+            .unwrap();
+        assert_eq!(
+            (preview.before.as_deref(), preview.after.as_deref()),
+            (Some(SUB_Y), None)
+        );
+        assert_eq!(
+            totals(&costs::period_cost(&db, Scope::Everything, feb(), now).await.unwrap()),
+            before
+        );
+        customer_mapping(&state, &Caller::cli(), customers["a"], &unmap, true)
+            .await
+            .unwrap();
+        // Y keeps 10–19 February (5 days at 0.50, 5 at 0.40); A's 20th–28th (9 days at
+        // 0.40) join the base as a section of their own.
+        let after = costs::period_cost(&db, Scope::Everything, feb(), now).await.unwrap();
+        assert_eq!(
+            totals(&after),
+            vec![
+                (SUB_Y.to_owned(), dec!(45.00), 0),
+                (SUB_X.to_owned(), dec!(45.00), 1),
+                (SUB_Z.to_owned(), dec!(138.60), 0),
+                (BASE.to_owned(), dec!(288.00), 0),
+            ]
+        );
+        let rated = rate_period(&db, Scope::Everything, feb(), now, Detail::Shares)
+            .await
+            .unwrap();
+        let base = rated.registrations[0].rating.account(sub(BASE)).unwrap();
+        let a_section = base
+            .sections
+            .iter()
+            .find(|s| s.section == Section::Tenant(tenant(TENANT_A)))
+            .unwrap();
+        assert_eq!(a_section.total(Currency::USD).amount(), dec!(36.00));
+        // Finance may look but not change.
+        let finance = Caller {
+            role: crate::types::Role::Finance,
+            ..Caller::cli()
+        };
+        let err = customer_mapping(&state, &finance, customers["a"], &unmap, true)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status(), 403);
+    })
+    .await;
+}

@@ -401,3 +401,6 @@ pub struct CustomerSummary {
     /// Locale tag.
     pub locale: String,
 }
+
+mod console;
+pub use console::*;

@@ -1,0 +1,66 @@
+//! The operator console's server functions: customers and their mappings. Each one is a
+//! thin shell around the service `/api/v1` calls too; the services authorise (operators
+//! write, finance reads), validate, audit and commit.
+//!
+//! Writes end in a redirect so that the plain HTML form posts the pages render before
+//! hydration land on a page too.
+
+use crate::error::AppError;
+use crate::types::{
+    CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage, MappingForm, MappingPreview,
+};
+use leptos::prelude::*;
+
+/// One page of the customer list.
+#[server(prefix = "/api/fn", endpoint = "list_customers")]
+pub async fn list_customers(query: CustomerQuery) -> Result<ListPage<CustomerListItem>, AppError> {
+    use crate::ssr::{auth::Access, services::customers};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    customers::list_customers(&state, &caller, &query).await
+}
+
+/// A customer with its mappings.
+#[server(prefix = "/api/fn", endpoint = "customer_detail")]
+pub async fn get_customer_detail(id: i64) -> Result<CustomerDetail, AppError> {
+    use crate::ssr::{auth::Access, services::customers};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    customers::customer_detail(&state, &caller, id).await
+}
+
+/// Creates a customer, then shows it.
+#[server(prefix = "/api/fn", endpoint = "create_customer")]
+pub async fn create_customer(form: CustomerForm) -> Result<i64, AppError> {
+    use crate::ssr::{auth::Access, services::customers};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    let id = customers::create_customer(&state, &caller, &form).await?;
+    leptos_axum::redirect(&format!("/operator/customers/{id}"));
+    Ok(id)
+}
+
+/// Saves a customer's details, then shows it.
+#[server(prefix = "/api/fn", endpoint = "update_customer")]
+pub async fn update_customer(id: i64, form: CustomerForm) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::customers};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    customers::update_customer(&state, &caller, id, &form).await?;
+    leptos_axum::redirect(&format!("/operator/customers/{id}"));
+    Ok(())
+}
+
+/// What a mapping change would do (nothing is saved).
+#[server(prefix = "/api/fn", endpoint = "preview_mapping")]
+pub async fn preview_mapping(customer_id: i64, form: MappingForm) -> Result<MappingPreview, AppError> {
+    use crate::ssr::{auth::Access, services::mappings};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    mappings::customer_mapping(&state, &caller, customer_id, &form, false).await
+}
+
+/// Applies a confirmed mapping change, then shows the customer.
+#[server(prefix = "/api/fn", endpoint = "apply_mapping")]
+pub async fn apply_mapping(customer_id: i64, form: MappingForm) -> Result<MappingPreview, AppError> {
+    use crate::ssr::{auth::Access, services::mappings};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    let done = mappings::customer_mapping(&state, &caller, customer_id, &form, true).await?;
+    leptos_axum::redirect(&format!("/operator/customers/{customer_id}"));
+    Ok(done)
+}

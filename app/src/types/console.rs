@@ -1,0 +1,297 @@
+//! What the operator console's screens and `/api/v1` exchange: server-side pages of lists,
+//! customers with their mappings, and mapping previews.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The largest page any list serves.
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// One page of a list that is filtered, sorted and paged on the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ListPage<T> {
+    /// The rows of this page.
+    pub items: Vec<T>,
+    /// Rows matching the filter, on every page.
+    pub total: i64,
+    /// Rows before this page.
+    pub offset: i64,
+    /// Page size asked for.
+    pub limit: i64,
+}
+
+impl<T> ListPage<T> {
+    /// The cursor of the next page, if there is one (opaque to clients).
+    pub fn next_cursor(&self) -> Option<String> {
+        let next = self.offset + self.items.len() as i64;
+        (next < self.total && !self.items.is_empty()).then(|| encode_cursor(next))
+    }
+}
+
+/// A page cursor as clients see it: opaque, stable across releases.
+pub fn encode_cursor(offset: i64) -> String {
+    format!("o{offset}")
+}
+
+/// The offset a cursor stands for; `None` for a cursor this server never issued.
+pub fn decode_cursor(cursor: &str) -> Option<i64> {
+    cursor.strip_prefix('o')?.parse().ok().filter(|o| *o >= 0)
+}
+
+/// The order of the customer list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomerSort {
+    /// By name (then id).
+    #[default]
+    Name,
+    /// By cloud tenant GUID.
+    Tenant,
+    /// By creation (then id).
+    Created,
+}
+
+impl CustomerSort {
+    /// Parses the `sort` parameter.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "name" => Some(CustomerSort::Name),
+            "tenant" => Some(CustomerSort::Tenant),
+            "created" => Some(CustomerSort::Created),
+            _ => None,
+        }
+    }
+
+    /// The parameter value.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CustomerSort::Name => "name",
+            CustomerSort::Tenant => "tenant",
+            CustomerSort::Created => "created",
+        }
+    }
+}
+
+/// Which customers by how they are billed today.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BilledToFilter {
+    /// Mapped to a customer subscription on at least one registration.
+    Mapped,
+    /// Mapped nowhere: every registration bills it to its base subscription.
+    Base,
+}
+
+impl BilledToFilter {
+    /// Parses the `billed_to` parameter (`""` is no filter).
+    pub fn parse(raw: &str) -> Result<Option<Self>, crate::error::AppError> {
+        match raw {
+            "" => Ok(None),
+            "mapped" => Ok(Some(BilledToFilter::Mapped)),
+            "base" => Ok(Some(BilledToFilter::Base)),
+            _ => Err(crate::error::AppError::invalid(
+                "billed_to",
+                "`billed_to` is mapped or base.",
+            )),
+        }
+    }
+}
+
+/// The customer list's filter, order and page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CustomerQuery {
+    /// Words of the name, or a cloud tenant GUID (any form) or its beginning.
+    #[serde(default)]
+    pub q: String,
+    /// Order.
+    #[serde(default)]
+    pub sort: CustomerSort,
+    /// Descending.
+    #[serde(default)]
+    pub desc: bool,
+    /// Only mapped customers, or only those on the base.
+    #[serde(default)]
+    pub billed_to: Option<BilledToFilter>,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: i64,
+    /// Page size (capped at [`MAX_PAGE_SIZE`]); 0 means the default.
+    #[serde(default)]
+    pub limit: i64,
+}
+
+/// A customer in the console's list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerListItem {
+    /// Id.
+    pub id: i64,
+    /// Name (any script).
+    pub name: String,
+    /// Its cloud tenant (canonical GUID).
+    pub cloud_tenant_id: String,
+    /// Locale tag.
+    pub locale: String,
+    /// Registrations on which the tenant has a customer subscription today.
+    pub mapped_registrations: i64,
+    /// Usage records of its user subscriptions this month.
+    pub records_this_month: i64,
+}
+
+/// A customer with everything the console edits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerDetail {
+    /// Id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Cloud tenant (canonical GUID).
+    pub cloud_tenant_id: String,
+    /// The directory's display name.
+    pub tenant_display_name: String,
+    /// Billing contact (email).
+    pub billing_email: String,
+    /// Postal address, several lines.
+    pub billing_address: String,
+    /// Locale tag.
+    pub locale: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Today (UTC), the default effective day of a change.
+    pub today: NaiveDate,
+    /// The tenant's mapping on every registration.
+    pub mappings: Vec<TenantMapping>,
+    /// Every interval the tenant was, is or will be mapped, newest first.
+    pub intervals: Vec<MappingInterval>,
+    /// Every recorded change, newest first.
+    pub history: Vec<MappingHistoryEntry>,
+}
+
+/// A tenant's mapping on one registration, today and ahead.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TenantMapping {
+    /// Registration id.
+    pub registration_id: i64,
+    /// Registration name.
+    pub registration: String,
+    /// Its base subscription (where the tenant's usage goes when unmapped).
+    pub base_subscription_id: String,
+    /// The customer subscription in effect today (`None`: falls back to the base).
+    pub current: Option<String>,
+    /// Since when today's state holds (`None`: always).
+    pub since: Option<NaiveDate>,
+    /// Changes dated after today.
+    pub upcoming: Vec<MappingInterval>,
+}
+
+/// One effective interval of a mapping: `[from, to)` in UTC days.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingInterval {
+    /// Registration name.
+    pub registration: String,
+    /// The customer subscription.
+    pub subscription_id: String,
+    /// First day.
+    pub from: NaiveDate,
+    /// First day no longer in effect (`None`: open).
+    pub to: Option<NaiveDate>,
+}
+
+/// One change in a tenant's mapping history, as people see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingHistoryEntry {
+    /// Registration name.
+    pub registration: String,
+    /// The subscription from that day (`None`: unmapped, the base).
+    pub subscription: Option<String>,
+    /// First day.
+    pub effective_on: NaiveDate,
+    /// When it was recorded (Unix seconds).
+    pub recorded_at: i64,
+    /// Who recorded it.
+    pub actor: String,
+    /// Their email or name then.
+    pub actor_label: String,
+    /// Where it came from.
+    pub source: String,
+    /// Replaced by a later change recorded for the same day: it never took effect.
+    pub replaced: bool,
+}
+
+/// What a mapping change would do (or did), for the confirmation step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingPreview {
+    /// The customer.
+    pub customer_id: i64,
+    /// Its name.
+    pub customer: String,
+    /// Its cloud tenant.
+    pub cloud_tenant_id: String,
+    /// Registration id.
+    pub registration_id: i64,
+    /// Registration name.
+    pub registration: String,
+    /// Its base subscription.
+    pub base_subscription_id: String,
+    /// The first day of the change.
+    pub effective_on: NaiveDate,
+    /// The customer subscription in effect that day before the change (`None`: base).
+    pub before: Option<String>,
+    /// And after it (`None`: base).
+    pub after: Option<String>,
+    /// It replaces a change already recorded for that day.
+    pub replaced_same_day: bool,
+}
+
+/// A mapping in effect on a day, in the registration-wide table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingListItem {
+    /// Registration name.
+    pub registration: String,
+    /// The cloud tenant.
+    pub cloud_tenant_id: String,
+    /// Its customer, if one is recorded.
+    pub customer_id: Option<i64>,
+    /// That customer's name.
+    pub customer: Option<String>,
+    /// The customer subscription.
+    pub customer_subscription_id: String,
+    /// First day of this interval.
+    pub effective_on: NaiveDate,
+    /// First day no longer in effect (`None`: open).
+    pub ended_on: Option<NaiveDate>,
+}
+
+/// A customer as typed in the console's form or sent to `/api/v1/customers`: text as
+/// entered, checked and normalised by the service.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CustomerForm {
+    /// Name, in any script.
+    pub name: String,
+    /// The cloud tenant (directory) GUID, in any case, with or without hyphens or braces.
+    pub cloud_tenant_id: String,
+    /// The directory's display name (`contoso.onmicrosoft.com`), optional.
+    #[serde(default)]
+    pub tenant_display_name: String,
+    /// The billing contact's email, optional.
+    #[serde(default)]
+    pub billing_email: String,
+    /// Postal address, several lines, optional.
+    #[serde(default)]
+    pub billing_address: String,
+    /// Locale of its portal and documents (`en`, `fr`, `nl`, `zh-TW`, `zh-CN`); default `en`.
+    #[serde(default)]
+    pub locale: String,
+}
+
+/// A mapping change as typed in the console or sent to `PUT /api/v1/mappings/{tenant}`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MappingForm {
+    /// The registration, by name or id.
+    pub registration: String,
+    /// The customer subscription from that day; empty unmaps (back to the base).
+    #[serde(default)]
+    pub customer_subscription_id: String,
+    /// The first UTC day (`YYYY-MM-DD`); empty: today.
+    #[serde(default)]
+    pub effective_on: String,
+}

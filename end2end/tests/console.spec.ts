@@ -1,0 +1,130 @@
+import { expect, test, type Page } from "@playwright/test";
+import { credential, hydrated, screenshot, SignInPage } from "./support";
+
+/** A random GUID (the journeys create their own customer, so they can run again). */
+function guid(): string {
+  return "xxxxxxxx-xxxx-4xxx-8xxx-xxxxxxxxxxxx".replace(/x/g, () => Math.floor(Math.random() * 16).toString(16));
+}
+
+/** A UTC day as YYYY-MM-DD. */
+function utcDay(d: Date): string {
+  return d.toISOString().slice(0, 10);
+}
+
+async function signInAs(page: Page, role: "operator" | "finance"): Promise<void> {
+  const who = credential(role);
+  const signIn = new SignInPage(page);
+  await signIn.open();
+  await signIn.signIn(who.email, who.password);
+  await expect(page).toHaveURL(role === "operator" ? /\/operator$/ : /\/finance$/);
+}
+
+test.describe("the operator console: customers and mappings", () => {
+  let consoleErrors: string[] = [];
+  test.beforeEach(async ({ page }) => {
+    consoleErrors = [];
+    page.on("console", (msg) => {
+      const expected = /Failed to load resource: the server responded with a status of (401|403|404|409|422)/;
+      if (msg.type() === "error" && !expected.test(msg.text())) consoleErrors.push(msg.text());
+    });
+    page.on("pageerror", (err) => consoleErrors.push(err.message));
+  });
+  test.afterEach(() => {
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
+  test("create a customer, map its tenant, re-map it from a later day, see the badge, the history and the API agree", async ({
+    page,
+  }) => {
+    const tenant = guid();
+    const first = guid();
+    const second = guid();
+    const name = `E2E 測試客戶 ${tenant.slice(0, 4)}`;
+    const now = new Date();
+    const today = utcDay(now);
+    const nextMonth = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)));
+
+    await signInAs(page, "operator");
+    await page.locator("nav.mainnav a", { hasText: "Customers" }).click();
+    await expect(page).toHaveURL(/\/operator\/customers$/);
+    await expect(page.getByTestId("customers-table")).toContainText("Falls back to base");
+    await expect(page.getByTestId("customers-table")).toContainText("Mapped");
+    await hydrated(page);
+    await screenshot(page, "operator-customers");
+
+    // A bad GUID is refused next to its field; nothing is saved until it is fixed.
+    await page.getByTestId("new-customer").click();
+    await expect(page).toHaveURL(/\/operator\/customers\/new$/);
+    await hydrated(page);
+    await page.getByTestId("customer-name").fill(name);
+    await page.getByTestId("customer-tenant").fill("not-a-guid");
+    await page.getByTestId("customer-save").click();
+    await expect(page.getByTestId("error-cloud_tenant_id")).toContainText("is not a directory");
+    await screenshot(page, "operator-customer-new-error");
+    await page.getByTestId("customer-tenant").fill(tenant.toUpperCase());
+    await page.getByTestId("customer-save").click();
+    await expect(page).toHaveURL(/\/operator\/customers\/\d+$/);
+    await expect(page.getByTestId("customer-title")).toContainText(name);
+    await expect(page.getByTestId("customer-tenant-id")).toHaveText(tenant);
+    await expect(page.getByTestId("customer-title").getByTestId("badge-base")).toBeVisible();
+    await hydrated(page);
+
+    // Map: review what changes, confirm, and the badge changes.
+    const mapForm = page.getByTestId("map-form").first();
+    await mapForm.getByTestId("map-subscription").fill(first);
+    await mapForm.getByTestId("map-review").click();
+    await expect(page).toHaveURL(/\/mapping\?/);
+    await expect(page.getByTestId("preview-before")).toContainText("Falls back to base");
+    await expect(page.getByTestId("preview-after")).toContainText(first);
+    await hydrated(page);
+    await screenshot(page, "operator-mapping-confirm");
+    await page.getByTestId("confirm-mapping").click();
+    await expect(page).toHaveURL(/\/operator\/customers\/\d+$/);
+    await expect(page.getByTestId("customer-title").getByTestId("badge-mapped")).toBeVisible();
+    await expect(page.getByTestId("current-subscription").first()).toHaveText(first);
+    let api = await (await page.request.get(`/api/v1/customers?q=${tenant}`)).json();
+    expect(api.value[0].mapped_registrations).toBe(1);
+
+    // Re-map from the first day of next month: scheduled, and in the history.
+    await hydrated(page);
+    await page.getByTestId("map-form").first().getByTestId("map-subscription").fill(second);
+    await page.getByTestId("map-form").first().getByTestId("map-day").fill(nextMonth);
+    await page.getByTestId("map-form").first().getByTestId("map-review").click();
+    await expect(page.getByTestId("preview-before")).toContainText(first);
+    await expect(page.getByTestId("preview-after")).toContainText(second);
+    await page.getByTestId("confirm-mapping").click();
+    await expect(page).toHaveURL(/\/operator\/customers\/\d+$/);
+    await expect(page.getByTestId("mappings-table")).toContainText(second);
+    await expect(page.getByTestId("history-table").locator("tbody tr")).toHaveCount(2);
+    await expect(page.getByTestId("intervals-table").locator("tbody tr")).toHaveCount(2);
+    await screenshot(page, "operator-customer-mapped");
+    const history = await (await page.request.get(`/api/v1/mappings/${tenant}/history`)).json();
+    expect(history.value.map((h: { subscription: string; effective_on: string }) => [h.subscription, h.effective_on])).toEqual([
+      [second, nextMonth],
+      [first, today],
+    ]);
+
+    // Unmap from today (it replaces today's mapping) so the demo's figures stay as they were.
+    await hydrated(page);
+    await page.getByTestId("unmap-form").first().getByTestId("unmap-review").click();
+    await expect(page.getByTestId("preview-after")).toContainText("Falls back to base");
+    await page.getByTestId("confirm-mapping").click();
+    await expect(page).toHaveURL(/\/operator\/customers\/\d+$/);
+    await expect(page.getByTestId("customer-title").getByTestId("badge-base")).toBeVisible();
+    api = await (await page.request.get(`/api/v1/customers?q=${tenant}`)).json();
+    expect(api.value[0].mapped_registrations).toBe(0);
+  });
+
+  test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
+    await signInAs(page, "finance");
+    await page.locator("nav.mainnav a", { hasText: "Customers" }).click();
+    await expect(page.getByTestId("customers-table")).toBeVisible();
+    await expect(page.getByTestId("new-customer")).toHaveCount(0);
+    await page.getByTestId("customer-link").first().click();
+    await expect(page.getByTestId("mappings-table")).toBeVisible();
+    await expect(page.getByTestId("map-form")).toHaveCount(0);
+    await expect(page.getByTestId("edit-customer")).toHaveCount(0);
+    await hydrated(page);
+    await screenshot(page, "finance-customer");
+  });
+});

@@ -1,0 +1,261 @@
+//! The console's actions for scripts: `/api/v1/customers` and `/api/v1/mappings`. Each
+//! handler reads its input and calls the same service as the console's server function;
+//! the services authorise (operators write, finance reads), validate, audit and commit.
+//!
+//! Lists answer `{"value":[…],"total":N,"nextLink":"…"}`; `nextLink` carries an opaque
+//! `cursor` and is absent on the last page.
+
+use super::api::{ApiError, MaybeCaller};
+use crate::ServerState;
+use app::billing::CloudTenantId;
+use app::error::AppError;
+use app::ssr::auth::{self, Access};
+use app::ssr::services::{customers, mappings};
+use app::types::{decode_cursor, BilledToFilter, CustomerForm, CustomerQuery, CustomerSort, ListPage, MappingForm};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde::Serialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+type Params = Query<HashMap<String, String>>;
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError(AppError::bad_request(format!(
+            "The body is not the JSON this endpoint takes: {e}."
+        )))
+    })
+}
+
+fn to_json(value: impl Serialize) -> Result<serde_json::Value, ApiError> {
+    serde_json::to_value(value).map_err(|e| ApiError(auth::internal("api json", e)))
+}
+
+/// `offset` and `limit` from `cursor` and `limit`.
+fn paging(p: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
+    let offset = match p.get("cursor").map(String::as_str) {
+        None | Some("") => 0,
+        Some(c) => decode_cursor(c).ok_or_else(|| {
+            ApiError(AppError::invalid(
+                "cursor",
+                "This cursor was not issued by this list; start without one.",
+            ))
+        })?,
+    };
+    let limit = match p.get("limit").map(String::as_str) {
+        None | Some("") => 0,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|l| (1..=app::types::MAX_PAGE_SIZE).contains(l))
+            .ok_or_else(|| {
+                ApiError(AppError::invalid(
+                    "limit",
+                    format!("`limit` is a number from 1 to {}.", app::types::MAX_PAGE_SIZE),
+                ))
+            })?,
+    };
+    Ok((offset, limit))
+}
+
+/// A list page as JSON, with the link to the next page (same parameters, new cursor).
+fn list_json<T: Serialize>(
+    path: &str,
+    p: &HashMap<String, String>,
+    page: ListPage<T>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let next_link = page.next_cursor().map(|cursor| {
+        let mut pairs: Vec<(String, String)> = p
+            .iter()
+            .filter(|(k, _)| k.as_str() != "cursor")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        pairs.sort();
+        pairs.push(("cursor".into(), cursor));
+        let query: Vec<String> = pairs
+            .iter()
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    app::components::form::encode_component(k),
+                    app::components::form::encode_component(v)
+                )
+            })
+            .collect();
+        format!("/api/v1{path}?{}", query.join("&"))
+    });
+    let mut body = json!({ "value": to_json(&page.items)?, "total": page.total });
+    if let Some(link) = next_link {
+        body["nextLink"] = json!(link);
+    }
+    Ok(Json(body))
+}
+
+/// `GET /api/v1/customers?q=&billed_to=mapped|base&sort=name|tenant|created&desc=true&cursor=&limit=`
+pub(super) async fn list_customers(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Params,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let (offset, limit) = paging(&p)?;
+    let sort = match p.get("sort").map(String::as_str) {
+        None | Some("") => CustomerSort::Name,
+        Some(s) => CustomerSort::parse(s)
+            .ok_or_else(|| ApiError(AppError::invalid("sort", "`sort` is name, tenant or created.")))?,
+    };
+    let billed_to = BilledToFilter::parse(p.get("billed_to").map(String::as_str).unwrap_or(""))?;
+    let query = CustomerQuery {
+        q: p.get("q").cloned().unwrap_or_default(),
+        sort,
+        desc: matches!(p.get("desc").map(String::as_str), Some("true" | "1")),
+        billed_to,
+        offset,
+        limit,
+    };
+    let page = customers::list_customers(&state.app, &caller, &query).await?;
+    list_json("/customers", &p, page)
+}
+
+/// `GET /api/v1/customers/{id}/details`: the customer with its mappings and history.
+pub(super) async fn customer_detail(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    Ok(Json(to_json(
+        customers::customer_detail(&state.app, &caller, id).await?,
+    )?))
+}
+
+/// `POST /api/v1/customers` with `{"name","cloud_tenant_id",…}`: 201 and the customer.
+pub(super) async fn create_customer(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: CustomerForm = json_body(&body)?;
+    let id = customers::create_customer(&state.app, &caller, &form).await?;
+    let detail = customers::customer_detail(&state.app, &caller, id).await?;
+    Ok((StatusCode::CREATED, Json(to_json(detail)?)).into_response())
+}
+
+/// `PUT /api/v1/customers/{id}` with the whole customer.
+pub(super) async fn update_customer(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: CustomerForm = json_body(&body)?;
+    customers::update_customer(&state.app, &caller, id, &form).await?;
+    Ok(Json(to_json(
+        customers::customer_detail(&state.app, &caller, id).await?,
+    )?))
+}
+
+/// `GET /api/v1/mappings?registration=&at=YYYY-MM-DD&cursor=&limit=`: the mappings in
+/// effect on a day (default today).
+pub(super) async fn list_mappings(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Params,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let (offset, limit) = paging(&p)?;
+    let page = mappings::list_mappings(
+        &state.app,
+        &caller,
+        p.get("registration").map(String::as_str),
+        p.get("at").map(String::as_str),
+        offset,
+        limit,
+    )
+    .await?;
+    list_json("/mappings", &p, page)
+}
+
+fn tenant(raw: &str) -> Result<CloudTenantId, ApiError> {
+    CloudTenantId::parse(raw).map_err(|_| {
+        ApiError(AppError::invalid(
+            "cloud_tenant_id",
+            format!("`{raw}` is not a directory (cloud tenant) GUID."),
+        ))
+    })
+}
+
+async fn apply(
+    state: &ServerState,
+    caller: &auth::Caller,
+    tenant: CloudTenantId,
+    form: &MappingForm,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let change = mappings::parse_form(&state.app, tenant, form, mappings::ChangeSource::Api).await?;
+    let outcome = mappings::change_mapping(&state.app, caller, change).await?;
+    Ok(Json(json!({
+        "cloud_tenant_id": tenant.to_string(),
+        "effective_on": outcome.effective_on,
+        "before": outcome.before.map(|s| s.to_string()),
+        "after": outcome.after.map(|s| s.to_string()),
+        "replaced_same_day": outcome.replaced_same_day,
+        "change_id": outcome.change_id,
+    })))
+}
+
+/// `PUT /api/v1/mappings/{cloud_tenant_id}` with `{"registration","customer_subscription_id","effective_on"}`:
+/// maps or re-maps from that day.
+pub(super) async fn put_mapping(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(raw): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let tenant = tenant(&raw)?;
+    let form: MappingForm = json_body(&body)?;
+    if form.customer_subscription_id.trim().is_empty() {
+        return Err(ApiError(AppError::invalid(
+            "customer_subscription_id",
+            "Give the customer subscription; to unmap, use DELETE.",
+        )));
+    }
+    apply(&state, &caller, tenant, &form).await
+}
+
+/// `DELETE /api/v1/mappings/{cloud_tenant_id}?registration=&effective_on=`: the tenant
+/// falls back to the base subscription from that day.
+pub(super) async fn delete_mapping(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(raw): Path<String>,
+    Query(p): Params,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let tenant = tenant(&raw)?;
+    let form = MappingForm {
+        registration: p.get("registration").cloned().unwrap_or_default(),
+        customer_subscription_id: String::new(),
+        effective_on: p.get("effective_on").cloned().unwrap_or_default(),
+    };
+    apply(&state, &caller, tenant, &form).await
+}
+
+/// `GET /api/v1/mappings/{cloud_tenant_id}/history`: every recorded change, newest first.
+pub(super) async fn mapping_history(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(raw): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let tenant = tenant(&raw)?;
+    let history = mappings::mapping_history(&state.app, &caller, tenant).await?;
+    Ok(Json(json!({ "value": to_json(history)? })))
+}

@@ -1,0 +1,625 @@
+//! The operator console's customers and mappings: the same services through `/api/v1`,
+//! the server functions the screens post to (with and without JavaScript), the pages,
+//! authorisation by role, the audit entry of every write, and bad input.
+
+use crate::helpers::{error_code, for_each_app, spawn_app, TestApp, PASSWORD};
+use app::ssr::db;
+use app::types::Role;
+use serde_json::{json, Value};
+
+const TENANT_A: &str = "dbab3982-796f-4d03-9908-044c08aef8a2";
+const TENANT_B: &str = "d9b782d5-d098-4374-8f2c-3907cc34611c";
+const SUB_X: &str = "e09a4e93-29a7-4eba-a6d4-76202383f07f";
+const SUB_Y: &str = "5144634d-7e4d-443b-a304-d27e44220fc6";
+const BASE: &str = "dd8597b4-8739-4467-8b10-f8679f62bfbf";
+
+async fn send_json(app: &TestApp, method: reqwest::Method, path: &str, body: Value) -> reqwest::Response {
+    app.client
+        .request(method, app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get_json(app: &TestApp, path: &str) -> (u16, Value) {
+    let r = app.client.get(app.url(path)).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// Audit entries with an action, oldest first: `(subject, details)`.
+async fn audit_entries(app: &TestApp, action: &str) -> Vec<(String, Value)> {
+    let mut c = app.state.db.conn().await.unwrap();
+    let rows = db::audit::list_recent(&mut c, Some(action), 100).await.unwrap();
+    let mut out: Vec<(String, Value)> = rows
+        .into_iter()
+        .map(|r| (r.subject, serde_json::from_str(&r.details).unwrap()))
+        .collect();
+    out.reverse();
+    out
+}
+
+/// Audit entries of customer and mapping changes (sign-ins are audited too).
+async fn console_audit(app: &TestApp) -> usize {
+    let mut n = 0;
+    for action in ["customer.created", "customer.updated", "mapping.set", "mapping.removed"] {
+        n += audit_entries(app, action).await.len();
+    }
+    n
+}
+
+async fn operator(app: &TestApp) {
+    app.add_user("ops@example.test", Role::Operator, None).await;
+    assert_eq!(app.sign_in("ops@example.test", PASSWORD).await.status(), 200);
+}
+
+#[tokio::test]
+async fn operators_create_find_and_edit_customers_with_an_audit_entry_for_each_write() {
+    for_each_app(|app| async move {
+        operator(&app).await;
+        // Any GUID form is accepted and stored canonical; the name keeps its script.
+        let r = send_json(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/customers",
+            json!({"name": "台灣雲端股份有限公司", "cloud_tenant_id": "{DBAB3982796F4D039908044C08AEF8A2}",
+                   "billing_email": "AP@Example.TW", "billing_address": "台北市信義區\r\n松仁路 100 號", "locale": "zh-tw"}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+        let created: Value = r.json().await.unwrap();
+        let id = created["id"].as_i64().unwrap();
+        assert_eq!(created["cloud_tenant_id"], TENANT_A);
+        assert_eq!(created["billing_email"], "ap@example.tw");
+        assert_eq!(created["billing_address"], "台北市信義區\n松仁路 100 號");
+        assert_eq!(created["locale"], "zh-TW");
+        let r = send_json(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/customers",
+            json!({"name": "Contoso", "cloud_tenant_id": TENANT_B}),
+        )
+        .await;
+        assert_eq!(r.status(), 201);
+
+        // Bad input: named field, clear reason, nothing saved.
+        let before = app.count("customers").await;
+        let audit_before = app.count("audit_log").await;
+        for (body, status, code, field) in [
+            (json!({"name": "contoso ", "cloud_tenant_id": "11111111-2222-4333-8444-555555555555"}), 409, "customer_name_taken", "name"),
+            (json!({"name": "Other", "cloud_tenant_id": TENANT_B.to_uppercase()}), 409, "cloud_tenant_taken", "cloud_tenant_id"),
+            (json!({"name": "Other", "cloud_tenant_id": "not-a-guid"}), 422, "invalid_input", "cloud_tenant_id"),
+            (json!({"name": "", "cloud_tenant_id": "11111111-2222-4333-8444-555555555555"}), 422, "invalid_input", "name"),
+            (json!({"name": "Other", "cloud_tenant_id": "11111111-2222-4333-8444-555555555555", "locale": "de"}), 422, "invalid_input", "locale"),
+            (json!({"name": "Other", "cloud_tenant_id": "11111111-2222-4333-8444-555555555555", "billing_email": "nobody"}), 422, "invalid_input", "billing_email"),
+        ] {
+            let r = send_json(&app, reqwest::Method::POST, "/api/v1/customers", body.clone()).await;
+            assert_eq!(r.status(), status, "{body}");
+            let err: Value = r.json().await.unwrap();
+            assert_eq!((err["error"]["code"].as_str(), err["error"]["field"].as_str()), (Some(code), Some(field)), "{body}");
+        }
+        let r = app
+            .client
+            .post(app.url("/api/v1/customers"))
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        assert_eq!(app.count("customers").await, before);
+        assert_eq!(app.count("audit_log").await, audit_before);
+
+        // Edit: before and after in the audit entry.
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/customers/{id}"),
+            json!({"name": "台灣雲端", "cloud_tenant_id": TENANT_A, "locale": "zh-TW"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let updated = audit_entries(&app, "customer.updated").await;
+        assert_eq!(updated.len(), 1);
+        assert_eq!(updated[0].0, format!("customer:{id}"));
+        assert_eq!(updated[0].1["before"]["name"], "台灣雲端股份有限公司");
+        assert_eq!(updated[0].1["after"]["name"], "台灣雲端");
+        let created_entries = audit_entries(&app, "customer.created").await;
+        assert_eq!(created_entries.len(), 2);
+        assert_eq!(created_entries[0].1["after"]["cloud_tenant"], TENANT_A);
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            "/api/v1/customers/999999",
+            json!({"name": "X", "cloud_tenant_id": TENANT_A}),
+        )
+        .await;
+        assert_eq!(r.status(), 404);
+
+        // Search, sort and pages on the server.
+        let (status, page) = get_json(&app, "/api/v1/customers?q=%E5%8F%B0%E7%81%A3").await;
+        assert_eq!(status, 200);
+        assert_eq!(page["total"], 1);
+        assert_eq!(page["value"][0]["name"], "台灣雲端");
+        let (_, page) = get_json(&app, "/api/v1/customers?q=DBAB3982").await;
+        assert_eq!(page["value"][0]["id"], id, "a GUID's beginning finds its tenant");
+        let (_, page) = get_json(&app, "/api/v1/customers?limit=1&sort=name").await;
+        assert_eq!((page["total"].as_i64(), page["value"][0]["name"].as_str()), (Some(2), Some("Contoso")));
+        let next = page["nextLink"].as_str().unwrap().to_owned();
+        let (_, page2) = get_json(&app, &next).await;
+        assert_eq!(page2["value"][0]["name"], "台灣雲端");
+        assert!(page2.get("nextLink").is_none());
+        let (_, desc) = get_json(&app, "/api/v1/customers?sort=name&desc=true").await;
+        assert_eq!(desc["value"][0]["name"], "台灣雲端");
+        let (_, base) = get_json(&app, "/api/v1/customers?billed_to=base").await;
+        assert_eq!(base["total"], 2);
+        for bad in ["sort=size", "billed_to=nobody", "cursor=xyz", "limit=0", "limit=100000"] {
+            let (status, _) = get_json(&app, &format!("/api/v1/customers?{bad}")).await;
+            assert_eq!(status, 422, "{bad}");
+        }
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn mappings_map_remap_and_unmap_through_the_api_with_history_badges_and_audit() {
+    for_each_app(|app| async move {
+        operator(&app).await;
+        app.add_registration("stamp-1").await;
+        let customer = app.add_customer("Contoso", TENANT_A).await;
+        app.add_customer("Fabrikam", TENANT_B).await;
+        let put = |tenant: &'static str, sub: &'static str, on: &'static str| {
+            let app = &app;
+            async move {
+                send_json(
+                    app,
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/mappings/{tenant}"),
+                    json!({"registration": "stamp-1", "customer_subscription_id": sub, "effective_on": on}),
+                )
+                .await
+            }
+        };
+        let r = put(TENANT_A, SUB_X, "2026-10-01").await;
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            (body["before"].clone(), body["after"].clone()),
+            (Value::Null, json!(SUB_X))
+        );
+        let (_, mapped) = get_json(&app, "/api/v1/customers?billed_to=mapped").await;
+        assert_eq!(mapped["value"][0]["id"], customer);
+        assert_eq!(mapped["value"][0]["mapped_registrations"], 1);
+
+        // Re-map from a chosen day: the earlier interval ends there.
+        let body: Value = put(TENANT_A, SUB_Y, "2026-10-15").await.json().await.unwrap();
+        assert_eq!(
+            (body["before"].as_str(), body["after"].as_str()),
+            (Some(SUB_X), Some(SUB_Y))
+        );
+        let (_, on_10th) = get_json(&app, "/api/v1/mappings?registration=stamp-1&at=2026-10-10").await;
+        assert_eq!(on_10th["value"][0]["customer_subscription_id"], SUB_X);
+        assert_eq!(on_10th["value"][0]["customer"], "Contoso");
+        let (_, on_20th) = get_json(&app, "/api/v1/mappings?at=2026-10-20").await;
+        assert_eq!(on_20th["value"][0]["customer_subscription_id"], SUB_Y);
+        assert_eq!(on_20th["value"][0]["effective_on"], "2026-10-15");
+
+        // Refusals name the field and change nothing.
+        let changes = app.count("mapping_changes").await;
+        for (tenant, body, status, field) in [
+            (
+                TENANT_B,
+                json!({"registration": "stamp-1", "customer_subscription_id": "nope"}),
+                422,
+                Some("customer_subscription_id"),
+            ),
+            (
+                TENANT_B,
+                json!({"registration": "stamp-9", "customer_subscription_id": SUB_X}),
+                422,
+                Some("registration"),
+            ),
+            (
+                TENANT_B,
+                json!({"registration": "stamp-1", "customer_subscription_id": SUB_Y}),
+                409,
+                Some("customer_subscription_id"),
+            ),
+            (
+                TENANT_B,
+                json!({"registration": "stamp-1", "customer_subscription_id": BASE}),
+                422,
+                Some("customer_subscription_id"),
+            ),
+            (
+                TENANT_B,
+                json!({"registration": "stamp-1", "customer_subscription_id": SUB_X, "effective_on": "15/10/2026"}),
+                422,
+                Some("effective_on"),
+            ),
+            (
+                "not-a-tenant",
+                json!({"registration": "stamp-1", "customer_subscription_id": SUB_X}),
+                422,
+                Some("cloud_tenant_id"),
+            ),
+            (
+                TENANT_B,
+                json!({"registration": "stamp-1"}),
+                422,
+                Some("customer_subscription_id"),
+            ),
+        ] {
+            let r = send_json(
+                &app,
+                reqwest::Method::PUT,
+                &format!("/api/v1/mappings/{tenant}"),
+                body.clone(),
+            )
+            .await;
+            assert_eq!(r.status(), status, "{body}");
+            let err: Value = r.json().await.unwrap();
+            assert_eq!(err["error"]["field"].as_str(), field, "{body}: {err}");
+        }
+        let r = app
+            .client
+            .delete(app.url(&format!("/api/v1/mappings/{TENANT_B}?registration=stamp-1")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404);
+        assert_eq!(error_code(r).await, "mapping_not_found");
+        assert_eq!(app.count("mapping_changes").await, changes);
+
+        // Unmap: back to the base from that day.
+        let r = app
+            .client
+            .delete(app.url(&format!(
+                "/api/v1/mappings/{TENANT_A}?registration=stamp-1&effective_on=2026-10-25"
+            )))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!((body["before"].as_str(), body["after"].as_str()), (Some(SUB_Y), None));
+        let (_, after) = get_json(&app, "/api/v1/mappings?at=2026-10-26").await;
+        assert_eq!(after["total"], 0);
+        let (_, base) = get_json(&app, "/api/v1/customers?billed_to=base").await;
+        assert_eq!(base["total"], 2);
+
+        // The history keeps every change; the audit log has each with before and after.
+        let (_, history) = get_json(&app, &format!("/api/v1/mappings/{}/history", TENANT_A.to_uppercase())).await;
+        let history = history["value"].as_array().unwrap().clone();
+        assert_eq!(history.len(), 3);
+        assert_eq!(history[0]["subscription"], Value::Null);
+        assert_eq!(history[2]["subscription"], SUB_X);
+        assert!(history
+            .iter()
+            .all(|h| h["source"] == "api" && h["actor_label"] == "ops@example.test"));
+        let set = audit_entries(&app, "mapping.set").await;
+        assert_eq!(set.len(), 2);
+        assert_eq!(
+            (set[1].1["before"].as_str(), set[1].1["after"].as_str()),
+            (Some(SUB_X), Some(SUB_Y))
+        );
+        let removed = audit_entries(&app, "mapping.removed").await;
+        assert_eq!(removed.len(), 1);
+        assert_eq!(removed[0].0, format!("cloud_tenant:{TENANT_A}"));
+
+        // The customer's page in the API: intervals and history together.
+        let (status, detail) = get_json(&app, &format!("/api/v1/customers/{customer}/details")).await;
+        assert_eq!(status, 200);
+        assert_eq!(detail["intervals"].as_array().unwrap().len(), 2);
+        assert_eq!(detail["mappings"][0]["current"], Value::Null);
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn finance_reads_the_console_but_every_write_is_refused_as_for_customers_and_ingest_tokens() {
+    let app = spawn_app().await;
+    app.add_registration("stamp-1").await;
+    let customer = app.add_customer("Contoso", TENANT_A).await;
+    app.add_user("fin@example.test", Role::Finance, None).await;
+    app.add_user("it@contoso.test", Role::Customer, Some(customer)).await;
+    let ingest = app.add_token(Role::Ingest, None).await;
+    let finance_token = app.add_token(Role::Finance, None).await;
+    let (customers, changes, audit) = (
+        app.count("customers").await,
+        app.count("mapping_changes").await,
+        console_audit(&app).await,
+    );
+    let new_customer = json!({"name": "New", "cloud_tenant_id": TENANT_B});
+    let mapping = json!({"registration": "stamp-1", "customer_subscription_id": SUB_X});
+
+    app.sign_in("fin@example.test", PASSWORD).await;
+    for path in [
+        "/api/v1/customers".to_owned(),
+        format!("/api/v1/customers/{customer}/details"),
+        "/api/v1/mappings".to_owned(),
+        format!("/api/v1/mappings/{TENANT_A}/history"),
+    ] {
+        assert_eq!(get_json(&app, &path).await.0, 200, "finance reads {path}");
+    }
+    assert_eq!(app.page("/operator/customers").await.status(), 200);
+    let html = app
+        .page(&format!("/operator/customers/{customer}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("mappings-table"));
+    assert!(
+        !html.contains("map-form") && !html.contains("edit-customer"),
+        "finance sees no write controls"
+    );
+    let writes = |app: &TestApp| {
+        let client = app.client.clone();
+        let base = app.base.clone();
+        let (new_customer, mapping) = (new_customer.clone(), mapping.clone());
+        async move {
+            vec![
+                client
+                    .post(format!("{base}/api/v1/customers"))
+                    .json(&new_customer)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                client
+                    .put(format!("{base}/api/v1/customers/{customer}"))
+                    .json(&new_customer)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                client
+                    .put(format!("{base}/api/v1/mappings/{TENANT_A}"))
+                    .json(&mapping)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                client
+                    .delete(format!("{base}/api/v1/mappings/{TENANT_A}?registration=stamp-1"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                client
+                    .post(format!("{base}/api/fn/create_customer"))
+                    .form(&[("form[name]", "New"), ("form[cloud_tenant_id]", TENANT_B)])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                client
+                    .post(format!("{base}/api/fn/apply_mapping"))
+                    .form(&[
+                        ("customer_id", customer.to_string().as_str()),
+                        ("form[registration]", "stamp-1"),
+                        ("form[customer_subscription_id]", SUB_X),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+            ]
+        }
+    };
+    assert!(
+        writes(&app).await.iter().all(|s| s.as_u16() == 403),
+        "finance writes refused"
+    );
+    // Finance's token reads too and is refused writes the same way.
+    assert_eq!(
+        app.get_with_token("/api/v1/customers", Some(&finance_token))
+            .await
+            .status(),
+        200
+    );
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/customers"))
+        .bearer_auth(&finance_token)
+        .json(&new_customer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    // A customer user sees none of it.
+    app.sign_in("it@contoso.test", PASSWORD).await;
+    for path in [
+        "/api/v1/customers".to_owned(),
+        format!("/api/v1/customers/{customer}/details"),
+        "/api/v1/mappings".to_owned(),
+    ] {
+        assert_eq!(get_json(&app, &path).await.0, 403, "customer reads {path}");
+    }
+    assert_eq!(app.page("/operator/customers").await.status(), 403);
+    assert!(
+        writes(&app).await.iter().all(|s| s.as_u16() == 403),
+        "customer writes refused"
+    );
+    // An ingest token neither.
+    assert_eq!(
+        app.get_with_token("/api/v1/customers", Some(&ingest)).await.status(),
+        403
+    );
+    let r = reqwest::Client::new()
+        .put(app.url(&format!("/api/v1/mappings/{TENANT_A}")))
+        .bearer_auth(&ingest)
+        .json(&mapping)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+
+    assert_eq!(app.count("customers").await, customers);
+    assert_eq!(app.count("mapping_changes").await, changes);
+    assert_eq!(console_audit(&app).await, audit, "refused writes leave no entry");
+    app.dispose().await;
+}
+
+#[tokio::test]
+async fn the_console_pages_work_before_hydration_and_a_forged_cross_site_post_changes_nothing() {
+    let app = spawn_app().await;
+    operator(&app).await;
+    let reg = app.add_registration("stamp-1").await;
+
+    // A plain form post (no JavaScript) creates the customer and lands on its page.
+    let new_page = app.url("/operator/customers/new");
+    let r = app
+        .client
+        .post(app.url("/api/fn/create_customer"))
+        .header("accept", "text/html")
+        .header("referer", &new_page)
+        .form(&[
+            ("form[name]", "Fabrikam Nederland B.V."),
+            ("form[cloud_tenant_id]", TENANT_B),
+            ("form[locale]", "nl"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection(), "{}", r.status());
+    let location = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("/operator/customers/"), "{location}");
+    let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
+
+    // A refused post comes back to the form with the error next to its field.
+    let r = app
+        .client
+        .post(app.url("/api/fn/create_customer"))
+        .header("accept", "text/html")
+        .header("referer", &new_page)
+        .form(&[("form[name]", "Other"), ("form[cloud_tenant_id]", "12345")])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    assert!(back.contains("__err="), "{back}");
+    let html = app
+        .client
+        .get(&back)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let field_error = html.split("data-testid=\"error-cloud_tenant_id\"").nth(1).unwrap();
+    assert!(
+        field_error[..400].contains("is not a directory"),
+        "the error sits with its field"
+    );
+
+    // The list and the customer's page, with its badge.
+    let html = app.page("/operator/customers?q=fabrikam").await.text().await.unwrap();
+    assert!(html.contains("Fabrikam Nederland B.V.") && html.contains("badge-base"));
+    let html = app
+        .page(&format!("/operator/customers/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("map-form"));
+
+    // The confirmation step shows before and after without saving anything…
+    let confirm = format!(
+        "/operator/customers/{id}/mapping?registration={reg}&customer_subscription_id={SUB_X}&effective_on=2026-10-01"
+    );
+    let r = app.page(&confirm).await;
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("preview-after") && html.contains(SUB_X));
+    assert_eq!(app.count("mapping_changes").await, 0);
+    // …and a refused one says why, with the field.
+    let r = app
+        .page(&format!(
+            "/operator/customers/{id}/mapping?registration={reg}&customer_subscription_id={BASE}"
+        ))
+        .await;
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("mapping-refused"));
+
+    // A forged cross-site post with the operator's cookie is refused and changes nothing.
+    let session = app.session_cookie().unwrap();
+    let forged = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for (path, form) in [
+        (
+            "/api/fn/apply_mapping",
+            vec![
+                ("customer_id", id.to_string()),
+                ("form[registration]", reg.to_string()),
+                ("form[customer_subscription_id]", SUB_X.to_owned()),
+            ],
+        ),
+        (
+            "/api/fn/create_customer",
+            vec![
+                ("form[name]", "Evil".to_owned()),
+                ("form[cloud_tenant_id]", TENANT_A.to_owned()),
+            ],
+        ),
+    ] {
+        let r = forged
+            .post(app.url(path))
+            .header("origin", "https://evil.example")
+            .header("cookie", format!("stackbill_session={session}"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+    }
+    let r = forged
+        .put(app.url(&format!("/api/v1/mappings/{TENANT_B}")))
+        .header("origin", "https://evil.example")
+        .header("cookie", format!("stackbill_session={session}"))
+        .json(&json!({"registration": "stamp-1", "customer_subscription_id": SUB_X}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(app.count("mapping_changes").await, 0);
+    assert_eq!(app.count("customers").await, 1);
+
+    // Confirmed from the same origin, without JavaScript: mapped, and the badge says so.
+    let r = app
+        .client
+        .post(app.url("/api/fn/apply_mapping"))
+        .header("accept", "text/html")
+        .header("referer", app.url(&confirm))
+        .form(&[
+            ("customer_id", id.to_string()),
+            ("form[registration]", reg.to_string()),
+            ("form[customer_subscription_id]", SUB_X.to_owned()),
+            ("form[effective_on]", "2026-10-01".to_owned()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_redirection());
+    assert_eq!(r.headers()["location"], format!("/operator/customers/{id}").as_str());
+    let html = app
+        .page(&format!("/operator/customers/{id}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("badge-mapped") && html.contains(SUB_X));
+    let entries = audit_entries(&app, "mapping.set").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].1["source"], "console");
+    app.dispose().await;
+}
