@@ -3,6 +3,7 @@
 use crate::components::layout::AppShell;
 use crate::context::provide_auth;
 use crate::pages::{
+    audit::AuditPage,
     customers::{CustomerPage, CustomersPage, MappingConfirmPage, NewCustomerPage},
     finance::FinanceHome,
     home::HomeRedirect,
@@ -11,6 +12,7 @@ use crate::pages::{
     operator::OperatorHome,
     portal::PortalHome,
     sign_in::SignInPage,
+    user_subscriptions::UserSubscriptionsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet};
@@ -66,6 +68,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("operator/customers/new") view=NewCustomerPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/customers/:id") view=CustomerPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/customers/:id/mapping") view=MappingConfirmPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/user-subscriptions") view=UserSubscriptionsPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>

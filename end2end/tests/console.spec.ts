@@ -115,6 +115,49 @@ test.describe("the operator console: customers and mappings", () => {
     expect(api.value[0].mapped_registrations).toBe(0);
   });
 
+  test("assign the unassigned subscription to a customer, then read every change in the audit log", async ({ page }) => {
+    await signInAs(page, "operator");
+    const base = await (await page.request.get("/api/v1/customers?billed_to=base&limit=1")).json();
+    const tenant: string = base.value[0].cloud_tenant_id;
+    await page.locator("nav.mainnav a", { hasText: "User subscriptions" }).click();
+    await expect(page.getByTestId("user-subscriptions-table")).toBeVisible();
+    await page.getByRole("link", { name: "Unassigned" }).click();
+    await expect(page).toHaveURL(/status=unassigned/);
+    const table = page.getByTestId("user-subscriptions-table");
+    await expect(table.locator("tbody tr")).toHaveCount(1);
+    // What it adds to the base this month, from the rating service.
+    await expect(table.locator("tbody tr").first()).toContainText(/USD\u00a0\d[\d,]*\.\d\d/);
+    await hydrated(page);
+    await screenshot(page, "operator-unassigned");
+    const queued = await (await page.request.get("/api/v1/user-subscriptions?status=unassigned")).json();
+    const subscription: string = queued.value[0].subscription_id;
+
+    await page.getByTestId("pick").first().check();
+    await page.getByTestId("assign-tenant").fill(tenant);
+    await page.getByTestId("assign-submit").click();
+    await expect(page.getByTestId("user-subscriptions-table")).toContainText("No user subscription matches.");
+    const after = await (await page.request.get("/api/v1/user-subscriptions?status=unassigned")).json();
+    expect(after.total).toBe(0);
+    const owned = await (await page.request.get(`/api/v1/user-subscriptions?q=${subscription}`)).json();
+    expect(owned.value[0].owner_tenant).toBe(tenant);
+
+    // The audit log: the console's changes with who, what and before → after.
+    await page.locator("nav.mainnav a", { hasText: "Audit log" }).click();
+    await page.getByLabel("Action").fill("user_subscription");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect(page.getByTestId("audit-table")).toContainText("user_subscription.owner_assigned");
+    await expect(page.getByTestId("audit-table")).toContainText(tenant);
+    await page.getByLabel("Action").fill("mapping");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect(page.getByTestId("audit-table")).toContainText("mapping.set");
+    await expect(page.getByTestId("audit-table")).toContainText("mapping.removed");
+    await hydrated(page);
+    await screenshot(page, "operator-audit");
+    const csv = await (await page.request.get("/api/v1/audit?action=customer&format=csv")).text();
+    expect(csv.split("\n")[0]).toBe("id,occurred_at,actor,actor_label,action,subject,before,after,details,client_addr");
+    expect(csv).toContain("E2E 測試客戶");
+  });
+
   test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
     await signInAs(page, "finance");
     await page.locator("nav.mainnav a", { hasText: "Customers" }).click();

@@ -25,13 +25,17 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
         Role::Operator => vec![
             ("/operator", Msg::NavOverview),
             ("/operator/customers", Msg::NavCustomers),
+            ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/finance", Msg::NavFinance),
+            ("/operator/audit", Msg::NavAudit),
             ("/meters", Msg::NavMeters),
         ],
         Role::Finance => vec![
             ("/finance", Msg::NavOverview),
             ("/operator/customers", Msg::NavCustomers),
+            ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/meters", Msg::NavMeters),
+            ("/operator/audit", Msg::NavAudit),
         ],
         Role::Customer => vec![("/portal", Msg::NavOverview)],
         Role::Ingest => vec![],

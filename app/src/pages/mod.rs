@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod audit;
 pub mod customers;
 pub mod finance;
 pub mod home;
@@ -8,3 +9,4 @@ pub mod not_found;
 pub mod operator;
 pub mod portal;
 pub mod sign_in;
+pub mod user_subscriptions;

@@ -7,7 +7,8 @@
 
 use crate::error::AppError;
 use crate::types::{
-    CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage, MappingForm, MappingPreview,
+    AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage,
+    MappingForm, MappingPreview, UserSubscriptionItem, UserSubscriptionQuery,
 };
 use leptos::prelude::*;
 
@@ -63,4 +64,31 @@ pub async fn apply_mapping(customer_id: i64, form: MappingForm) -> Result<Mappin
     let done = mappings::customer_mapping(&state, &caller, customer_id, &form, true).await?;
     leptos_axum::redirect(&format!("/operator/customers/{customer_id}"));
     Ok(done)
+}
+
+/// One page of user subscriptions (with `status=unassigned`: the queue).
+#[server(prefix = "/api/fn", endpoint = "list_user_subscriptions")]
+pub async fn list_user_subscriptions(query: UserSubscriptionQuery) -> Result<ListPage<UserSubscriptionItem>, AppError> {
+    use crate::ssr::{auth::Access, services::user_subscriptions};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    user_subscriptions::list_user_subscriptions(&state, &caller, &query).await
+}
+
+/// Assigns the chosen user subscriptions to a cloud tenant, then shows what is left in
+/// the queue.
+#[server(prefix = "/api/fn", endpoint = "assign_owner")]
+pub async fn assign_owner(form: AssignForm) -> Result<usize, AppError> {
+    use crate::ssr::{auth::Access, services::user_subscriptions};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    let done = user_subscriptions::assign(&state, &caller, &form).await?;
+    leptos_axum::redirect("/operator/user-subscriptions?status=unassigned");
+    Ok(done.len())
+}
+
+/// One page of the audit log.
+#[server(prefix = "/api/fn", endpoint = "list_audit")]
+pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
+    use crate::ssr::{auth::Access, services::audit_log};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    audit_log::list_audit(&state, &caller, &query).await
 }

@@ -295,3 +295,61 @@ pub struct MappingForm {
     #[serde(default)]
     pub effective_on: String,
 }
+
+/// The user subscription list's filter and page.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserSubscriptionQuery {
+    /// A registration by name or id; empty: all.
+    #[serde(default)]
+    pub registration: String,
+    /// `unassigned` (usage, no known owner), `assigned`, or empty for all.
+    #[serde(default)]
+    pub status: String,
+    /// A subscription or tenant GUID (or its beginning), or words of the display name.
+    #[serde(default)]
+    pub q: String,
+    /// Rows to skip.
+    #[serde(default)]
+    pub offset: i64,
+    /// Page size (capped); 0 means the default.
+    #[serde(default)]
+    pub limit: i64,
+}
+
+/// A user subscription on a stamp with its owner.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserSubscriptionItem {
+    /// Id (the console's and the API's handle).
+    pub id: i64,
+    /// Registration name.
+    pub registration: String,
+    /// The subscription's GUID on the stamp.
+    pub subscription_id: String,
+    /// Its display name on the stamp.
+    pub display_name: String,
+    /// Its owner's sign-in name on the stamp.
+    pub owner_email: String,
+    /// The owner cloud tenant today (`None`: unassigned).
+    pub owner_tenant: Option<String>,
+    /// That tenant's customer.
+    pub customer_id: Option<i64>,
+    /// Its name.
+    pub customer: Option<String>,
+    /// Usage records this month.
+    pub records_this_month: i64,
+    /// For unassigned ones: what their usage adds to the base subscription this month
+    /// (the rating service's figure; `None` when not asked for or not priced).
+    pub base_amount_this_month: Option<rust_decimal::Decimal>,
+    /// The registration's currency.
+    pub currency: crate::billing::Currency,
+}
+
+/// Assigning user subscriptions to a cloud tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct AssignForm {
+    /// The owner's directory GUID (any form).
+    pub cloud_tenant_id: String,
+    /// The user subscriptions (their ids).
+    #[serde(default)]
+    pub subscriptions: Vec<i64>,
+}

@@ -402,5 +402,7 @@ pub struct CustomerSummary {
     pub locale: String,
 }
 
+mod audit;
 mod console;
+pub use audit::*;
 pub use console::*;

@@ -35,6 +35,12 @@ pub fn router() -> Router<ServerState> {
             put(console::put_mapping).delete(console::delete_mapping),
         )
         .route("/mappings/{tenant}/history", get(console::mapping_history))
+        .route("/user-subscriptions", get(console::list_user_subscriptions))
+        .route(
+            "/user-subscriptions/{id}/owner",
+            axum::routing::post(console::assign_owner),
+        )
+        .route("/audit", get(console::audit))
         .route("/customers/{id}/cost", get(customer_cost))
 }
 

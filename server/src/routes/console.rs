@@ -259,3 +259,145 @@ pub(super) async fn mapping_history(
     let history = mappings::mapping_history(&state.app, &caller, tenant).await?;
     Ok(Json(json!({ "value": to_json(history)? })))
 }
+
+/// `GET /api/v1/user-subscriptions?status=unassigned|assigned&registration=&q=&cursor=&limit=`
+pub(super) async fn list_user_subscriptions(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Params,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let (offset, limit) = paging(&p)?;
+    let get = |k: &str| p.get(k).cloned().unwrap_or_default();
+    let query = app::types::UserSubscriptionQuery {
+        registration: get("registration"),
+        status: get("status"),
+        q: get("q"),
+        offset,
+        limit,
+    };
+    let page = app::ssr::services::user_subscriptions::list_user_subscriptions(&state.app, &caller, &query).await?;
+    list_json("/user-subscriptions", &p, page)
+}
+
+/// `POST /api/v1/user-subscriptions/{id}/owner` with `{"cloud_tenant_id"}`: its usage
+/// bills to that tenant's customer for every period not yet invoiced.
+pub(super) async fn assign_owner(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    #[derive(serde::Deserialize)]
+    struct Body {
+        cloud_tenant_id: String,
+    }
+    let b: Body = json_body(&body)?;
+    let form = app::types::AssignForm {
+        cloud_tenant_id: b.cloud_tenant_id,
+        subscriptions: vec![id],
+    };
+    let done = app::ssr::services::user_subscriptions::assign(&state.app, &caller, &form).await?;
+    Ok(Json(to_json(&done[0])?))
+}
+
+/// `GET /api/v1/audit?entity=&actor=&action=&since=&until=&cursor=&limit=`: JSON pages,
+/// or with `Accept: text/csv` (or `format=csv`) every matching entry as one CSV document,
+/// written page by page as it is read.
+pub(super) async fn audit(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    headers: http::HeaderMap,
+    Query(p): Params,
+) -> Result<Response, ApiError> {
+    use app::ssr::services::audit_log;
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let get = |k: &str| p.get(k).cloned().unwrap_or_default();
+    let mut query = app::types::AuditQuery {
+        entity: get("entity"),
+        actor: get("actor"),
+        action: get("action"),
+        since: get("since"),
+        until: get("until"),
+        cursor: get("cursor"),
+        limit: match p.get("limit") {
+            None => 0,
+            Some(l) => l
+                .parse()
+                .map_err(|_| ApiError(AppError::invalid("limit", "`limit` is a number.")))?,
+        },
+    };
+    let csv = p.get("format").map(String::as_str) == Some("csv")
+        || headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"));
+    if !csv {
+        let page = audit_log::list_audit(&state.app, &caller, &query).await?;
+        let mut body = json!({ "value": to_json(&page.items)? });
+        if let Some(c) = page.next_cursor {
+            let mut pairs: Vec<(String, String)> = p
+                .iter()
+                .filter(|(k, _)| k.as_str() != "cursor")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            pairs.sort();
+            pairs.push(("cursor".into(), c));
+            let q: Vec<String> = pairs
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}={}",
+                        app::components::form::encode_component(k),
+                        app::components::form::encode_component(v)
+                    )
+                })
+                .collect();
+            body["nextLink"] = json!(format!("/api/v1/audit?{}", q.join("&")));
+        }
+        return Ok(Json(body).into_response());
+    }
+    // Checked before the answer starts, so a bad filter is a 422, not a broken download.
+    audit_log::filter_of(&query)?;
+    query.limit = app::types::MAX_PAGE_SIZE;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let app_state = state.app.clone();
+    tokio::spawn(async move {
+        if tx
+            .send(Ok(Bytes::from_static(audit_log::CSV_HEADER.as_bytes())))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        loop {
+            match audit_log::list_audit(&app_state, &caller, &query).await {
+                Ok(page) => {
+                    let chunk: String = page.items.iter().map(audit_log::csv_line).collect();
+                    if tx.send(Ok(Bytes::from(chunk))).await.is_err() {
+                        return; // the client went away
+                    }
+                    match page.next_cursor {
+                        Some(c) => query.cursor = c,
+                        None => return,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "audit export stopped");
+                    let _ = tx.send(Err(std::io::Error::other("audit export failed"))).await;
+                    return;
+                }
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (http::header::CONTENT_DISPOSITION, "attachment; filename=\"audit.csv\""),
+        ],
+        axum::body::Body::from_stream(stream),
+    )
+        .into_response())
+}

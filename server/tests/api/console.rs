@@ -623,3 +623,257 @@ async fn the_console_pages_work_before_hydration_and_a_forged_cross_site_post_ch
     assert_eq!(entries[0].1["source"], "console");
     app.dispose().await;
 }
+
+#[tokio::test]
+async fn the_audit_log_filters_by_entity_actor_action_and_time_pages_by_keyset_and_exports_csv() {
+    for_each_app(|app| async move {
+        operator(&app).await;
+        app.add_registration("stamp-1").await;
+        for (name, tenant) in [
+            ("台灣雲端", TENANT_A),
+            ("Contoso, Ltd.", TENANT_B),
+            ("Third", "33333333-3333-4333-8333-333333333333"),
+        ] {
+            let r = send_json(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/customers",
+                json!({"name": name, "cloud_tenant_id": tenant}),
+            )
+            .await;
+            assert_eq!(r.status(), 201);
+        }
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/mappings/{TENANT_A}"),
+            json!({"registration": "stamp-1", "customer_subscription_id": SUB_X}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        let (status, customers) = get_json(&app, "/api/v1/audit?entity=customer").await;
+        assert_eq!(status, 200);
+        let names: Vec<&str> = customers["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["after"]["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["Third", "Contoso, Ltd.", "台灣雲端"], "newest first");
+        let (_, mapping) = get_json(&app, "/api/v1/audit?action=mapping").await;
+        assert_eq!(mapping["value"].as_array().unwrap().len(), 1);
+        assert_eq!(mapping["value"][0]["after"], SUB_X);
+        assert_eq!(mapping["value"][0]["subject"], format!("cloud_tenant:{TENANT_A}"));
+        let (_, one) = get_json(&app, &format!("/api/v1/audit?entity=cloud_tenant:{TENANT_A}")).await;
+        assert_eq!(one["value"].as_array().unwrap().len(), 1);
+        let (_, by_ops) = get_json(&app, "/api/v1/audit?actor=OPS@example.test&action=customer.created").await;
+        assert_eq!(by_ops["value"].as_array().unwrap().len(), 3);
+        let (_, by_cli) = get_json(&app, "/api/v1/audit?actor=cli&action=customer").await;
+        assert_eq!(by_cli["value"].as_array().unwrap().len(), 0);
+        let (_, future) = get_json(&app, "/api/v1/audit?since=2999-01-01").await;
+        assert_eq!(future["value"].as_array().unwrap().len(), 0);
+        let (_, today) = get_json(&app, "/api/v1/audit?entity=customer&since=2000-01-01&until=2999-12-31").await;
+        assert_eq!(today["value"].as_array().unwrap().len(), 3);
+
+        // Keyset pages: every entry once, in order.
+        let (_, all) = get_json(&app, "/api/v1/audit?limit=500").await;
+        let every: Vec<i64> = all["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_i64().unwrap())
+            .collect();
+        let mut paged = Vec::new();
+        let mut next = Some("/api/v1/audit?limit=2".to_owned());
+        while let Some(link) = next {
+            let (_, page) = get_json(&app, &link).await;
+            paged.extend(
+                page["value"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["id"].as_i64().unwrap()),
+            );
+            next = page["nextLink"].as_str().map(str::to_owned);
+        }
+        assert_eq!(paged, every);
+        assert!(every.len() >= 5);
+
+        for bad in ["since=yesterday", "until=2026-01-01&since=2026-02-01", "cursor=zzz"] {
+            assert_eq!(get_json(&app, &format!("/api/v1/audit?{bad}")).await.0, 422, "{bad}");
+        }
+
+        // CSV: the same filter, every entry, names intact, commas quoted.
+        let r = app
+            .client
+            .get(app.url("/api/v1/audit?entity=customer"))
+            .header("accept", "text/csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let csv = r.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap().iter().collect::<Vec<_>>(),
+            [
+                "id",
+                "occurred_at",
+                "actor",
+                "actor_label",
+                "action",
+                "subject",
+                "before",
+                "after",
+                "details",
+                "client_addr"
+            ]
+        );
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 3);
+        assert!(rows[1][7].contains("Contoso, Ltd."));
+        assert!(rows[2][7].contains("台灣雲端"));
+        app
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_audit_log_is_append_only_no_code_updates_or_deletes_an_entry() {
+    // Every SQL statement lives in the sources; none of them may change an entry.
+    fn scan(dir: &std::path::Path, hits: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                scan(&path, hits);
+            } else if path.extension().is_some_and(|e| e == "rs" || e == "sql") {
+                let text = std::fs::read_to_string(&path)
+                    .unwrap()
+                    .to_lowercase()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                for forbidden in [
+                    "update audit_log",
+                    "delete from audit_log",
+                    "truncate audit_log",
+                    "drop table audit_log",
+                ] {
+                    if text.contains(forbidden) {
+                        hits.push(format!("{}: {forbidden}", path.display()));
+                    }
+                }
+            }
+        }
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let mut hits = Vec::new();
+    for dir in ["app/src", "server/src", "migrations"] {
+        scan(&root.join(dir), &mut hits);
+    }
+    assert!(hits.is_empty(), "{hits:?}");
+}
+
+#[tokio::test]
+async fn user_subscriptions_are_staff_reading_and_only_operators_assign_owners() {
+    let app = spawn_app().await;
+    app.add_registration("stamp-1").await;
+    let customer = app.add_customer("Contoso", TENANT_A).await;
+    app.add_user("fin@example.test", Role::Finance, None).await;
+    app.add_user("it@contoso.test", Role::Customer, Some(customer)).await;
+    operator(&app).await;
+    // Usage from a subscription nobody owns: it queues as unassigned.
+    let ingest = app.add_token(Role::Ingest, None).await;
+    let us = "4a9f7696-6dce-4fe9-9b9f-2f5b2bfa7fd7";
+    let us2 = "5b0a8707-7edf-4a0a-8caa-3a6c3cab8ae8";
+    let record = |sub: &str| {
+        crate::helpers::usage_json(
+            sub,
+            "6dab500f-a4fd-49c4-956d-229bb9c8c793",
+            "2026-11-10T10:00:00+00:00",
+            "2",
+            "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1",
+        )
+    };
+    let body = format!("{{\"value\":[{},{}]}}", record(us), record(us2));
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(&ingest)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    let (status, queue) = get_json(&app, "/api/v1/user-subscriptions?status=unassigned").await;
+    assert_eq!(status, 200);
+    assert_eq!(queue["total"], 2);
+    let id = queue["value"][0]["id"].as_i64().unwrap();
+    let id2 = queue["value"][1]["id"].as_i64().unwrap();
+    assert_eq!(queue["value"][0]["subscription_id"], us);
+    assert_eq!(get_json(&app, "/api/v1/user-subscriptions?status=lost").await.0, 422);
+    let html = app
+        .page("/operator/user-subscriptions?status=unassigned")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("assign-form") && html.contains(us));
+
+    let assign = |client: reqwest::Client, tenant: &'static str| {
+        let url = app.url(&format!("/api/v1/user-subscriptions/{id}/owner"));
+        async move {
+            client
+                .post(url)
+                .json(&json!({"cloud_tenant_id": tenant}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    app.sign_in("fin@example.test", PASSWORD).await;
+    assert_eq!(get_json(&app, "/api/v1/user-subscriptions").await.0, 200);
+    assert_eq!(assign(app.client.clone(), TENANT_A).await.status(), 403);
+    let html = app
+        .page("/operator/user-subscriptions?status=unassigned")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("assign-form"), "finance sees no assign control");
+    app.sign_in("it@contoso.test", PASSWORD).await;
+    assert_eq!(get_json(&app, "/api/v1/user-subscriptions").await.0, 403);
+    assert_eq!(assign(app.client.clone(), TENANT_A).await.status(), 403);
+
+    app.sign_in("ops@example.test", PASSWORD).await;
+    let r = assign(app.client.clone(), "nope").await;
+    assert_eq!(r.status(), 422);
+    let r = assign(app.client.clone(), TENANT_A).await;
+    assert_eq!(r.status(), 200);
+    let done: Value = r.json().await.unwrap();
+    assert_eq!(done["effective_on"], "2026-11-10", "from its first usage");
+    let (_, queue) = get_json(&app, "/api/v1/user-subscriptions?status=unassigned").await;
+    assert_eq!(queue["total"], 1);
+    // The queue's form: only the ticked rows are posted, each under its row's index.
+    let r = app
+        .client
+        .post(app.url("/api/fn/assign_owner"))
+        .form(&[
+            ("form[cloud_tenant_id]", TENANT_A.to_uppercase()),
+            ("form[subscriptions][1]", id2.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (_, queue) = get_json(&app, "/api/v1/user-subscriptions?status=unassigned").await;
+    assert_eq!(queue["total"], 0);
+    let (_, owned) = get_json(&app, "/api/v1/user-subscriptions?status=assigned").await;
+    assert_eq!(owned["value"][0]["customer"], "Contoso");
+    let entries = audit_entries(&app, "user_subscription.owner_assigned").await;
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].1["after"], TENANT_A);
+    app.dispose().await;
+}

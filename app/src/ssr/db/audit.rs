@@ -70,6 +70,51 @@ pub async fn list_recent(c: &mut impl AsExecutor, action: Option<&str>, limit: i
         .await)?)
 }
 
+/// What to read from the log (every part optional; they combine with AND).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// One subject exactly (`customer:12`).
+    pub subject_exact: Option<String>,
+    /// Subjects starting with this (`customer:`).
+    pub subject_prefix: Option<String>,
+    /// An actor code, or a label (email, token name) without regard to case.
+    pub actor: Option<String>,
+    /// One action exactly.
+    pub action_exact: Option<String>,
+    /// Actions starting with this (`mapping.`).
+    pub action_prefix: Option<String>,
+    /// From this Unix second on.
+    pub since: Option<i64>,
+    /// Before this Unix second.
+    pub until: Option<i64>,
+    /// Entries older than this id (the keyset cursor).
+    pub before_id: Option<i64>,
+}
+
+/// Entries matching a filter, newest first, at most `limit`.
+pub async fn search(c: &mut impl AsExecutor, f: &AuditFilter, limit: i64) -> DbResult<Vec<AuditRow>> {
+    // Every placeholder is always bound; a NULL one switches its condition off.
+    let q = "SELECT id, occurred_at, actor, actor_label, action, subject, details, client_addr FROM audit_log \
+             WHERE ($1 IS NULL OR subject = $1) AND ($2 IS NULL OR subject LIKE $2) \
+             AND ($3 IS NULL OR actor = $3 OR LOWER(actor_label) = LOWER($3)) \
+             AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR action LIKE $5) \
+             AND ($6 IS NULL OR occurred_at >= $6) AND ($7 IS NULL OR occurred_at < $7) \
+             AND ($8 IS NULL OR id < $8) ORDER BY id DESC LIMIT $9";
+    let like = |p: &Option<String>| p.as_ref().map(|p| format!("{}%", p.replace('%', "")));
+    Ok(sql!(c, |e| sqlx::query_as::<_, AuditRow>(q)
+        .bind(f.subject_exact.as_deref())
+        .bind(like(&f.subject_prefix))
+        .bind(f.actor.as_deref())
+        .bind(f.action_exact.as_deref())
+        .bind(like(&f.action_prefix))
+        .bind(f.since)
+        .bind(f.until)
+        .bind(f.before_id)
+        .bind(limit)
+        .fetch_all(e)
+        .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -289,6 +289,148 @@ pub async fn list_owned_by_tenant(
         .await)?)
 }
 
+/// The user subscription list's filter.
+#[derive(Debug, Clone, Default)]
+pub struct UserSubscriptionFilter {
+    /// One registration.
+    pub registration_id: Option<i64>,
+    /// `Some(false)`: no owner today and some usage (the unassigned queue);
+    /// `Some(true)`: an owner today.
+    pub assigned: Option<bool>,
+    /// A lower-case GUID beginning: the subscription's or its owner's.
+    pub guid_prefix: Option<String>,
+    /// Lower-case words of the display name.
+    pub name_words: Vec<String>,
+}
+
+/// A user subscription with its owner today.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserSubscriptionListRow {
+    /// Id.
+    pub id: i64,
+    /// Registration.
+    pub registration_id: i64,
+    /// Its name.
+    pub registration_name: String,
+    /// Its currency.
+    pub currency: String,
+    /// Its base subscription.
+    pub base_subscription_id: String,
+    /// GUID.
+    pub subscription_id: String,
+    /// Display name.
+    pub display_name: String,
+    /// Owner's sign-in name on the stamp.
+    pub owner_email: String,
+    /// Owner tenant GUID today.
+    pub owner_tenant: Option<String>,
+    /// Its customer.
+    pub customer_id: Option<i64>,
+    /// That customer's name.
+    pub customer_name: Option<String>,
+}
+
+/// One page of user subscriptions (by registration, then GUID) and how many match.
+pub async fn search_user_subscriptions(
+    c: &mut impl AsExecutor,
+    f: &UserSubscriptionFilter,
+    offset: i64,
+    limit: i64,
+) -> DbResult<(Vec<UserSubscriptionListRow>, i64)> {
+    let mut conditions = vec!["($1 < 0 OR us.registration_id = $1)".to_owned()];
+    let mut values: Vec<String> = Vec::new();
+    match f.assigned {
+        Some(true) => conditions.push("o.id IS NOT NULL".into()),
+        Some(false) => conditions
+            .push("o.id IS NULL AND EXISTS (SELECT 1 FROM usage_daily d WHERE d.user_subscription_id = us.id)".into()),
+        None => {}
+    }
+    let mut either = Vec::new();
+    if let Some(p) = &f.guid_prefix {
+        values.push(format!("{}%", p.replace('%', "")));
+        let n = values.len() + 1;
+        either.push(format!("us.subscription_id LIKE ${n} OR t.tenant_id LIKE ${n}"));
+    }
+    if !f.name_words.is_empty() {
+        let mut words = Vec::new();
+        for w in &f.name_words {
+            values.push(format!("%{}%", w.replace('%', "")));
+            words.push(format!("LOWER(us.display_name) LIKE ${}", values.len() + 1));
+        }
+        either.push(format!("({})", words.join(" AND ")));
+    }
+    if !either.is_empty() {
+        conditions.push(format!("({})", either.join(" OR ")));
+    }
+    let from = format!(
+        "FROM user_subscriptions us JOIN registrations r ON r.id = us.registration_id \
+         LEFT JOIN user_subscription_owners o ON o.user_subscription_id = us.id AND o.ended_on IS NULL \
+         LEFT JOIN cloud_tenants t ON t.id = o.cloud_tenant_id \
+         LEFT JOIN customers cu ON cu.cloud_tenant_id = o.cloud_tenant_id WHERE {}",
+        conditions.join(" AND ")
+    );
+    let n = values.len();
+    let count_q = format!("SELECT COUNT(*) {from}");
+    let page_q = format!(
+        "SELECT us.id, us.registration_id, r.name AS registration_name, r.currency, r.base_subscription_id, \
+         us.subscription_id, us.display_name, us.owner_email, t.tenant_id AS owner_tenant, cu.id AS customer_id, \
+         cu.name AS customer_name {from} ORDER BY r.name, us.subscription_id LIMIT ${} OFFSET ${}",
+        n + 2,
+        n + 3
+    );
+    let reg = f.registration_id.unwrap_or(-1);
+    let total: i64 = sql!(c, |e| {
+        let mut q = sqlx::query_scalar(&count_q).bind(reg);
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.fetch_one(e).await
+    })?;
+    let rows = sql!(c, |e| {
+        let mut q = sqlx::query_as::<_, UserSubscriptionListRow>(&page_q).bind(reg);
+        for v in &values {
+            q = q.bind(v);
+        }
+        q.bind(limit).bind(offset).fetch_all(e).await
+    })?;
+    Ok((rows, total))
+}
+
+/// Usage records since a day per user subscription, for the ids given (one page).
+pub async fn records_since(
+    c: &mut impl AsExecutor,
+    ids: &[i64],
+    since: NaiveDate,
+) -> DbResult<std::collections::HashMap<i64, i64>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let q = format!(
+        "SELECT user_subscription_id, CAST(COALESCE(SUM(record_count), 0) AS BIGINT) FROM usage_daily \
+         WHERE usage_on >= $1 AND user_subscription_id IN ({}) GROUP BY user_subscription_id",
+        list.join(", ")
+    );
+    let rows: Vec<(i64, i64)> = sql!(c, |e| {
+        let mut q = sqlx::query_as(&q).bind(since);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// A user subscription by id: `(registration, GUID)`.
+pub async fn find_by_id(c: &mut impl AsExecutor, id: i64) -> DbResult<Option<(i64, String)>> {
+    Ok(sql!(c, |e| sqlx::query_as(
+        "SELECT registration_id, subscription_id FROM user_subscriptions WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(e)
+    .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 //! API routes and the command line call these; none of them talks SQL directly.
 
 pub mod accounts;
+pub mod audit_log;
 pub mod catalogue;
 pub mod collector;
 pub mod costs;
@@ -19,3 +20,4 @@ pub mod quarantine;
 pub mod rating;
 pub mod registrations;
 pub mod terms;
+pub mod user_subscriptions;

@@ -12,7 +12,7 @@
 use crate::billing::dated::Dated;
 use crate::billing::CloudTenantId;
 use crate::error::AppError;
-use crate::ssr::auth::Caller;
+use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db::{self, registrations::RegistrationRow, user_subscriptions::NewOwnershipChange, AsExecutor, Tx};
 use crate::ssr::services::accounts::audit;
 use crate::ssr::services::periods::{check_change_day, first_open_day};
@@ -170,11 +170,41 @@ pub async fn assign_owner(
     let now = state.now_secs();
     let today = state.clock.now().date_naive();
     let mut tx = state.db.begin().await?;
-    let reg = db::registrations::find_registration(&mut tx, registration_id)
+    let day = assign_owner_in(
+        &mut tx,
+        by,
+        registration_id,
+        subscription_id,
+        tenant,
+        effective_on,
+        source,
+        today,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(day)
+}
+
+/// [`assign_owner`] inside a caller's transaction (assigning many, all or nothing).
+#[allow(clippy::too_many_arguments)]
+pub async fn assign_owner_in(
+    tx: &mut Tx,
+    by: &Caller,
+    registration_id: i64,
+    subscription_id: crate::billing::SubscriptionId,
+    tenant: CloudTenantId,
+    effective_on: Option<NaiveDate>,
+    source: &str,
+    today: NaiveDate,
+    now: i64,
+) -> Result<NaiveDate, AppError> {
+    by.require(Access::Operator)?;
+    let reg = db::registrations::find_registration(tx, registration_id)
         .await?
         .ok_or_else(|| AppError::not_found("registration_not_found", "No such registration."))?;
     let sub_text = subscription_id.to_string();
-    let us = db::user_subscriptions::find_user_subscription(&mut tx, reg.id, &sub_text)
+    let us = db::user_subscriptions::find_user_subscription(tx, reg.id, &sub_text)
         .await?
         .ok_or_else(|| {
             AppError::not_found(
@@ -185,26 +215,26 @@ pub async fn assign_owner(
                 ),
             )
         })?;
-    let log = owner_log(&mut tx, us).await?;
+    let log = owner_log(tx, us).await?;
     let day = match effective_on {
         Some(day) => {
-            check_change_day(&mut tx, &reg, day, "effective_on").await?;
+            check_change_day(tx, &reg, day, "effective_on").await?;
             day
         }
-        None if log.is_empty() => first_owner_day(&mut tx, &reg, us).await?,
+        None if log.is_empty() => first_owner_day(tx, &reg, us).await?,
         None => {
-            check_change_day(&mut tx, &reg, today, "effective_on").await?;
+            check_change_day(tx, &reg, today, "effective_on").await?;
             today
         }
     };
-    let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &tenant.to_string(), "", now).await?;
+    let tenant_row = db::customers::upsert_cloud_tenant(tx, &tenant.to_string(), "", now).await?;
     let before = Dated::from_changes(log.iter().copied()).at(day).copied().flatten();
     let before_guid = match before {
-        Some(t) => db::customers::tenant_guid(&mut tx, t).await?,
+        Some(t) => db::customers::tenant_guid(tx, t).await?,
         None => None,
     };
     record(
-        &mut tx,
+        tx,
         us,
         Some(tenant_row),
         day,
@@ -214,7 +244,7 @@ pub async fn assign_owner(
     )
     .await?;
     audit(
-        &mut tx,
+        tx,
         by,
         "user_subscription.owner_assigned",
         &format!("user_subscription:{sub_text}"),
@@ -228,7 +258,6 @@ pub async fn assign_owner(
         now,
     )
     .await?;
-    tx.commit().await?;
     Ok(day)
 }
 

@@ -573,3 +573,103 @@ async fn a_console_unmap_mid_month_sends_the_rest_of_the_month_to_the_base_and_a
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_unassigned_queue_shows_what_each_adds_to_the_base_and_assigning_moves_it_to_the_customer() {
+    use crate::ssr::services::user_subscriptions::{assign, list_user_subscriptions};
+    use crate::ssr::Clock;
+    use crate::types::{AssignForm, UserSubscriptionQuery};
+    for_each_engine(|db| async move {
+        let (mut state, _reg, _customers) = february(&db).await;
+        // The last hour of February: the month in progress is the one with the usage.
+        state.clock = Clock::fixed("2026-02-28T23:00:00Z".parse().unwrap());
+        let cli = Caller::cli();
+        let queue = |state: AppState| async move {
+            let q = UserSubscriptionQuery {
+                status: "unassigned".into(),
+                ..Default::default()
+            };
+            list_user_subscriptions(&state, &Caller::cli(), &q).await.unwrap()
+        };
+        let page = queue(state.clone()).await;
+        assert_eq!(page.total, 1);
+        let u = page.items[0].clone();
+        assert_eq!(
+            (
+                u.subscription_id.as_str(),
+                u.owner_tenant.as_deref(),
+                u.records_this_month
+            ),
+            (US_U, None, 28)
+        );
+        // 14 days at 0.50 and 14 at 0.40, 10 units a day: its section of the base.
+        assert_eq!(u.base_amount_this_month, Some(dec!(126.00)));
+        let all = list_user_subscriptions(&state, &cli, &UserSubscriptionQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(all.total, 4);
+        let owned_by_a = all.items.iter().find(|s| s.subscription_id == US_A).unwrap();
+        assert_eq!(owned_by_a.customer.as_deref(), Some("Contoso 株式会社"));
+        let by_guid = list_user_subscriptions(
+            &state,
+            &cli,
+            &UserSubscriptionQuery {
+                q: US_U[..8].to_uppercase(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(by_guid.total, 1);
+
+        // All or nothing: one unknown id and nobody is assigned.
+        let changes = |db: Db| async move {
+            let mut c = db.conn().await.unwrap();
+            crate::ssr::db::sql!(&mut c, |e| sqlx::query_scalar::<_, i64>(
+                "SELECT COUNT(*) FROM ownership_changes"
+            )
+            .fetch_one(e)
+            .await)
+            .unwrap()
+        };
+        let before = changes(db.clone()).await;
+        let err = assign(
+            &state,
+            &cli,
+            &AssignForm {
+                cloud_tenant_id: TENANT_B.into(),
+                subscriptions: vec![u.id, 999_999],
+            },
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.status(), 404);
+        assert_eq!(changes(db.clone()).await, before);
+        let finance = Caller {
+            role: crate::types::Role::Finance,
+            ..Caller::cli()
+        };
+        let form = AssignForm {
+            cloud_tenant_id: TENANT_B.to_uppercase(),
+            subscriptions: vec![u.id],
+        };
+        assert_eq!(assign(&state, &finance, &form).await.unwrap_err().status(), 403);
+
+        // Assigned to Fabrikam (on Z, 10 % markup) from its first usage: the whole open
+        // month moves from the base to Z.
+        let done = assign(&state, &cli, &form).await.unwrap();
+        assert_eq!(done[0].effective_on, day("2026-02-01"));
+        let now = state.clock.now();
+        assert_eq!(
+            totals(&costs::period_cost(&db, Scope::Everything, feb(), now).await.unwrap()),
+            vec![
+                (SUB_Y.to_owned(), dec!(81.00), 0),
+                (SUB_X.to_owned(), dec!(45.00), 1),
+                (SUB_Z.to_owned(), dec!(277.20), 0),
+                (BASE.to_owned(), dec!(126.00), 0),
+            ]
+        );
+        assert_eq!(queue(state.clone()).await.total, 0);
+    })
+    .await;
+}
