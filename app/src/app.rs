@@ -7,6 +7,7 @@ use crate::pages::{
     customers::{CustomerPage, CustomersPage, MappingConfirmPage, NewCustomerPage},
     finance::FinanceHome,
     home::HomeRedirect,
+    mappings::MappingsPage,
     meters::MetersPage,
     not_found::NotFound,
     operator::OperatorHome,
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("operator/customers/:id/mapping") view=MappingConfirmPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/user-subscriptions") view=UserSubscriptionsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/audit") view=AuditPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/mappings") view=MappingsPage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>

@@ -158,6 +158,35 @@ test.describe("the operator console: customers and mappings", () => {
     expect(csv).toContain("E2E 測試客戶");
   });
 
+  test("import mappings from CSV: a bad row is named, the fixed file is previewed, then applied", async ({ page }) => {
+    const tenant = guid();
+    const subscription = guid();
+    const header = "cloud_tenant_id,customer,registration,customer_subscription_id,effective_on";
+    await signInAs(page, "operator");
+    await page.goto("/operator/mappings");
+    await expect(page.getByTestId("registration-mappings-table")).toContainText("azs-northwest");
+    await hydrated(page);
+    await page.getByTestId("import-csv").fill(`${header}\n${tenant},,azs-northwest,${subscription},\nnot-a-guid,,azs-northwest,${guid()},\n`);
+    await page.getByTestId("import-preview").click();
+    await expect(page.getByTestId("import-refused")).toContainText("nothing was changed");
+    await expect(page.getByTestId("import-errors")).toContainText("cloud_tenant_id");
+    await expect(page.getByTestId("import-errors").locator("tbody tr").first()).toContainText("3");
+    await screenshot(page, "operator-mapping-import-error");
+    await page.getByTestId("import-csv").fill(`${header}\n${tenant},,azs-northwest,${subscription},\n`);
+    await page.getByTestId("import-preview").click();
+    await expect(page.getByTestId("import-status")).toContainText("Preview");
+    await expect(page.getByTestId("import-rows")).toContainText(subscription);
+    let history = await (await page.request.get(`/api/v1/mappings/${tenant}/history`)).json();
+    expect(history.value).toEqual([]);
+    await page.getByTestId("import-apply").click();
+    await expect(page.getByTestId("import-status")).toContainText("Applied");
+    history = await (await page.request.get(`/api/v1/mappings/${tenant}/history`)).json();
+    expect(history.value.map((h: { subscription: string; source: string }) => [h.subscription, h.source])).toEqual([
+      [subscription, "csv"],
+    ]);
+    await screenshot(page, "operator-mapping-import");
+  });
+
   test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
     await signInAs(page, "finance");
     await page.locator("nav.mainnav a", { hasText: "Customers" }).click();

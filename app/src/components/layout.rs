@@ -27,8 +27,8 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/customers", Msg::NavCustomers),
             ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/finance", Msg::NavFinance),
-            ("/operator/audit", Msg::NavAudit),
             ("/meters", Msg::NavMeters),
+            ("/operator/audit", Msg::NavAudit),
         ],
         Role::Finance => vec![
             ("/finance", Msg::NavOverview),

@@ -182,6 +182,15 @@ pub enum Msg {
     UnassignedQueue,
     AssignedOnly,
     SearchSubscriptionHint,
+    ImportMappings,
+    CsvText,
+    PreviewImport,
+    ApplyImport,
+    ImportApplied,
+    ImportPreviewed,
+    RowCol,
+    ColumnCol,
+    Problem,
 }
 
 /// The text of a message in a locale (English when not translated).
@@ -363,6 +372,15 @@ fn en(msg: Msg) -> &'static str {
         UnassignedQueue => "Unassigned",
         AssignedOnly => "Assigned",
         SearchSubscriptionHint => "Subscription or tenant GUID, or name",
+        ImportMappings => "Import mappings (CSV)",
+        CsvText => "CSV (paste the file's text)",
+        PreviewImport => "Check and preview",
+        ApplyImport => "Apply these changes",
+        ImportApplied => "Applied: every row below is saved.",
+        ImportPreviewed => "Preview: nothing is saved yet. Each row's effect:",
+        RowCol => "Row",
+        ColumnCol => "Column",
+        Problem => "Problem",
     }
 }
 

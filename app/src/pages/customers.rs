@@ -155,9 +155,12 @@ fn CustomersView(page: ListPage<CustomerListItem>, q: CustomerQuery, locale: Loc
     view! {
         <div class="page-head page-head-actions">
             <h1>{t(Msg::NavCustomers)}</h1>
-            {can_edit.then(|| view! {
-                <a class="btn btn-primary" href="/operator/customers/new" data-testid="new-customer">{t(Msg::NewCustomer)}</a>
-            })}
+            <div class="form-actions">
+                <a class="btn" href="/operator/mappings" data-testid="all-mappings">{t(Msg::MappingsInEffect)}</a>
+                {can_edit.then(|| view! {
+                    <a class="btn btn-primary" href="/operator/customers/new" data-testid="new-customer">{t(Msg::NewCustomer)}</a>
+                })}
+            </div>
         </div>
         <section class="panel">
             <form class="filters" method="get" action="/operator/customers" role="search" data-testid="customer-filters">

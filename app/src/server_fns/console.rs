@@ -8,7 +8,7 @@
 use crate::error::AppError;
 use crate::types::{
     AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage,
-    MappingForm, MappingPreview, UserSubscriptionItem, UserSubscriptionQuery,
+    MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, UserSubscriptionItem, UserSubscriptionQuery,
 };
 use leptos::prelude::*;
 
@@ -91,4 +91,34 @@ pub async fn list_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
     use crate::ssr::{auth::Access, services::audit_log};
     let (state, caller) = super::context::require(Access::Staff).await?;
     audit_log::list_audit(&state, &caller, &query).await
+}
+
+/// One page of the mappings in effect on a day (`at`, default today).
+#[server(prefix = "/api/fn", endpoint = "list_mappings")]
+pub async fn list_mappings(
+    registration: String,
+    at: String,
+    offset: i64,
+    limit: i64,
+) -> Result<ListPage<MappingListItem>, AppError> {
+    use crate::ssr::{auth::Access, services::mappings};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    mappings::list_mappings(&state, &caller, Some(&registration), Some(&at), offset, limit).await
+}
+
+/// Checks a mapping CSV and applies it (or, with `dry_run`, shows what it would do). A
+/// refused file is an outcome with every row's problem, not an error, so the page can
+/// list them.
+#[server(prefix = "/api/fn", endpoint = "import_mappings")]
+pub async fn import_mappings(csv: String, dry_run: bool) -> Result<MappingImportOutcome, AppError> {
+    use crate::ssr::{auth::Access, services::mapping_csv};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    match mapping_csv::import(&state, &caller, csv.as_bytes(), dry_run).await {
+        Ok(report) => Ok(MappingImportOutcome::Done(report)),
+        Err(refused) if refused.rows.is_empty() => Err(refused.error),
+        Err(refused) => Ok(MappingImportOutcome::Refused {
+            message: refused.error.message,
+            rows: refused.rows,
+        }),
+    }
 }

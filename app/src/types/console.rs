@@ -353,3 +353,58 @@ pub struct AssignForm {
     #[serde(default)]
     pub subscriptions: Vec<i64>,
 }
+
+/// A problem in an uploaded CSV: row 1 is the header, data starts at row 2.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvRowError {
+    /// Row number in the file.
+    pub row: u64,
+    /// Column name (empty: the row or the file as a whole).
+    pub column: String,
+    /// What is wrong and what was expected.
+    pub message: String,
+}
+
+/// What one row of a mapping import does (or did).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingImportRow {
+    /// Row number in the file.
+    pub row: u64,
+    /// The cloud tenant.
+    pub cloud_tenant_id: String,
+    /// Registration name.
+    pub registration: String,
+    /// The first day.
+    pub effective_on: NaiveDate,
+    /// The customer subscription before (`None`: the base).
+    pub before: Option<String>,
+    /// After (`None`: the base).
+    pub after: Option<String>,
+    /// It replaces a change recorded for the same day.
+    pub replaced_same_day: bool,
+}
+
+/// The outcome of a mapping import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MappingImportReport {
+    /// Nothing was saved.
+    pub dry_run: bool,
+    /// Every row was saved.
+    pub applied: bool,
+    /// Each row's outcome, in file order.
+    pub rows: Vec<MappingImportRow>,
+}
+
+/// A mapping import's outcome as the console shows it: the report, or every problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MappingImportOutcome {
+    /// Checked (and applied unless a dry run).
+    Done(MappingImportReport),
+    /// Refused whole: why, and each row's problem.
+    Refused {
+        /// Summary.
+        message: String,
+        /// Problems.
+        rows: Vec<CsvRowError>,
+    },
+}

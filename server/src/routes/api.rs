@@ -30,6 +30,14 @@ pub fn router() -> Router<ServerState> {
         .route("/customers/{id}", get(customer).put(console::update_customer))
         .route("/customers/{id}/details", get(console::customer_detail))
         .route("/mappings", get(console::list_mappings))
+        .route("/mappings/export", get(console::export_mappings))
+        .route(
+            "/mappings/import",
+            // Up to the import's own limit, so a file too large gets its JSON answer.
+            axum::routing::post(console::import_mappings).layer(axum::extract::DefaultBodyLimit::max(
+                app::ssr::services::mapping_csv::MAX_BYTES + 64 * 1024,
+            )),
+        )
         .route(
             "/mappings/{tenant}",
             put(console::put_mapping).delete(console::delete_mapping),

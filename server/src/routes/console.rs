@@ -401,3 +401,51 @@ pub(super) async fn audit(
     )
         .into_response())
 }
+
+/// `GET /api/v1/mappings/export?registration=`: the mappings in effect today and those
+/// scheduled, as the CSV the import takes.
+pub(super) async fn export_mappings(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Params,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let csv =
+        app::ssr::services::mapping_csv::export(&state.app, &caller, p.get("registration").map(String::as_str)).await?;
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"mappings.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/mappings/import?dry_run=true|false` with the CSV as the body: every row's
+/// outcome, or 422 `{"error":{…,"rows":[{"row","column","message"}]}}` and nothing changed.
+pub(super) async fn import_mappings(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Params,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let dry_run = match p.get("dry_run").map(String::as_str) {
+        None | Some("true" | "1") => true,
+        Some("false" | "0") => false,
+        Some(_) => return Err(ApiError(AppError::invalid("dry_run", "`dry_run` is true or false."))),
+    };
+    match app::ssr::services::mapping_csv::import(&state.app, &caller, &body, dry_run).await {
+        Ok(report) => Ok(Json(to_json(report)?).into_response()),
+        Err(refused) if refused.rows.is_empty() => Err(ApiError(refused.error)),
+        Err(refused) => {
+            let mut error = to_json(&refused.error)?;
+            error["rows"] = to_json(&refused.rows)?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": error }))).into_response())
+        }
+    }
+}

@@ -345,6 +345,8 @@ async fn finance_reads_the_console_but_every_write_is_refused_as_for_customers_a
     ] {
         assert_eq!(get_json(&app, &path).await.0, 200, "finance reads {path}");
     }
+    let r = app.client.get(app.url("/api/v1/mappings/export")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
     assert_eq!(app.page("/operator/customers").await.status(), 200);
     let html = app
         .page(&format!("/operator/customers/{customer}"))
@@ -386,6 +388,15 @@ async fn finance_reads_the_console_but_every_write_is_refused_as_for_customers_a
                     .status(),
                 client
                     .delete(format!("{base}/api/v1/mappings/{TENANT_A}?registration=stamp-1"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                client
+                    .post(format!("{base}/api/v1/mappings/import?dry_run=false"))
+                    .body(format!(
+                        "cloud_tenant_id,registration,customer_subscription_id\n{TENANT_A},stamp-1,{SUB_X}\n"
+                    ))
                     .send()
                     .await
                     .unwrap()
@@ -876,4 +887,124 @@ async fn user_subscriptions_are_staff_reading_and_only_operators_assign_owners()
     assert_eq!(entries.len(), 2);
     assert_eq!(entries[0].1["after"], TENANT_A);
     app.dispose().await;
+}
+
+async fn import(app: &TestApp, csv: impl Into<reqwest::Body>, dry_run: bool) -> (u16, Value) {
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/mappings/import?dry_run={dry_run}")))
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn mappings_import_from_csv_after_a_dry_run_all_or_nothing_with_every_bad_row_named() {
+    for_each_app(|app| async move {
+        operator(&app).await;
+        app.add_registration("stamp-1").await;
+        app.add_customer("Contoso", TENANT_A).await;
+        app.add_customer("台灣雲端", TENANT_B).await;
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/mappings/{TENANT_A}"),
+            json!({"registration": "stamp-1", "customer_subscription_id": SUB_X, "effective_on": "2026-10-01"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+
+        // Export: the header and what is mapped; importing it again changes no interval.
+        let r = app.client.get(app.url("/api/v1/mappings/export")).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let exported = r.text().await.unwrap();
+        assert_eq!(
+            exported,
+            format!("cloud_tenant_id,customer,registration,customer_subscription_id,effective_on\n{TENANT_A},Contoso,stamp-1,{SUB_X},2026-10-01\n")
+        );
+        let (status, report) = import(&app, exported.clone(), true).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!((report["rows"][0]["before"].as_str(), report["rows"][0]["after"].as_str()), (Some(SUB_X), Some(SUB_X)));
+
+        // A real change, previewed first: nothing saved until applied.
+        let csv = format!(
+            "\u{feff}Cloud_Tenant_ID,customer,registration,customer_subscription_id,effective_on\n\
+             {TENANT_B},台灣雲端,stamp-1,{SUB_Y},2026-10-05\n\
+             {},,stamp-1,,2026-10-20\n",
+            TENANT_A.to_uppercase()
+        );
+        let changes = app.count("mapping_changes").await;
+        let (status, report) = import(&app, csv.clone(), true).await;
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["dry_run"], true);
+        let rows = report["rows"].as_array().unwrap();
+        assert_eq!((rows[0]["row"].as_i64(), rows[0]["after"].as_str()), (Some(2), Some(SUB_Y)));
+        assert_eq!((rows[1]["row"].as_i64(), rows[1]["before"].as_str(), rows[1]["after"].as_str()), (Some(3), Some(SUB_X), None));
+        assert_eq!(app.count("mapping_changes").await, changes);
+        let (status, report) = import(&app, csv, false).await;
+        assert_eq!((status, report["applied"].as_bool()), (200, Some(true)));
+        assert_eq!(app.count("mapping_changes").await, changes + 2);
+        let (_, on_21st) = get_json(&app, "/api/v1/mappings?at=2026-10-21").await;
+        assert_eq!(on_21st["total"], 1);
+        assert_eq!(on_21st["value"][0]["customer"], "台灣雲端");
+        let entries = audit_entries(&app, "mapping.set").await;
+        assert_eq!(entries.last().unwrap().1["source"], "csv");
+
+        // Refusals: every bad row with its number, column and reason; nothing applied.
+        let changes = app.count("mapping_changes").await;
+        let header = "cloud_tenant_id,customer,registration,customer_subscription_id,effective_on";
+        let cases: Vec<(String, Vec<(i64, &str)>)> = vec![
+            ("tenant,registration\nx,y\n".into(), vec![(1, "tenant"), (1, "cloud_tenant_id"), (1, "customer_subscription_id")]),
+            (
+                format!("{header}\n{TENANT_B},,stamp-1,{SUB_Y},2026-10-06\nnot-a-guid,,stamp-1,{SUB_Y},\n{TENANT_B},,stamp-9,{SUB_Y},2026-10-32\n{TENANT_B},Contoso,stamp-1,,\n"),
+                vec![(3, "cloud_tenant_id"), (4, "registration"), (4, "effective_on"), (5, "customer")],
+            ),
+            // Well-formed, but row 3 takes a subscription another tenant holds: named, and row 2 is undone too.
+            (
+                format!("{header}\n{TENANT_B},,stamp-1,{SUB_Y},2026-10-07\n{TENANT_A},,stamp-1,{SUB_Y},2026-10-08\n"),
+                vec![(3, "customer_subscription_id")],
+            ),
+            (format!("{header}\n"), vec![(2, "")]),
+        ];
+        for (csv, expected) in cases {
+            let (status, body) = import(&app, csv.clone(), false).await;
+            assert_eq!(status, 422, "{csv}: {body}");
+            let got: Vec<(i64, String)> = body["error"]["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| (r["row"].as_i64().unwrap(), r["column"].as_str().unwrap().to_owned()))
+                .collect();
+            let want: Vec<(i64, String)> = expected.iter().map(|(r, c)| (*r, c.to_string())).collect();
+            assert_eq!(got, want, "{csv}: {body}");
+            assert_eq!(body["error"]["code"], "invalid_csv");
+        }
+        let (status, body) = import(&app, vec![b'c', b',', 0xff, 0xfe, b'\n'], false).await;
+        assert_eq!(status, 422);
+        assert!(body["error"]["rows"][0]["message"].as_str().unwrap().contains("UTF-8"));
+        let big = format!("{header}\n{}", format!("{TENANT_B},,stamp-1,{SUB_Y},2026-10-06\n").repeat(100_000));
+        let (status, body) = import(&app, big, false).await;
+        assert_eq!(status, 422);
+        let message = body["error"]["rows"][0]["message"].as_str().unwrap();
+        assert!(message.contains("split"), "{message}");
+        assert_eq!(app.count("mapping_changes").await, changes);
+
+        // The console's server function lists the problems instead of failing.
+        let r = app
+            .client
+            .post(app.url("/api/fn/import_mappings"))
+            .form(&[("csv", "nope\n1\n"), ("dry_run", "true")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let outcome: Value = r.json().await.unwrap();
+        assert_eq!(outcome["Refused"]["rows"][0]["row"], 1);
+        app
+    })
+    .await;
 }

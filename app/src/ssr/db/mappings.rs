@@ -319,6 +319,26 @@ pub async fn list_in_effect(
     Ok((rows, total))
 }
 
+/// Every mapping interval in effect on `day` or starting after it (on one registration or
+/// all), by registration, tenant and day: what a re-import must reproduce.
+pub async fn list_current_and_later(
+    c: &mut impl AsExecutor,
+    registration_id: Option<i64>,
+    day: NaiveDate,
+) -> DbResult<Vec<MappingListRow>> {
+    let q = "SELECT r.name AS registration_name, t.tenant_id AS tenant_guid, cu.id AS customer_id, \
+             cu.name AS customer_name, cs.subscription_id, cs.effective_on, cs.ended_on \
+             FROM customer_subscriptions cs JOIN registrations r ON r.id = cs.registration_id \
+             JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id LEFT JOIN customers cu ON cu.cloud_tenant_id = t.id \
+             WHERE (cs.ended_on IS NULL OR cs.ended_on > $1) AND ($2 < 0 OR cs.registration_id = $2) \
+             ORDER BY r.name, t.tenant_id, cs.effective_on";
+    Ok(sql!(c, |e| sqlx::query_as::<_, MappingListRow>(q)
+        .bind(day)
+        .bind(registration_id.unwrap_or(-1))
+        .fetch_all(e)
+        .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod import;
 pub mod ingest;
 pub mod lookup;
 pub mod maintenance;
+pub mod mapping_csv;
 pub mod mappings;
 pub mod overview;
 pub mod ownership;
