@@ -26,6 +26,23 @@ where
     })
 }
 
+/// How many submissions of an action have succeeded (in the browser). A page keys its
+/// resource on it when the action's redirect lands on the same address: the page then
+/// loads what was saved, while a refused submission keeps what the person typed.
+pub fn success_count<O, V>(value: V) -> ReadSignal<u32>
+where
+    O: Clone + Send + Sync + 'static,
+    V: Get<Value = Option<Result<O, AppError>>> + Send + Sync + 'static,
+{
+    let (count, set_count) = signal(0u32);
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(_))) {
+            set_count.update(|n| *n += 1);
+        }
+    });
+    count
+}
+
 /// The error a plain (pre-hydration) form post to `path` left in the address.
 fn url_error(path: &str) -> Option<AppError> {
     let query = use_query_map();

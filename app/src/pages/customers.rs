@@ -6,7 +6,7 @@
 //! change is a GET form to the confirmation page, which previews exactly what the change
 //! does (the service runs it and rolls back) and posts it only when confirmed.
 
-use crate::components::form::{form_error, href_with, FormAlert, TextField};
+use crate::components::form::{form_error, href_with, success_count, FormAlert, TextField};
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable, Pager};
 use crate::context::{use_can_edit, use_locale};
@@ -275,19 +275,22 @@ fn customer_id_param() -> i64 {
 pub fn CustomerPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get_str("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0)));
-    let data = Resource::new(move || id.get(), get_customer_detail);
+    // The edit form's redirect lands on this same address: the action's version makes the
+    // page load the saved customer.
+    let update = ServerAction::<UpdateCustomer>::new();
+    let saved = success_count(update.value());
+    let data = Resource::new(move || (id.get(), saved.get()), |(id, _)| get_customer_detail(id));
     view! {
         <Title text="Customer · Stackbill"/>
-        <DataPage data view=|c, locale| view! { <CustomerView c locale/> }/>
+        <DataPage data view=move |c, locale| view! { <CustomerView c update locale/> }/>
     }
 }
 
 #[component]
-fn CustomerView(c: CustomerDetail, locale: Locale) -> impl IntoView {
+fn CustomerView(c: CustomerDetail, update: ServerAction<UpdateCustomer>, locale: Locale) -> impl IntoView {
     let t = move |m| text(locale, m);
     let can_edit = use_can_edit();
     let mapped = c.mappings.iter().filter(|m| m.current.is_some()).count() as i64;
-    let update = ServerAction::<UpdateCustomer>::new();
     let error = form_error(update.value(), UpdateCustomer::PATH);
     let open_edit = error.get_untracked().is_some();
     let mapping_rows: Vec<Vec<AnyView>> = c

@@ -2,7 +2,7 @@
 //! and the unassigned queue (`?status=unassigned`) with what each adds to the base
 //! subscription this month; operators assign one or many to a cloud tenant.
 
-use crate::components::form::{form_error, href_with, FormAlert, TextField};
+use crate::components::form::{form_error, href_with, success_count, FormAlert, TextField};
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable, Pager};
 use crate::context::use_can_edit;
@@ -48,10 +48,17 @@ fn href(q: &UserSubscriptionQuery, page: i64) -> String {
 pub fn UserSubscriptionsPage() -> impl IntoView {
     let query = use_query_map();
     let current = Memo::new(move |_| query.with(query_from));
-    let data = Resource::new(move || current.get(), list_user_subscriptions);
+    // Created here so that the list reloads after an assignment (its redirect lands on
+    // the same address, which alone would not load anything again).
+    let action = ServerAction::<AssignOwner>::new();
+    let assigned = success_count(action.value());
+    let data = Resource::new(
+        move || (current.get(), assigned.get()),
+        |(q, _)| list_user_subscriptions(q),
+    );
     view! {
         <Title text="User subscriptions · Stackbill"/>
-        <DataPage data view=move |page, locale| view! { <UserSubscriptionsView page q=current.get_untracked() locale/> }/>
+        <DataPage data view=move |page, locale| view! { <UserSubscriptionsView page q=current.get_untracked() action locale/> }/>
     }
 }
 
@@ -59,12 +66,12 @@ pub fn UserSubscriptionsPage() -> impl IntoView {
 fn UserSubscriptionsView(
     page: ListPage<UserSubscriptionItem>,
     q: UserSubscriptionQuery,
+    action: ServerAction<AssignOwner>,
     locale: Locale,
 ) -> impl IntoView {
     let t = move |m| text(locale, m);
     let can_edit = use_can_edit();
     let unassigned = q.status == "unassigned";
-    let action = ServerAction::<AssignOwner>::new();
     let error = form_error(action.value(), AssignOwner::PATH);
     let mut columns = Vec::new();
     if can_edit && unassigned {

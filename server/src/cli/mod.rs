@@ -4,7 +4,8 @@
 //! when an argument is invalid.
 
 pub mod bench;
-pub mod bench_rating;
+pub mod bench_console;
+mod bench_rating;
 mod import;
 
 use crate::config::Config;
@@ -312,6 +313,9 @@ enum BenchCommand {
     Ingest(bench::BenchArgs),
     /// The rating service on a month of daily rollups (all accounts, and one customer).
     Rating(bench_rating::RatingBenchArgs),
+    /// The operator console at 10,000 customers and 100,000 user subscriptions: every list,
+    /// a mapping change, and the customers page under 16 concurrent requests.
+    Console(bench_console::ConsoleBenchArgs),
     /// Write synthetic usage-API pages to a file (for memory and scale measurements).
     Generate(bench::GenerateArgs),
 }
@@ -533,6 +537,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             command: BenchCommand::Rating(args),
         } => {
             println!("{}", bench_rating::run(&args).await?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Console(args),
+        } => {
+            println!("{}", bench_console::run(&args).await?);
             Ok(())
         }
         Command::Bench {
