@@ -191,6 +191,8 @@ pub enum Msg {
     RowCol,
     ColumnCol,
     Problem,
+    StampOwner,
+    AllStatuses,
 }
 
 /// The text of a message in a locale (English when not translated).
@@ -239,7 +241,7 @@ fn en(msg: Msg) -> &'static str {
         Name => "Name",
         State => "State",
         Since => "Since",
-        RecordsThisMonth => "Usage records this month",
+        RecordsThisMonth => "Records this month",
         OperatorTitle => "Operations overview",
         Registrations => "Registrations",
         RegistrationName => "Registration",
@@ -364,7 +366,7 @@ fn en(msg: Msg) -> &'static str {
         OlderEntries => "Older entries",
         Select => "Select",
         OwnerTenant => "Owner (cloud tenant)",
-        AddsToBase => "Adds to base this month",
+        AddsToBase => "Adds to base",
         NoUserSubscriptions => "No user subscription matches.",
         AssignTo => "Assign the selected subscriptions to cloud tenant",
         AssignSelected => "Assign selected",
@@ -381,6 +383,8 @@ fn en(msg: Msg) -> &'static str {
         RowCol => "Row",
         ColumnCol => "Column",
         Problem => "Problem",
+        StampOwner => "Owner on the stamp",
+        AllStatuses => "All",
     }
 }
 
@@ -607,13 +611,14 @@ pub fn and_more(locale: Locale, n: usize) -> String {
     }
 }
 
-/// "Showing 51–100 of 10,000".
-pub fn showing_range(locale: Locale, from: i64, to: i64, total: i64) -> String {
+/// "Showing 51–100 of 10,000" (`10,000+` when counting stopped there).
+pub fn showing_range(locale: Locale, from: i64, to: i64, total: i64, at_least: bool) -> String {
     use super::format_count;
+    let plus = if at_least { "+" } else { "" };
     let (a, b, n) = (
         format_count(from, locale),
         format_count(to, locale),
-        format_count(total, locale),
+        format!("{}{plus}", format_count(total, locale)),
     );
     match locale {
         Locale::En => format!("Showing {a}–{b} of {n}"),

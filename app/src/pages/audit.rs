@@ -72,8 +72,7 @@ fn AuditView(page: AuditPage, q: AuditQuery, locale: Locale) -> impl IntoView {
         Column::text(t(Msg::ByActor)),
         Column::text(t(Msg::AuditAction)),
         Column::text(t(Msg::AuditEntity)),
-        Column::text(t(Msg::Before)),
-        Column::text(t(Msg::After)),
+        Column::text(t(Msg::Change)),
     ];
     let rows = page
         .items
@@ -85,18 +84,30 @@ fn AuditView(page: AuditPage, q: AuditQuery, locale: Locale) -> impl IntoView {
                 format!("{} ({})", e.actor_label, e.actor)
             };
             // Entries without before/after (sign-ins, imports) show their details.
-            let after = if e.before.is_none() && e.after.is_none() {
-                compact(&Some(e.details.clone()))
+            let change = if e.before.is_none() && e.after.is_none() {
+                view! { <span class="audit-json">{compact(&Some(e.details.clone()))}</span> }.into_any()
             } else {
-                compact(&e.after)
+                let side = |v: &Option<serde_json::Value>| {
+                    let s = compact(v);
+                    if s.is_empty() {
+                        t(Msg::NotAvailable).to_owned()
+                    } else {
+                        s
+                    }
+                };
+                view! {
+                    <span class="audit-json">{side(&e.before)}</span>
+                    <span class="audit-arrow" aria-label="→">" → "</span>
+                    <span class="audit-json">{side(&e.after)}</span>
+                }
+                .into_any()
             };
             vec![
                 format_datetime(e.occurred_at, locale).into_any(),
                 who.into_any(),
                 view! { <code>{e.action.clone()}</code> }.into_any(),
                 view! { <code>{e.subject.clone()}</code> }.into_any(),
-                view! { <span class="audit-json">{compact(&e.before)}</span> }.into_any(),
-                view! { <span class="audit-json">{after}</span> }.into_any(),
+                change,
             ]
         })
         .collect();

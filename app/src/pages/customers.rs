@@ -125,6 +125,7 @@ fn CustomersView(page: ListPage<CustomerListItem>, q: CustomerQuery, locale: Loc
         Column::num(t(Msg::RecordsThisMonth)),
     ];
     let shown = page.items.len();
+    let has_next = page.has_next();
     let rows = page
         .items
         .into_iter()
@@ -144,9 +145,10 @@ fn CustomersView(page: ListPage<CustomerListItem>, q: CustomerQuery, locale: Loc
         (page.offset + 1).min(page.total),
         page.offset + shown as i64,
         page.total,
+        page.total_at_least,
     );
     let prev = (page_no > 1).then(|| list_href(&q, q.sort, q.desc, page_no - 1));
-    let next = (page.offset + (shown as i64) < page.total).then(|| list_href(&q, q.sort, q.desc, page_no + 1));
+    let next = has_next.then(|| list_href(&q, q.sort, q.desc, page_no + 1));
     let billed = |v: &str| match q.billed_to {
         Some(BilledToFilter::Mapped) => v == "mapped",
         Some(BilledToFilter::Base) => v == "base",
@@ -291,6 +293,13 @@ fn CustomerView(c: CustomerDetail, update: ServerAction<UpdateCustomer>, locale:
     let t = move |m| text(locale, m);
     let can_edit = use_can_edit();
     let mapped = c.mappings.iter().filter(|m| m.current.is_some()).count() as i64;
+    let or_dash = move |v: &str| {
+        if v.trim().is_empty() {
+            t(Msg::NotAvailable).to_owned()
+        } else {
+            v.to_owned()
+        }
+    };
     let error = form_error(update.value(), UpdateCustomer::PATH);
     let open_edit = error.get_untracked().is_some();
     let mapping_rows: Vec<Vec<AnyView>> = c
@@ -367,9 +376,9 @@ fn CustomerView(c: CustomerDetail, update: ServerAction<UpdateCustomer>, locale:
         <section class="panel">
             <h2>{t(Msg::CustomerDetails)}</h2>
             <dl class="facts">
-                <dt>{t(Msg::TenantDisplayName)}</dt><dd>{c.tenant_display_name.clone()}</dd>
-                <dt>{t(Msg::BillingContact)}</dt><dd>{c.billing_email.clone()}</dd>
-                <dt>{t(Msg::BillingAddress)}</dt><dd class="multiline">{c.billing_address.clone()}</dd>
+                <dt>{t(Msg::TenantDisplayName)}</dt><dd>{or_dash(&c.tenant_display_name)}</dd>
+                <dt>{t(Msg::BillingContact)}</dt><dd>{or_dash(&c.billing_email)}</dd>
+                <dt>{t(Msg::BillingAddress)}</dt><dd class="multiline">{or_dash(&c.billing_address)}</dd>
                 <dt>{t(Msg::Language)}</dt><dd>{c.locale.clone()}</dd>
                 <dt>{t(Msg::CreatedOn)}</dt><dd>{crate::i18n::format_datetime(c.created_at, locale)}</dd>
             </dl>

@@ -93,9 +93,10 @@ fn MappingsView(page: ListPage<MappingListItem>, f: Filter, locale: Locale) -> i
         (page.offset + 1).min(page.total),
         page.offset + shown as i64,
         page.total,
+        page.total_at_least,
     );
     let prev = (f.page > 1).then(|| href(&f, f.page - 1));
-    let next = (page.offset + (shown as i64) < page.total).then(|| href(&f, f.page + 1));
+    let next = page.has_next().then(|| href(&f, f.page + 1));
     let export = href_with("/api/v1/mappings/export", &[("registration", f.registration.clone())]);
     view! {
         <div class="page-head page-head-actions">

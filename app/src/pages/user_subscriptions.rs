@@ -81,10 +81,14 @@ fn UserSubscriptionsView(
         Column::text(t(Msg::RegistrationName)),
         Column::text(t(Msg::Subscription)),
         Column::text(t(Msg::NameCol)),
-        Column::text(t(Msg::OwnerTenant)),
-        Column::text(t(Msg::Customer)),
-        Column::num(t(Msg::RecordsThisMonth)),
     ]);
+    // The queue has no owner to show: the stamp's owner sign-in is what identifies it.
+    if unassigned {
+        columns.push(Column::text(t(Msg::StampOwner)));
+    } else {
+        columns.extend([Column::text(t(Msg::OwnerTenant)), Column::text(t(Msg::Customer))]);
+    }
+    columns.push(Column::num(t(Msg::RecordsThisMonth)));
     if unassigned {
         columns.push(Column::num(t(Msg::AddsToBase)));
     }
@@ -108,14 +112,18 @@ fn UserSubscriptionsView(
             cells.push(s.registration.clone().into_any());
             cells.push(view! { <code>{s.subscription_id.clone()}</code> }.into_any());
             cells.push(s.display_name.clone().into_any());
-            cells.push(match &s.owner_tenant {
-                Some(t) => view! { <code>{t.clone()}</code> }.into_any(),
-                None => view! { <span class="badge badge-warn">{text(locale, Msg::Unassigned)}</span> }.into_any(),
-            });
-            cells.push(match (&s.customer_id, &s.customer) {
-                (Some(id), Some(name)) => view! { <a href=format!("/operator/customers/{id}")>{name.clone()}</a> }.into_any(),
-                _ => "".into_any(),
-            });
+            if unassigned {
+                cells.push(s.owner_email.clone().into_any());
+            } else {
+                cells.push(match &s.owner_tenant {
+                    Some(t) => view! { <code>{t.clone()}</code> }.into_any(),
+                    None => view! { <span class="badge badge-warn">{text(locale, Msg::Unassigned)}</span> }.into_any(),
+                });
+                cells.push(match (&s.customer_id, &s.customer) {
+                    (Some(id), Some(name)) => view! { <a href=format!("/operator/customers/{id}")>{name.clone()}</a> }.into_any(),
+                    _ => "".into_any(),
+                });
+            }
             cells.push(format_count(s.records_this_month, locale).into_any());
             if unassigned {
                 let amount = s
@@ -133,9 +141,10 @@ fn UserSubscriptionsView(
         (page.offset + 1).min(page.total),
         page.offset + shown as i64,
         page.total,
+        page.total_at_least,
     );
     let prev = (page_no > 1).then(|| href(&q, page_no - 1));
-    let next = (page.offset + (shown as i64) < page.total).then(|| href(&q, page_no + 1));
+    let next = page.has_next().then(|| href(&q, page_no + 1));
     let tab = |status: &'static str, label: &'static str| {
         let current = q.status == status;
         let mut target = q.clone();
@@ -169,7 +178,7 @@ fn UserSubscriptionsView(
             <p class="muted">{t(Msg::UnassignedExplained)}</p>
         </div>
         <nav class="tabs" aria-label=t(Msg::FilterBilledTo)>
-            {tab("", t(Msg::AllCustomers))}
+            {tab("", t(Msg::AllStatuses))}
             {tab("unassigned", t(Msg::UnassignedQueue))}
             {tab("assigned", t(Msg::AssignedOnly))}
         </nav>

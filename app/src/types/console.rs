@@ -7,13 +7,21 @@ use serde::{Deserialize, Serialize};
 /// The largest page any list serves.
 pub const MAX_PAGE_SIZE: i64 = 500;
 
+/// Where the largest lists stop counting matches (beyond the page asked for).
+pub const COUNT_LIMIT: i64 = 10_000;
+
 /// One page of a list that is filtered, sorted and paged on the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ListPage<T> {
     /// The rows of this page.
     pub items: Vec<T>,
-    /// Rows matching the filter, on every page.
+    /// Rows matching the filter, on every page — or, when `total_at_least`, a lower bound
+    /// (counting stops past [`COUNT_LIMIT`] on the largest lists, so a page costs the same
+    /// at any size).
     pub total: i64,
+    /// `total` is where counting stopped: there are at least that many.
+    #[serde(default)]
+    pub total_at_least: bool,
     /// Rows before this page.
     pub offset: i64,
     /// Page size asked for.
@@ -23,8 +31,14 @@ pub struct ListPage<T> {
 impl<T> ListPage<T> {
     /// The cursor of the next page, if there is one (opaque to clients).
     pub fn next_cursor(&self) -> Option<String> {
+        self.has_next()
+            .then(|| encode_cursor(self.offset + self.items.len() as i64))
+    }
+
+    /// Whether rows follow this page.
+    pub fn has_next(&self) -> bool {
         let next = self.offset + self.items.len() as i64;
-        (next < self.total && !self.items.is_empty()).then(|| encode_cursor(next))
+        !self.items.is_empty() && (next < self.total || (self.total_at_least && self.items.len() as i64 == self.limit))
     }
 }
 
@@ -407,4 +421,32 @@ pub enum MappingImportOutcome {
         /// Problems.
         rows: Vec<CsvRowError>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(offset: i64, rows: usize, total: i64, at_least: bool) -> ListPage<u8> {
+        ListPage {
+            items: vec![0; rows],
+            total,
+            total_at_least: at_least,
+            offset,
+            limit: 50,
+        }
+    }
+
+    #[test]
+    fn a_page_knows_whether_rows_follow_even_when_counting_stopped() {
+        assert_eq!(page(0, 50, 120, false).next_cursor().as_deref(), Some("o50"));
+        assert_eq!(page(100, 20, 120, false).next_cursor(), None);
+        // Counted up to 10,000 only: a full page may be followed by more.
+        assert!(page(9_950, 50, 10_000, true).has_next());
+        assert!(!page(9_950, 30, 10_000, true).has_next());
+        assert!(!page(0, 0, 0, false).has_next());
+        assert_eq!(decode_cursor("o50"), Some(50));
+        assert_eq!(decode_cursor("50"), None);
+        assert_eq!(decode_cursor("o-1"), None);
+    }
 }

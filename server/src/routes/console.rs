@@ -90,6 +90,10 @@ fn list_json<T: Serialize>(
         format!("/api/v1{path}?{}", query.join("&"))
     });
     let mut body = json!({ "value": to_json(&page.items)?, "total": page.total });
+    if page.total_at_least {
+        // Counting stopped there: at least this many.
+        body["totalAtLeast"] = json!(true);
+    }
     if let Some(link) = next_link {
         body["nextLink"] = json!(link);
     }

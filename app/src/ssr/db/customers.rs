@@ -240,9 +240,14 @@ pub async fn search_customers(
         "(SELECT COUNT(*) FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = c.cloud_tenant_id AND {})",
         super::mappings::IN_EFFECT_ON_1
     );
+    // (NOT) EXISTS rather than the count: the engines turn it into a (anti-)join.
+    let any_mapping = format!(
+        "EXISTS (SELECT 1 FROM customer_subscriptions cs WHERE cs.cloud_tenant_id = c.cloud_tenant_id AND {})",
+        super::mappings::IN_EFFECT_ON_1
+    );
     match f.mapped {
-        Some(true) => conditions.push(format!("{mapped} > 0")),
-        Some(false) => conditions.push(format!("{mapped} = 0")),
+        Some(true) => conditions.push(any_mapping),
+        Some(false) => conditions.push(format!("NOT {any_mapping}")),
         None => {}
     }
     // $1 (the day) is referenced in every statement, used by the filter or not, so that
@@ -256,13 +261,23 @@ pub async fn search_customers(
         _ => format!("c.name {dir}, c.id {dir}"),
     };
     let from = "FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id";
-    let count_q = format!("SELECT COUNT(*) {from} {filter}");
+    // The tenant join only when the filter reads the tenant; the mapped count only for the
+    // page's rows (computed in the outer query, after LIMIT).
+    let count_from = if f.tenant_prefix.is_some() {
+        from
+    } else {
+        "FROM customers c"
+    };
+    let count_q = format!("SELECT COUNT(*) {count_from} {filter}");
     let n = values.len();
     let page_q = format!(
-        "SELECT c.id, c.name, c.cloud_tenant_id, t.tenant_id AS tenant_guid, c.locale, \
-         CAST({mapped} AS BIGINT) AS mapped_registrations {from} {filter} ORDER BY {order} LIMIT ${} OFFSET ${}",
+        "SELECT p.id, p.name, p.cloud_tenant_id, p.tenant_guid, p.locale, CAST({} AS BIGINT) AS mapped_registrations \
+         FROM (SELECT c.id, c.name, c.cloud_tenant_id, t.tenant_id AS tenant_guid, c.locale, c.created_at {from} {filter} \
+         ORDER BY {order} LIMIT ${} OFFSET ${}) p ORDER BY {}",
+        mapped.replace("c.cloud_tenant_id", "p.cloud_tenant_id"),
         n + 2,
-        n + 3
+        n + 3,
+        order.replace("c.", "p.").replace("t.tenant_id", "p.tenant_guid")
     );
     let total: i64 = sql!(c, |e| {
         let mut q = sqlx::query_scalar(&count_q).bind(today);

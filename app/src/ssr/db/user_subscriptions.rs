@@ -299,8 +299,8 @@ pub struct UserSubscriptionFilter {
     pub assigned: Option<bool>,
     /// A lower-case GUID beginning: the subscription's or its owner's.
     pub guid_prefix: Option<String>,
-    /// Lower-case words of the display name.
-    pub name_words: Vec<String>,
+    /// The lower-case beginning of the display name.
+    pub name_prefix: Option<String>,
 }
 
 /// A user subscription with its owner today.
@@ -330,51 +330,82 @@ pub struct UserSubscriptionListRow {
     pub customer_name: Option<String>,
 }
 
-/// One page of user subscriptions (by registration, then GUID) and how many match.
+/// The smallest string greater than every string starting with `prefix`: a prefix becomes
+/// an index range (`>= prefix AND < end`) on both engines, where `LIKE 'p%'` would not use
+/// the index on SQLite.
+fn prefix_end(prefix: &str) -> String {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return chars.into_iter().collect();
+        }
+    }
+    "\u{10ffff}".to_owned()
+}
+
+/// One page of user subscriptions (by registration, then GUID) and how many match, counted
+/// up to `count_limit`. The
+/// filter runs on `user_subscriptions` alone (owners through indexed sub-queries) and the
+/// page is read in the order of its unique index, so only the page's rows are joined.
 pub async fn search_user_subscriptions(
     c: &mut impl AsExecutor,
     f: &UserSubscriptionFilter,
     offset: i64,
     limit: i64,
+    count_limit: i64,
 ) -> DbResult<(Vec<UserSubscriptionListRow>, i64)> {
+    const OWNED: &str =
+        "EXISTS (SELECT 1 FROM user_subscription_owners o WHERE o.user_subscription_id = us.id AND o.ended_on IS NULL)";
     let mut conditions = vec!["($1 < 0 OR us.registration_id = $1)".to_owned()];
     let mut values: Vec<String> = Vec::new();
     match f.assigned {
-        Some(true) => conditions.push("o.id IS NOT NULL".into()),
-        Some(false) => conditions
-            .push("o.id IS NULL AND EXISTS (SELECT 1 FROM usage_daily d WHERE d.user_subscription_id = us.id)".into()),
+        Some(true) => conditions.push(OWNED.into()),
+        Some(false) => conditions.push(format!(
+            "NOT {OWNED} AND EXISTS (SELECT 1 FROM usage_daily d WHERE d.user_subscription_id = us.id)"
+        )),
         None => {}
     }
     let mut either = Vec::new();
     if let Some(p) = &f.guid_prefix {
-        values.push(format!("{}%", p.replace('%', "")));
-        let n = values.len() + 1;
-        either.push(format!("us.subscription_id LIKE ${n} OR t.tenant_id LIKE ${n}"));
+        values.push(p.clone());
+        values.push(prefix_end(p));
+        let (a, b) = (values.len(), values.len() + 1);
+        // One IN over a UNION, not an OR of two tables: each side is an index range.
+        either.push(format!(
+            "us.id IN (SELECT s2.id FROM user_subscriptions s2 WHERE s2.subscription_id >= ${a} AND s2.subscription_id < ${b} \
+             UNION ALL SELECT o2.user_subscription_id FROM cloud_tenants t2 JOIN user_subscription_owners o2 \
+             ON o2.cloud_tenant_id = t2.id AND o2.ended_on IS NULL WHERE t2.tenant_id >= ${a} AND t2.tenant_id < ${b})"
+        ));
     }
-    if !f.name_words.is_empty() {
-        let mut words = Vec::new();
-        for w in &f.name_words {
-            values.push(format!("%{}%", w.replace('%', "")));
-            words.push(format!("LOWER(us.display_name) LIKE ${}", values.len() + 1));
-        }
-        either.push(format!("({})", words.join(" AND ")));
+    if let Some(p) = &f.name_prefix {
+        values.push(p.clone());
+        values.push(prefix_end(p));
+        let (a, b) = (values.len(), values.len() + 1);
+        either.push(format!(
+            "(LOWER(us.display_name) >= ${a} AND LOWER(us.display_name) < ${b})"
+        ));
     }
     if !either.is_empty() {
         conditions.push(format!("({})", either.join(" OR ")));
     }
-    let from = format!(
-        "FROM user_subscriptions us JOIN registrations r ON r.id = us.registration_id \
-         LEFT JOIN user_subscription_owners o ON o.user_subscription_id = us.id AND o.ended_on IS NULL \
-         LEFT JOIN cloud_tenants t ON t.id = o.cloud_tenant_id \
-         LEFT JOIN customers cu ON cu.cloud_tenant_id = o.cloud_tenant_id WHERE {}",
-        conditions.join(" AND ")
-    );
+    let filter = conditions.join(" AND ");
     let n = values.len();
-    let count_q = format!("SELECT COUNT(*) {from}");
+    let count_q = format!(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM user_subscriptions us WHERE {filter} LIMIT ${}) capped",
+        n + 2
+    );
     let page_q = format!(
         "SELECT us.id, us.registration_id, r.name AS registration_name, r.currency, r.base_subscription_id, \
          us.subscription_id, us.display_name, us.owner_email, t.tenant_id AS owner_tenant, cu.id AS customer_id, \
-         cu.name AS customer_name {from} ORDER BY r.name, us.subscription_id LIMIT ${} OFFSET ${}",
+         cu.name AS customer_name \
+         FROM (SELECT us.* FROM user_subscriptions us WHERE {filter} \
+               ORDER BY us.registration_id, us.subscription_id LIMIT ${} OFFSET ${}) us \
+         JOIN registrations r ON r.id = us.registration_id \
+         LEFT JOIN user_subscription_owners o ON o.user_subscription_id = us.id AND o.ended_on IS NULL \
+         LEFT JOIN cloud_tenants t ON t.id = o.cloud_tenant_id \
+         LEFT JOIN customers cu ON cu.cloud_tenant_id = o.cloud_tenant_id \
+         ORDER BY us.registration_id, us.subscription_id",
         n + 2,
         n + 3
     );
@@ -384,7 +415,7 @@ pub async fn search_user_subscriptions(
         for v in &values {
             q = q.bind(v);
         }
-        q.fetch_one(e).await
+        q.bind(count_limit).fetch_one(e).await
     })?;
     let rows = sql!(c, |e| {
         let mut q = sqlx::query_as::<_, UserSubscriptionListRow>(&page_q).bind(reg);

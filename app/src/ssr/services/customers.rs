@@ -151,6 +151,7 @@ pub async fn list_customers(
     Ok(ListPage {
         items,
         total,
+        total_at_least: false,
         offset,
         limit,
     })

@@ -376,6 +376,7 @@ pub async fn list_mappings(
             })
             .collect(),
         total,
+        total_at_least: false,
         offset,
         limit,
     })
