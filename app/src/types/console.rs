@@ -37,8 +37,9 @@ impl<T> ListPage<T> {
 
     /// Whether rows follow this page.
     pub fn has_next(&self) -> bool {
-        let next = self.offset + self.items.len() as i64;
-        !self.items.is_empty() && (next < self.total || (self.total_at_least && self.items.len() as i64 == self.limit))
+        // A short page is the last one, whatever the count says.
+        let full = !self.items.is_empty() && self.items.len() as i64 >= self.limit;
+        full && ((self.offset + self.items.len() as i64) < self.total || self.total_at_least)
     }
 }
 
@@ -441,6 +442,7 @@ mod tests {
     fn a_page_knows_whether_rows_follow_even_when_counting_stopped() {
         assert_eq!(page(0, 50, 120, false).next_cursor().as_deref(), Some("o50"));
         assert_eq!(page(100, 20, 120, false).next_cursor(), None);
+        assert_eq!(page(50, 50, 100, false).next_cursor(), None);
         // Counted up to 10,000 only: a full page may be followed by more.
         assert!(page(9_950, 50, 10_000, true).has_next());
         assert!(!page(9_950, 30, 10_000, true).has_next());
