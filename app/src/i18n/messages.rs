@@ -193,6 +193,14 @@ pub enum Msg {
     Problem,
     StampOwner,
     AllStatuses,
+    MakeReportOnly,
+    MakeBillable,
+    FirstSeen,
+    NameIt,
+    MeterSearchHint,
+    DiscoveredMeters,
+    DiscoveredExplained,
+    NoMetersMatch,
 }
 
 /// The text of a message in a locale (English when not translated).
@@ -385,6 +393,14 @@ fn en(msg: Msg) -> &'static str {
         Problem => "Problem",
         StampOwner => "Owner on the stamp",
         AllStatuses => "All",
+        MakeReportOnly => "Make report-only",
+        MakeBillable => "Make billable",
+        FirstSeen => "First seen",
+        NameIt => "Name, unit and service",
+        MeterSearchHint => "Name, or meter GUID",
+        DiscoveredMeters => "Discovered in usage",
+        DiscoveredExplained => "These meters appeared in usage but are not in the Azure Stack usage catalogue. Name them and give them a unit; until a price sheet prices them, their usage is shown as unpriced, never as zero.",
+        NoMetersMatch => "No meter matches.",
     }
 }
 

@@ -8,7 +8,8 @@
 use crate::error::AppError;
 use crate::types::{
     AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage,
-    MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, UserSubscriptionItem, UserSubscriptionQuery,
+    MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, MeterCatalogue, MeterForm, MeterQuery,
+    UserSubscriptionItem, UserSubscriptionQuery,
 };
 use leptos::prelude::*;
 
@@ -121,4 +122,32 @@ pub async fn import_mappings(csv: String, dry_run: bool) -> Result<MappingImport
             rows: refused.rows,
         }),
     }
+}
+
+/// The meter catalogue, filtered.
+#[server(prefix = "/api/fn", endpoint = "meter_catalogue")]
+pub async fn get_meter_catalogue(query: MeterQuery) -> Result<MeterCatalogue, AppError> {
+    use crate::ssr::{auth::Access, services::meters};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    meters::catalogue(&state, &caller, &query).await
+}
+
+/// Makes a meter billable or report-only from a day on, then shows the catalogue.
+#[server(prefix = "/api/fn", endpoint = "set_meter_billing")]
+pub async fn set_meter_billing(meter_id: String, form: MeterForm) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::meters};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    meters::set_billing(&state, &caller, &meter_id, &form).await?;
+    leptos_axum::redirect("/meters");
+    Ok(())
+}
+
+/// Names a discovered meter (name, unit, service), then shows the catalogue.
+#[server(prefix = "/api/fn", endpoint = "describe_meter")]
+pub async fn describe_meter(meter_id: String, form: MeterForm) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::meters};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    meters::describe(&state, &caller, &meter_id, &form).await?;
+    leptos_axum::redirect("/meters");
+    Ok(())
 }

@@ -452,3 +452,49 @@ mod tests {
         assert_eq!(decode_cursor("o-1"), None);
     }
 }
+
+/// The meter catalogue's filter (text as typed).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MeterQuery {
+    /// Words of the name, or a meter GUID (any form) or its beginning.
+    #[serde(default)]
+    pub q: String,
+    /// One service.
+    #[serde(default)]
+    pub service: String,
+    /// `catalogue` or `discovered`.
+    #[serde(default)]
+    pub origin: String,
+    /// `billable` or `report_only`.
+    #[serde(default)]
+    pub billing: String,
+}
+
+/// The filtered catalogue and every service (for the filter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MeterCatalogue {
+    /// Meters, discovered ones first.
+    pub items: Vec<super::MeterView>,
+    /// Every service, for the filter.
+    pub services: Vec<String>,
+}
+
+/// A meter change as typed: its billing mode from a day, or a discovered meter's name.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct MeterForm {
+    /// `billable` or `report_only` (billing changes).
+    #[serde(default)]
+    pub billing: String,
+    /// The first UTC day (`YYYY-MM-DD`); empty: today.
+    #[serde(default)]
+    pub effective_on: String,
+    /// Name (discovered meters).
+    #[serde(default)]
+    pub name: String,
+    /// Usage unit (discovered meters).
+    #[serde(default)]
+    pub unit: String,
+    /// Service (discovered meters).
+    #[serde(default)]
+    pub service: String,
+}

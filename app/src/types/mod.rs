@@ -226,6 +226,12 @@ pub struct MeterView {
     pub billing: crate::billing::MeterBilling,
     /// `catalogue` or `discovered`.
     pub origin: String,
+    /// When a discovered meter was first seen in usage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<DateTime<Utc>>,
+    /// A discovered meter's usage records so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<i64>,
 }
 
 /// Billable usage of one meter that has no price: shown as unpriced, never as zero cost.

@@ -22,6 +22,8 @@ pub fn router() -> Router<ServerState> {
     Router::new()
         .route("/me", get(me))
         .route("/meters", get(meters))
+        .route("/meters/{id}", put(console::describe_meter))
+        .route("/meters/{id}/billing", put(console::set_meter_billing))
         .route("/registrations", get(registrations))
         .route(
             "/customers",

@@ -453,3 +453,33 @@ pub(super) async fn import_mappings(
         }
     }
 }
+
+/// `PUT /api/v1/meters/{id}/billing` with `{"billing":"billable|report_only","effective_on"}`.
+pub(super) async fn set_meter_billing(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::MeterForm = json_body(&body)?;
+    let day = app::ssr::services::meters::set_billing(&state.app, &caller, &id, &form).await?;
+    Ok(Json(
+        json!({ "meter_id": id, "billing": form.billing, "effective_on": day }),
+    ))
+}
+
+/// `PUT /api/v1/meters/{id}` with `{"name","unit","service"}`: names a discovered meter.
+pub(super) async fn describe_meter(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::MeterForm = json_body(&body)?;
+    app::ssr::services::meters::describe(&state.app, &caller, &id, &form).await?;
+    Ok(Json(
+        json!({ "meter_id": id, "name": form.name.trim(), "unit": form.unit.trim(), "service": form.service.trim() }),
+    ))
+}

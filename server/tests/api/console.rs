@@ -1008,3 +1008,160 @@ async fn mappings_import_from_csv_after_a_dry_run_all_or_nothing_with_every_bad_
     })
     .await;
 }
+
+#[tokio::test]
+async fn meters_are_made_report_only_from_a_day_and_discovered_meters_are_named_by_operators_only() {
+    for_each_app(|app| async move {
+        app.add_registration("stamp-1").await;
+        app.add_user("fin@example.test", Role::Finance, None).await;
+        operator(&app).await;
+        // A meter nobody has heard of arrives in usage: discovered.
+        let ingest = app.add_token(Role::Ingest, None).await;
+        let unknown = "0c2a7f6e-8d4b-4f2a-9b1c-3e5d7f9a1b2c";
+        let body = format!(
+            "{{\"value\":[{}]}}",
+            crate::helpers::usage_json(
+                "4a9f7696-6dce-4fe9-9b9f-2f5b2bfa7fd7",
+                unknown,
+                "2026-11-10T10:00:00+00:00",
+                "3",
+                "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1"
+            )
+        );
+        let r = reqwest::Client::new()
+            .post(app.url("/api/v1/usage"))
+            .bearer_auth(&ingest)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let r = app
+            .client
+            .post(app.url("/api/fn/meter_catalogue"))
+            .form(&[("query[origin]", "discovered")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let discovered: Value = r.json().await.unwrap();
+        assert_eq!(discovered["items"].as_array().unwrap().len(), 1);
+        assert_eq!(discovered["items"][0]["id"], unknown);
+        assert_eq!(discovered["items"][0]["records"], 1);
+        assert!(discovered["items"][0]["first_seen"].is_string());
+        let html = app
+            .page(&format!("/meters?q={}", &unknown[..8].to_uppercase()))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("discovered-table") && html.contains("meter-describe-form"));
+
+        // Named, with a unit and a service; a catalogue meter is refused.
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/meters/{unknown}"),
+            json!({"name": "Custom worker tier 1", "unit": "Hours", "service": "App Service"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        let base_vm = "6dab500f-a4fd-49c4-956d-229bb9c8c793";
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/meters/{base_vm}"),
+            json!({"name": "x", "unit": "y", "service": "z"}),
+        )
+        .await;
+        assert_eq!(r.status(), 409);
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/meters/{unknown}"),
+            json!({"name": "", "unit": "Hours", "service": "App Service"}),
+        )
+        .await;
+        assert_eq!(r.status(), 422);
+        let (_, meters) = get_json(&app, "/api/v1/meters").await;
+        let named = meters["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == unknown)
+            .unwrap()
+            .clone();
+        assert_eq!(
+            (named["name"].as_str(), named["unit"].as_str()),
+            (Some("Custom worker tier 1"), Some("Hours"))
+        );
+
+        // Report-only from a day: today's catalogue shows it; bad input names its field.
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/meters/{}/billing", base_vm.to_uppercase()),
+            json!({"billing": "billable"}),
+        )
+        .await;
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let (_, meters) = get_json(&app, "/api/v1/meters").await;
+        let vm = meters["value"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == base_vm)
+            .unwrap()
+            .clone();
+        assert_eq!(vm["billing"], "billable");
+        for (body, field) in [
+            (json!({"billing": "free"}), "billing"),
+            (
+                json!({"billing": "billable", "effective_on": "tomorrow"}),
+                "effective_on",
+            ),
+        ] {
+            let r = send_json(
+                &app,
+                reqwest::Method::PUT,
+                &format!("/api/v1/meters/{base_vm}/billing"),
+                body,
+            )
+            .await;
+            assert_eq!(r.status(), 422);
+            let err: Value = r.json().await.unwrap();
+            assert_eq!(err["error"]["field"], field);
+        }
+        let set = audit_entries(&app, "meter.billing_set").await;
+        assert_eq!(
+            (set.len(), set[0].1["before"].as_str(), set[0].1["after"].as_str()),
+            (1, Some("report_only"), Some("billable"))
+        );
+        let described = audit_entries(&app, "meter.described").await;
+        assert_eq!(described[0].1["after"]["unit"], "Hours");
+
+        // Finance reads, and is refused both changes.
+        app.sign_in("fin@example.test", PASSWORD).await;
+        let html = app.page("/meters").await.text().await.unwrap();
+        assert!(html.contains("meters-table") && !html.contains("meter-billing-form"));
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/meters/{base_vm}/billing"),
+            json!({"billing": "report_only"}),
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+        let r = send_json(
+            &app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/meters/{unknown}"),
+            json!({"name": "a", "unit": "b", "service": "c"}),
+        )
+        .await;
+        assert_eq!(r.status(), 403);
+        app
+    })
+    .await;
+}

@@ -186,6 +186,51 @@ pub async fn list_meters(c: &mut impl AsExecutor, on: NaiveDate) -> DbResult<Vec
         .await)?)
 }
 
+/// Usage records per meter, for the meters given (the discovered ones: a few at most).
+pub async fn record_counts(
+    c: &mut impl AsExecutor,
+    ids: &[String],
+) -> DbResult<std::collections::HashMap<String, i64>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let list: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 1)).collect();
+    let q = format!(
+        "SELECT meter_id, CAST(COALESCE(SUM(record_count), 0) AS BIGINT) FROM usage_daily \
+         WHERE meter_id IN ({}) GROUP BY meter_id",
+        list.join(", ")
+    );
+    let rows: Vec<(String, i64)> = sql!(c, |e| {
+        let mut q = sqlx::query_as(&q);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
+/// Names a meter, with its unit and service.
+pub async fn describe_meter(
+    c: &mut impl AsExecutor,
+    id: MeterId,
+    name: &str,
+    unit: &str,
+    service: &str,
+) -> DbResult<()> {
+    sql!(c, |e| sqlx::query(
+        "UPDATE meters SET name = $2, unit = $3, service = $4 WHERE id = $1"
+    )
+    .bind(id.to_string())
+    .bind(name)
+    .bind(unit)
+    .bind(service)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
 /// IDs of every known meter.
 pub async fn known_meter_ids(c: &mut impl AsExecutor) -> DbResult<Vec<String>> {
     Ok(sql!(c, |e| sqlx::query_scalar("SELECT id FROM meters")

@@ -13,6 +13,7 @@ pub mod lookup;
 pub mod maintenance;
 pub mod mapping_csv;
 pub mod mappings;
+pub mod meters;
 pub mod overview;
 pub mod ownership;
 pub mod periods;

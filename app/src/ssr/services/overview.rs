@@ -167,6 +167,8 @@ pub async fn list_meters(state: &AppState) -> Result<Vec<MeterView>, AppError> {
                 // What applies today (the catalogue default or the latest dated change).
                 billing: row.billing_on_day()?,
                 origin: row.origin,
+                first_seen: None,
+                records: None,
             })
         })
         .collect()

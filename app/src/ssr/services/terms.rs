@@ -395,6 +395,7 @@ pub async fn set_meter_billing(
     billing: MeterBilling,
     effective_on: Option<NaiveDate>,
 ) -> Result<NaiveDate, AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let now = state.now_secs();
     let day = effective_on.unwrap_or(state.clock.now().date_naive());
     let mut tx = state.db.begin().await?;
