@@ -11,6 +11,7 @@ use crate::pages::{
     meters::MetersPage,
     not_found::NotFound,
     operator::OperatorHome,
+    people::PeoplePage,
     portal::PortalHome,
     sign_in::SignInPage,
     user_subscriptions::UserSubscriptionsPage,
@@ -72,6 +73,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("operator/user-subscriptions") view=UserSubscriptionsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/mappings") view=MappingsPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/users") view=PeoplePage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>

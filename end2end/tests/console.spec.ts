@@ -187,6 +187,32 @@ test.describe("the operator console: customers and mappings", () => {
     await screenshot(page, "operator-mapping-import");
   });
 
+  test("create an API token, see it once, use it, revoke it", async ({ page }) => {
+    const name = `e2e token ${guid().slice(0, 6)}`;
+    await signInAs(page, "operator");
+    await page.locator("nav.mainnav a", { hasText: "Users" }).click();
+    await expect(page).toHaveURL(/\/operator\/users$/);
+    await expect(page.getByTestId("users-table")).toContainText("operator");
+    await hydrated(page);
+    await page.getByTestId("add-token-open").click();
+    await page.getByTestId("token-name").fill(name);
+    await page.locator("#token-role").selectOption("finance");
+    await page.getByTestId("add-token").click();
+    const secret = (await page.getByTestId("secret").textContent()) ?? "";
+    expect(secret.length).toBeGreaterThan(20);
+    await expect(page.getByTestId("tokens-table")).toContainText(name);
+    await screenshot(page, "operator-users");
+    const me = await page.request.get("/api/v1/me", { headers: { Authorization: `Bearer ${secret}` } });
+    expect((await me.json()).role).toBe("finance");
+
+    const row = page.getByTestId("tokens-table").locator("tbody tr", { hasText: name });
+    await row.getByTestId("token-revoke-open").click();
+    await row.getByTestId("token-revoke").click();
+    await expect(page.getByTestId("tokens-table").locator("tbody tr", { hasText: name })).toContainText("Revoked");
+    const after = await page.request.get("/api/v1/me", { headers: { Authorization: `Bearer ${secret}` } });
+    expect(after.status()).toBe(401);
+  });
+
   test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
     await signInAs(page, "finance");
     await page.locator("nav.mainnav a", { hasText: "Customers" }).click();

@@ -28,6 +28,7 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/finance", Msg::NavFinance),
             ("/meters", Msg::NavMeters),
+            ("/operator/users", Msg::NavUsers),
             ("/operator/audit", Msg::NavAudit),
         ],
         Role::Finance => vec![
@@ -35,6 +36,7 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/customers", Msg::NavCustomers),
             ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/meters", Msg::NavMeters),
+            ("/operator/users", Msg::NavUsers),
             ("/operator/audit", Msg::NavAudit),
         ],
         Role::Customer => vec![("/portal", Msg::NavOverview)],

@@ -75,15 +75,19 @@ fn MetersView(
         let day_id = format!("day-{}", m.id);
         // The form's children are built later: owned values only.
         let id = m.id.clone();
+        // Folded away so that the catalogue stays one line a meter.
         view! {
             {badge}
-            <ActionForm action=billing attr:class="inline-form" attr:data-testid="meter-billing-form">
-                <input type="hidden" name="meter_id" value=id/>
-                <input type="hidden" name="form[billing]" value=to/>
-                <label class="sr-only" for=day_id.clone()>{t(Msg::EffectiveOn)}</label>
-                <input id=day_id type="date" name="form[effective_on]"/>
-                <button type="submit" class="btn" data-testid="meter-billing-submit">{to_label}</button>
-            </ActionForm>
+            <details class="row-action">
+                <summary>{t(Msg::Change)}</summary>
+                <ActionForm action=billing attr:class="inline-form" attr:data-testid="meter-billing-form">
+                    <input type="hidden" name="meter_id" value=id/>
+                    <input type="hidden" name="form[billing]" value=to/>
+                    <label for=day_id.clone()>{t(Msg::FromDay)}</label>
+                    <input id=day_id type="date" name="form[effective_on]"/>
+                    <button type="submit" class="btn" data-testid="meter-billing-submit">{to_label}</button>
+                </ActionForm>
+            </details>
         }
         .into_any()
     };

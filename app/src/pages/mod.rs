@@ -8,6 +8,7 @@ pub mod mappings;
 pub mod meters;
 pub mod not_found;
 pub mod operator;
+pub mod people;
 pub mod portal;
 pub mod sign_in;
 pub mod user_subscriptions;

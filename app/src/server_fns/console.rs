@@ -8,8 +8,8 @@
 use crate::error::AppError;
 use crate::types::{
     AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage,
-    MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, MeterCatalogue, MeterForm, MeterQuery,
-    UserSubscriptionItem, UserSubscriptionQuery,
+    MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, MeterCatalogue, MeterForm, MeterQuery, People,
+    ShownOnce, TokenForm, UserForm, UserSubscriptionItem, UserSubscriptionQuery,
 };
 use leptos::prelude::*;
 
@@ -150,4 +150,60 @@ pub async fn describe_meter(meter_id: String, form: MeterForm) -> Result<(), App
     meters::describe(&state, &caller, &meter_id, &form).await?;
     leptos_axum::redirect("/meters");
     Ok(())
+}
+
+/// Every user and API token.
+#[server(prefix = "/api/fn", endpoint = "people")]
+pub async fn get_people() -> Result<People, AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    people::people(&state, &caller).await
+}
+
+/// Adds a user; a generated password comes back once.
+#[server(prefix = "/api/fn", endpoint = "add_user")]
+pub async fn add_user(form: UserForm) -> Result<Option<ShownOnce>, AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    Ok(people::create_user(&state, &caller, &form).await?.1)
+}
+
+/// Disables or enables a user.
+#[server(prefix = "/api/fn", endpoint = "set_user_enabled")]
+pub async fn set_user_enabled(id: i64, enabled: bool) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    people::set_enabled(&state, &caller, id, enabled).await
+}
+
+/// Resets a user's password (given, or generated and shown once).
+#[server(prefix = "/api/fn", endpoint = "reset_user_password")]
+pub async fn reset_user_password(id: i64, password: String) -> Result<Option<ShownOnce>, AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    people::reset_password(&state, &caller, id, &password).await
+}
+
+/// Ends every session of a user.
+#[server(prefix = "/api/fn", endpoint = "end_user_sessions")]
+pub async fn end_user_sessions(id: i64) -> Result<u64, AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    people::sign_out_everywhere(&state, &caller, id).await
+}
+
+/// Creates an API token; it comes back once.
+#[server(prefix = "/api/fn", endpoint = "add_token")]
+pub async fn add_token(form: TokenForm) -> Result<ShownOnce, AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    Ok(people::create_token(&state, &caller, &form).await?.1)
+}
+
+/// Revokes an API token.
+#[server(prefix = "/api/fn", endpoint = "revoke_api_token")]
+pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::people};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    people::revoke_token(&state, &caller, id).await
 }

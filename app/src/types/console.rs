@@ -498,3 +498,104 @@ pub struct MeterForm {
     #[serde(default)]
     pub service: String,
 }
+
+/// A person who signs in, as the console lists them (never the password hash).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserView {
+    /// Id.
+    pub id: i64,
+    /// Sign-in email.
+    pub email: String,
+    /// Name shown.
+    pub display_name: String,
+    /// `operator`, `finance` or `customer`.
+    pub role: String,
+    /// A customer user's customer.
+    pub customer: Option<String>,
+    /// Locale tag.
+    pub locale: String,
+    /// Disabled (cannot sign in).
+    pub disabled: bool,
+    /// Last successful sign-in.
+    pub last_sign_in_at: Option<DateTime<Utc>>,
+}
+
+/// An API token, as the console lists it (never the secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// Id.
+    pub id: i64,
+    /// What the script is.
+    pub name: String,
+    /// The token's first characters, to recognise it.
+    pub prefix: String,
+    /// Role.
+    pub role: String,
+    /// A customer token's customer.
+    pub customer: Option<String>,
+    /// An ingest token's registration.
+    pub registration: Option<String>,
+    /// Last use.
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Revoked.
+    pub revoked: bool,
+}
+
+/// Users and tokens together (one screen).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct People {
+    /// Every user.
+    pub users: Vec<UserView>,
+    /// Every token, newest first.
+    pub tokens: Vec<TokenView>,
+}
+
+/// A user as typed in the console or sent to `POST /api/v1/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UserForm {
+    /// Sign-in email.
+    pub email: String,
+    /// Name shown (default: the email's local part).
+    #[serde(default)]
+    pub display_name: String,
+    /// `operator`, `finance` or `customer`.
+    pub role: String,
+    /// A customer user's customer (id, tenant GUID or exact name).
+    #[serde(default)]
+    pub customer: String,
+    /// A password; empty: one is generated and shown once.
+    #[serde(default)]
+    pub password: String,
+    /// Locale tag (default `en`).
+    #[serde(default)]
+    pub locale: String,
+}
+
+/// A token as typed in the console or sent to `POST /api/v1/tokens`.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct TokenForm {
+    /// What the script is.
+    pub name: String,
+    /// `operator`, `finance`, `customer` or `ingest`.
+    pub role: String,
+    /// A customer token's customer (id, tenant GUID or name).
+    #[serde(default)]
+    pub customer: String,
+    /// An ingest token's registration (name or id).
+    #[serde(default)]
+    pub registration: String,
+    /// Lifetime: `90d`, `12h`, `6w`, `1y` or `never`; empty: the role's default.
+    #[serde(default)]
+    pub expires_in: String,
+}
+
+/// A secret shown once: a generated password or a new token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShownOnce {
+    /// What it belongs to (the user's email or the token's name).
+    pub of: String,
+    /// The secret; Stackbill keeps only its hash.
+    pub secret: String,
+}

@@ -51,6 +51,10 @@ pub fn router() -> Router<ServerState> {
             axum::routing::post(console::assign_owner),
         )
         .route("/audit", get(console::audit))
+        .route("/users", get(console::users).post(console::create_user))
+        .route("/users/{id}/{action}", axum::routing::post(console::user_action))
+        .route("/tokens", get(console::tokens).post(console::create_token))
+        .route("/tokens/{id}/revoke", axum::routing::post(console::revoke_token))
         .route("/customers/{id}/cost", get(customer_cost))
 }
 

@@ -483,3 +483,98 @@ pub(super) async fn describe_meter(
         json!({ "meter_id": id, "name": form.name.trim(), "unit": form.unit.trim(), "service": form.service.trim() }),
     ))
 }
+
+/// `GET /api/v1/users` (staff): every user, never a password hash.
+pub(super) async fn users(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let people = app::ssr::services::people::people(&state.app, &caller).await?;
+    Ok(Json(json!({ "value": to_json(people.users)? })))
+}
+
+/// `GET /api/v1/tokens` (staff): every token with its first characters, never the secret.
+pub(super) async fn tokens(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let people = app::ssr::services::people::people(&state.app, &caller).await?;
+    Ok(Json(json!({ "value": to_json(people.tokens)? })))
+}
+
+/// `POST /api/v1/users` with `{"email","display_name","role","customer","password","locale"}`:
+/// 201; a generated password (none given) is in `password`, once.
+pub(super) async fn create_user(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::UserForm = json_body(&body)?;
+    let (id, shown) = app::ssr::services::people::create_user(&state.app, &caller, &form).await?;
+    let body = json!({ "id": id, "password": shown.map(|s| s.secret) });
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `POST /api/v1/users/{id}/{action}`: `disable`, `enable`, `sign-out` (every session),
+/// `reset-password` (body `{"password"}` optional; a generated one comes back once).
+pub(super) async fn user_action(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path((id, action)): Path<(i64, String)>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    use app::ssr::services::people;
+    let caller = auth::authorize(caller, Access::Operator)?;
+    match action.as_str() {
+        "disable" | "enable" => {
+            people::set_enabled(&state.app, &caller, id, action == "enable").await?;
+            Ok(Json(json!({ "id": id, "enabled": action == "enable" })))
+        }
+        "sign-out" => {
+            let ended = people::sign_out_everywhere(&state.app, &caller, id).await?;
+            Ok(Json(json!({ "id": id, "sessions_ended": ended })))
+        }
+        "reset-password" => {
+            #[derive(serde::Deserialize, Default)]
+            struct Body {
+                #[serde(default)]
+                password: String,
+            }
+            let b: Body = if body.is_empty() {
+                Body::default()
+            } else {
+                json_body(&body)?
+            };
+            let shown = people::reset_password(&state.app, &caller, id, &b.password).await?;
+            Ok(Json(json!({ "id": id, "password": shown.map(|s| s.secret) })))
+        }
+        _ => Err(ApiError(AppError::not_found("not_found", "No such action."))),
+    }
+}
+
+/// `POST /api/v1/tokens` with `{"name","role","customer","registration","expires_in"}`: 201
+/// with the token, once.
+pub(super) async fn create_token(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::TokenForm = json_body(&body)?;
+    let (id, shown) = app::ssr::services::people::create_token(&state.app, &caller, &form).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id, "token": shown.secret }))).into_response())
+}
+
+/// `POST /api/v1/tokens/{id}/revoke`: it stops working at once.
+pub(super) async fn revoke_token(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    app::ssr::services::people::revoke_token(&state.app, &caller, id).await?;
+    Ok(Json(json!({ "id": id, "revoked": true })))
+}

@@ -1165,3 +1165,109 @@ async fn meters_are_made_report_only_from_a_day_and_discovered_meters_are_named_
     })
     .await;
 }
+
+#[tokio::test]
+async fn operators_manage_users_and_tokens_with_secrets_shown_once_and_finance_only_reads() {
+    for_each_app(|app| async move {
+        app.add_registration("stamp-1").await;
+        let customer = app.add_customer("台灣雲端", TENANT_A).await;
+        app.add_user("fin@example.test", Role::Finance, None).await;
+        operator(&app).await;
+
+        // A user with a generated password, shown once; it signs in.
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/users", json!({"email": "New.Person@Example.test", "role": "finance"})).await;
+        assert_eq!(r.status(), 201);
+        let created: Value = r.json().await.unwrap();
+        let id = created["id"].as_i64().unwrap();
+        let password = created["password"].as_str().unwrap().to_owned();
+        let other = crate::helpers::spawn_client(&app);
+        let signed_in = other.post(app.url("/api/fn/sign_in")).form(&[("email", "new.person@example.test"), ("password", password.as_str())]).send().await.unwrap();
+        assert_eq!(signed_in.status(), 200);
+        for (body, status, field) in [
+            (json!({"email": "x@example.test", "role": "customer"}), 422, "customer"),
+            (json!({"email": "x@example.test", "role": "finance", "customer": customer.to_string()}), 422, "customer"),
+            (json!({"email": "nope", "role": "finance"}), 422, "email"),
+            (json!({"email": "x@example.test", "role": "boss"}), 422, "role"),
+            (json!({"email": "x@example.test", "role": "finance", "password": "short"}), 422, "password"),
+        ] {
+            let r = send_json(&app, reqwest::Method::POST, "/api/v1/users", body.clone()).await;
+            assert_eq!(r.status(), status, "{body}");
+            let err: Value = r.json().await.unwrap();
+            assert_eq!(err["error"]["field"], field, "{body}");
+        }
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/users", json!({"email": "new.person@example.test", "role": "finance"})).await;
+        assert_eq!(r.status(), 409);
+        // A customer user by the customer's tenant GUID.
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/users", json!({"email": "it@tw.example", "role": "customer", "customer": TENANT_A, "password": PASSWORD, "locale": "zh-TW"})).await;
+        assert_eq!(r.status(), 201);
+        let (_, users) = get_json(&app, "/api/v1/users").await;
+        let it = users["value"].as_array().unwrap().iter().find(|u| u["email"] == "it@tw.example").unwrap().clone();
+        assert_eq!((it["customer"].as_str(), it["locale"].as_str()), (Some("台灣雲端"), Some("zh-TW")));
+        assert!(!users.to_string().contains("argon2"), "never a password hash");
+
+        // Disabled: its session ends and it cannot sign in; enabled again.
+        let r = app.client.post(app.url(&format!("/api/v1/users/{id}/disable"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(other.post(app.url("/api/fn/visitor")).send().await.unwrap().json::<Value>().await.unwrap()["user"], Value::Null);
+        let again = other.post(app.url("/api/fn/sign_in")).form(&[("email", "new.person@example.test"), ("password", password.as_str())]).send().await.unwrap();
+        assert_ne!(again.status(), 200);
+        assert_eq!(app.client.post(app.url(&format!("/api/v1/users/{id}/enable"))).send().await.unwrap().status(), 200);
+        // Reset: a generated password, once; the old one no longer works.
+        let r = app.client.post(app.url(&format!("/api/v1/users/{id}/reset-password"))).send().await.unwrap();
+        let reset: Value = r.json().await.unwrap();
+        let fresh = reset["password"].as_str().unwrap().to_owned();
+        assert_ne!(fresh, password);
+        let old = other.post(app.url("/api/fn/sign_in")).form(&[("email", "new.person@example.test"), ("password", password.as_str())]).send().await.unwrap();
+        assert_ne!(old.status(), 200);
+        // The last operator cannot be disabled.
+        let (_, users) = get_json(&app, "/api/v1/users").await;
+        let ops = users["value"].as_array().unwrap().iter().find(|u| u["email"] == "ops@example.test").unwrap()["id"].as_i64().unwrap();
+        let r = app.client.post(app.url(&format!("/api/v1/users/{ops}/disable"))).send().await.unwrap();
+        assert_eq!(r.status(), 409);
+
+        // A token: shown once, works, listed by its first characters only, revoked → 401.
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/tokens", json!({"name": "BI export", "role": "finance", "expires_in": "90d"})).await;
+        assert_eq!(r.status(), 201);
+        let created: Value = r.json().await.unwrap();
+        let token = created["token"].as_str().unwrap().to_owned();
+        let token_id = created["id"].as_i64().unwrap();
+        assert_eq!(app.get_with_token("/api/v1/me", Some(&token)).await.status(), 200);
+        let (_, tokens) = get_json(&app, "/api/v1/tokens").await;
+        assert!(!tokens.to_string().contains(&token), "never the secret");
+        assert!(tokens["value"][0]["expires_at"].is_string());
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/tokens", json!({"name": "push", "role": "ingest"})).await;
+        assert_eq!(r.status(), 422, "an ingest token needs its registration");
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/tokens", json!({"name": "push", "role": "ingest", "registration": "stamp-1", "expires_in": "soon"})).await;
+        assert_eq!(r.status(), 422);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "expires_in");
+        assert_eq!(app.client.post(app.url(&format!("/api/v1/tokens/{token_id}/revoke"))).send().await.unwrap().status(), 200);
+        assert_eq!(app.get_with_token("/api/v1/me", Some(&token)).await.status(), 401);
+        assert_eq!(app.client.post(app.url(&format!("/api/v1/tokens/{token_id}/revoke"))).send().await.unwrap().status(), 409);
+
+        // The console's server functions: the same services, the secret once.
+        let r = app.client.post(app.url("/api/fn/add_token")).form(&[("form[name]", "nightly"), ("form[role]", "operator")]).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        let shown: Value = r.json().await.unwrap();
+        assert_eq!(shown["of"], "nightly");
+        assert!(shown["secret"].as_str().unwrap().len() > 20);
+        let html = app.page("/operator/users").await.text().await.unwrap();
+        assert!(html.contains("users-table") && html.contains("add-user-form") && html.contains("BI export"));
+
+        for action in ["user.created", "user.disabled", "user.enabled", "user.password_reset", "token.created", "token.revoked"] {
+            assert!(!audit_entries(&app, action).await.is_empty(), "{action} audited");
+        }
+
+        // Finance reads both lists; every change is refused.
+        app.sign_in("fin@example.test", PASSWORD).await;
+        assert_eq!(get_json(&app, "/api/v1/users").await.0, 200);
+        assert_eq!(get_json(&app, "/api/v1/tokens").await.0, 200);
+        let html = app.page("/operator/users").await.text().await.unwrap();
+        assert!(html.contains("users-table") && !html.contains("add-user-form") && !html.contains("user-toggle"));
+        let r = send_json(&app, reqwest::Method::POST, "/api/v1/users", json!({"email": "y@example.test", "role": "finance"})).await;
+        assert_eq!(r.status(), 403);
+        assert_eq!(app.client.post(app.url(&format!("/api/v1/users/{id}/disable"))).send().await.unwrap().status(), 403);
+        assert_eq!(app.client.post(app.url("/api/fn/add_token")).form(&[("form[name]", "x"), ("form[role]", "operator")]).send().await.unwrap().status(), 403);
+        app
+    })
+    .await;
+}

@@ -276,3 +276,8 @@ pub async fn error_code(response: reqwest::Response) -> String {
         .unwrap_or_default()
         .to_owned()
 }
+
+/// A second browser: its own cookie jar, the app's `Origin`.
+pub fn spawn_client(app: &TestApp) -> reqwest::Client {
+    new_client(&app.base).0
+}

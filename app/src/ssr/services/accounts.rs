@@ -52,6 +52,7 @@ pub struct UserInput {
 
 /// Creates a user after validating everything; nothing is written when any check fails.
 pub async fn create_user(state: &AppState, by: &Caller, input: UserInput) -> Result<i64, AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let email = parse_email(&input.email)?;
     if !input.role.is_person_role() {
         return Err(AppError::invalid(
@@ -346,6 +347,7 @@ pub fn default_token_lifetime(role: Role) -> Option<chrono::Duration> {
 /// Creates an API token and returns `(id, token)`; the token is shown once and only its
 /// hash is kept.
 pub async fn create_token(state: &AppState, by: &Caller, input: TokenInput) -> Result<(i64, String), AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let name = input.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(AppError::invalid(
@@ -447,6 +449,7 @@ pub async fn list_tokens(state: &AppState) -> Result<Vec<db::tokens::TokenRow>, 
 
 /// Revokes a token: it stops working at once. Revoking a revoked token is a conflict.
 pub async fn revoke_token(state: &AppState, by: &Caller, id: i64) -> Result<(), AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let now = state.now_secs();
     let mut tx = state.db.begin().await?;
     let token = db::tokens::find_token(&mut tx, id)
@@ -488,6 +491,7 @@ async fn user_by_email(c: &mut impl AsExecutor, email: &str) -> Result<UserRow, 
 /// Disables or enables a user. Disabling ends their sessions at once; the last enabled
 /// operator cannot be disabled (nobody could administer Stackbill any more).
 pub async fn set_user_enabled(state: &AppState, by: &Caller, email: &str, enabled: bool) -> Result<(), AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let now = state.now_secs();
     let mut tx = state.db.begin().await?;
     let user = user_by_email(&mut tx, email).await?;
@@ -531,6 +535,7 @@ pub async fn reset_password(
     email: &str,
     password: Option<String>,
 ) -> Result<String, AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let password = password.unwrap_or_else(auth::generate_password);
     auth::check_password_policy(&password)?;
     let hash = auth::hash_password(password.clone()).await?;
@@ -556,6 +561,7 @@ pub async fn reset_password(
 
 /// Ends every session of a user (signed out everywhere); returns how many ended.
 pub async fn sign_out_everywhere(state: &AppState, by: &Caller, email: &str) -> Result<u64, AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let now = state.now_secs();
     let mut c = state.db.conn().await?;
     let user = user_by_email(&mut c, email).await?;

@@ -16,6 +16,7 @@ pub mod mappings;
 pub mod meters;
 pub mod overview;
 pub mod ownership;
+pub mod people;
 pub mod periods;
 pub mod price_sheets;
 pub mod quarantine;
