@@ -13,6 +13,7 @@ use crate::pages::{
     operator::OperatorHome,
     people::PeoplePage,
     portal::PortalHome,
+    registrations::{RegistrationPage, RegistrationsPage},
     sign_in::SignInPage,
     user_subscriptions::UserSubscriptionsPage,
 };
@@ -74,6 +75,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("operator/audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/mappings") view=MappingsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/users") view=PeoplePage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/registrations") view=RegistrationsPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/registrations/:id") view=RegistrationPage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>

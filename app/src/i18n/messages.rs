@@ -227,6 +227,19 @@ pub enum Msg {
     CustomerForCustomerUsers,
     RegistrationForIngest,
     Lifetime,
+    AddRegistration,
+    ResourceGroup,
+    ActiveFrom,
+    UsageEndpoint,
+    ProviderSubscription,
+    TokenEnv,
+    Collector,
+    TokenSource,
+    Watermark,
+    LastSuccess,
+    LastError,
+    RecordsPerDay,
+    Day,
 }
 
 /// The text of a message in a locale (English when not translated).
@@ -453,6 +466,19 @@ fn en(msg: Msg) -> &'static str {
         CustomerForCustomerUsers => "Customer (customer users and tokens)",
         RegistrationForIngest => "Registration (ingest tokens)",
         Lifetime => "Lifetime",
+        AddRegistration => "Add registration",
+        ResourceGroup => "Resource group",
+        ActiveFrom => "First billing day",
+        UsageEndpoint => "Usage endpoint (admin)",
+        ProviderSubscription => "Default Provider Subscription",
+        TokenEnv => "Token from environment variable",
+        Collector => "Collector",
+        TokenSource => "Token source",
+        Watermark => "Collected up to",
+        LastSuccess => "Last success",
+        LastError => "Last error",
+        RecordsPerDay => "Usage records per day, last 30 days",
+        Day => "Day",
     }
 }
 

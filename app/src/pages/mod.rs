@@ -10,5 +10,6 @@ pub mod not_found;
 pub mod operator;
 pub mod people;
 pub mod portal;
+pub mod registrations;
 pub mod sign_in;
 pub mod user_subscriptions;

@@ -51,7 +51,7 @@ fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
         </section>
         <CostPanels cost=o.cost.clone() locale/>
         <section class="panel">
-            <h2>{t(Msg::Registrations)}</h2>
+            <h2><a href="/operator/registrations" data-testid="registrations-page-link">{t(Msg::Registrations)}</a></h2>
             {if o.registrations.is_empty() {
                 view! { <p class="muted">{t(Msg::NoRegistrations)}</p> }.into_any()
             } else {
@@ -73,7 +73,7 @@ fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
                                     .into_iter()
                                     .map(|r| view! {
                                         <tr>
-                                            <td data-label=t(Msg::RegistrationName)>{r.name}</td>
+                                            <td data-label=t(Msg::RegistrationName)><a href=format!("/operator/registrations/{}", r.id)>{r.name}</a></td>
                                             <td data-label=t(Msg::BaseSubscription)><code>{r.base_subscription_id}</code></td>
                                             <td data-label=t(Msg::Currency)>{r.currency}</td>
                                             <td data-label=t(Msg::DefaultPriceSheet)>{r.price_sheet.unwrap_or_else(|| t(Msg::NoPriceSheet).to_owned())}</td>

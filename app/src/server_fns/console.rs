@@ -9,7 +9,8 @@ use crate::error::AppError;
 use crate::types::{
     AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage,
     MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, MeterCatalogue, MeterForm, MeterQuery, People,
-    ShownOnce, TokenForm, UserForm, UserSubscriptionItem, UserSubscriptionQuery,
+    RegistrationDetail, RegistrationForm, RegistrationSummary, ShownOnce, TokenForm, UserForm, UserSubscriptionItem,
+    UserSubscriptionQuery,
 };
 use leptos::prelude::*;
 
@@ -206,4 +207,30 @@ pub async fn revoke_api_token(id: i64) -> Result<(), AppError> {
     use crate::ssr::{auth::Access, services::people};
     let (state, caller) = super::context::require(Access::Operator).await?;
     people::revoke_token(&state, &caller, id).await
+}
+
+/// Every registration.
+#[server(prefix = "/api/fn", endpoint = "registrations")]
+pub async fn get_registrations() -> Result<Vec<RegistrationSummary>, AppError> {
+    use crate::ssr::{auth::Access, services::registrations};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    registrations::list(&state, &caller).await
+}
+
+/// One registration with its collector.
+#[server(prefix = "/api/fn", endpoint = "registration_detail")]
+pub async fn get_registration_detail(id: i64) -> Result<RegistrationDetail, AppError> {
+    use crate::ssr::{auth::Access, services::registrations};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    registrations::detail(&state, &caller, id).await
+}
+
+/// Adds a registration, then shows it.
+#[server(prefix = "/api/fn", endpoint = "add_registration")]
+pub async fn add_registration(form: RegistrationForm) -> Result<i64, AppError> {
+    use crate::ssr::{auth::Access, services::registrations};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    let id = registrations::create_from_form(&state, &caller, &form).await?;
+    leptos_axum::redirect(&format!("/operator/registrations/{id}"));
+    Ok(id)
 }

@@ -599,3 +599,61 @@ pub struct ShownOnce {
     /// The secret; Stackbill keeps only its hash.
     pub secret: String,
 }
+
+/// A registration with its collector, as the console shows it (never a token).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RegistrationDetail {
+    /// Name, base subscription, currency, default price sheet, headline counts.
+    pub summary: super::RegistrationSummary,
+    /// Resource group of the registration resource.
+    pub resource_group: String,
+    /// First day billing may be dated on.
+    pub active_from: NaiveDate,
+    /// The stamp's admin endpoint the collector reads.
+    pub usage_endpoint: Option<String>,
+    /// The Default Provider Subscription.
+    pub provider_subscription_id: Option<String>,
+    /// Where the collector's token comes from (an environment variable's name, or a
+    /// command) — never the token.
+    pub token_source: Option<String>,
+    /// The collector's watermark, last success, last error.
+    pub collector: super::CollectorStatus,
+    /// Usage records per day, the last 30 days (days without usage included, as 0).
+    pub days: Vec<DayRecords>,
+}
+
+/// Usage records of one day.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayRecords {
+    /// The UTC day.
+    pub day: NaiveDate,
+    /// Records.
+    pub records: i64,
+}
+
+/// A registration as typed in the console (the collector's token source is an environment
+/// variable's name here; a token command is configured with `stackbill registration add`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RegistrationForm {
+    /// Name (as in Azure: `azurestack-<cloud id>`).
+    pub name: String,
+    /// Base (default) subscription GUID.
+    pub base_subscription_id: String,
+    /// Resource group (default `azurestack`).
+    #[serde(default)]
+    pub resource_group: String,
+    /// Invoice currency (ISO 4217).
+    pub currency: String,
+    /// First billing day (`YYYY-MM-DD`; empty: the first day of this month).
+    #[serde(default)]
+    pub active_from: String,
+    /// The stamp's admin endpoint (empty: no collector; usage is pushed or imported).
+    #[serde(default)]
+    pub usage_endpoint: String,
+    /// The Default Provider Subscription GUID.
+    #[serde(default)]
+    pub provider_subscription_id: String,
+    /// The environment variable holding the collector's bearer token.
+    #[serde(default)]
+    pub token_env: String,
+}

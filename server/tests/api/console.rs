@@ -1271,3 +1271,97 @@ async fn operators_manage_users_and_tokens_with_secrets_shown_once_and_finance_o
     })
     .await;
 }
+
+#[tokio::test]
+async fn registrations_are_listed_with_their_collector_and_daily_records_and_added_by_operators_only() {
+    for_each_app(|app| async move {
+        app.add_user("fin@example.test", Role::Finance, None).await;
+        operator(&app).await;
+        let form = [
+            ("form[name]", "azurestack-北區"),
+            ("form[base_subscription_id]", "{DD8597B4-8739-4467-8B10-F8679F62BFBF}"),
+            ("form[currency]", "twd"),
+            ("form[active_from]", "2026-10-01"),
+            ("form[usage_endpoint]", "https://adminmanagement.north.example.test"),
+            ("form[provider_subscription_id]", "5144634d-7e4d-443b-a304-d27e44220fc6"),
+            ("form[token_env]", "AZS_NORTH_TOKEN"),
+        ];
+        let r = app
+            .client
+            .post(app.url("/api/fn/add_registration"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        let id: i64 = r.json().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/api/fn/registration_detail"))
+            .form(&[("id", id.to_string())])
+            .send()
+            .await
+            .unwrap();
+        let detail: Value = r.json().await.unwrap();
+        assert_eq!(detail["summary"]["name"], "azurestack-北區");
+        assert_eq!(detail["summary"]["base_subscription_id"], BASE);
+        assert_eq!(detail["summary"]["currency"], "TWD");
+        assert_eq!(detail["token_source"], "environment variable AZS_NORTH_TOKEN");
+        assert_eq!(detail["days"].as_array().unwrap().len(), 30);
+        let html = app
+            .page(&format!("/operator/registrations/{id}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("collector-panel") && html.contains("AZS_NORTH_TOKEN") && html.contains("registration-days")
+        );
+        // Bad input names its field; nothing is added.
+        for (field, value, expected) in [
+            ("form[base_subscription_id]", "nope", "base_subscription_id"),
+            ("form[currency]", "ZZZ", "currency"),
+            ("form[usage_endpoint]", "http://stamp.example.test", "usage_endpoint"),
+            ("form[active_from]", "yesterday", "active_from"),
+        ] {
+            let mut bad: Vec<(&str, &str)> = form.iter().copied().filter(|(k, _)| *k != field).collect();
+            bad.push((field, value));
+            bad.retain(|(k, _)| *k != "form[name]");
+            bad.push(("form[name]", "azurestack-other"));
+            let r = app
+                .client
+                .post(app.url("/api/fn/add_registration"))
+                .form(&bad)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 422, "{field}");
+            let err: Value = r.json().await.unwrap();
+            assert_eq!(err["field"], expected, "{field}: {err}");
+        }
+        let r = app
+            .client
+            .post(app.url("/api/fn/add_registration"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409, "the same name twice");
+        assert_eq!(app.count("registrations").await, 1);
+        assert_eq!(audit_entries(&app, "registration.created").await.len(), 1);
+        // Finance reads; adding is refused and the form is not shown.
+        app.sign_in("fin@example.test", PASSWORD).await;
+        let html = app.page("/operator/registrations").await.text().await.unwrap();
+        assert!(html.contains("registrations-list") && !html.contains("registration-form"));
+        let r = app
+            .client
+            .post(app.url("/api/fn/add_registration"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        app
+    })
+    .await;
+}

@@ -1099,6 +1099,24 @@ pub struct DayCountRow {
     pub user_subscriptions: i64,
 }
 
+/// One registration's record counts per day between two days (half-open).
+pub async fn registration_day_counts(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DbResult<Vec<(NaiveDate, i64)>> {
+    let q = "SELECT d.usage_on, CAST(SUM(d.record_count) AS BIGINT) FROM usage_daily d \
+             JOIN user_subscriptions us ON us.id = d.user_subscription_id \
+             WHERE d.usage_on >= $1 AND d.usage_on < $2 AND us.registration_id = $3 GROUP BY d.usage_on";
+    Ok(sql!(c, |e| sqlx::query_as(q)
+        .bind(from)
+        .bind(to)
+        .bind(registration_id)
+        .fetch_all(e)
+        .await)?)
+}
+
 /// Record counts per day between two days (half-open).
 pub async fn list_day_counts(c: &mut impl AsExecutor, from: NaiveDate, to: NaiveDate) -> DbResult<Vec<DayCountRow>> {
     let q = "SELECT usage_on, CAST(SUM(record_count) AS BIGINT) AS records, \

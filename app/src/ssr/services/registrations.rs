@@ -95,6 +95,7 @@ pub fn check_collector(c: &CollectorInput) -> Result<(), AppError> {
 
 /// Adds a registration (with its collector configuration, if any).
 pub async fn add_registration(state: &AppState, by: &Caller, input: RegistrationInput) -> Result<i64, AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let name = input.name.trim();
     if name.is_empty() || name.len() > 90 {
         return Err(AppError::invalid("name", "A registration name has 1 to 90 characters."));
@@ -214,6 +215,109 @@ pub async fn move_start_back(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// Every registration with its headline figures (the operator overview's rows). Staff only.
+pub async fn list(state: &AppState, by: &Caller) -> Result<Vec<crate::types::RegistrationSummary>, AppError> {
+    by.require(crate::ssr::auth::Access::Staff)?;
+    Ok(crate::ssr::services::overview::operator_overview(state)
+        .await?
+        .registrations)
+}
+
+/// One registration with its collector's settings and state and its records per day over
+/// the last 30 days. Staff only; the token itself is never read, only where it comes from.
+pub async fn detail(state: &AppState, by: &Caller, id: i64) -> Result<crate::types::RegistrationDetail, AppError> {
+    by.require(crate::ssr::auth::Access::Staff)?;
+    let today = state.clock.now().date_naive();
+    let not_found = || AppError::not_found("registration_not_found", format!("There is no registration {id}."));
+    let reg = crate::ssr::services::lookup::registration_by_id(&state.db, id)
+        .await
+        .map_err(|_| not_found())?;
+    let summary = list(state, by)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(not_found)?;
+    let collector = crate::ssr::services::collector::status(&state.db, Some(&reg.name))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or_else(|| crate::ssr::auth::internal("collector status", "missing"))?;
+    let from = today - chrono::Duration::days(29);
+    let mut c = state.db.conn().await?;
+    let counts: std::collections::HashMap<chrono::NaiveDate, i64> =
+        db::usage::registration_day_counts(&mut c, id, from, today + chrono::Duration::days(1))
+            .await?
+            .into_iter()
+            .collect();
+    let days = (0..30)
+        .map(|i| {
+            let day = from + chrono::Duration::days(i);
+            crate::types::DayRecords {
+                day,
+                records: counts.get(&day).copied().unwrap_or(0),
+            }
+        })
+        .collect();
+    let token_source = match (&reg.token_env, &reg.token_command) {
+        (Some(v), _) => Some(format!("environment variable {v}")),
+        (None, Some(_)) => Some("command (configured with stackbill registration add)".to_owned()),
+        (None, None) => None,
+    };
+    Ok(crate::types::RegistrationDetail {
+        summary,
+        resource_group: reg.resource_group,
+        active_from: reg.active_from,
+        usage_endpoint: reg.usage_endpoint,
+        provider_subscription_id: reg.provider_subscription_id,
+        token_source,
+        collector,
+        days,
+    })
+}
+
+/// Adds a registration from the console's form. Operators only; audited.
+pub async fn create_from_form(
+    state: &AppState,
+    by: &Caller,
+    f: &crate::types::RegistrationForm,
+) -> Result<i64, AppError> {
+    let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let active_from = match f.active_from.trim() {
+        "" => None,
+        raw => Some(
+            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+                .map_err(|_| AppError::invalid("active_from", format!("`{raw}` is not a day; expected YYYY-MM-DD.")))?,
+        ),
+    };
+    let input = RegistrationInput {
+        name: f.name.clone(),
+        base_subscription: f.base_subscription_id.clone(),
+        resource_group: opt(&f.resource_group).unwrap_or_else(|| "azurestack".to_owned()),
+        currency: f.currency.trim().to_uppercase(),
+        active_from,
+        collector: CollectorInput {
+            usage_endpoint: opt(&f.usage_endpoint),
+            provider_subscription: opt(&f.provider_subscription_id),
+            token_env: opt(&f.token_env),
+            token_command: None,
+        },
+    };
+    add_registration(state, by, input).await.map_err(|e| {
+        // The console's field names (the CLI's flags are spelled with hyphens).
+        let field = e.field.as_deref().map(|f| match f {
+            "subscription" => "base_subscription_id",
+            "usage-endpoint" => "usage_endpoint",
+            "provider-subscription" => "provider_subscription_id",
+            "token-env" | "token" | "token-command" => "token_env",
+            other => other,
+        });
+        AppError {
+            field: field.map(str::to_owned),
+            ..e
+        }
+    })
 }
 
 #[cfg(test)]
