@@ -213,6 +213,20 @@ test.describe("the operator console: customers and mappings", () => {
     expect(after.status()).toBe(401);
   });
 
+  test("a registration shows its collector and thirty days of records", async ({ page }) => {
+    await signInAs(page, "operator");
+    await page.getByTestId("registrations-page-link").click();
+    await expect(page).toHaveURL(/\/operator\/registrations$/);
+    await page.getByTestId("registration-link").first().click();
+    await expect(page).toHaveURL(/\/operator\/registrations\/\d+$/);
+    await expect(page.getByTestId("collector-panel")).toBeVisible();
+    await expect(page.getByTestId("registration-days").locator("tbody tr")).toHaveCount(30);
+    await hydrated(page);
+    await screenshot(page, "operator-registration");
+    const api = await (await page.request.get("/api/v1/registrations")).json();
+    await expect(page.getByTestId("registration-title")).toHaveText(api.value[0].name);
+  });
+
   test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
     await signInAs(page, "finance");
     await page.locator("nav.mainnav a", { hasText: "Customers" }).click();
