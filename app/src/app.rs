@@ -7,6 +7,7 @@ use crate::pages::{
     customers::{CustomerPage, CustomersPage, MappingConfirmPage, NewCustomerPage},
     finance::FinanceHome,
     home::HomeRedirect,
+    ingestion::IngestionPage,
     mappings::MappingsPage,
     meters::MetersPage,
     not_found::NotFound,
@@ -75,6 +76,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("operator/audit") view=AuditPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/mappings") view=MappingsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/users") view=PeoplePage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/ingestion") view=IngestionPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/registrations") view=RegistrationsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/registrations/:id") view=RegistrationPage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod customers;
 pub mod finance;
 pub mod home;
+pub mod ingestion;
 pub mod mappings;
 pub mod meters;
 pub mod not_found;

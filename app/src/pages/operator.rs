@@ -36,8 +36,12 @@ fn OperatorView(o: OperatorOverview, locale: Locale) -> impl IntoView {
         t(Msg::Unassigned)
     );
     view! {
-        <div class="page-head">
+        <div class="page-head page-head-actions">
             <h1>{t(Msg::OperatorTitle)}</h1>
+            <div class="form-actions">
+                <a class="btn" href="/operator/registrations">{t(Msg::Registrations)}</a>
+                <a class="btn" href="/operator/ingestion" data-testid="ingestion-link">{t(Msg::IngestionLink)}</a>
+            </div>
         </div>
         <section class="stats" data-testid="operator-stats">
             <StatCard label=t(Msg::Registrations) value=format_count(o.registrations.len() as i64, locale) testid="stat-registrations"/>

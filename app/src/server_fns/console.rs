@@ -7,10 +7,10 @@
 
 use crate::error::AppError;
 use crate::types::{
-    AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery, ListPage,
-    MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, MeterCatalogue, MeterForm, MeterQuery, People,
-    RegistrationDetail, RegistrationForm, RegistrationSummary, ShownOnce, TokenForm, UserForm, UserSubscriptionItem,
-    UserSubscriptionQuery,
+    AssignForm, AuditPage, AuditQuery, CustomerDetail, CustomerForm, CustomerListItem, CustomerQuery,
+    IngestionOverview, ListPage, MappingForm, MappingImportOutcome, MappingListItem, MappingPreview, MeterCatalogue,
+    MeterForm, MeterQuery, People, RegistrationDetail, RegistrationForm, RegistrationSummary, ShownOnce, TokenForm,
+    UserForm, UserSubscriptionItem, UserSubscriptionQuery,
 };
 use leptos::prelude::*;
 
@@ -233,4 +233,33 @@ pub async fn add_registration(form: RegistrationForm) -> Result<i64, AppError> {
     let id = registrations::create_from_form(&state, &caller, &form).await?;
     leptos_axum::redirect(&format!("/operator/registrations/{id}"));
     Ok(id)
+}
+
+/// The ingestion screen.
+#[server(prefix = "/api/fn", endpoint = "ingestion")]
+pub async fn get_ingestion() -> Result<IngestionOverview, AppError> {
+    use crate::ssr::{auth::Access, services::quarantine};
+    let (state, caller) = super::context::require(Access::Staff).await?;
+    quarantine::overview(&state, &caller).await
+}
+
+/// Reprocesses a quarantined record (with its corrected text, if changed); `None` when it
+/// was stored, else why it is still refused.
+#[server(prefix = "/api/fn", endpoint = "reprocess_quarantined")]
+pub async fn reprocess_quarantined(id: i64, raw: String) -> Result<Option<String>, AppError> {
+    use crate::ssr::{auth::Access, services::quarantine};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    let corrected = Some(raw).filter(|r| !r.trim().is_empty());
+    Ok(match quarantine::reprocess(&state, &caller, id, corrected).await? {
+        quarantine::Reprocessed::Accepted(_) => None,
+        quarantine::Reprocessed::StillRejected(reason) => Some(reason),
+    })
+}
+
+/// Discards a quarantined record (kept, resolved as discarded; audited).
+#[server(prefix = "/api/fn", endpoint = "discard_quarantined")]
+pub async fn discard_quarantined(id: i64) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::quarantine};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    quarantine::discard(&state, &caller, id).await
 }

@@ -657,3 +657,43 @@ pub struct RegistrationForm {
     #[serde(default)]
     pub token_env: String,
 }
+
+/// One ingestion batch (an import, a push, a collector window).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchView {
+    /// Id.
+    pub id: i64,
+    /// `pull`, `push`, `import`, `demo` or `reprocess`.
+    pub source: String,
+    /// Registration name.
+    pub registration: Option<String>,
+    /// Who sent it (`user:3`, `token:2`, `cli`, `collector`).
+    pub actor: String,
+    /// File, window or request.
+    pub label: String,
+    /// Records stored.
+    pub accepted: i64,
+    /// Already stored.
+    pub duplicates: i64,
+    /// Corrections of stored records.
+    pub corrected: i64,
+    /// Refused, kept in the quarantine.
+    pub quarantined: i64,
+    /// Older deliveries than what is stored (ignored).
+    pub stale: i64,
+    /// When it was committed (Unix seconds).
+    pub committed_at: i64,
+}
+
+/// The ingestion screen: recent batches, each collector, the open quarantine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IngestionOverview {
+    /// The newest batches.
+    pub batches: Vec<BatchView>,
+    /// Each registration's collector.
+    pub collectors: Vec<super::CollectorStatus>,
+    /// Open quarantined records in all.
+    pub quarantine_open: i64,
+    /// The oldest open ones.
+    pub quarantine: Vec<super::QuarantinedRecord>,
+}

@@ -1365,3 +1365,108 @@ async fn registrations_are_listed_with_their_collector_and_daily_records_and_add
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_ingestion_screen_lists_batches_and_the_quarantine_which_operators_reprocess_or_discard() {
+    for_each_app(|app| async move {
+        app.add_registration("stamp-1").await;
+        app.add_user("fin@example.test", Role::Finance, None).await;
+        operator(&app).await;
+        let ingest = app.add_token(Role::Ingest, None).await;
+        let vm = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+        let meter = "6dab500f-a4fd-49c4-956d-229bb9c8c793";
+        let us = "4a9f7696-6dce-4fe9-9b9f-2f5b2bfa7fd7";
+        let records = [
+            crate::helpers::usage_json(us, meter, "2026-11-10T10:00:00+00:00", "2", vm),
+            crate::helpers::usage_json(us, meter, "2026-11-10T11:00:00+00:00", "-1", vm),
+            crate::helpers::usage_json("not-a-subscription", meter, "2026-11-10T12:00:00+00:00", "1", vm),
+        ];
+        let r = reqwest::Client::new()
+            .post(app.url("/api/v1/usage"))
+            .bearer_auth(&ingest)
+            .header("content-type", "application/json")
+            .body(format!("{{\"value\":[{}]}}", records.join(",")))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let r = app.client.post(app.url("/api/fn/ingestion")).send().await.unwrap();
+        let o: Value = r.json().await.unwrap();
+        assert_eq!(
+            (o["quarantine_open"].as_i64(), o["batches"][0]["accepted"].as_i64()),
+            (Some(2), Some(1))
+        );
+        assert_eq!(o["batches"][0]["registration"], "stamp-1");
+        let html = app.page("/operator/ingestion").await.text().await.unwrap();
+        assert!(html.contains("quarantine-table") && html.contains("negative") && html.contains("reprocess-open"));
+        let q = o["quarantine"].as_array().unwrap().clone();
+        let negative = q
+            .iter()
+            .find(|x| x["reason"].as_str().unwrap().contains("negative"))
+            .unwrap();
+        let bad_sub = q
+            .iter()
+            .find(|x| x["reason"].as_str().unwrap().contains("subscriptionId"))
+            .unwrap();
+
+        // Reprocessed unchanged: still refused, with the reason; corrected: stored.
+        let id = negative["id"].as_i64().unwrap().to_string();
+        let r = app
+            .client
+            .post(app.url("/api/fn/reprocess_quarantined"))
+            .form(&[("id", id.as_str()), ("raw", "")])
+            .send()
+            .await
+            .unwrap();
+        let still: Value = r.json().await.unwrap();
+        assert!(still.as_str().unwrap().contains("negative"));
+        let fixed = negative["raw"]
+            .as_str()
+            .unwrap()
+            .replace("\"quantity\":-1", "\"quantity\":1");
+        let r = app
+            .client
+            .post(app.url("/api/fn/reprocess_quarantined"))
+            .form(&[("id", id.as_str()), ("raw", fixed.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.json::<Value>().await.unwrap(), Value::Null, "stored");
+        assert_eq!(app.count("usage_records").await, 2);
+
+        // Finance reads the screen; reprocess and discard are refused.
+        app.sign_in("fin@example.test", PASSWORD).await;
+        let html = app.page("/operator/ingestion").await.text().await.unwrap();
+        assert!(html.contains("quarantine-table") && !html.contains("reprocess-open"));
+        let other = bad_sub["id"].as_i64().unwrap().to_string();
+        let r = app
+            .client
+            .post(app.url("/api/fn/discard_quarantined"))
+            .form(&[("id", other.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        app.sign_in("ops@example.test", PASSWORD).await;
+        let r = app
+            .client
+            .post(app.url("/api/fn/discard_quarantined"))
+            .form(&[("id", other.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let o: Value = app
+            .client
+            .post(app.url("/api/fn/ingestion"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(o["quarantine_open"], 0);
+        app
+    })
+    .await;
+}

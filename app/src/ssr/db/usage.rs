@@ -91,6 +91,44 @@ pub struct NewBatch<'a> {
     pub label: &'a str,
 }
 
+/// A recorded batch with its registration's name.
+#[derive(Debug, Clone, FromRow)]
+pub struct BatchRow {
+    /// Id.
+    pub id: i64,
+    /// Source.
+    pub source: String,
+    /// Registration name.
+    pub registration_name: Option<String>,
+    /// Actor.
+    pub actor: String,
+    /// Label.
+    pub label: String,
+    /// Counts.
+    pub accepted: i64,
+    /// Counts.
+    pub duplicates: i64,
+    /// Counts.
+    pub corrected: i64,
+    /// Counts.
+    pub quarantined: i64,
+    /// Counts.
+    pub stale: i64,
+    /// Unix seconds.
+    pub committed_at: i64,
+}
+
+/// The newest batches.
+pub async fn list_recent_batches(c: &mut impl AsExecutor, limit: i64) -> DbResult<Vec<BatchRow>> {
+    let q = "SELECT b.id, b.source, r.name AS registration_name, b.actor, b.label, b.accepted, b.duplicates, \
+             b.corrected, b.quarantined, b.stale, b.committed_at FROM ingest_batches b \
+             LEFT JOIN registrations r ON r.id = b.registration_id ORDER BY b.id DESC LIMIT $1";
+    Ok(sql!(c, |e| sqlx::query_as::<_, BatchRow>(q)
+        .bind(limit)
+        .fetch_all(e)
+        .await)?)
+}
+
 /// Inserts the batch row (counts filled in by [`finish_batch`]) and returns its id.
 pub async fn insert_batch(c: &mut impl AsExecutor, b: &NewBatch<'_>, now: i64) -> DbResult<i64> {
     let q = "INSERT INTO ingest_batches (source, registration_id, actor, label, accepted, duplicates, corrected, \

@@ -78,6 +78,7 @@ pub async fn reprocess(
     id: i64,
     corrected: Option<String>,
 ) -> Result<Reprocessed, AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let now = state.now_secs();
     let mut tx = state.db.begin().await?;
     let row = db::quarantine::find_quarantined(&mut tx, id)
@@ -164,6 +165,7 @@ pub async fn reprocess(
 
 /// Discards an open quarantined record (it stays in the table, resolved as discarded).
 pub async fn discard(state: &AppState, by: &Caller, id: i64) -> Result<(), AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
     let now = state.now_secs();
     let mut tx = state.db.begin().await?;
     if !db::quarantine::resolve(&mut tx, id, "discarded", &by.actor_code(), now).await? {
@@ -184,6 +186,38 @@ pub async fn discard(state: &AppState, by: &Caller, id: i64) -> Result<(), AppEr
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The ingestion screen: the newest batches, every collector, the open quarantine (oldest
+/// first). Staff only.
+pub async fn overview(state: &AppState, by: &Caller) -> Result<crate::types::IngestionOverview, AppError> {
+    by.require(crate::ssr::auth::Access::Staff)?;
+    let collectors = crate::ssr::services::collector::status(&state.db, None).await?;
+    let (quarantine_open, quarantine) = list_open(&state.db, None, 50).await?;
+    let mut c = state.db.conn().await?;
+    let batches = db::usage::list_recent_batches(&mut c, 50)
+        .await?
+        .into_iter()
+        .map(|b| crate::types::BatchView {
+            id: b.id,
+            source: b.source,
+            registration: b.registration_name,
+            actor: b.actor,
+            label: b.label,
+            accepted: b.accepted,
+            duplicates: b.duplicates,
+            corrected: b.corrected,
+            quarantined: b.quarantined,
+            stale: b.stale,
+            committed_at: b.committed_at,
+        })
+        .collect();
+    Ok(crate::types::IngestionOverview {
+        batches,
+        collectors,
+        quarantine_open,
+        quarantine,
+    })
 }
 
 #[cfg(test)]
