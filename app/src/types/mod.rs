@@ -395,19 +395,6 @@ pub struct QuarantinedRecord {
     pub received_at: i64,
 }
 
-/// A customer in lists.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CustomerSummary {
-    /// Id.
-    pub id: i64,
-    /// Name (any script).
-    pub name: String,
-    /// Their cloud tenant (directory GUID).
-    pub cloud_tenant_id: String,
-    /// Locale tag.
-    pub locale: String,
-}
-
 mod audit;
 mod console;
 pub use audit::*;

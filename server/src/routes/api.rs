@@ -128,9 +128,9 @@ async fn meters(State(state): State<ServerState>, MaybeCaller(caller): MaybeCall
 
 /// Registrations with their headline counts (staff).
 async fn registrations(State(state): State<ServerState>, MaybeCaller(caller): MaybeCaller) -> ApiResult {
-    auth::authorize(caller, Access::Staff)?;
-    let o = overview::operator_overview(&state.app).await?;
-    Ok(Json(json!({ "value": o.registrations })))
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let value = app::ssr::services::registrations::list(&state.app, &caller).await?;
+    Ok(Json(json!({ "value": value })))
 }
 
 /// One customer: staff, or that customer's own users and tokens (others get 404).

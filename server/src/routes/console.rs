@@ -63,32 +63,31 @@ fn paging(p: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
     Ok((offset, limit))
 }
 
+/// The same request with a new cursor: `/api/v1{path}?…&cursor=…` (parameters sorted, so
+/// the link is stable).
+fn next_link(path: &str, p: &HashMap<String, String>, cursor: String) -> String {
+    use app::components::form::encode_component;
+    let mut pairs: Vec<(&str, &str)> = p
+        .iter()
+        .filter(|(k, _)| k.as_str() != "cursor")
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    pairs.sort();
+    pairs.push(("cursor", &cursor));
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
+        .collect();
+    format!("/api/v1{path}?{}", query.join("&"))
+}
+
 /// A list page as JSON, with the link to the next page (same parameters, new cursor).
 fn list_json<T: Serialize>(
     path: &str,
     p: &HashMap<String, String>,
     page: ListPage<T>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let next_link = page.next_cursor().map(|cursor| {
-        let mut pairs: Vec<(String, String)> = p
-            .iter()
-            .filter(|(k, _)| k.as_str() != "cursor")
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        pairs.sort();
-        pairs.push(("cursor".into(), cursor));
-        let query: Vec<String> = pairs
-            .iter()
-            .map(|(k, v)| {
-                format!(
-                    "{}={}",
-                    app::components::form::encode_component(k),
-                    app::components::form::encode_component(v)
-                )
-            })
-            .collect();
-        format!("/api/v1{path}?{}", query.join("&"))
-    });
+    let next_link = page.next_cursor().map(|cursor| next_link(path, p, cursor));
     let mut body = json!({ "value": to_json(&page.items)?, "total": page.total });
     if page.total_at_least {
         // Counting stopped there: at least this many.
@@ -188,12 +187,7 @@ pub(super) async fn list_mappings(
 }
 
 fn tenant(raw: &str) -> Result<CloudTenantId, ApiError> {
-    CloudTenantId::parse(raw).map_err(|_| {
-        ApiError(AppError::invalid(
-            "cloud_tenant_id",
-            format!("`{raw}` is not a directory (cloud tenant) GUID."),
-        ))
-    })
+    Ok(app::ssr::services::lookup::cloud_tenant(raw, "cloud_tenant_id")?)
 }
 
 async fn apply(
@@ -341,24 +335,7 @@ pub(super) async fn audit(
         let page = audit_log::list_audit(&state.app, &caller, &query).await?;
         let mut body = json!({ "value": to_json(&page.items)? });
         if let Some(c) = page.next_cursor {
-            let mut pairs: Vec<(String, String)> = p
-                .iter()
-                .filter(|(k, _)| k.as_str() != "cursor")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            pairs.sort();
-            pairs.push(("cursor".into(), c));
-            let q: Vec<String> = pairs
-                .iter()
-                .map(|(k, v)| {
-                    format!(
-                        "{}={}",
-                        app::components::form::encode_component(k),
-                        app::components::form::encode_component(v)
-                    )
-                })
-                .collect();
-            body["nextLink"] = json!(format!("/api/v1/audit?{}", q.join("&")));
+            body["nextLink"] = json!(next_link("/audit", &p, c));
         }
         return Ok(Json(body).into_response());
     }

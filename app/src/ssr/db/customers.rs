@@ -351,6 +351,23 @@ pub async fn find_other_customer_named(
     .await)?)
 }
 
+/// The names of the customers with these ids.
+pub async fn names_of(c: &mut impl AsExecutor, ids: &[i64]) -> DbResult<std::collections::HashMap<i64, String>> {
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let q = format!("SELECT id, name FROM customers WHERE id IN ({})", list.join(", "));
+    let rows: Vec<(i64, String)> = sql!(c, |e| {
+        let mut q = sqlx::query_as(&q);
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The display name of a cloud tenant row.
 pub async fn tenant_display_name(c: &mut impl AsExecutor, cloud_tenant_id: i64) -> DbResult<String> {
     Ok(sql!(c, |e| sqlx::query_scalar(

@@ -31,6 +31,19 @@ pub struct CustomerInput {
     pub locale: Locale,
 }
 
+impl CustomerInput {
+    /// The row to store, for the tenant's row id.
+    fn row(&self, cloud_tenant_id: i64) -> NewCustomer<'_> {
+        NewCustomer {
+            name: &self.name,
+            cloud_tenant_id,
+            billing_email: &self.billing_email,
+            billing_address: &self.billing_address,
+            locale: self.locale.tag(),
+        }
+    }
+}
+
 /// What [`save_customer`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SavedCustomer {
@@ -243,16 +256,7 @@ fn parse_form(form: &CustomerForm) -> Result<CustomerInput, AppError> {
             "A customer name is one line without control characters.",
         ));
     }
-    let cloud_tenant = CloudTenantId::parse(&form.cloud_tenant_id).map_err(|_| {
-        AppError::invalid(
-            "cloud_tenant_id",
-            format!(
-                "`{}` is not a directory (cloud tenant) GUID; expected 32 hexadecimal digits such as \
-                 dbab3982-796f-4d03-9908-044c08aef8a2.",
-                form.cloud_tenant_id.trim()
-            ),
-        )
-    })?;
+    let cloud_tenant = super::lookup::cloud_tenant(&form.cloud_tenant_id, "cloud_tenant_id")?;
     let billing_email = match form.billing_email.trim() {
         "" => String::new(),
         raw => parse_email(raw).map_err(|e| AppError {
@@ -305,18 +309,7 @@ pub async fn create_customer(state: &AppState, by: &Caller, form: &CustomerForm)
     let mut tx = state.db.begin().await?;
     check_unique(&mut tx, &input, None).await?;
     let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &guid, &input.tenant_display_name, now).await?;
-    let id = db::customers::insert_customer(
-        &mut tx,
-        &NewCustomer {
-            name: &input.name,
-            cloud_tenant_id: tenant_row,
-            billing_email: &input.billing_email,
-            billing_address: &input.billing_address,
-            locale: input.locale.tag(),
-        },
-        now,
-    )
-    .await?;
+    let id = db::customers::insert_customer(&mut tx, &input.row(tenant_row), now).await?;
     let after = audit_view(
         &input.name,
         &guid,
@@ -352,18 +345,7 @@ pub async fn update_customer(state: &AppState, by: &Caller, id: i64, form: &Cust
         .ok_or_else(|| AppError::not_found("customer_not_found", format!("There is no customer with id {id}.")))?;
     check_unique(&mut tx, &input, Some(id)).await?;
     let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &guid, &input.tenant_display_name, now).await?;
-    db::customers::update_customer(
-        &mut tx,
-        id,
-        &NewCustomer {
-            name: &input.name,
-            cloud_tenant_id: tenant_row,
-            billing_email: &input.billing_email,
-            billing_address: &input.billing_address,
-            locale: input.locale.tag(),
-        },
-    )
-    .await?;
+    db::customers::update_customer(&mut tx, id, &input.row(tenant_row)).await?;
     let before = audit_view(
         &existing.name,
         &existing.tenant_guid,

@@ -97,3 +97,28 @@ pub async fn registration_by_key(
         }
     })
 }
+
+/// A UTC day as typed (`YYYY-MM-DD`); empty is `None` (the caller's default, usually
+/// today). `field` names the input in the error.
+pub fn day(raw: &str, field: &str) -> Result<Option<chrono::NaiveDate>, AppError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::invalid(field, format!("`{raw}` is not a day; expected YYYY-MM-DD."))),
+    }
+}
+
+/// A cloud tenant (directory) GUID in any case, with or without hyphens or braces.
+pub fn cloud_tenant(raw: &str, field: &str) -> Result<CloudTenantId, AppError> {
+    CloudTenantId::parse(raw).map_err(|_| {
+        AppError::invalid(
+            field,
+            format!(
+                "`{}` is not a directory (cloud tenant) GUID; expected 32 hexadecimal digits such as \
+                 dbab3982-796f-4d03-9908-044c08aef8a2.",
+                raw.trim()
+            ),
+        )
+    })
+}

@@ -12,14 +12,15 @@
 //! `effective_on` is today (UTC). Rows are applied in file order through the same
 //! `change_mapping` the console and the API use, in one transaction.
 
-use crate::billing::{CloudTenantId, SubscriptionId};
+use crate::billing::SubscriptionId;
 use crate::error::AppError;
 use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db;
+use crate::ssr::services::lookup;
 use crate::ssr::services::mappings::{change_mapping_in, ChangeSource, MappingChange};
 use crate::ssr::state::AppState;
 use crate::types::{CsvRowError, MappingImportReport, MappingImportRow};
-use chrono::NaiveDate;
+
 use std::collections::HashMap;
 
 /// The columns, in the export's order.
@@ -204,13 +205,8 @@ pub async fn import(
                 .to_owned()
         };
         let before = problems.len();
-        let tenant = CloudTenantId::parse(&get("cloud_tenant_id")).map_err(|_| {
-            row_error(
-                row,
-                "cloud_tenant_id",
-                format!("`{}` is not a directory (cloud tenant) GUID.", get("cloud_tenant_id")),
-            )
-        });
+        let tenant = lookup::cloud_tenant(&get("cloud_tenant_id"), "cloud_tenant_id")
+            .map_err(|e| row_error(row, "cloud_tenant_id", e.message));
         let reg_key = get("registration");
         let reg = registrations
             .iter()
@@ -226,16 +222,8 @@ pub async fn import(
                 )
             }),
         };
-        let day = match get("effective_on").as_str() {
-            "" => Ok(None),
-            raw => NaiveDate::parse_from_str(raw, "%Y-%m-%d").map(Some).map_err(|_| {
-                row_error(
-                    row,
-                    "effective_on",
-                    format!("`{raw}` is not a day; expected YYYY-MM-DD."),
-                )
-            }),
-        };
+        let day =
+            lookup::day(&get("effective_on"), "effective_on").map_err(|e| row_error(row, "effective_on", e.message));
         for r in [
             tenant.as_ref().err(),
             reg.as_ref().err(),

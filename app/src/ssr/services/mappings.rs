@@ -271,13 +271,7 @@ pub async fn parse_form(
             )
         })?),
     };
-    let effective_on =
-        match form.effective_on.trim() {
-            "" => None,
-            raw => Some(NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-                AppError::invalid("effective_on", format!("`{raw}` is not a day; expected YYYY-MM-DD."))
-            })?),
-        };
+    let effective_on = lookup::day(&form.effective_on, "effective_on")?;
     Ok(MappingChange {
         registration_id: reg.id,
         cloud_tenant,
@@ -355,11 +349,7 @@ pub async fn list_mappings(
         Some(key) => Some(lookup::registration_by_key(&state.db, key, "registration").await?.id),
         None => None,
     };
-    let day = match at.map(str::trim).filter(|a| !a.is_empty()) {
-        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map_err(|_| AppError::invalid("at", format!("`{raw}` is not a day; expected YYYY-MM-DD.")))?,
-        None => state.clock.now().date_naive(),
-    };
+    let day = lookup::day(at.unwrap_or_default(), "at")?.unwrap_or_else(|| state.clock.now().date_naive());
     let mut c = state.db.conn().await?;
     let (rows, total) = db::mappings::list_in_effect(&mut c, registration_id, day, offset, limit).await?;
     Ok(ListPage {

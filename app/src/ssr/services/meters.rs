@@ -83,13 +83,7 @@ pub async fn set_billing(state: &AppState, by: &Caller, id: &str, form: &MeterFo
     let meter = meter_id(id)?;
     let billing = MeterBilling::parse(form.billing.trim())
         .ok_or_else(|| AppError::invalid("billing", "`billing` is billable or report_only."))?;
-    let day =
-        match form.effective_on.trim() {
-            "" => None,
-            raw => Some(NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| {
-                AppError::invalid("effective_on", format!("`{raw}` is not a day; expected YYYY-MM-DD."))
-            })?),
-        };
+    let day = crate::ssr::services::lookup::day(&form.effective_on, "effective_on")?;
     terms::set_meter_billing(state, by, meter, billing, day).await
 }
 

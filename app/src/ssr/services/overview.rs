@@ -12,12 +12,12 @@ use crate::types::{
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
 
-/// The operator's home: registrations, customers, mapping coverage, ingestion.
-pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, AppError> {
-    let cost = costs::cost_overview(&state.db, state.clock.now()).await?;
-    let mut c = state.db.conn().await?;
-    let today = state.clock.now().date_naive();
-    let registrations = db::registrations::list_registration_summaries(&mut c, today)
+/// Every registration with its default price sheet and headline counts on a day.
+pub async fn registration_summaries(
+    c: &mut impl crate::ssr::db::AsExecutor,
+    today: NaiveDate,
+) -> Result<Vec<RegistrationSummary>, AppError> {
+    Ok(db::registrations::list_registration_summaries(c, today)
         .await?
         .into_iter()
         .map(|r| RegistrationSummary {
@@ -29,7 +29,15 @@ pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, App
             mapped_tenants: r.mapped_tenants,
             user_subscriptions: r.user_subscriptions,
         })
-        .collect();
+        .collect())
+}
+
+/// The operator's home: registrations, customers, mapping coverage, ingestion.
+pub async fn operator_overview(state: &AppState) -> Result<OperatorOverview, AppError> {
+    let cost = costs::cost_overview(&state.db, state.clock.now()).await?;
+    let mut c = state.db.conn().await?;
+    let today = state.clock.now().date_naive();
+    let registrations = registration_summaries(&mut c, today).await?;
     let customers = db::customers::count_customers(&mut c).await?;
     let (mapped_tenants, unmapped_tenants) = db::customers::count_tenants_by_mapping(&mut c, today).await?;
     let (user_subscriptions, unassigned_subscriptions) =
@@ -172,19 +180,4 @@ pub async fn list_meters(state: &AppState) -> Result<Vec<MeterView>, AppError> {
             })
         })
         .collect()
-}
-
-/// Every customer, by name.
-pub async fn list_customers(state: &AppState) -> Result<Vec<crate::types::CustomerSummary>, AppError> {
-    let mut c = state.db.conn().await?;
-    Ok(db::customers::list_customers(&mut c)
-        .await?
-        .into_iter()
-        .map(|r| crate::types::CustomerSummary {
-            id: r.id,
-            name: r.name,
-            cloud_tenant_id: r.tenant_guid,
-            locale: r.locale,
-        })
-        .collect())
 }

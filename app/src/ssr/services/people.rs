@@ -16,13 +16,18 @@ use std::collections::HashMap;
 pub async fn people(state: &AppState, by: &Caller) -> Result<People, AppError> {
     by.require(Access::Staff)?;
     let mut c = state.db.conn().await?;
-    let customers: HashMap<i64, String> = db::customers::list_customers(&mut c)
-        .await?
-        .into_iter()
-        .map(|r| (r.id, r.name))
+    let user_rows = db::users::list_users(&mut c).await?;
+    let token_rows = db::tokens::list_tokens(&mut c).await?;
+    // The names of the customers these users and tokens belong to, not every customer.
+    let mut ids: Vec<i64> = user_rows
+        .iter()
+        .filter_map(|u| u.customer_id)
+        .chain(token_rows.iter().filter_map(|t| t.customer_id))
         .collect();
-    let users = db::users::list_users(&mut c)
-        .await?
+    ids.sort_unstable();
+    ids.dedup();
+    let customers: HashMap<i64, String> = db::customers::names_of(&mut c, &ids).await?;
+    let users = user_rows
         .into_iter()
         .map(|u| {
             Ok(UserView {
@@ -37,8 +42,7 @@ pub async fn people(state: &AppState, by: &Caller) -> Result<People, AppError> {
             })
         })
         .collect::<Result<Vec<_>, AppError>>()?;
-    let tokens = db::tokens::list_tokens(&mut c)
-        .await?
+    let tokens = token_rows
         .into_iter()
         .map(|t| {
             Ok(TokenView {

@@ -217,12 +217,12 @@ pub async fn move_start_back(
     Ok(())
 }
 
-/// Every registration with its headline figures (the operator overview's rows). Staff only.
+/// Every registration with its headline figures. Staff only.
 pub async fn list(state: &AppState, by: &Caller) -> Result<Vec<crate::types::RegistrationSummary>, AppError> {
     by.require(crate::ssr::auth::Access::Staff)?;
-    Ok(crate::ssr::services::overview::operator_overview(state)
-        .await?
-        .registrations)
+    // The rows alone: the operator overview would also rate every account.
+    let mut c = state.db.conn().await?;
+    crate::ssr::services::overview::registration_summaries(&mut c, state.clock.now().date_naive()).await
 }
 
 /// One registration with its collector's settings and state and its records per day over
@@ -284,13 +284,7 @@ pub async fn create_from_form(
     f: &crate::types::RegistrationForm,
 ) -> Result<i64, AppError> {
     let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
-    let active_from = match f.active_from.trim() {
-        "" => None,
-        raw => Some(
-            chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-                .map_err(|_| AppError::invalid("active_from", format!("`{raw}` is not a day; expected YYYY-MM-DD.")))?,
-        ),
-    };
+    let active_from = crate::ssr::services::lookup::day(&f.active_from, "active_from")?;
     let input = RegistrationInput {
         name: f.name.clone(),
         base_subscription: f.base_subscription_id.clone(),

@@ -3,7 +3,7 @@
 //! what they add to the base subscription this month; assigning them to a tenant (whose
 //! usage then bills to that customer for every period not yet invoiced).
 
-use crate::billing::{BillingPeriod, CloudTenantId, Currency, SubscriptionId};
+use crate::billing::{BillingPeriod, Currency, SubscriptionId};
 use crate::error::AppError;
 use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db;
@@ -154,15 +154,7 @@ pub struct Assigned {
 /// leaves every one as it was. Operators only; audited per subscription.
 pub async fn assign(state: &AppState, by: &Caller, form: &AssignForm) -> Result<Vec<Assigned>, AppError> {
     by.require(Access::Operator)?;
-    let tenant = CloudTenantId::parse(&form.cloud_tenant_id).map_err(|_| {
-        AppError::invalid(
-            "cloud_tenant_id",
-            format!(
-                "`{}` is not a directory (cloud tenant) GUID.",
-                form.cloud_tenant_id.trim()
-            ),
-        )
-    })?;
+    let tenant = lookup::cloud_tenant(&form.cloud_tenant_id, "cloud_tenant_id")?;
     if form.subscriptions.is_empty() {
         return Err(AppError::invalid(
             "subscriptions",
