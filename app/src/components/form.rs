@@ -35,11 +35,15 @@ where
     V: Get<Value = Option<Result<O, AppError>>> + Send + Sync + 'static,
 {
     let (count, set_count) = signal(0u32);
+    // Only the browser submits: no effect is created while rendering on the server.
+    #[cfg(feature = "hydrate")]
     Effect::new(move |_| {
         if matches!(value.get(), Some(Ok(_))) {
             set_count.update(|n| *n += 1);
         }
     });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (value, set_count);
     count
 }
 
