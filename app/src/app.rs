@@ -14,6 +14,7 @@ use crate::pages::{
     operator::OperatorHome,
     people::PeoplePage,
     portal::PortalHome,
+    price_sheets::{PriceSheetPage, PriceSheetsPage},
     registrations::{RegistrationPage, RegistrationsPage},
     sign_in::SignInPage,
     user_subscriptions::UserSubscriptionsPage,
@@ -82,6 +83,8 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/price-sheets") view=PriceSheetsPage ssr=SsrMode::Async/>
+                        <Route path=path!("operator/price-sheets/:id") view=PriceSheetPage ssr=SsrMode::Async/>
                     </ParentRoute>
                 </Routes>
             </Router>

@@ -187,6 +187,74 @@ test.describe("the operator console: customers and mappings", () => {
     await screenshot(page, "operator-mapping-import");
   });
 
+  test("upload a price-sheet CSV: the bad row is named, the fixed file is previewed against last month, saved, and audited", async ({
+    page,
+  }) => {
+    const baseVm = "fab6eb84-500b-4a09-a8ca-7358f8bbaea5";
+    const now = new Date();
+    const nextMonth = utcDay(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1)));
+    await signInAs(page, "operator");
+    await page.locator("nav.mainnav a", { hasText: "Price sheets" }).click();
+    await expect(page).toHaveURL(/\/operator\/price-sheets$/);
+    await expect(page.getByTestId("price-sheets-list")).toContainText("Azure Stack Hub list prices (USD)");
+    await screenshot(page, "operator-price-sheets");
+    await page.getByTestId("price-sheet-link").filter({ hasText: "Azure Stack Hub list prices (USD)" }).click();
+    await expect(page).toHaveURL(/\/operator\/price-sheets\/\d+$/);
+    const sheetId = page.url().split("/").pop();
+    await expect(page.getByTestId("entries-table")).toContainText("Base VM Size Hours");
+    await expect(page.getByTestId("sheet-uses")).toContainText("azs-northwest");
+    await hydrated(page);
+    await screenshot(page, "operator-price-sheet");
+
+    // Start from the version in effect, downloaded as the CSV the upload takes.
+    const csvHref = await page.getByTestId("version-csv").first().getAttribute("href");
+    const current = await (await page.request.get(csvHref!)).text();
+    expect(current.split("\n")[0]).toBe(
+      "meter_id,meter_name,model,tier_from,unit_price,billing_unit,usage_units_per_billing_unit,per_period_hours,package_size",
+    );
+    const lines = current.trim().split("\n");
+    const vmRow = lines.findIndex((l) => l.startsWith(`${baseVm},`));
+    expect(vmRow).toBeGreaterThan(0);
+    const withPrice = (price: string) =>
+      lines.map((l, i) => (i === vmRow ? l.replace(/,per_unit,,[^,]*,/, `,per_unit,,${price},`) : l)).join("\n");
+
+    // A negative price: refused with its row and column, nothing saved.
+    await page.getByTestId("price-csv").fill(withPrice("-0.01"));
+    await page.getByTestId("price-day").fill(nextMonth);
+    await page.getByTestId("price-check").click();
+    await expect(page.getByTestId("price-refused")).toContainText("nothing was changed");
+    await expect(page.getByTestId("price-errors")).toContainText("unit_price");
+    await expect(page.getByTestId("price-errors").locator("tbody tr").first()).toContainText(String(vmRow + 1));
+    await screenshot(page, "operator-price-upload-error");
+
+    // Fixed: the preview rates last month under the draft, per customer.
+    await page.getByTestId("price-csv").fill(withPrice("0.016"));
+    await page.getByTestId("price-check").click();
+    await expect(page.getByTestId("price-upload-status")).toContainText("Nothing is saved yet");
+    await expect(page.getByTestId("preview-table").locator("tbody tr").first()).toContainText("+");
+    await screenshot(page, "operator-price-preview");
+    const before = (await (await page.request.get(`/api/v1/price-sheets/${sheetId}/versions`)).json()).value;
+
+    // Saved: the version from next month is listed, on the page and in the API.
+    await page.getByTestId("price-save").click();
+    await expect(page.getByTestId("price-upload-status")).toContainText("Saved");
+    const versions = (await (await page.request.get(`/api/v1/price-sheets/${sheetId}/versions`)).json()).value;
+    const saved = versions.find((v: { effective_on: string }) => v.effective_on === nextMonth);
+    expect(saved).toBeTruthy();
+    // A first run adds a version; a rerun replaces the one starting that day.
+    expect(versions.length).toBeGreaterThanOrEqual(before.length);
+    await expect(page.getByTestId("versions-table").locator("tbody tr")).toHaveCount(versions.length);
+    const savedCsv = await (await page.request.get(`/api/v1/price-sheets/${sheetId}/versions/${saved.id}.csv`)).text();
+    expect(savedCsv).toContain(`${baseVm},Base VM Size Hours,per_unit,,0.016,`);
+    await screenshot(page, "operator-price-saved");
+
+    // The audit log has the new version.
+    await page.locator("nav.mainnav a", { hasText: "Audit log" }).click();
+    await page.getByLabel("Action").fill("price_sheet");
+    await page.getByRole("button", { name: "Show" }).click();
+    await expect(page.getByTestId("audit-table")).toContainText("price_sheet.version_added");
+  });
+
   test("create an API token, see it once, use it, revoke it", async ({ page }) => {
     const name = `e2e token ${guid().slice(0, 6)}`;
     await signInAs(page, "operator");

@@ -47,6 +47,25 @@ where
     count
 }
 
+/// How many submissions of an action have succeeded with an outcome that `saved` accepts
+/// (an upload that was checked is not a change; one that was saved is).
+pub fn success_count_if<O, V>(value: V, saved: fn(&O) -> bool) -> ReadSignal<u32>
+where
+    O: Clone + Send + Sync + 'static,
+    V: Get<Value = Option<Result<O, AppError>>> + Send + Sync + 'static,
+{
+    let (count, set_count) = signal(0u32);
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        if matches!(value.get(), Some(Ok(ref o)) if saved(o)) {
+            set_count.update(|n| *n += 1);
+        }
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (value, set_count, saved);
+    count
+}
+
 /// The error a plain (pre-hydration) form post to `path` left in the address.
 fn url_error(path: &str) -> Option<AppError> {
     let query = use_query_map();

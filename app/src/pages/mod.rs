@@ -11,6 +11,7 @@ pub mod not_found;
 pub mod operator;
 pub mod people;
 pub mod portal;
+pub mod price_sheets;
 pub mod registrations;
 pub mod sign_in;
 pub mod user_subscriptions;

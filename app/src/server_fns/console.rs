@@ -117,7 +117,7 @@ pub async fn import_mappings(csv: String, dry_run: bool) -> Result<MappingImport
     let (state, caller) = super::context::require(Access::Operator).await?;
     match mapping_csv::import(&state, &caller, csv.as_bytes(), dry_run).await {
         Ok(report) => Ok(MappingImportOutcome::Done(report)),
-        Err(refused) if refused.rows.is_empty() => Err(refused.error),
+        Err(refused) if refused.rows.is_empty() => Err(*refused.error),
         Err(refused) => Ok(MappingImportOutcome::Refused {
             message: refused.error.message,
             rows: refused.rows,

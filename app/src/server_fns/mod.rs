@@ -9,6 +9,7 @@
 pub mod account;
 pub mod console;
 pub mod overview;
+pub mod prices;
 
 #[cfg(feature = "ssr")]
 pub mod context {

@@ -397,5 +397,7 @@ pub struct QuarantinedRecord {
 
 mod audit;
 mod console;
+mod prices;
 pub use audit::*;
 pub use console::*;
+pub use prices::*;

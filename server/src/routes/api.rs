@@ -2,7 +2,7 @@
 //! `Authorization: Bearer <token>` (or a browser session). Every handler resolves its
 //! caller and calls the same `authorize` helper as the server functions.
 
-use super::console;
+use super::{console, prices};
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access, Caller};
@@ -51,6 +51,15 @@ pub fn router() -> Router<ServerState> {
             axum::routing::post(console::assign_owner),
         )
         .route("/audit", get(console::audit))
+        .route("/price-sheets", get(prices::list).post(prices::create))
+        .route("/price-sheets/{id}", get(prices::detail))
+        .route("/price-sheets/{id}/default", put(prices::make_default))
+        .route(
+            "/price-sheets/{id}/versions",
+            get(prices::versions).post(prices::add_version),
+        )
+        .route("/price-sheets/{id}/versions/{version}", get(prices::version))
+        .route("/price-sheets/{id}/entries/{meter}", put(prices::set_entry))
         .route("/users", get(console::users).post(console::create_user))
         .route("/users/{id}/{action}", axum::routing::post(console::user_action))
         .route("/tokens", get(console::tokens).post(console::create_token))

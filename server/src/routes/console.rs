@@ -24,7 +24,7 @@ use std::collections::HashMap;
 type Params = Query<HashMap<String, String>>;
 
 /// A JSON body, or a 400 that says what is wrong with it.
-fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
+pub(super) fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError> {
     serde_json::from_slice(body).map_err(|e| {
         ApiError(AppError::bad_request(format!(
             "The body is not the JSON this endpoint takes: {e}."
@@ -32,7 +32,7 @@ fn json_body<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, ApiError
     })
 }
 
-fn to_json(value: impl Serialize) -> Result<serde_json::Value, ApiError> {
+pub(super) fn to_json(value: impl Serialize) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(value).map_err(|e| ApiError(auth::internal("api json", e)))
 }
 
@@ -422,7 +422,7 @@ pub(super) async fn import_mappings(
     };
     match app::ssr::services::mapping_csv::import(&state.app, &caller, &body, dry_run).await {
         Ok(report) => Ok(Json(to_json(report)?).into_response()),
-        Err(refused) if refused.rows.is_empty() => Err(ApiError(refused.error)),
+        Err(refused) if refused.rows.is_empty() => Err(ApiError(*refused.error)),
         Err(refused) => {
             let mut error = to_json(&refused.error)?;
             error["rows"] = to_json(&refused.rows)?;

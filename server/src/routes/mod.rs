@@ -5,5 +5,6 @@ pub mod api;
 pub mod console;
 pub mod health;
 pub mod ingest;
+pub mod prices;
 pub mod security;
 pub mod server_fn_status;

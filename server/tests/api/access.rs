@@ -11,19 +11,24 @@ async fn a_customer_user_gets_403_on_operator_and_finance_server_functions_and_p
         app.add_user("it@contoso.test", Role::Customer, Some(customer)).await;
         assert_eq!(app.sign_in("it@contoso.test", PASSWORD).await.status(), 200);
 
-        for function in ["operator_overview", "finance_overview", "list_meters"] {
+        for function in ["operator_overview", "finance_overview", "list_meters", "price_sheets"] {
             let response = app.call(function).await;
             assert_eq!(response.status(), 403, "{function}");
             assert_eq!(error_code(response).await, "forbidden", "{function}");
         }
-        for page in ["/operator", "/finance", "/meters"] {
+        for page in ["/operator", "/finance", "/meters", "/operator/price-sheets"] {
             let response = app.page(page).await;
             assert_eq!(response.status(), 403, "{page}");
             let html = response.text().await.unwrap();
             assert!(html.contains("data-testid=\"error-panel\""), "{page}");
             assert!(!html.contains("registrations-table"), "{page} leaked operator data");
         }
-        for path in ["/api/v1/meters", "/api/v1/registrations", "/api/v1/customers"] {
+        for path in [
+            "/api/v1/meters",
+            "/api/v1/registrations",
+            "/api/v1/customers",
+            "/api/v1/price-sheets",
+        ] {
             assert_eq!(
                 app.client.get(app.url(path)).send().await.unwrap().status(),
                 403,
@@ -47,7 +52,7 @@ async fn staff_pages_answer_200_for_their_roles() {
         app.add_user("ops@example.test", Role::Operator, None).await;
         app.add_user("fin@example.test", Role::Finance, None).await;
         app.sign_in("ops@example.test", PASSWORD).await;
-        for page in ["/operator", "/finance", "/meters"] {
+        for page in ["/operator", "/finance", "/meters", "/operator/price-sheets"] {
             assert_eq!(app.page(page).await.status(), 200, "operator {page}");
         }
         // Staff have no customer portal of their own.

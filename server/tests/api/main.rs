@@ -11,5 +11,6 @@ mod health;
 mod helpers;
 mod import;
 mod ingest;
+mod prices;
 mod security;
 mod sign_in;

@@ -210,6 +210,18 @@ pub async fn record_counts(
     Ok(rows.into_iter().collect())
 }
 
+/// Usage records per meter over `[from, to)` (daily rollups; a month is one range scan).
+pub async fn records_between(c: &mut impl AsExecutor, from: NaiveDate, to: NaiveDate) -> DbResult<Vec<(String, i64)>> {
+    Ok(sql!(c, |e| sqlx::query_as(
+        "SELECT meter_id, CAST(SUM(record_count) AS BIGINT) FROM usage_daily \
+         WHERE usage_on >= $1 AND usage_on < $2 GROUP BY meter_id"
+    )
+    .bind(from)
+    .bind(to)
+    .fetch_all(e)
+    .await)?)
+}
+
 /// Names a meter, with its unit and service.
 pub async fn describe_meter(
     c: &mut impl AsExecutor,

@@ -47,6 +47,61 @@ pub struct EntryRow {
     pub unit_conversion: String,
 }
 
+impl EntryRow {
+    /// The billing core's entry; a stored entry the core cannot read names the part (`meter`,
+    /// `price`, `unit conversion`) and why.
+    pub fn to_entry(&self) -> Result<crate::billing::PriceEntry, (&'static str, String)> {
+        let meter = crate::billing::MeterId::parse(&self.meter_id).map_err(|x| ("meter", x.to_string()))?;
+        let model = serde_json::from_str(&self.pricing).map_err(|x| ("price", x.to_string()))?;
+        let conversion = serde_json::from_str(&self.unit_conversion).map_err(|x| ("unit conversion", x.to_string()))?;
+        Ok(crate::billing::PriceEntry {
+            meter_id: meter,
+            model,
+            billing_unit: self.billing_unit.clone(),
+            conversion,
+        })
+    }
+}
+
+/// Every sheet by name.
+pub async fn list_all_price_sheets(c: &mut impl AsExecutor) -> DbResult<Vec<PriceSheetRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, PriceSheetRow>(
+        "SELECT id, name, currency, description FROM price_sheets ORDER BY name, id"
+    )
+    .fetch_all(e)
+    .await)?)
+}
+
+/// A version by id.
+pub async fn find_version(c: &mut impl AsExecutor, id: i64) -> DbResult<Option<VersionRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, VersionRow>(
+        "SELECT id, price_sheet_id, effective_on, ended_on, note FROM price_sheet_versions WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_optional(e)
+    .await)?)
+}
+
+/// Every version of every sheet (few: one per price change).
+pub async fn list_all_versions(c: &mut impl AsExecutor) -> DbResult<Vec<VersionRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, VersionRow>(
+        "SELECT id, price_sheet_id, effective_on, ended_on, note FROM price_sheet_versions \
+         ORDER BY price_sheet_id, effective_on"
+    )
+    .fetch_all(e)
+    .await)?)
+}
+
+/// Entries per version, for every version.
+pub async fn entry_counts(c: &mut impl AsExecutor) -> DbResult<std::collections::HashMap<i64, i64>> {
+    let rows: Vec<(i64, i64)> = sql!(c, |e| sqlx::query_as(
+        "SELECT version_id, COUNT(*) FROM price_sheet_entries GROUP BY version_id"
+    )
+    .fetch_all(e)
+    .await)?;
+    Ok(rows.into_iter().collect())
+}
+
 /// Inserts a price sheet and returns its id.
 pub async fn insert_price_sheet(
     c: &mut impl AsExecutor,

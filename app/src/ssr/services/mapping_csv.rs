@@ -16,12 +16,12 @@ use crate::billing::SubscriptionId;
 use crate::error::AppError;
 use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db;
+pub use crate::ssr::services::csv_input::CsvRefused;
+use crate::ssr::services::csv_input::{self, refused, row_error, Layout};
 use crate::ssr::services::lookup;
 use crate::ssr::services::mappings::{change_mapping_in, ChangeSource, MappingChange};
 use crate::ssr::state::AppState;
-use crate::types::{CsvRowError, MappingImportReport, MappingImportRow};
-
-use std::collections::HashMap;
+use crate::types::{MappingImportReport, MappingImportRow};
 
 /// The columns, in the export's order.
 pub const COLUMNS: [&str; 5] = [
@@ -72,43 +72,6 @@ pub async fn export(state: &AppState, by: &Caller, registration: Option<&str>) -
     String::from_utf8(bytes).map_err(|e| crate::ssr::auth::internal("mapping csv", e))
 }
 
-/// A CSV refused as a whole: 422 with every row's problem.
-pub struct CsvRefused {
-    /// The summary.
-    pub error: AppError,
-    /// Each problem: row (1 is the header), column, reason.
-    pub rows: Vec<CsvRowError>,
-}
-
-impl From<AppError> for CsvRefused {
-    fn from(error: AppError) -> Self {
-        CsvRefused {
-            error,
-            rows: Vec::new(),
-        }
-    }
-}
-
-fn refused(rows: Vec<CsvRowError>) -> CsvRefused {
-    let n = rows.len();
-    CsvRefused {
-        error: AppError::new(
-            crate::error::ErrorKind::Invalid,
-            "invalid_csv",
-            format!("The file has {n} problem(s); nothing was changed. Fix every row listed and send it again."),
-        ),
-        rows,
-    }
-}
-
-fn row_error(row: usize, column: &str, message: impl Into<String>) -> CsvRowError {
-    CsvRowError {
-        row: row as u64,
-        column: column.to_owned(),
-        message: message.into(),
-    }
-}
-
 /// A row read and checked, ready to apply.
 struct Parsed {
     row: usize,
@@ -126,84 +89,24 @@ pub async fn import(
     dry_run: bool,
 ) -> Result<MappingImportReport, CsvRefused> {
     by.require(Access::Operator)?;
-    if bytes.len() > MAX_BYTES {
-        return Err(refused(vec![row_error(
-            0,
-            "",
-            format!("The file is larger than {} MiB; split it.", MAX_BYTES / 1024 / 1024),
-        )]));
-    }
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-        refused(vec![row_error(
-            line,
-            "",
-            "The file is not UTF-8 text; save it as CSV UTF-8.",
-        )])
-    })?;
-    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(text.as_bytes());
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| refused(vec![row_error(1, "", format!("The header cannot be read: {e}."))]))?
-        .iter()
-        .map(|h| h.trim().to_ascii_lowercase())
-        .collect();
-    let mut index = HashMap::new();
+    let records = csv_input::read(
+        bytes,
+        &Layout {
+            columns: &COLUMNS,
+            required: &["cloud_tenant_id", "registration", "customer_subscription_id"],
+            max_bytes: MAX_BYTES,
+            max_rows: MAX_ROWS,
+        },
+    )?;
     let mut problems = Vec::new();
-    for (i, h) in header.iter().enumerate() {
-        if !COLUMNS.contains(&h.as_str()) {
-            problems.push(row_error(
-                1,
-                h,
-                format!("Unknown column `{h}`; the header is {}.", COLUMNS.join(",")),
-            ));
-        } else if index.insert(h.clone(), i).is_some() {
-            problems.push(row_error(1, h, format!("Column `{h}` appears twice.")));
-        }
-    }
-    for required in ["cloud_tenant_id", "registration", "customer_subscription_id"] {
-        if !index.contains_key(required) {
-            problems.push(row_error(
-                1,
-                required,
-                format!("Column `{required}` is missing; the header is {}.", COLUMNS.join(",")),
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        return Err(refused(problems));
-    }
-
     let mut c = state.db.conn().await.map_err(AppError::from)?;
     let registrations = db::registrations::list_registrations(&mut c)
         .await
         .map_err(AppError::from)?;
     let mut parsed = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let row = i + 2;
-        if parsed.len() + problems.len() >= MAX_ROWS {
-            return Err(refused(vec![row_error(
-                row,
-                "",
-                format!("More than {MAX_ROWS} rows; split the file."),
-            )]));
-        }
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                problems.push(row_error(row, "", format!("This row cannot be read: {e}.")));
-                continue;
-            }
-        };
-        let get = |col: &str| {
-            index
-                .get(col)
-                .and_then(|i| record.get(*i))
-                .unwrap_or("")
-                .trim()
-                .to_owned()
-        };
+    for record in &records {
+        let row = record.number;
+        let get = |col: &str| record.get(col).to_owned();
         let before = problems.len();
         let tenant = lookup::cloud_tenant(&get("cloud_tenant_id"), "cloud_tenant_id")
             .map_err(|e| row_error(row, "cloud_tenant_id", e.message));
@@ -285,9 +188,6 @@ pub async fn import(
     drop(c);
     if !problems.is_empty() {
         return Err(refused(problems));
-    }
-    if parsed.is_empty() {
-        return Err(refused(vec![row_error(2, "", "The file has a header and no rows.")]));
     }
 
     // Apply in file order; the first refusal (a subscription of another tenant, a day in

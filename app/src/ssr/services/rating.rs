@@ -18,8 +18,8 @@
 use crate::billing::resolution::{mappings, ownerships, Mappings, Ownerships, Resolver};
 use crate::billing::{
     forecast, rate, rate_with_shares, BillingAccount, BillingPeriod, CloudTenantId, Currency, CustomerPricing, Meter,
-    MeterId, PriceEntry, PriceSheet, PriceSheetVersion, PricingModel, Rating, RatingInput, Section, Share, SheetId,
-    SubscriptionId, UnitConversion, UsageLine,
+    MeterId, PriceEntry, PriceSheet, PriceSheetVersion, Rating, RatingInput, Section, Share, SheetId, SubscriptionId,
+    UsageLine,
 };
 use crate::error::{AppError, ErrorKind};
 use crate::ssr::db::{self, parse_stored, rating_inputs as inputs, AsExecutor, Db, DbError};
@@ -112,6 +112,17 @@ pub enum Detail {
     Shares,
 }
 
+/// A price sheet's draft version, rated in place of the sheet for a whole period: the
+/// price-sheet preview ("what would last month have cost?") runs the same rating as
+/// invoices, with only the prices swapped.
+#[derive(Debug, Clone)]
+pub struct WhatIf {
+    /// The sheet whose versions the draft replaces.
+    pub sheet: SheetId,
+    /// The draft's entries.
+    pub entries: Vec<PriceEntry>,
+}
+
 /// Rates `period` for `scope` as of `as_of` (the clock, injected).
 pub async fn rate_period(
     db: &Db,
@@ -119,6 +130,18 @@ pub async fn rate_period(
     period: BillingPeriod,
     as_of: DateTime<Utc>,
     detail: Detail,
+) -> Result<PeriodRating, AppError> {
+    rate_period_with(db, scope, period, as_of, detail, None).await
+}
+
+/// [`rate_period`], with a draft price version in place of a sheet's stored ones.
+pub async fn rate_period_with(
+    db: &Db,
+    scope: Scope,
+    period: BillingPeriod,
+    as_of: DateTime<Utc>,
+    detail: Detail,
+    what_if: Option<&WhatIf>,
 ) -> Result<PeriodRating, AppError> {
     let mut conn = db.conn().await?;
     let mut l = Loader {
@@ -255,7 +278,13 @@ pub async fn rate_period(
         reg_terms.insert(r.id, t);
     }
     let sheet_ids: Vec<i64> = sheet_ids.into_iter().collect();
-    let sheets = load_sheets(&mut l, &sheet_ids).await?;
+    let mut sheets = load_sheets(&mut l, &sheet_ids).await?;
+    if let Some(w) = what_if {
+        if let Some(sheet) = sheets.get_mut(&w.sheet) {
+            let draft = PriceSheetVersion::new(period.first_day(), Some(period.end_day()), w.entries.clone())?;
+            *sheet = PriceSheet::new(&sheet.name, sheet.currency, vec![draft])?;
+        }
+    }
 
     // Per registration: the timelines, the usage, the rating.
     let mut registrations = Vec::new();
@@ -475,16 +504,8 @@ async fn load_sheets<C: AsExecutor>(
                 e.meter_id
             ))
         };
-        let meter = MeterId::parse(&e.meter_id).map_err(|x| bad("meter", x.to_string()))?;
-        let model: PricingModel = serde_json::from_str(&e.pricing).map_err(|x| bad("price", x.to_string()))?;
-        let conversion: UnitConversion =
-            serde_json::from_str(&e.unit_conversion).map_err(|x| bad("unit conversion", x.to_string()))?;
-        by_version.entry(e.version_id).or_default().push(PriceEntry {
-            meter_id: meter,
-            model,
-            billing_unit: e.billing_unit,
-            conversion,
-        });
+        let entry = e.to_entry().map_err(|(what, x)| bad(what, x))?;
+        by_version.entry(e.version_id).or_default().push(entry);
     }
     let mut out = HashMap::new();
     for r in rows {

@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::billing::meter::{BASE_VM_SIZE_HOURS, VM_SIZE_HOURS};
-use crate::billing::{Adjustment, Percent, UnitPrice, UsageRecord};
+use crate::billing::{Adjustment, Percent, PricingModel, UnitConversion, UnitPrice, UsageRecord};
 use crate::ssr::auth::Caller;
 use crate::ssr::db::customers::NewCustomer;
 use crate::ssr::db::testing::for_each_engine;

@@ -11,7 +11,7 @@ use crate::billing::dated::{since_always, Dated};
 use crate::billing::meter::MeterBilling;
 use crate::billing::{Adjustment, CustomerPricing, InvoiceTerms, MeterId, Percent, SheetId, TaxRate};
 use crate::error::AppError;
-use crate::ssr::auth::Caller;
+use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db::{self, parse_stored, terms::CustomerTermsRow, AsExecutor, DbError, DbResult};
 use crate::ssr::services::accounts::audit;
 use crate::ssr::services::periods::{check_change_day, check_change_day_anywhere};
@@ -178,6 +178,7 @@ pub async fn set_registration_terms(
     registration_id: i64,
     change: RegistrationTermsChange,
 ) -> Result<NaiveDate, AppError> {
+    by.require(Access::Operator)?;
     let now = state.now_secs();
     let mut tx = state.db.begin().await?;
     let reg = db::registrations::find_registration(&mut tx, registration_id)
@@ -264,6 +265,7 @@ pub async fn set_customer_terms(
     customer_id: i64,
     change: CustomerTermsChange,
 ) -> Result<NaiveDate, AppError> {
+    by.require(Access::Operator)?;
     let now = state.now_secs();
     let mut tx = state.db.begin().await?;
     let day = change.effective_on.unwrap_or(state.clock.now().date_naive());
