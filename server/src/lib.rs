@@ -85,6 +85,17 @@ pub fn settings(config: &Config) -> Settings {
     }
 }
 
+/// The app's routes, generated once per process. Generating them runs the whole app with
+/// resource loading suppressed by a process-wide flag (leptos_server's
+/// `SuppressResourceLoad`): a resource first polled by a page rendering on another thread
+/// meanwhile would wait forever (leptos-rs/leptos#4773). A server builds its router once, so
+/// that never happens in production; tests build an app per test on parallel threads, and
+/// did hang now and then before the list was shared.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> = std::sync::OnceLock::new();
+    ROUTES.get_or_init(|| generate_route_list(App)).clone()
+}
+
 /// Builds the whole web application over an open database.
 pub fn build_app(config: &Config, state: AppState) -> Router {
     let leptos = LeptosOptions::builder()
@@ -105,7 +116,7 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
         ingest_max_bytes: config.ingest_max_bytes,
     };
     let policy = std::sync::Arc::new(routes::security::Policy::new(&config.public_url));
-    let routes = generate_route_list(App);
+    let routes = route_list();
     let context = {
         let state = state.clone();
         move || provide_context(state.clone())
