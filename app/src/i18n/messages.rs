@@ -308,6 +308,15 @@ pub enum Msg {
     UploadChecked,
     SaveVersion,
     VersionSaved,
+    PricingTitle,
+    PricedBy,
+    OwnSheet,
+    RegistrationDefaultSheet,
+    MarkupLabel,
+    PerMeterPercentages,
+    ChangePricing,
+    FromTheStart,
+    EditRegistration,
 }
 
 /// The text of a message in a locale.
@@ -615,6 +624,15 @@ fn en(msg: Msg) -> &'static str {
         UploadChecked => "Every row is valid. Nothing is saved yet.",
         SaveVersion => "Save as a version",
         VersionSaved => "Saved: prices in effect from",
+        PricingTitle => "Pricing",
+        PricedBy => "Priced by",
+        OwnSheet => "own sheet",
+        RegistrationDefaultSheet => "The registration's default sheet",
+        MarkupLabel => "Markup (+) or discount (−), %",
+        PerMeterPercentages => "Meters with their own %",
+        ChangePricing => "Change pricing",
+        FromTheStart => "from the start",
+        EditRegistration => "Edit settings",
     }
 }
 
@@ -912,6 +930,15 @@ fn fr(msg: Msg) -> &'static str {
         Corrected => "Corrigés",
         Quarantined => "En quarantaine",
         IngestionLink => "Ingestion et quarantaine",
+        PricingTitle => "Tarification",
+        PricedBy => "Tarifé par",
+        OwnSheet => "grille propre",
+        RegistrationDefaultSheet => "La grille par défaut de l’enregistrement",
+        MarkupLabel => "Majoration (+) ou remise (−), %",
+        PerMeterPercentages => "Compteurs avec leur propre %",
+        ChangePricing => "Modifier la tarification",
+        FromTheStart => "depuis le début",
+        EditRegistration => "Modifier les paramètres",
     }
 }
 
@@ -1207,6 +1234,15 @@ fn nl(msg: Msg) -> &'static str {
         Corrected => "Gecorrigeerd",
         Quarantined => "In quarantaine",
         IngestionLink => "Ingestie en quarantaine",
+        PricingTitle => "Prijzen",
+        PricedBy => "Geprijsd met",
+        OwnSheet => "eigen prijslijst",
+        RegistrationDefaultSheet => "De standaardprijslijst van de registratie",
+        MarkupLabel => "Opslag (+) of korting (−), %",
+        PerMeterPercentages => "Meters met eigen %",
+        ChangePricing => "Prijzen wijzigen",
+        FromTheStart => "vanaf het begin",
+        EditRegistration => "Instellingen wijzigen",
     }
 }
 
@@ -1502,6 +1538,15 @@ fn zh_tw(msg: Msg) -> &'static str {
         Corrected => "已更正",
         Quarantined => "已隔離",
         IngestionLink => "擷取與隔離區",
+        PricingTitle => "計價",
+        PricedBy => "計價依據",
+        OwnSheet => "專屬價目表",
+        RegistrationDefaultSheet => "註冊的預設價目表",
+        MarkupLabel => "加價（+）或折扣（−），%",
+        PerMeterPercentages => "有個別 % 的計量",
+        ChangePricing => "變更計價",
+        FromTheStart => "自始",
+        EditRegistration => "編輯設定",
     }
 }
 
@@ -1797,6 +1842,15 @@ fn zh_cn(msg: Msg) -> &'static str {
         Corrected => "已更正",
         Quarantined => "已隔离",
         IngestionLink => "引入和隔离区",
+        PricingTitle => "计价",
+        PricedBy => "计价依据",
+        OwnSheet => "专属价目表",
+        RegistrationDefaultSheet => "注册的默认价目表",
+        MarkupLabel => "加价（+）或折扣（−），%",
+        PerMeterPercentages => "有单独 % 的计量",
+        ChangePricing => "变更计价",
+        FromTheStart => "自始",
+        EditRegistration => "编辑设置",
     }
 }
 

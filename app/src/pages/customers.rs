@@ -12,9 +12,11 @@ use crate::components::table::{Column, DataTable, Pager};
 use crate::context::{use_can_edit, use_locale};
 use crate::error::AppError;
 use crate::i18n::{format_count, format_date, mapped_on, showing_range, text, Locale, Msg};
+use crate::pages::price_sheets::CustomerPricingPanel;
 use crate::server_fns::console::{
     get_customer_detail, list_customers, preview_mapping, ApplyMapping, CreateCustomer, UpdateCustomer,
 };
+use crate::server_fns::prices::SetCustomerPricing;
 use crate::types::{
     BilledToFilter, CustomerDetail, CustomerListItem, CustomerQuery, CustomerSort, ListPage, MappingForm,
     MappingPreview, TenantMapping,
@@ -210,6 +212,7 @@ fn CustomerFields(
         locale: "en".into(),
         created_at: Default::default(),
         today: Default::default(),
+        terms: Default::default(),
         mappings: vec![],
         intervals: vec![],
         history: vec![],
@@ -280,16 +283,26 @@ pub fn CustomerPage() -> impl IntoView {
     // The edit form's redirect lands on this same address: the action's version makes the
     // page load the saved customer.
     let update = ServerAction::<UpdateCustomer>::new();
+    let pricing = ServerAction::<SetCustomerPricing>::new();
     let saved = success_count(update.value());
-    let data = Resource::new(move || (id.get(), saved.get()), |(id, _)| get_customer_detail(id));
+    let priced = success_count(pricing.value());
+    let data = Resource::new(
+        move || (id.get(), saved.get(), priced.get()),
+        |(id, ..)| get_customer_detail(id),
+    );
     view! {
         <Title text="Customer · Stackbill"/>
-        <DataPage data view=move |c, locale| view! { <CustomerView c update locale/> }/>
+        <DataPage data view=move |c, locale| view! { <CustomerView c update pricing locale/> }/>
     }
 }
 
 #[component]
-fn CustomerView(c: CustomerDetail, update: ServerAction<UpdateCustomer>, locale: Locale) -> impl IntoView {
+fn CustomerView(
+    c: CustomerDetail,
+    update: ServerAction<UpdateCustomer>,
+    pricing: ServerAction<SetCustomerPricing>,
+    locale: Locale,
+) -> impl IntoView {
     let t = move |m| text(locale, m);
     let can_edit = use_can_edit();
     let mapped = c.mappings.iter().filter(|m| m.current.is_some()).count() as i64;
@@ -384,6 +397,7 @@ fn CustomerView(c: CustomerDetail, update: ServerAction<UpdateCustomer>, locale:
             </dl>
             {edit}
         </section>
+        <CustomerPricingPanel terms=c.terms.clone() customer_id=c.id action=pricing locale/>
         <section class="panel" data-testid="mappings-panel">
             <h2>{t(Msg::MappingsTitle)}</h2>
             <DataTable

@@ -10,13 +10,14 @@ use crate::components::form::{form_error, href_with, success_count, success_coun
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable};
 use crate::context::use_can_edit;
-use crate::i18n::{format_count, format_date, format_decimal, format_money, text, Locale, Msg};
+use crate::i18n::{format_count, format_date, format_decimal, format_money, format_period, text, Locale, Msg};
 use crate::server_fns::prices::{
-    get_price_sheet, get_price_sheets, CreatePriceSheet, MakeDefaultSheet, SetPriceEntry, UploadPriceVersion,
+    get_price_sheet, get_price_sheets, CreatePriceSheet, MakeDefaultSheet, SetCustomerPricing, SetPriceEntry,
+    UploadPriceVersion,
 };
 use crate::types::{
-    PreviewSubject, PriceEntryView, PricePreview, PriceSheetDetail, PriceSheetSummary, PriceUploadOutcome,
-    UnpricedMeter,
+    CustomerTermsView, PreviewSubject, PriceEntryView, PricePreview, PriceSheetDetail, PriceSheetSummary,
+    PriceUploadOutcome, UnpricedMeter,
 };
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -404,7 +405,11 @@ fn preview_view(p: PricePreview, locale: Locale) -> AnyView {
         .collect();
     view! {
         <div data-testid="price-preview">
-            <h3>{format!("{} {}", t(Msg::PreviewOf), p.period)}</h3>
+            <h3>{format!(
+                "{} {}",
+                t(Msg::PreviewOf),
+                crate::billing::BillingPeriod::parse(&p.period).map(|m| format_period(m, locale)).unwrap_or(p.period.clone())
+            )}</h3>
             {p.unused.then(|| view! { <p class="muted" data-testid="preview-unused">{t(Msg::SheetUnused)}</p> })}
             <DataTable columns=vec![Column::text(t(Msg::RegistrationName)), Column::text(t(Msg::Customer)), Column::num(t(Msg::NowLabel)), Column::num(t(Msg::DraftLabel)), Column::num(t(Msg::Difference))]
                 rows empty=t(Msg::NoDifference) testid="preview-table"/>
@@ -472,7 +477,9 @@ fn UploadPanel(
                         <input type="hidden" name="form[effective_on]" value=move || day.get()/>
                         <input type="hidden" name="form[note]" value=move || note.get()/>
                         <input type="hidden" name="save" value="true"/>
-                        <button type="submit" class="btn btn-primary" data-testid="price-save">{t(Msg::SaveVersion)}</button>
+                        <div class="form-actions">
+                            <button type="submit" class="btn btn-primary" data-testid="price-save">{t(Msg::SaveVersion)}</button>
+                        </div>
                     </ActionForm>
                 }
                 .into_any(),
@@ -494,6 +501,92 @@ fn UploadPanel(
                     .into_any()
                 }
                 Err(e) => view! { <p class="form-error" role="alert" data-testid="price-refused">{e.message}</p> }.into_any(),
+            })}
+        </section>
+    }
+}
+
+/// A customer's pricing on its page: its own sheet or the registrations' defaults with a
+/// markup or discount, since when, every change, and (operators) a change from a day.
+#[component]
+pub fn CustomerPricingPanel(
+    terms: CustomerTermsView,
+    customer_id: i64,
+    action: ServerAction<SetCustomerPricing>,
+    locale: Locale,
+) -> impl IntoView {
+    let t = move |m| text(locale, m);
+    let error = form_error(action.value(), SetCustomerPricing::PATH);
+    let priced_by = match &terms.own_sheet {
+        Some(s) => view! {
+            <a href=format!("/operator/price-sheets/{}", s.id)>{s.name.clone()}</a> " " <span class="badge">{t(Msg::OwnSheet)}</span>
+        }
+        .into_any(),
+        None => t(Msg::RegistrationDefaultSheet).into_any(),
+    };
+    let percent = move |p: &Option<String>| {
+        p.as_ref()
+            .map(|p| format!("{p} %"))
+            .unwrap_or_else(|| t(Msg::NoPriceSheet).to_owned())
+    };
+    let rows: Vec<Vec<AnyView>> = terms
+        .changes
+        .iter()
+        .map(|ch| {
+            vec![
+                if ch.effective_on <= crate::billing::dated::since_always() {
+                    t(Msg::FromTheStart).into_any()
+                } else {
+                    format_date(ch.effective_on, locale).into_any()
+                },
+                ch.own_sheet
+                    .clone()
+                    .unwrap_or_else(|| t(Msg::RegistrationDefaultSheet).to_owned())
+                    .into_any(),
+                percent(&ch.markup).into_any(),
+                format_count(ch.per_meter as i64, locale).into_any(),
+            ]
+        })
+        .collect();
+    let options: Vec<AnyView> = terms
+        .sheets
+        .iter()
+        .map(|s| {
+            let selected = terms.own_sheet.as_ref().is_some_and(|o| o.id == s.id);
+            view! { <option value=s.id.to_string() selected=selected>{s.name.clone()}</option> }.into_any()
+        })
+        .collect();
+    let markup_now = terms.markup.clone().unwrap_or_default();
+    view! {
+        <section class="panel" data-testid="pricing-panel">
+            <h2>{t(Msg::PricingTitle)}</h2>
+            <dl class="facts">
+                <dt>{t(Msg::PricedBy)}</dt><dd data-testid="priced-by">{priced_by}</dd>
+                <dt>{t(Msg::MarkupLabel)}</dt><dd data-testid="markup-now">{percent(&terms.markup)}</dd>
+                <dt>{t(Msg::Since)}</dt><dd>{terms.since.map(|d| format_date(d, locale)).unwrap_or_else(|| t(Msg::FromTheStart).to_owned())}</dd>
+            </dl>
+            <DataTable columns=vec![Column::text(t(Msg::FromDay)), Column::text(t(Msg::PricedBy)), Column::text(t(Msg::MarkupLabel)), Column::num(t(Msg::PerMeterPercentages))]
+                rows empty="" testid="pricing-history"/>
+            {use_can_edit().then(|| view! {
+                <details class="edit" open=error.get_untracked().is_some()>
+                    <summary class="btn" data-testid="pricing-open">{t(Msg::ChangePricing)}</summary>
+                    <ActionForm action attr:class="form form-grid" attr:data-testid="pricing-form">
+                        <input type="hidden" name="customer_id" value=customer_id.to_string()/>
+                        <div class="field">
+                            <label for="pricing-sheet">{t(Msg::PricedBy)}</label>
+                            <select id="pricing-sheet" name="form[price_sheet]" data-testid="pricing-sheet">
+                                <option value="">{t(Msg::RegistrationDefaultSheet)}</option>
+                                {options}
+                            </select>
+                        </div>
+                        <TextField label=t(Msg::MarkupLabel) name="form[markup]" field="markup" value=markup_now error hint="15, -10"/>
+                        <TextField label=t(Msg::FromDay) name="form[effective_on]" field="effective_on" value="" error kind="date"/>
+                        <FormAlert error fields=&["markup", "effective_on"]/>
+                        <div class="form-actions">
+                            <button type="submit" class="btn btn-primary" data-testid="pricing-save">{t(Msg::ChangePricing)}</button>
+                        </div>
+                    </ActionForm>
+                </details>
             })}
         </section>
     }

@@ -2,12 +2,12 @@
 //! `/operator/registrations/:id`: its settings, its collector (settings, watermark, last
 //! success, last error — never the token) and its usage records per day for 30 days.
 
-use crate::components::form::{form_error, FormAlert, TextField};
+use crate::components::form::{form_error, success_count, FormAlert, TextField};
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable};
 use crate::context::use_can_edit;
 use crate::i18n::{format_count, format_date, format_datetime, text, Locale, Msg};
-use crate::server_fns::console::{get_registration_detail, get_registrations, AddRegistration};
+use crate::server_fns::console::{get_registration_detail, get_registrations, AddRegistration, UpdateRegistration};
 use crate::types::{RegistrationDetail, RegistrationSummary};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -82,15 +82,45 @@ fn RegistrationsView(regs: Vec<RegistrationSummary>, locale: Locale) -> impl Int
 pub fn RegistrationPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get_str("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0)));
-    let data = Resource::new(move || id.get(), get_registration_detail);
+    let update = ServerAction::<UpdateRegistration>::new();
+    let saved = success_count(update.value());
+    let data = Resource::new(move || (id.get(), saved.get()), |(id, _)| get_registration_detail(id));
     view! {
         <Title text="Registration · Stackbill"/>
-        <DataPage data view=|r, locale| view! { <RegistrationView r locale/> }/>
+        <DataPage data view=move |r, locale| view! { <RegistrationView r update locale/> }/>
+    }
+}
+
+/// The edit form: settings and collector (the name stays; base subscription and currency
+/// only until usage arrives — the service says so next to the field).
+#[component]
+fn EditRegistration(r: RegistrationDetail, update: ServerAction<UpdateRegistration>, locale: Locale) -> impl IntoView {
+    let t = move |m| text(locale, m);
+    let error = form_error(update.value(), UpdateRegistration::PATH);
+    let or_empty = |v: &Option<String>| v.clone().unwrap_or_default();
+    view! {
+        <details class="edit" open=error.get_untracked().is_some()>
+            <summary class="btn" data-testid="edit-registration">{t(Msg::EditRegistration)}</summary>
+            <ActionForm action=update attr:class="form form-grid" attr:data-testid="registration-edit-form">
+                <input type="hidden" name="id" value=r.summary.id.to_string()/>
+                <input type="hidden" name="form[name]" value=r.summary.name.clone()/>
+                <TextField label=t(Msg::BaseSubscription) name="form[base_subscription_id]" field="base_subscription_id" value=r.summary.base_subscription_id.clone() error required=true/>
+                <TextField label=t(Msg::ResourceGroup) name="form[resource_group]" field="resource_group" value=r.resource_group.clone() error/>
+                <TextField label=t(Msg::Currency) name="form[currency]" field="currency" value=r.summary.currency.clone() error required=true/>
+                <TextField label=t(Msg::UsageEndpoint) name="form[usage_endpoint]" field="usage_endpoint" value=or_empty(&r.usage_endpoint) error hint="https://adminmanagement.<region>.<fqdn>"/>
+                <TextField label=t(Msg::ProviderSubscription) name="form[provider_subscription_id]" field="provider_subscription_id" value=or_empty(&r.provider_subscription_id) error/>
+                <TextField label=t(Msg::TokenEnv) name="form[token_env]" field="token_env" value=or_empty(&r.token_env) error hint="AZS_TOKEN"/>
+                <FormAlert error fields=&["base_subscription_id", "resource_group", "currency", "usage_endpoint", "provider_subscription_id", "token_env"]/>
+                <div class="form-actions">
+                    <button type="submit" class="btn btn-primary" data-testid="registration-update">{t(Msg::Save)}</button>
+                </div>
+            </ActionForm>
+        </details>
     }
 }
 
 #[component]
-fn RegistrationView(r: RegistrationDetail, locale: Locale) -> impl IntoView {
+fn RegistrationView(r: RegistrationDetail, update: ServerAction<UpdateRegistration>, locale: Locale) -> impl IntoView {
     let t = move |m| text(locale, m);
     let dash = move |v: Option<String>| v.unwrap_or_else(|| t(Msg::NotAvailable).to_owned());
     let at = move |secs: Option<i64>| {
@@ -113,6 +143,7 @@ fn RegistrationView(r: RegistrationDetail, locale: Locale) -> impl IntoView {
         })
         .collect();
     let c = r.collector.clone();
+    let edit_copy = r.clone();
     view! {
         <div class="page-head">
             <p class="crumbs"><a href="/operator/registrations">{t(Msg::Registrations)}</a></p>
@@ -128,6 +159,7 @@ fn RegistrationView(r: RegistrationDetail, locale: Locale) -> impl IntoView {
                 <dt>{t(Msg::MappedTenants)}</dt><dd>{format_count(r.summary.mapped_tenants, locale)}</dd>
                 <dt>{t(Msg::UserSubscriptions)}</dt><dd>{format_count(r.summary.user_subscriptions, locale)}</dd>
             </dl>
+            {use_can_edit().then(|| view! { <EditRegistration r=edit_copy update locale/> })}
         </section>
         <section class="panel" data-testid="collector-panel">
             <h2>{t(Msg::Collector)}</h2>

@@ -235,6 +235,16 @@ pub async fn add_registration(form: RegistrationForm) -> Result<i64, AppError> {
     Ok(id)
 }
 
+/// Changes a registration's settings and collector, then shows it.
+#[server(prefix = "/api/fn", endpoint = "update_registration")]
+pub async fn update_registration(id: i64, form: RegistrationForm) -> Result<(), AppError> {
+    use crate::ssr::{auth::Access, services::registrations};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    registrations::update_from_form(&state, &caller, id, &form).await?;
+    leptos_axum::redirect(&format!("/operator/registrations/{id}"));
+    Ok(())
+}
+
 /// The ingestion screen.
 #[server(prefix = "/api/fn", endpoint = "ingestion")]
 pub async fn get_ingestion() -> Result<IngestionOverview, AppError> {

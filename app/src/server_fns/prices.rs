@@ -3,7 +3,8 @@
 
 use crate::error::AppError;
 use crate::types::{
-    PriceEntryForm, PriceSheetDetail, PriceSheetForm, PriceSheetSummary, PriceUploadForm, PriceUploadOutcome,
+    CustomerPricingForm, PriceEntryForm, PriceSheetDetail, PriceSheetForm, PriceSheetSummary, PriceUploadForm,
+    PriceUploadOutcome,
 };
 use chrono::NaiveDate;
 use leptos::prelude::*;
@@ -68,5 +69,16 @@ pub async fn make_default_sheet(
     let (state, caller) = super::context::require(Access::Operator).await?;
     let day = price_sheets::make_default(&state, &caller, sheet_id, registration_id, &effective_on).await?;
     leptos_axum::redirect(&format!("/operator/price-sheets/{sheet_id}"));
+    Ok(day)
+}
+
+/// Gives a customer its own sheet, or a markup or discount on the default sheets, from a
+/// day on; then shows the customer.
+#[server(prefix = "/api/fn", endpoint = "set_customer_pricing")]
+pub async fn set_customer_pricing(customer_id: i64, form: CustomerPricingForm) -> Result<NaiveDate, AppError> {
+    use crate::ssr::{auth::Access, services::price_sheets};
+    let (state, caller) = super::context::require(Access::Operator).await?;
+    let day = price_sheets::set_customer_pricing(&state, &caller, customer_id, &form).await?;
+    leptos_axum::redirect(&format!("/operator/customers/{customer_id}"));
     Ok(day)
 }

@@ -179,6 +179,9 @@ pub struct CustomerDetail {
     pub intervals: Vec<MappingInterval>,
     /// Every recorded change, newest first.
     pub history: Vec<MappingHistoryEntry>,
+    /// How it is priced.
+    #[serde(default)]
+    pub terms: super::CustomerTermsView,
 }
 
 /// A tenant's mapping on one registration, today and ahead.
@@ -616,6 +619,9 @@ pub struct RegistrationDetail {
     /// Where the collector's token comes from (an environment variable's name, or a
     /// command) — never the token.
     pub token_source: Option<String>,
+    /// The environment variable's name, when the token comes from one (for the edit form).
+    #[serde(default)]
+    pub token_env: Option<String>,
     /// The collector's watermark, last success, last error.
     pub collector: super::CollectorStatus,
     /// Usage records per day, the last 30 days (days without usage included, as 0).

@@ -298,3 +298,47 @@ fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
         Some(Raw::Text(t)) => Some(t),
     })
 }
+
+/// A change of a customer's pricing, as the customer page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermsChangeView {
+    /// First day.
+    pub effective_on: NaiveDate,
+    /// Its own sheet (`None`: the registration's default).
+    pub own_sheet: Option<String>,
+    /// Markup (+) or discount (−) in percent on the default sheet.
+    pub markup: Option<String>,
+    /// Meters with their own percentage.
+    pub per_meter: usize,
+}
+
+/// How a customer is priced today, its changes, and the sheets it may be given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerTermsView {
+    /// Its own sheet today (`None`: each registration's default sheet).
+    pub own_sheet: Option<SheetUse>,
+    /// Markup or discount today, in percent.
+    pub markup: Option<String>,
+    /// Meters with their own percentage today.
+    pub per_meter: usize,
+    /// Since when today's pricing holds.
+    pub since: Option<NaiveDate>,
+    /// Every change, newest first.
+    pub changes: Vec<TermsChangeView>,
+    /// The sheets it may be given.
+    pub sheets: Vec<SheetUse>,
+}
+
+/// A customer's pricing from a day on.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CustomerPricingForm {
+    /// A sheet id, or empty for the registrations' default sheets.
+    #[serde(default)]
+    pub price_sheet: String,
+    /// Markup (`15`) or discount (`-10`) in percent on the default sheet; empty: none.
+    #[serde(default)]
+    pub markup: String,
+    /// First day (empty: today).
+    #[serde(default)]
+    pub effective_on: String,
+}

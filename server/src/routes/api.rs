@@ -24,13 +24,18 @@ pub fn router() -> Router<ServerState> {
         .route("/meters", get(meters))
         .route("/meters/{id}", put(console::describe_meter))
         .route("/meters/{id}/billing", put(console::set_meter_billing))
-        .route("/registrations", get(registrations))
+        .route("/registrations", get(registrations).post(console::create_registration))
+        .route(
+            "/registrations/{id}",
+            get(console::registration_detail).put(console::update_registration),
+        )
         .route(
             "/customers",
             get(console::list_customers).post(console::create_customer),
         )
         .route("/customers/{id}", get(customer).put(console::update_customer))
         .route("/customers/{id}/details", get(console::customer_detail))
+        .route("/customers/{id}/pricing", put(prices::set_customer_pricing))
         .route("/mappings", get(console::list_mappings))
         .route("/mappings/export", get(console::export_mappings))
         .route(

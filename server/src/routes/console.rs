@@ -555,3 +555,45 @@ pub(super) async fn revoke_token(
     app::ssr::services::people::revoke_token(&state.app, &caller, id).await?;
     Ok(Json(json!({ "id": id, "revoked": true })))
 }
+
+/// `POST /api/v1/registrations` with `{"name","base_subscription_id","resource_group",
+/// "currency","active_from","usage_endpoint","provider_subscription_id","token_env"}`: 201
+/// and the registration (never a token).
+pub(super) async fn create_registration(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::RegistrationForm = json_body(&body)?;
+    let id = app::ssr::services::registrations::create_from_form(&state.app, &caller, &form).await?;
+    let detail = app::ssr::services::registrations::detail(&state.app, &caller, id).await?;
+    Ok((StatusCode::CREATED, Json(to_json(detail)?)).into_response())
+}
+
+/// `GET /api/v1/registrations/{id}`: settings, collector state and records per day.
+pub(super) async fn registration_detail(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    Ok(Json(to_json(
+        app::ssr::services::registrations::detail(&state.app, &caller, id).await?,
+    )?))
+}
+
+/// `PUT /api/v1/registrations/{id}` with the same body as `POST` (the name stays).
+pub(super) async fn update_registration(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::RegistrationForm = json_body(&body)?;
+    app::ssr::services::registrations::update_from_form(&state.app, &caller, id, &form).await?;
+    Ok(Json(to_json(
+        app::ssr::services::registrations::detail(&state.app, &caller, id).await?,
+    )?))
+}

@@ -212,3 +212,19 @@ pub(super) async fn make_default(
         json!({ "price_sheet_id": id, "registration_id": b.registration_id, "effective_on": day }),
     ))
 }
+
+/// `PUT /api/v1/customers/{id}/pricing` with `{"price_sheet","markup","effective_on"}`: the
+/// customer's own sheet (a sheet id; empty for the registrations' defaults) or its markup
+/// (`15`) or discount (`-10`) from a day on; answers its pricing.
+pub(super) async fn set_customer_pricing(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Operator)?;
+    let form: app::types::CustomerPricingForm = json_body(&body)?;
+    let day = price_sheets::set_customer_pricing(&state.app, &caller, id, &form).await?;
+    let detail = app::ssr::services::customers::customer_detail(&state.app, &caller, id).await?;
+    Ok(Json(json!({ "effective_on": day, "pricing": to_json(detail.terms)? })))
+}

@@ -1349,10 +1349,58 @@ async fn registrations_are_listed_with_their_collector_and_daily_records_and_add
         assert_eq!(r.status(), 409, "the same name twice");
         assert_eq!(app.count("registrations").await, 1);
         assert_eq!(audit_entries(&app, "registration.created").await.len(), 1);
+
+        // Edited through the API (the same service): resource group and collector change,
+        // the name stays; before usage arrives the currency may change too.
+        let edit = json!({"name": "ignored", "base_subscription_id": BASE, "resource_group": "azs-rg",
+                          "currency": "USD", "usage_endpoint": "https://adminmanagement.north2.example.test/",
+                          "provider_subscription_id": "5144634d-7e4d-443b-a304-d27e44220fc6", "token_env": "AZS_NORTH2"});
+        let r = send_json(&app, reqwest::Method::PUT, &format!("/api/v1/registrations/{id}"), edit.clone()).await;
+        assert_eq!(r.status(), 200);
+        let detail: Value = r.json().await.unwrap();
+        assert_eq!(
+            (&detail["summary"]["name"], &detail["resource_group"], &detail["summary"]["currency"], &detail["usage_endpoint"], &detail["token_env"]),
+            (&json!("azurestack-北區"), &json!("azs-rg"), &json!("USD"), &json!("https://adminmanagement.north2.example.test"), &json!("AZS_NORTH2"))
+        );
+        let updated = audit_entries(&app, "registration.updated").await;
+        assert_eq!(updated.len(), 1);
+        assert_eq!(updated[0].1["before"]["currency"], "TWD");
+        assert_eq!(updated[0].1["after"]["resource_group"], "azs-rg");
+        let mut bad = edit.clone();
+        bad["usage_endpoint"] = json!("http://stamp.example.test");
+        let r = send_json(&app, reqwest::Method::PUT, &format!("/api/v1/registrations/{id}"), bad).await;
+        assert_eq!(r.status(), 422);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "usage_endpoint");
+        // Once usage has arrived, the base subscription and the currency are fixed.
+        let ingest = app.add_token(Role::Ingest, None).await;
+        let body = format!(
+            "{{\"value\":[{}]}}",
+            crate::helpers::usage_json(SUB_X, "fab6eb84-500b-4a09-a8ca-7358f8bbaea5", "2026-11-10T10:00:00+00:00", "1",
+                "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1")
+        );
+        let r = reqwest::Client::new()
+            .post(app.url("/api/v1/usage"))
+            .bearer_auth(&ingest)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success());
+        let mut later = edit.clone();
+        later["currency"] = json!("EUR");
+        let r = send_json(&app, reqwest::Method::PUT, &format!("/api/v1/registrations/{id}"), later).await;
+        assert_eq!(r.status(), 422);
+        assert_eq!(r.json::<Value>().await.unwrap()["error"]["field"], "currency");
+        let html = app.page(&format!("/operator/registrations/{id}")).await.text().await.unwrap();
+        assert!(html.contains("registration-edit-form"));
         // Finance reads; adding is refused and the form is not shown.
         app.sign_in("fin@example.test", PASSWORD).await;
         let html = app.page("/operator/registrations").await.text().await.unwrap();
         assert!(html.contains("registrations-list") && !html.contains("registration-form"));
+        let html = app.page(&format!("/operator/registrations/{id}")).await.text().await.unwrap();
+        assert!(!html.contains("registration-edit-form"));
+        assert_eq!(send_json(&app, reqwest::Method::PUT, &format!("/api/v1/registrations/{id}"), edit).await.status(), 403);
         let r = app
             .client
             .post(app.url("/api/fn/add_registration"))

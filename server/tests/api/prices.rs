@@ -278,8 +278,62 @@ async fn a_price_csv_is_checked_whole_previewed_against_last_month_saved_and_dow
         let html = app.page("/operator/price-sheets").await.text().await.unwrap();
         assert!(html.contains("List 2026"));
 
+        // A customer's pricing: its own sheet, or a markup on the defaults, from a day.
+        let (_, euro) = send(
+            &app,
+            reqwest::Method::POST,
+            "/api/v1/price-sheets",
+            json!({"name": "Liste EUR", "currency": "EUR"}),
+        )
+        .await;
+        let euro = euro["summary"]["id"].as_i64().unwrap();
+        let pricing = format!("/api/v1/customers/{customer}/pricing");
+        for (body, field) in [
+            (json!({"price_sheet": euro.to_string()}), "price_sheet"),
+            (json!({"markup": "lots"}), "markup"),
+            (json!({"markup": "-101"}), "markup"),
+            (json!({"price_sheet": id.to_string(), "markup": "10"}), "markup"),
+            (json!({"markup": "10", "effective_on": "2026-13-01"}), "effective_on"),
+        ] {
+            let (status, err) = send(&app, reqwest::Method::PUT, &pricing, body.clone()).await;
+            assert_eq!(
+                (status, err["error"]["field"].as_str()),
+                (422, Some(field)),
+                "{body}: {err}"
+            );
+        }
+        let (status, set) = send(
+            &app,
+            reqwest::Method::PUT,
+            &pricing,
+            json!({"markup": "15", "effective_on": from}),
+        )
+        .await;
+        assert_eq!(status, 200, "{set}");
+        assert_eq!(set["pricing"]["markup"], "15");
+        assert_eq!(set["pricing"]["own_sheet"], Value::Null);
+        let (status, set) = send(
+            &app,
+            reqwest::Method::PUT,
+            &pricing,
+            json!({"price_sheet": id.to_string()}),
+        )
+        .await;
+        assert_eq!(status, 200, "{set}");
+        assert_eq!(set["pricing"]["own_sheet"]["name"], "List 2026");
+        assert_eq!(set["pricing"]["markup"], Value::Null);
+        assert_eq!(set["pricing"]["changes"].as_array().unwrap().len(), 2, "{set}");
+        let html = app
+            .page(&format!("/operator/customers/{customer}"))
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("pricing-panel") && html.contains("pricing-form"));
+        assert_eq!(audited(&app, "customer.terms_set").await, 2);
+
         // Audited: the sheet, the default, two versions.
-        assert_eq!(audited(&app, "price_sheet.created").await, 1);
+        assert_eq!(audited(&app, "price_sheet.created").await, 2);
         assert_eq!(audited(&app, "registration.terms_set").await, 1);
         assert_eq!(audited(&app, "price_sheet.version_added").await, 2);
         app

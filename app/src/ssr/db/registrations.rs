@@ -80,6 +80,18 @@ pub async fn update_registration(c: &mut impl AsExecutor, id: i64, r: &NewRegist
     Ok(())
 }
 
+/// Whether any user subscription of the registration has sent usage.
+pub async fn has_usage(c: &mut impl AsExecutor, id: i64) -> DbResult<bool> {
+    let found: Option<i64> = sql!(c, |e| sqlx::query_scalar(
+        "SELECT us.id FROM user_subscriptions us WHERE us.registration_id = $1 \
+         AND EXISTS (SELECT 1 FROM usage_daily d WHERE d.user_subscription_id = us.id) LIMIT 1"
+    )
+    .bind(id)
+    .fetch_optional(e)
+    .await)?;
+    Ok(found.is_some())
+}
+
 /// The registration with this name.
 pub async fn find_registration_by_name(c: &mut impl AsExecutor, name: &str) -> DbResult<Option<RegistrationRow>> {
     let q = format!("SELECT {COLUMNS} FROM registrations WHERE name = $1");

@@ -228,6 +228,7 @@ pub async fn customer_detail(state: &AppState, by: &Caller, id: i64) -> Result<C
     let tenant =
         CloudTenantId::parse(&customer.tenant_guid).map_err(|e| crate::ssr::auth::internal("stored tenant", e))?;
     let history = super::mappings::mapping_history(state, by, tenant).await?;
+    let terms = super::price_sheets::customer_terms_view(&mut state.db.conn().await?, customer.id, today).await?;
     Ok(CustomerDetail {
         id: customer.id,
         name: customer.name,
@@ -241,6 +242,7 @@ pub async fn customer_detail(state: &AppState, by: &Caller, id: i64) -> Result<C
         mappings,
         intervals,
         history,
+        terms,
     })
 }
 

@@ -4,7 +4,8 @@
 
 use crate::billing::meter::MeterBilling;
 use crate::billing::{
-    BillingPeriod, Currency, Meter, MeterId, PriceEntry, PriceSheetVersion, PricingModel, Section, SheetId,
+    Adjustment, BillingPeriod, Currency, Meter, MeterId, Percent, PriceEntry, PriceSheetVersion, PricingModel, Section,
+    SheetId,
 };
 use crate::error::AppError;
 use crate::ssr::auth::{Access, Caller};
@@ -16,13 +17,14 @@ use crate::ssr::services::periods::check_change_day_anywhere;
 use crate::ssr::services::price_csv::{self, KnownMeter};
 use crate::ssr::services::rating::{self, Detail, PeriodRating, Scope, WhatIf};
 use crate::ssr::services::terms::{
-    load_customer_terms, load_registration_terms, set_registration_terms, RegistrationTermsChange,
+    load_customer_terms, load_registration_terms, set_customer_terms, set_registration_terms, CustomerTermsChange,
+    RegistrationTermsChange,
 };
 use crate::ssr::state::AppState;
 use crate::types::{
-    MeterChoice, PreviewRow, PreviewSubject, PriceEntryForm, PriceEntryView, PricePreview, PriceSheetDetail,
-    PriceSheetForm, PriceSheetSummary, PriceUploadForm, PriceUploadOutcome, PriceVersionView, SheetUse, TierView,
-    UnpricedMeter,
+    CustomerPricingForm, CustomerTermsView, MeterChoice, PreviewRow, PreviewSubject, PriceEntryForm, PriceEntryView,
+    PricePreview, PriceSheetDetail, PriceSheetForm, PriceSheetSummary, PriceUploadForm, PriceUploadOutcome,
+    PriceVersionView, SheetUse, TermsChangeView, TierView, UnpricedMeter,
 };
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -725,6 +727,133 @@ pub async fn make_default(
         RegistrationTermsChange {
             effective_on: day,
             price_sheet: Some(Some(sheet_id)),
+            tax_rate: None,
+        },
+    )
+    .await
+}
+
+/// How a customer is priced: today's terms, every change (the last one recorded for a day
+/// wins, as rating reads them), and the sheets it may be given.
+pub async fn customer_terms_view(
+    c: &mut impl AsExecutor,
+    customer_id: i64,
+    today: NaiveDate,
+) -> Result<CustomerTermsView, AppError> {
+    let rows = db::terms::list_customer_terms(c, &[customer_id]).await?;
+    let terms = load_customer_terms(c, Some(&[customer_id]))
+        .await?
+        .remove(&customer_id)
+        .unwrap_or_default();
+    let mut by_day: BTreeMap<NaiveDate, &db::terms::CustomerTermsRow> = BTreeMap::new();
+    for r in &rows {
+        let keep = by_day
+            .get(&r.effective_on)
+            .is_none_or(|k| (k.recorded_at, k.id) < (r.recorded_at, r.id));
+        if keep {
+            by_day.insert(r.effective_on, r);
+        }
+    }
+    let per_meter_on = |day: NaiveDate| terms.pricing.adjustment.at(day).map(|a| a.per_meter.len()).unwrap_or(0);
+    let changes: Vec<TermsChangeView> = by_day
+        .values()
+        .rev()
+        .map(|r| TermsChangeView {
+            effective_on: r.effective_on,
+            own_sheet: r.price_sheet_name.clone(),
+            markup: r.adjustment_percent.clone(),
+            per_meter: per_meter_on(r.effective_on),
+        })
+        .collect();
+    let current = by_day.range(..=today).next_back().map(|(_, r)| *r);
+    let sheets = db::price_sheets::list_all_price_sheets(c)
+        .await?
+        .into_iter()
+        .map(|s| SheetUse { id: s.id, name: s.name })
+        .collect();
+    Ok(CustomerTermsView {
+        own_sheet: current.and_then(|r| {
+            Some(SheetUse {
+                id: r.price_sheet_id?,
+                name: r.price_sheet_name.clone().unwrap_or_default(),
+            })
+        }),
+        markup: current.and_then(|r| r.adjustment_percent.clone()),
+        per_meter: per_meter_on(today),
+        since: current
+            .map(|r| r.effective_on)
+            .filter(|d| *d > crate::billing::dated::since_always()),
+        changes,
+        sheets,
+    })
+}
+
+/// Gives a customer its own sheet, or the registrations' default sheets with a markup or
+/// discount, from a day on (today when empty). A sheet must be in the currency of every
+/// registration (a customer's usage may bill on any of them); per-meter percentages in
+/// effect that day are kept. Operators.
+pub async fn set_customer_pricing(
+    state: &AppState,
+    by: &Caller,
+    customer_id: i64,
+    form: &CustomerPricingForm,
+) -> Result<NaiveDate, AppError> {
+    by.require(Access::Operator)?;
+    let today = state.clock.now().date_naive();
+    let day = lookup::day(&form.effective_on, "effective_on")?.unwrap_or(today);
+    let mut c = state.db.conn().await?;
+    let sheet = match form.price_sheet.trim() {
+        "" => None,
+        raw => {
+            let id: i64 = raw
+                .parse()
+                .map_err(|_| AppError::invalid("price_sheet", format!("`{raw}` is not a price sheet id.")))?;
+            let sheet = db::price_sheets::find_price_sheet(&mut c, id)
+                .await?
+                .ok_or_else(|| AppError::invalid("price_sheet", format!("There is no price sheet {id}.")))?;
+            for reg in db::registrations::list_registrations(&mut c).await? {
+                if reg.currency != sheet.currency {
+                    return Err(AppError::invalid(
+                        "price_sheet",
+                        format!(
+                            "Price sheet `{}` is in {}, registration `{}` invoices in {}.",
+                            sheet.name, sheet.currency, reg.name, reg.currency
+                        ),
+                    ));
+                }
+            }
+            Some(id)
+        }
+    };
+    let overall = match form.markup.trim() {
+        "" => None,
+        raw => Some(Percent::parse(raw).map_err(|e| AppError::invalid("markup", e.to_string()))?),
+    };
+    if sheet.is_some() && overall.is_some() {
+        return Err(AppError::invalid(
+            "markup",
+            "A markup or discount applies to the registrations' default sheets; a customer's own sheet carries its own prices.",
+        ));
+    }
+    let kept = load_customer_terms(&mut c, Some(&[customer_id]))
+        .await?
+        .remove(&customer_id)
+        .and_then(|t| t.pricing.adjustment.at(day).cloned())
+        .map(|a| a.per_meter)
+        .unwrap_or_default();
+    drop(c);
+    set_customer_terms(
+        state,
+        by,
+        customer_id,
+        CustomerTermsChange {
+            effective_on: Some(day),
+            price_sheet: Some(sheet),
+            adjustment: Some(Adjustment {
+                overall,
+                per_meter: kept,
+            }),
+            minimum_monthly_charge: None,
             tax_rate: None,
         },
     )

@@ -267,6 +267,7 @@ pub async fn detail(state: &AppState, by: &Caller, id: i64) -> Result<crate::typ
     };
     Ok(crate::types::RegistrationDetail {
         summary,
+        token_env: reg.token_env.clone(),
         resource_group: reg.resource_group,
         active_from: reg.active_from,
         usage_endpoint: reg.usage_endpoint,
@@ -275,6 +276,131 @@ pub async fn detail(state: &AppState, by: &Caller, id: i64) -> Result<crate::typ
         collector,
         days,
     })
+}
+
+/// Changes a registration's settings from the console's form: resource group and collector
+/// (the name is how Azure and the usage API know it and does not change). The base
+/// subscription and the currency may change only until usage arrives — every period already
+/// rated, invoiced or shown to a customer used them. A token command configured with the CLI
+/// is kept unless the form names a token environment variable. Operators only; audited.
+pub async fn update_from_form(
+    state: &AppState,
+    by: &Caller,
+    id: i64,
+    f: &crate::types::RegistrationForm,
+) -> Result<(), AppError> {
+    by.require(crate::ssr::auth::Access::Operator)?;
+    let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+    let base = SubscriptionId::parse(&f.base_subscription_id)
+        .map_err(|e| AppError::invalid("base_subscription_id", e.to_string()))?;
+    let currency = Currency::parse(f.currency.trim()).map_err(|e| AppError::invalid("currency", e.to_string()))?;
+    let resource_group = opt(&f.resource_group).unwrap_or_else(|| "azurestack".to_owned());
+    let now = state.now_secs();
+    let mut tx = state.db.begin().await?;
+    let reg = db::registrations::find_registration(&mut tx, id)
+        .await?
+        .ok_or_else(|| AppError::not_found("registration_not_found", format!("There is no registration {id}.")))?;
+    let collector = CollectorInput {
+        usage_endpoint: opt(&f.usage_endpoint),
+        provider_subscription: opt(&f.provider_subscription_id),
+        token_env: opt(&f.token_env),
+        token_command: match opt(&f.token_env) {
+            Some(_) => None,
+            None => reg
+                .token_command
+                .as_deref()
+                .and_then(|c| serde_json::from_str::<Vec<String>>(c).ok()),
+        },
+    };
+    check_collector(&collector).map_err(|e| {
+        let field = e.field.as_deref().map(|f| match f {
+            "usage-endpoint" => "usage_endpoint",
+            "provider-subscription" => "provider_subscription_id",
+            _ => "token_env",
+        });
+        AppError {
+            field: field.map(str::to_owned),
+            ..e
+        }
+    })?;
+    let base_text = base.to_string();
+    let changes_money = base_text != reg.base_subscription_id || currency.code() != reg.currency;
+    if changes_money && db::registrations::has_usage(&mut tx, id).await? {
+        let field = if base_text != reg.base_subscription_id {
+            "base_subscription_id"
+        } else {
+            "currency"
+        };
+        return Err(AppError::invalid(
+            field,
+            "The base subscription and the currency cannot change once usage has arrived: \
+             the periods already rated and invoiced used them. Add a new registration instead.",
+        ));
+    }
+    if currency.code() != reg.currency {
+        for t in db::terms::list_registration_terms(&mut tx, id).await? {
+            if let Some(sheet) = t.price_sheet_id {
+                let row = db::price_sheets::find_price_sheet(&mut tx, sheet).await?;
+                if let Some(row) = row.filter(|r| r.currency != currency.code()) {
+                    return Err(AppError::invalid(
+                        "currency",
+                        format!("Its default price sheet `{}` is in {}.", row.name, row.currency),
+                    ));
+                }
+            }
+        }
+    }
+    db::registrations::update_registration(
+        &mut tx,
+        id,
+        &NewRegistration {
+            name: &reg.name,
+            base_subscription_id: &base_text,
+            resource_group: &resource_group,
+            currency: currency.code(),
+            active_from: reg.active_from,
+        },
+    )
+    .await?;
+    let provider = collector
+        .provider_subscription
+        .as_deref()
+        .and_then(|p| SubscriptionId::parse(p).ok())
+        .map(|p| p.to_string());
+    let token_command = collector
+        .token_command
+        .as_ref()
+        .map(|argv| serde_json::to_string(argv).unwrap_or_default());
+    let cfg = CollectorConfig {
+        usage_endpoint: collector.usage_endpoint.as_deref().map(|e| e.trim_end_matches('/')),
+        provider_subscription_id: provider.as_deref(),
+        token_env: collector.token_env.as_deref(),
+        token_command: token_command.as_deref(),
+    };
+    db::registrations::set_collector_config(&mut tx, id, &cfg).await?;
+    audit(
+        &mut tx,
+        by,
+        "registration.updated",
+        &format!("registration:{id}"),
+        serde_json::json!({
+            "before": {
+                "base_subscription": reg.base_subscription_id, "resource_group": reg.resource_group,
+                "currency": reg.currency, "usage_endpoint": reg.usage_endpoint,
+                "provider_subscription": reg.provider_subscription_id, "token_env": reg.token_env,
+            },
+            "after": {
+                "base_subscription": base_text, "resource_group": resource_group,
+                "currency": currency.code(), "usage_endpoint": cfg.usage_endpoint,
+                "provider_subscription": cfg.provider_subscription_id, "token_env": cfg.token_env,
+            },
+        }),
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Adds a registration from the console's form. Operators only; audited.
