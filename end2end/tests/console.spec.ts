@@ -295,6 +295,34 @@ test.describe("the operator console: customers and mappings", () => {
     await expect(page.getByTestId("registration-title")).toHaveText(api.value[0].name);
   });
 
+  test("upload a usage file on the ingestion screen: progress, the counts, the new batch", async ({ page }) => {
+    const subscription = guid();
+    const hour = new Date(Math.floor(Date.now() / 3600_000) * 3600_000 - 3 * 3600_000);
+    const end = new Date(hour.getTime() + 3600_000);
+    const csv =
+      "subscription_id,meter_id,usage_start,usage_end,quantity,resource_uri\n" +
+      `${subscription},fab6eb84-500b-4a09-a8ca-7358f8bbaea5,${hour.toISOString()},${end.toISOString()},2,` +
+      `/subscriptions/${subscription}/resourceGroups/rg-e2e/providers/Microsoft.Compute/virtualMachines/vm-上傳\n`;
+    await signInAs(page, "operator");
+    await page.goto("/operator/ingestion");
+    await expect(page.getByTestId("upload-panel")).toBeVisible();
+    await hydrated(page);
+    await page.getByTestId("upload-file").setInputFiles({ name: "usage.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
+    await page.getByTestId("upload-submit").click();
+    await expect(page.getByTestId("upload-result")).toContainText("Accepted: 1");
+    await expect(page.getByTestId("batches-table").locator("tbody tr").first()).toContainText("POST /api/v1/usage");
+    await screenshot(page, "operator-ingestion-upload");
+    // Sent again: recognised as a duplicate, nothing counted twice.
+    await page.getByTestId("upload-submit").click();
+    await expect(page.getByTestId("upload-result")).toContainText("Duplicates: 1");
+    const subs = await (await page.request.get(`/api/v1/user-subscriptions?q=${subscription}`)).json();
+    expect(subs.value.map((s: { subscription_id: string }) => s.subscription_id)).toEqual([subscription]);
+    // A file that is not usage is refused with the reason.
+    await page.getByTestId("upload-file").setInputFiles({ name: "notes.json", mimeType: "application/json", buffer: Buffer.from("{not json") });
+    await page.getByTestId("upload-submit").click();
+    await expect(page.getByTestId("upload-error")).toBeVisible();
+  });
+
   test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
     await signInAs(page, "finance");
     await page.locator("nav.mainnav a", { hasText: "Customers" }).click();

@@ -317,6 +317,13 @@ pub enum Msg {
     ChangePricing,
     FromTheStart,
     EditRegistration,
+    UploadUsage,
+    UploadUsageHint,
+    UsageFile,
+    Upload,
+    Uploading,
+    ChooseFile,
+    Rejected,
 }
 
 /// The text of a message in a locale.
@@ -633,6 +640,13 @@ fn en(msg: Msg) -> &'static str {
         ChangePricing => "Change pricing",
         FromTheStart => "from the start",
         EditRegistration => "Edit settings",
+        UploadUsage => "Upload usage",
+        UploadUsageHint => "A usage file as the Azure Stack usage API returns it (JSON), an array of records, or CSV. It is one atomic batch through the same import as the CLI and the API: duplicates are recognised, corrections recorded, bad records quarantined. Without JavaScript, use stackbill import usage or POST /api/v1/usage.",
+        UsageFile => "Usage file",
+        Upload => "Upload",
+        Uploading => "Uploading…",
+        ChooseFile => "Choose a file first.",
+        Rejected => "Rejected",
     }
 }
 
@@ -939,6 +953,13 @@ fn fr(msg: Msg) -> &'static str {
         ChangePricing => "Modifier la tarification",
         FromTheStart => "depuis le début",
         EditRegistration => "Modifier les paramètres",
+        UploadUsage => "Importer de la consommation",
+        UploadUsageHint => "Un fichier de consommation tel que le renvoie l’API d’utilisation d’Azure Stack (JSON), un tableau d’enregistrements ou un CSV. Il forme un seul lot atomique, par le même import que la CLI et l’API : les doublons sont reconnus, les corrections enregistrées, les enregistrements invalides mis en quarantaine. Sans JavaScript, utilisez stackbill import usage ou POST /api/v1/usage.",
+        UsageFile => "Fichier de consommation",
+        Upload => "Importer",
+        Uploading => "Envoi en cours…",
+        ChooseFile => "Choisissez d’abord un fichier.",
+        Rejected => "Rejetés",
     }
 }
 
@@ -1243,6 +1264,13 @@ fn nl(msg: Msg) -> &'static str {
         ChangePricing => "Prijzen wijzigen",
         FromTheStart => "vanaf het begin",
         EditRegistration => "Instellingen wijzigen",
+        UploadUsage => "Verbruik uploaden",
+        UploadUsageHint => "Een verbruiksbestand zoals de Azure Stack-verbruiks-API het teruggeeft (JSON), een lijst records of CSV. Het is één atomaire batch via dezelfde import als de CLI en de API: dubbele records worden herkend, correcties vastgelegd, foute records in quarantaine gezet. Zonder JavaScript: stackbill import usage of POST /api/v1/usage.",
+        UsageFile => "Verbruiksbestand",
+        Upload => "Uploaden",
+        Uploading => "Bezig met uploaden…",
+        ChooseFile => "Kies eerst een bestand.",
+        Rejected => "Geweigerd",
     }
 }
 
@@ -1547,6 +1575,13 @@ fn zh_tw(msg: Msg) -> &'static str {
         ChangePricing => "變更計價",
         FromTheStart => "自始",
         EditRegistration => "編輯設定",
+        UploadUsage => "上傳使用量",
+        UploadUsageHint => "Azure Stack 使用量 API 傳回的使用量檔案（JSON）、記錄陣列或 CSV。整個檔案以單一不可分割的批次，經由與 CLI 及 API 相同的匯入流程處理：辨識重複、記錄更正、隔離錯誤記錄。未啟用 JavaScript 時，請使用 stackbill import usage 或 POST /api/v1/usage。",
+        UsageFile => "使用量檔案",
+        Upload => "上傳",
+        Uploading => "上傳中…",
+        ChooseFile => "請先選擇檔案。",
+        Rejected => "已拒絕",
     }
 }
 
@@ -1851,6 +1886,13 @@ fn zh_cn(msg: Msg) -> &'static str {
         ChangePricing => "变更计价",
         FromTheStart => "自始",
         EditRegistration => "编辑设置",
+        UploadUsage => "上传用量",
+        UploadUsageHint => "Azure Stack 用量 API 返回的用量文件（JSON）、记录数组或 CSV。整个文件作为一个原子批次，经由与 CLI 和 API 相同的导入流程处理：识别重复、记录更正、隔离错误记录。未启用 JavaScript 时，请使用 stackbill import usage 或 POST /api/v1/usage。",
+        UsageFile => "用量文件",
+        Upload => "上传",
+        Uploading => "上传中…",
+        ChooseFile => "请先选择文件。",
+        Rejected => "已拒绝",
     }
 }
 
