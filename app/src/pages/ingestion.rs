@@ -21,10 +21,11 @@ pub fn IngestionPage() -> impl IntoView {
     let (r, d) = (success_count(reprocess.value()), success_count(discard.value()));
     // Each upload that lands reloads the batches (outside the body: its state survives).
     let uploaded = RwSignal::new(0u32);
+    let upload = RwSignal::new(None::<UploadState>);
     let data = Resource::new(move || (r.get(), d.get(), uploaded.get()), |_| get_ingestion());
     view! {
         <Title text="Ingestion · Stackbill"/>
-        <DataPage data view=move |o, locale| view! { <IngestionView o reprocess discard uploaded locale/> }/>
+        <DataPage data view=move |o, locale| view! { <IngestionView o reprocess discard uploaded upload locale/> }/>
     }
 }
 
@@ -40,6 +41,7 @@ fn IngestionView(
     reprocess: ServerAction<ReprocessQuarantined>,
     discard: ServerAction<DiscardQuarantined>,
     uploaded: RwSignal<u32>,
+    upload: RwSignal<Option<UploadState>>,
     locale: Locale,
 ) -> impl IntoView {
     let t = move |m| text(locale, m);
@@ -139,7 +141,7 @@ fn IngestionView(
         {move || still().map(|reason| view! { <p class="form-error" role="alert" data-testid="still-rejected">{reason}</p> })}
         {can_edit.then(|| {
             let registrations: Vec<String> = o.collectors.iter().map(|c| c.registration.clone()).collect();
-            view! { <UploadPanel registrations uploaded locale/> }
+            view! { <UploadPanel registrations uploaded state=upload locale/> }
         })}
         <section class="panel" data-testid="quarantine-panel">
             <h2>{format!("{} ({})", t(Msg::Quarantine), format_count(o.quarantine_open, locale))}</h2>
@@ -182,7 +184,8 @@ fn IngestionView(
     }
 }
 
-/// What an upload came back with (only the browser uploads).
+/// What an upload came back with (only the browser uploads). Kept by the page, outside the
+/// body the reload after an upload renders again.
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(not(feature = "hydrate"), allow(dead_code))]
 enum UploadState {
@@ -199,9 +202,13 @@ enum UploadState {
 /// The browser sends the file itself; before hydration the panel points to the CLI and the
 /// API instead (a file cannot travel in a plain form post to a JSON endpoint).
 #[component]
-fn UploadPanel(registrations: Vec<String>, uploaded: RwSignal<u32>, locale: Locale) -> impl IntoView {
+fn UploadPanel(
+    registrations: Vec<String>,
+    uploaded: RwSignal<u32>,
+    state: RwSignal<Option<UploadState>>,
+    locale: Locale,
+) -> impl IntoView {
     let t = move |m| text(locale, m);
-    let state = RwSignal::new(None::<UploadState>);
     let registration = RwSignal::new(registrations.first().cloned().unwrap_or_default());
     let file_input = NodeRef::<leptos::html::Input>::new();
     let send = move |ev: leptos::ev::SubmitEvent| {
