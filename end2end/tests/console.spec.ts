@@ -312,7 +312,8 @@ test.describe("the operator console: customers and mappings", () => {
     await expect(page.getByTestId("upload-result")).toContainText("Accepted: 1");
     await expect(page.getByTestId("batches-table").locator("tbody tr").first()).toContainText("POST /api/v1/usage");
     await screenshot(page, "operator-ingestion-upload");
-    // Sent again: recognised as a duplicate, nothing counted twice.
+    // Sent again (the list reloaded, so the file is chosen again): a duplicate, counted once.
+    await page.getByTestId("upload-file").setInputFiles({ name: "usage.csv", mimeType: "text/csv", buffer: Buffer.from(csv) });
     await page.getByTestId("upload-submit").click();
     await expect(page.getByTestId("upload-result")).toContainText("Duplicates: 1");
     const subs = await (await page.request.get(`/api/v1/user-subscriptions?q=${subscription}`)).json();

@@ -17,7 +17,7 @@
 use super::bench::fresh_db;
 use app::ssr::auth::Caller;
 use app::ssr::db::{self, Db};
-use app::ssr::services::{audit_log, customers, mappings, user_subscriptions};
+use app::ssr::services::{audit_log, customers, mappings, price_sheets, user_subscriptions};
 use app::ssr::{AppState, Clock, Settings};
 use app::types::{AuditQuery, BilledToFilter, CustomerQuery, CustomerSort, UserSubscriptionQuery};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -202,11 +202,75 @@ pub async fn run(args: &ConsoleBenchArgs) -> Result<String, String> {
         }),
     )
     .await?;
+    // Price sheets: five sheets of three versions with 60 prices each; the first is every
+    // registration's default, one customer in ten has its own sheet, the others a markup.
+    insert_rows(
+        db,
+        "INSERT INTO price_sheets (id, name, currency, description, created_at)",
+        (1..=5u64).map(|s| format!("({s}, 'Sheet {s}', 'USD', '', 0)")),
+    )
+    .await?;
+    let spans = [
+        ("'2026-01-01'", "'2026-06-01'"),
+        ("'2026-06-01'", "'2026-10-01'"),
+        ("'2026-10-01'", "NULL"),
+    ];
+    insert_rows(
+        db,
+        "INSERT INTO price_sheet_versions (id, price_sheet_id, effective_on, ended_on, note, created_at)",
+        (0..15u64).map(|v| {
+            let (from, to) = spans[(v % 3) as usize];
+            format!("({}, {}, {from}, {to}, '', 0)", v + 1, v / 3 + 1)
+        }),
+    )
+    .await?;
+    let priced: Vec<String> = {
+        let mut c = db.conn().await.map_err(|e| e.to_string())?;
+        let mut ids = db::meters::known_meter_ids(&mut c).await.map_err(|e| e.to_string())?;
+        ids.sort();
+        ids.truncate(60);
+        ids
+    };
+    insert_rows(
+        db,
+        "INSERT INTO price_sheet_entries (version_id, meter_id, pricing, billing_unit, unit_conversion)",
+        (1..=15u64).flat_map(|v| {
+            priced.iter().map(move |m| {
+                format!("({v}, '{m}', '{{\"model\":\"per_unit\",\"unit_price\":\"0.01\"}}', 'unit', '{{\"factor\":\"1\"}}')")
+            })
+        }),
+    )
+    .await?;
+    insert_rows(
+        db,
+        "INSERT INTO registration_terms (registration_id, effective_on, price_sheet_id, tax_rate, recorded_at, actor)",
+        (1..=regs).map(|r| format!("({r}, '1970-01-01', 1, '0', 0, 'system')")),
+    )
+    .await?;
+    insert_rows(
+        db,
+        "INSERT INTO customer_terms (customer_id, effective_on, price_sheet_id, adjustment_percent, tax_rate, recorded_at, actor)",
+        (1..=n).map(|i| {
+            if i % 10 == 0 {
+                format!("({i}, '1970-01-01', {}, NULL, '0', 0, 'system')", i % 4 + 2)
+            } else {
+                format!("({i}, '1970-01-01', NULL, '5', '0', 0, 'system')")
+            }
+        }),
+    )
+    .await?;
     if target.label == "PostgreSQL" {
         // Explicit ids above were written past the identity sequences; move them on, and
         // give the planner statistics as autovacuum would.
         let mut c = db.conn().await.map_err(|e| e.to_string())?;
-        for table in ["registrations", "cloud_tenants", "customers", "user_subscriptions"] {
+        for table in [
+            "registrations",
+            "cloud_tenants",
+            "customers",
+            "user_subscriptions",
+            "price_sheets",
+            "price_sheet_versions",
+        ] {
             let q = format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))");
             db::sql!(&mut c, |e| sqlx::query(&q).execute(e).await.map(|r| r.rows_affected()))
                 .map_err(|e| e.to_string())?;
@@ -435,6 +499,35 @@ pub async fn run(args: &ConsoleBenchArgs) -> Result<String, String> {
             percentile(&t, 95.0)
         );
     }
+    // Price sheets: the list (where each is in use: every customer's terms) and a sheet's
+    // page (its 60 prices and the meters with usage this month and no price).
+    let t = time_n(args.samples, |_| async {
+        price_sheets::list(&state, &by).await.map(|_| ()).map_err(|e| e.message)
+    })
+    .await?;
+    worst_list = worst_list.max(percentile(&t, 95.0));
+    let _ = writeln!(
+        report,
+        "{:<58} {:>8.2} {:>8.2}",
+        "price sheets: list with where each is in use",
+        percentile(&t, 50.0),
+        percentile(&t, 95.0)
+    );
+    let t = time_n(args.samples, |_| async {
+        price_sheets::detail(&state, &by, 1, None)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.message)
+    })
+    .await?;
+    worst_list = worst_list.max(percentile(&t, 95.0));
+    let _ = writeln!(
+        report,
+        "{:<58} {:>8.2} {:>8.2}",
+        "price sheet: 60 prices, uses, unpriced meters",
+        percentile(&t, 50.0),
+        percentile(&t, 95.0)
+    );
     // The unassigned queue rates each registration's base account for the amounts it shows.
     let q = UserSubscriptionQuery {
         status: "unassigned".into(),
