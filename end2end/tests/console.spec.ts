@@ -24,7 +24,7 @@ test.describe("the operator console: customers and mappings", () => {
   test.beforeEach(async ({ page }) => {
     consoleErrors = [];
     page.on("console", (msg) => {
-      const expected = /Failed to load resource: the server responded with a status of (401|403|404|409|422)/;
+      const expected = /Failed to load resource: the server responded with a status of (400|401|403|404|409|422)/;
       if (msg.type() === "error" && !expected.test(msg.text())) consoleErrors.push(msg.text());
     });
     page.on("pageerror", (err) => consoleErrors.push(err.message));
