@@ -33,7 +33,32 @@ fn replace_word(line: &str, word: &str, with: &str) -> String {
 
 /// The SQL lines of a migration, comments and blank lines dropped; for PostgreSQL, with
 /// the documented substitutions applied.
+/// The text without the engine-specific blocks: `-- engine: postgres only` … `-- engine: end`
+/// (and `sqlite only`) hold what each engine must spell its own way (triggers), and are left
+/// out of the comparison; both files must have the same number of such blocks.
+fn own_engine(text: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for raw in text.lines() {
+        match raw.trim() {
+            "-- engine: postgres only" | "-- engine: sqlite only" => skipping = true,
+            "-- engine: end" => skipping = false,
+            _ if !skipping => {
+                out.push_str(raw);
+                out.push('\n');
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn engine_blocks(text: &str, marker: &str) -> usize {
+    text.lines().filter(|l| l.trim() == marker).count()
+}
+
 fn sql_lines(text: &str, postgres: bool) -> Vec<String> {
+    let text = own_engine(text);
     let mut lines: Vec<String> = Vec::new();
     for raw in text.lines() {
         let code = raw.split("--").next().unwrap_or_default().trim_end();
@@ -110,7 +135,20 @@ fn every_sqlite_migration_is_its_postgres_twin_with_only_the_documented_spelling
         if first.starts_with("-- SQLite twin of ") && !first.contains(&format!("migrations/postgres/{name}")) {
             problems.push(format!("{name}: its header names another file: `{first}`"));
         }
-        if let Some(d) = drift(&read("postgres", name), &sqlite) {
+        let postgres = read("postgres", name);
+        let (pg_blocks, lite_blocks) = (
+            engine_blocks(&postgres, "-- engine: postgres only"),
+            engine_blocks(&sqlite, "-- engine: sqlite only"),
+        );
+        if pg_blocks != lite_blocks
+            || engine_blocks(&postgres, "-- engine: sqlite only") > 0
+            || engine_blocks(&sqlite, "-- engine: postgres only") > 0
+        {
+            problems.push(format!(
+                "{name}: {pg_blocks} PostgreSQL-only block(s) but {lite_blocks} SQLite-only block(s)"
+            ));
+        }
+        if let Some(d) = drift(&postgres, &sqlite) {
             problems.push(format!("{name}: {d}"));
         }
     }

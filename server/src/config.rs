@@ -84,6 +84,11 @@ pub struct Config {
     pub company: Company,
     /// `STACKBILL_INGEST_MAX_BYTES`: largest body `POST /api/v1/usage` accepts.
     pub ingest_max_bytes: usize,
+    /// `STACKBILL_INVOICE_GRACE_DAYS` (default 3): days after a month ends before its
+    /// invoices may be issued, for late usage.
+    pub invoice_grace_days: i64,
+    /// `STACKBILL_PAYMENT_TERMS_DAYS` (default 30): days from issue to due.
+    pub payment_terms_days: i64,
     /// `STACKBILL_INGEST_CONCURRENCY`: pushed bodies read at once.
     pub ingest_concurrency: usize,
     /// `STACKBILL_SESSION_MAX_HOURS`: a session ends this long after sign-in, however
@@ -190,6 +195,8 @@ impl Config {
         let ingest_max_bytes =
             parse_number(&get, "STACKBILL_INGEST_MAX_BYTES", 32 * 1024 * 1024, 1024, 1 << 32)? as usize;
         let ingest_concurrency = parse_number(&get, "STACKBILL_INGEST_CONCURRENCY", 2, 1, 64)? as usize;
+        let invoice_grace_days = parse_number(&get, "STACKBILL_INVOICE_GRACE_DAYS", 3, 0, 60)?;
+        let payment_terms_days = parse_number(&get, "STACKBILL_PAYMENT_TERMS_DAYS", 30, 0, 365)?;
         let session_max_hours = parse_number(&get, "STACKBILL_SESSION_MAX_HOURS", 12, 1, 24 * 30)?;
         let collector_interval_minutes = match get("STACKBILL_COLLECTOR_INTERVAL_MINUTES") {
             None => None,
@@ -233,6 +240,8 @@ impl Config {
             site_root,
             db_max_connections,
             dev_mode,
+            invoice_grace_days,
+            payment_terms_days,
             company,
             ingest_max_bytes,
             ingest_concurrency,

@@ -81,6 +81,9 @@ pub fn settings(config: &Config) -> Settings {
         public_url: config.public_url.clone(),
         trust_proxy: config.trust_proxy,
         cookie_secure: config.cookie_secure,
+        invoice_prefix: config.company.invoice_prefix.clone(),
+        invoice_grace_days: config.invoice_grace_days,
+        payment_terms_days: config.payment_terms_days,
         ..Settings::default()
     }
 }

@@ -16,6 +16,13 @@ pub struct Settings {
     pub sign_in_window_secs: i64,
     /// Cookies set by the application are `Secure` (Stackbill is reached over https).
     pub cookie_secure: bool,
+    /// Invoice numbers' prefix where a registration has none (`STACKBILL_INVOICE_PREFIX`).
+    pub invoice_prefix: String,
+    /// Days after a month ends during which late usage may still arrive: its invoices
+    /// cannot be issued before (`STACKBILL_INVOICE_GRACE_DAYS`).
+    pub invoice_grace_days: i64,
+    /// Days from issue to due (`STACKBILL_PAYMENT_TERMS_DAYS`).
+    pub payment_terms_days: i64,
 }
 
 impl Default for Settings {
@@ -26,6 +33,9 @@ impl Default for Settings {
             sign_in_max_failures: 5,
             sign_in_window_secs: 15 * 60,
             cookie_secure: false,
+            invoice_prefix: "SB".into(),
+            invoice_grace_days: 3,
+            payment_terms_days: 30,
         }
     }
 }

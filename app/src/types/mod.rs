@@ -397,7 +397,9 @@ pub struct QuarantinedRecord {
 
 mod audit;
 mod console;
+mod invoices;
 mod prices;
 pub use audit::*;
 pub use console::*;
+pub use invoices::*;
 pub use prices::*;

@@ -87,10 +87,56 @@ enum Command {
     /// What each billing account costs in a period: the rating service's figures (the same
     /// as the home pages, the API and, later, the invoices).
     Cost(CostArgs),
+    /// Month-end invoicing: draft a period's invoices, issue them, void one with a credit
+    /// note, list them.
+    Invoice {
+        #[command(subcommand)]
+        command: InvoiceCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum InvoiceCommand {
+    /// Draft one invoice per billing account with usage in the period (re-running replaces
+    /// the period's drafts and nothing else).
+    Run {
+        /// The billing period, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
+        /// Only this registration (name or id).
+        #[arg(long)]
+        registration: Option<String>,
+    },
+    /// Issue drafts: one by id, or every draft of a period.
+    Issue {
+        /// The draft's id.
+        #[arg(long, conflicts_with = "period")]
+        id: Option<i64>,
+        /// Every draft of this period, `YYYY-MM`.
+        #[arg(long)]
+        period: Option<String>,
+        /// With --period: only this registration.
+        #[arg(long)]
+        registration: Option<String>,
+        /// Issue even though some usage has no price (recorded in the audit log).
+        #[arg(long)]
+        waive_unpriced: bool,
+    },
+    /// Void an issued invoice: a credit note reverses it.
+    Void {
+        /// The invoice number.
+        number: String,
+    },
+    /// List a period's invoices and credit notes.
+    List {
+        /// The billing period, `YYYY-MM`.
+        #[arg(long)]
+        period: String,
     },
 }
 
@@ -527,6 +573,7 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
         } => subscription_assign(config, registration, subscription, tenant, effective_on).await,
         Command::Rollups { command } => rollups(config, command).await,
         Command::Cost(args) => cost(config, args).await,
+        Command::Invoice { command } => invoice(config, command).await,
         Command::Bench {
             command: BenchCommand::Ingest(args),
         } => {
@@ -1277,6 +1324,66 @@ async fn cost(config: Config, args: CostArgs) -> Result<(), String> {
         }
         CostFormat::Csv => print!("{}", costs::to_csv(&figures).map_err(message)?),
         CostFormat::Table => print!("{}", costs::to_table(&figures)),
+    }
+    Ok(())
+}
+
+async fn invoice(config: Config, command: InvoiceCommand) -> Result<(), String> {
+    use app::ssr::services::invoicing;
+    let state = state(&config).await?;
+    let by = Caller::cli();
+    match command {
+        InvoiceCommand::Run { period, registration } => {
+            let r = invoicing::run(&state, &by, &period, registration.as_deref())
+                .await
+                .map_err(message)?;
+            println!(
+                "{}: {} draft(s) ({} replaced, {} already issued, {} with unpriced usage) in {} SQL statements",
+                r.period, r.drafts, r.replaced, r.already_issued, r.with_unpriced, r.statements
+            );
+            for (currency, total) in r.totals {
+                println!("  {currency} {total}");
+            }
+        }
+        InvoiceCommand::Issue {
+            id,
+            period,
+            registration,
+            waive_unpriced,
+        } => {
+            let numbers = match (id, period) {
+                (Some(id), _) => vec![invoicing::issue(&state, &by, id, waive_unpriced)
+                    .await
+                    .map_err(message)?],
+                (None, Some(p)) => invoicing::issue_all(&state, &by, &p, registration.as_deref(), waive_unpriced)
+                    .await
+                    .map_err(message)?,
+                (None, None) => return Err("Give --id N or --period YYYY-MM.".into()),
+            };
+            for n in numbers {
+                println!("issued {n}");
+            }
+        }
+        InvoiceCommand::Void { number } => {
+            let credit = invoicing::void(&state, &by, &number).await.map_err(message)?;
+            println!("voided {number}; credit note {credit}");
+        }
+        InvoiceCommand::List { period } => {
+            for i in invoicing::list(&state, &by, Some(&period), None)
+                .await
+                .map_err(message)?
+            {
+                println!(
+                    "{:<18} {:<11} {:<7} {:<30} {} {}",
+                    i.number.unwrap_or_else(|| format!("draft {}", i.id)),
+                    i.kind,
+                    i.status,
+                    i.bill_to.name,
+                    i.currency.code(),
+                    i.total
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 //! `Authorization: Bearer <token>` (or a browser session). Every handler resolves its
 //! caller and calls the same `authorize` helper as the server functions.
 
-use super::{console, prices};
+use super::{console, invoices, prices};
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access, Caller};
@@ -56,6 +56,11 @@ pub fn router() -> Router<ServerState> {
             axum::routing::post(console::assign_owner),
         )
         .route("/audit", get(console::audit))
+        .route("/invoice-runs", axum::routing::post(invoices::run))
+        .route("/invoices", get(invoices::list))
+        .route("/invoices/{key}", get(invoices::detail))
+        .route("/invoices/{key}/issue", axum::routing::post(invoices::issue))
+        .route("/invoices/{key}/void", axum::routing::post(invoices::void))
         .route("/price-sheets", get(prices::list).post(prices::create))
         .route("/price-sheets/{id}", get(prices::detail))
         .route("/price-sheets/{id}/default", put(prices::make_default))

@@ -5,6 +5,7 @@ pub mod api;
 pub mod console;
 pub mod health;
 pub mod ingest;
+pub mod invoices;
 pub mod prices;
 pub mod security;
 pub mod server_fn_status;

@@ -43,6 +43,20 @@ where
     }
 }
 
+/// [`for_each_app`] with a configuration change.
+pub async fn for_each_app_with<F, Fut>(tweak: impl Fn(&mut Config), body: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = TestApp>,
+{
+    for test_db in TestDb::all().await {
+        eprintln!("-- engine: {}", test_db.db.engine().name());
+        let app = spawn_app_configured(test_db, &tweak).await;
+        let app = body(app).await;
+        app.dispose().await;
+    }
+}
+
 /// Starts the real application on a fresh SQLite database.
 pub async fn spawn_app() -> TestApp {
     spawn_app_on(TestDb::sqlite().await).await

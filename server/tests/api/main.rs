@@ -11,6 +11,7 @@ mod health;
 mod helpers;
 mod import;
 mod ingest;
+mod invoices;
 mod prices;
 mod security;
 mod sign_in;

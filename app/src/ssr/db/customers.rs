@@ -368,6 +368,26 @@ pub async fn names_of(c: &mut impl AsExecutor, ids: &[i64]) -> DbResult<std::col
     Ok(rows.into_iter().collect())
 }
 
+/// The customers with these ids (500 a statement).
+pub async fn list_by_ids(c: &mut impl AsExecutor, ids: &[i64]) -> DbResult<Vec<CustomerRow>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let q = format!(
+            "SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.id IN ({})",
+            super::Params::new(c.engine()).list(chunk.len())
+        );
+        let rows: Vec<CustomerRow> = sql!(c, |e| {
+            let mut query = sqlx::query_as::<_, CustomerRow>(&q);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.fetch_all(e).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// The display name of a cloud tenant row.
 pub async fn tenant_display_name(c: &mut impl AsExecutor, cloud_tenant_id: i64) -> DbResult<String> {
     Ok(sql!(c, |e| sqlx::query_scalar(

@@ -18,6 +18,7 @@ pub mod collector;
 pub mod customers;
 pub mod devices;
 pub mod fixed;
+pub mod invoices;
 pub mod mappings;
 pub mod meters;
 pub mod periods;

@@ -1,0 +1,604 @@
+//! Invoicing: month-end runs that draft one invoice per billing account from the rating
+//! service, issuing a draft (a gapless number, the bill-to frozen, the period locked),
+//! voiding an issued invoice with a credit note that reverses it line by line.
+//!
+//! The money comes from `rating::rate_period` and `billing::build_invoice` only; this
+//! module stores what they computed. An issued document never changes: the services only
+//! update drafts, and the database's triggers refuse anything else (see the migration).
+
+use crate::billing::invoice::{build_invoice, InvoiceTerms, LineKind};
+use crate::billing::{BillingAccount, BillingPeriod, Currency, InvoiceNumber, Section, TaxRate};
+use crate::error::{AppError, ErrorKind};
+use crate::ssr::auth::{Access, Caller};
+use crate::ssr::db::{self, invoices::InvoiceRow, invoices::LineRow, invoices::NewInvoice, parse_stored};
+use crate::ssr::services::accounts::audit;
+use crate::ssr::services::lookup;
+use crate::ssr::services::rating::{self, Detail, Scope};
+use crate::ssr::services::terms::{load_customer_terms, load_registration_terms};
+use crate::ssr::state::AppState;
+use crate::types::{BillTo, InvoiceDetail, InvoiceLineView, InvoiceRunReport, InvoiceSummary};
+use chrono::{Datelike, Duration};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+fn period_of(raw: &str) -> Result<BillingPeriod, AppError> {
+    BillingPeriod::parse(raw.trim()).map_err(|e| AppError::invalid("period", e.to_string()))
+}
+
+fn decimal(what: &str, raw: &str) -> Result<Decimal, AppError> {
+    Ok(parse_stored(what, raw, |t| t.parse::<Decimal>())?)
+}
+
+/// Drafts one invoice per billing account with usage in the period — each customer
+/// subscription's, and each registration's base subscription invoice with a section per
+/// fallback tenant and one for unassigned usage. Re-running replaces the period's drafts
+/// and nothing else: accounts already issued are left alone. Finance or operators.
+pub async fn run(
+    state: &AppState,
+    by: &Caller,
+    period: &str,
+    registration: Option<&str>,
+) -> Result<InvoiceRunReport, AppError> {
+    by.require(Access::Finance)?;
+    let period = period_of(period)?;
+    let now = state.clock.now();
+    if period.start() > now {
+        return Err(AppError::invalid(
+            "period",
+            format!("{period} has not begun; a month is invoiced once it has started (and issued once it has ended)."),
+        ));
+    }
+    let reg = match registration.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(key) => Some(lookup::registration_by_key(&state.db, key, "registration").await?),
+        None => None,
+    };
+    let scope = reg
+        .as_ref()
+        .map(|r| Scope::Registration(r.id))
+        .unwrap_or(Scope::Everything);
+    let rated = rating::rate_period(&state.db, scope, period, now, Detail::Lines).await?;
+    let mut statements = rated.statements;
+
+    let mut c = state.db.conn().await?;
+    let customer_ids: Vec<i64> = rated.customers.values().map(|(id, _)| *id).collect();
+    let customers: HashMap<i64, db::customers::CustomerRow> = db::customers::list_by_ids(&mut c, &customer_ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    let terms = load_customer_terms(&mut c, Some(&customer_ids)).await?;
+    statements += customer_ids.len().div_ceil(500) * 3;
+    drop(c);
+
+    let now_secs = state.now_secs();
+    let mut tx = state.db.begin().await?;
+    let run_id = db::invoices::insert_run(
+        &mut tx,
+        period.first_day(),
+        reg.as_ref().map(|r| r.id),
+        &by.actor_code(),
+        now_secs,
+    )
+    .await?;
+    let mut drafts: Vec<(NewInvoice, Vec<LineRow>)> = Vec::new();
+    let (mut replaced, mut already_issued, mut with_unpriced) = (0u64, 0usize, 0usize);
+    let mut totals: BTreeMap<Currency, Decimal> = BTreeMap::new();
+    for r in &rated.registrations {
+        let issued: HashSet<String> = db::invoices::issued_accounts(&mut tx, r.registration_id, period.first_day())
+            .await?
+            .into_iter()
+            .collect();
+        replaced += db::invoices::delete_drafts(&mut tx, r.registration_id, period.first_day()).await?;
+        let reg_terms = load_registration_terms(&mut tx, r.registration_id).await?;
+        statements += 3;
+        let base_terms = InvoiceTerms::for_period(&reg_terms.base_invoice, period);
+        for account in &r.rating.accounts {
+            let subscription = account.account.subscription().to_string();
+            if issued.contains(&subscription) {
+                already_issued += 1;
+                continue;
+            }
+            let (kind, customer, invoice_terms) = match account.account {
+                BillingAccount::Customer { tenant, .. } => {
+                    let customer = rated.customers.get(&tenant).map(|(id, _)| *id);
+                    let t = customer
+                        .and_then(|id| terms.get(&id))
+                        .map(|t| InvoiceTerms::for_period(&t.invoice, period))
+                        .unwrap_or_else(|| InvoiceTerms {
+                            minimum_monthly_charge: None,
+                            tax_rate: TaxRate::ZERO,
+                        });
+                    ("customer", customer, t)
+                }
+                BillingAccount::Base { .. } => ("base", None, base_terms.clone()),
+            };
+            let invoice = build_invoice(account, period, r.currency, &invoice_terms)?;
+            let row = customer.and_then(|id| customers.get(&id));
+            let bill_to = match row {
+                Some(cu) => BillTo {
+                    name: cu.name.clone(),
+                    address: cu.billing_address.clone(),
+                    email: cu.billing_email.clone(),
+                    cloud_tenant_id: Some(cu.tenant_guid.clone()),
+                    billing_subscription_id: subscription.clone(),
+                },
+                None => BillTo {
+                    name: r.name.clone(),
+                    billing_subscription_id: subscription.clone(),
+                    ..BillTo::default()
+                },
+            };
+            let unpriced: Vec<serde_json::Value> = invoice
+                .unpriced
+                .iter()
+                .map(|(section, u)| {
+                    serde_json::json!({
+                        "meter_id": u.meter_id.to_string(), "meter_name": u.meter_name, "unit": u.usage_unit,
+                        "quantity": u.quantity.value().normalize().to_string(),
+                        "cloud_tenant_id": match section { Section::Tenant(t) => Some(t.to_string()), Section::Unassigned => None },
+                    })
+                })
+                .collect();
+            if !unpriced.is_empty() {
+                with_unpriced += 1;
+            }
+            *totals.entry(r.currency).or_default() += invoice.total.amount();
+            let lines = invoice
+                .lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let (line_kind, section_kind, tenant, meter, meter_name, from, adjustment) = match &l.kind {
+                        LineKind::Usage {
+                            section,
+                            meter_id,
+                            meter_name,
+                            price_version_from,
+                            adjustment,
+                        } => (
+                            "usage",
+                            match section {
+                                Section::Tenant(_) => "tenant",
+                                Section::Unassigned => "unassigned",
+                            },
+                            match section {
+                                Section::Tenant(t) => Some(t.to_string()),
+                                Section::Unassigned => None,
+                            },
+                            Some(meter_id.to_string()),
+                            meter_name.clone(),
+                            Some(*price_version_from),
+                            adjustment.map(|a| a.value().to_string()),
+                        ),
+                        LineKind::MinimumCharge => ("minimum_charge", "", None, None, String::new(), None, None),
+                    };
+                    let service = match &l.kind {
+                        LineKind::Usage { meter_id, .. } => rated.service_of(*meter_id),
+                        LineKind::MinimumCharge => String::new(),
+                    };
+                    LineRow {
+                        invoice_id: 0,
+                        position: i as i32 + 1,
+                        line_kind: line_kind.into(),
+                        section_kind: section_kind.into(),
+                        cloud_tenant_id: tenant,
+                        meter_id: meter,
+                        meter_name,
+                        service,
+                        quantity: l.quantity.map(|q| q.normalize().to_string()),
+                        unit: l.unit.clone(),
+                        unit_price: l.unit_price.map(|p| p.normalize().to_string()),
+                        precise_amount: l.precise_amount.to_string(),
+                        amount: l.amount.amount().to_string(),
+                        price_version_from: from,
+                        adjustment,
+                        refers_to: None,
+                    }
+                })
+                .collect();
+            drafts.push((
+                NewInvoice {
+                    registration_id: r.registration_id,
+                    period_start: period.first_day(),
+                    kind: "invoice",
+                    account_kind: kind,
+                    billing_subscription_id: subscription,
+                    customer_id: customer,
+                    bill_to: serde_json::to_string(&bill_to).map_err(|e| crate::ssr::auth::internal("bill-to", e))?,
+                    locale: row.map(|cu| cu.locale.clone()).unwrap_or_else(|| "en".into()),
+                    currency: r.currency.code().to_owned(),
+                    subtotal: invoice.subtotal.amount().to_string(),
+                    tax_rate: invoice.tax_rate.value().normalize().to_string(),
+                    tax: invoice.tax.amount().to_string(),
+                    total: invoice.total.amount().to_string(),
+                    unpriced: serde_json::Value::Array(unpriced).to_string(),
+                    credit_for: None,
+                    run_id: Some(run_id),
+                },
+                lines,
+            ));
+        }
+    }
+    let rows: Vec<NewInvoice> = drafts.iter().map(|(d, _)| d.clone()).collect();
+    db::invoices::insert_invoices(&mut tx, &rows, now_secs).await?;
+    let ids: HashMap<(i64, String), i64> = db::invoices::drafts_of_run(&mut tx, run_id)
+        .await?
+        .into_iter()
+        .map(|(id, reg, sub)| ((reg, sub), id))
+        .collect();
+    let mut lines = Vec::new();
+    for (d, ls) in drafts {
+        let id = ids
+            .get(&(d.registration_id, d.billing_subscription_id.clone()))
+            .copied()
+            .ok_or_else(|| crate::ssr::auth::internal("invoice run", "a draft was not stored"))?;
+        lines.extend(ls.into_iter().map(|l| LineRow { invoice_id: id, ..l }));
+    }
+    db::invoices::insert_lines(&mut tx, &lines).await?;
+    statements += 3 + rows.len().div_ceil(200) + lines.len().div_ceil(500);
+    db::invoices::finish_run(&mut tx, run_id, rows.len() as i64, state.now_secs()).await?;
+    audit(
+        &mut tx,
+        by,
+        "invoice.run",
+        &format!("invoice_run:{run_id}"),
+        serde_json::json!({ "period": period.to_string(), "registration": reg.as_ref().map(|r| r.name.clone()),
+                            "drafts": rows.len(), "replaced": replaced, "already_issued": already_issued }),
+        "",
+        now_secs,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(InvoiceRunReport {
+        run_id,
+        period: period.to_string(),
+        drafts: rows.len(),
+        replaced,
+        already_issued,
+        totals: totals.into_iter().collect(),
+        with_unpriced,
+        statements,
+    })
+}
+
+fn summary_of(r: &InvoiceRow) -> Result<InvoiceSummary, AppError> {
+    let what = |f: &str| format!("{f} of invoice {}", r.id);
+    let unpriced: serde_json::Value = serde_json::from_str(&r.unpriced).unwrap_or_default();
+    Ok(InvoiceSummary {
+        id: r.id,
+        number: r.number.clone(),
+        kind: r.kind.clone(),
+        status: r.status.clone(),
+        registration: r.registration.clone(),
+        period: BillingPeriod::of_date(r.period_start).to_string(),
+        account_kind: r.account_kind.clone(),
+        billing_subscription_id: r.billing_subscription_id.clone(),
+        customer_id: r.customer_id,
+        bill_to: serde_json::from_str(&r.bill_to).unwrap_or_default(),
+        locale: r.locale.clone(),
+        currency: parse_stored(&what("currency"), &r.currency, Currency::parse)?,
+        subtotal: decimal(&what("subtotal"), &r.subtotal)?,
+        tax_rate: decimal(&what("tax rate"), &r.tax_rate)?,
+        tax: decimal(&what("tax"), &r.tax)?,
+        total: decimal(&what("total"), &r.total)?,
+        unpriced_meters: unpriced.as_array().map(Vec::len).unwrap_or(0),
+        issued_at: r.issued_at,
+        due_on: r.due_on,
+        credit_for: r.credit_for_number.clone(),
+        voided_by: r.voided_by_number.clone(),
+    })
+}
+
+fn line_of(l: &LineRow) -> Result<InvoiceLineView, AppError> {
+    let opt = |f: &str, v: &Option<String>| -> Result<Option<Decimal>, AppError> {
+        v.as_deref().map(|t| decimal(f, t)).transpose()
+    };
+    Ok(InvoiceLineView {
+        line_kind: l.line_kind.clone(),
+        section_kind: l.section_kind.clone(),
+        cloud_tenant_id: l.cloud_tenant_id.clone(),
+        meter_id: l.meter_id.clone(),
+        meter_name: l.meter_name.clone(),
+        service: l.service.clone(),
+        quantity: opt("quantity", &l.quantity)?,
+        unit: l.unit.clone(),
+        unit_price: opt("unit price", &l.unit_price)?,
+        amount: decimal("amount", &l.amount)?,
+        price_version_from: l.price_version_from,
+        adjustment: l.adjustment.clone(),
+    })
+}
+
+/// Finds an invoice by number, or a draft by id, as the caller may see it: staff see every
+/// one, a customer's users and tokens only their customer's issued documents; anything else
+/// is "not found" (never "forbidden": a number must not confirm it exists).
+async fn visible(state: &AppState, by: &Caller, key: &str) -> Result<InvoiceRow, AppError> {
+    by.require(Access::SignedIn)?;
+    let missing = || AppError::not_found("invoice_not_found", format!("There is no invoice {key}."));
+    let mut c = state.db.conn().await?;
+    let row = match key.parse::<i64>() {
+        Ok(id) => db::invoices::find_invoice(&mut c, id).await?,
+        Err(_) => db::invoices::find_by_number(&mut c, key.trim()).await?,
+    }
+    .ok_or_else(missing)?;
+    if by.require(Access::Staff).is_ok() {
+        return Ok(row);
+    }
+    let mine = by.customer_id.is_some() && row.customer_id == by.customer_id && row.status != "draft";
+    if mine {
+        Ok(row)
+    } else {
+        Err(missing())
+    }
+}
+
+/// One invoice with its lines.
+pub async fn detail(state: &AppState, by: &Caller, key: &str) -> Result<InvoiceDetail, AppError> {
+    let row = visible(state, by, key).await?;
+    let mut c = state.db.conn().await?;
+    let lines = db::invoices::list_lines(&mut c, row.id).await?;
+    Ok(InvoiceDetail {
+        summary: summary_of(&row)?,
+        lines: lines.iter().map(line_of).collect::<Result<_, _>>()?,
+        unpriced: serde_json::from_str(&row.unpriced).unwrap_or_default(),
+    })
+}
+
+/// A period's invoices (staff: all, drafts included; a customer: its own issued ones).
+pub async fn list(
+    state: &AppState,
+    by: &Caller,
+    period: Option<&str>,
+    registration: Option<&str>,
+) -> Result<Vec<InvoiceSummary>, AppError> {
+    by.require(Access::SignedIn)?;
+    let period = period
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(period_of)
+        .transpose()?;
+    let reg = match registration.map(str::trim).filter(|r| !r.is_empty()) {
+        Some(key) => Some(lookup::registration_by_key(&state.db, key, "registration").await?.id),
+        None => None,
+    };
+    let staff = by.require(Access::Staff).is_ok();
+    let customer = if staff {
+        None
+    } else {
+        Some(
+            by.customer_id
+                .ok_or_else(|| AppError::new(ErrorKind::Forbidden, "forbidden", "No invoices here."))?,
+        )
+    };
+    let mut c = state.db.conn().await?;
+    let rows = db::invoices::list_invoices(&mut c, period.map(|p| p.first_day()), reg, customer).await?;
+    rows.iter()
+        .filter(|r| staff || r.status != "draft")
+        .map(summary_of)
+        .collect()
+}
+
+/// Issues a draft: refused while the month is open for late usage (its end plus the grace
+/// days) and while it has unpriced usage unless `waive_unpriced` (recorded in the audit
+/// log). In one transaction: the next number of the registration's series, the bill-to as
+/// the customer is now, the due day, the period locked against back-dated changes.
+pub async fn issue(state: &AppState, by: &Caller, invoice_id: i64, waive_unpriced: bool) -> Result<String, AppError> {
+    by.require(Access::Finance)?;
+    let now = state.clock.now();
+    let now_secs = state.now_secs();
+    let mut tx = state.db.begin().await?;
+    let row = db::invoices::find_invoice(&mut tx, invoice_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice_not_found", format!("There is no draft {invoice_id}.")))?;
+    if row.status != "draft" || row.kind != "invoice" {
+        return Err(AppError::conflict(
+            "invoice_not_draft",
+            format!(
+                "Invoice {} is {}; only drafts are issued.",
+                row.number.clone().unwrap_or_else(|| invoice_id.to_string()),
+                row.status
+            ),
+        ));
+    }
+    let period = BillingPeriod::of_date(row.period_start);
+    let open_until = period.end() + Duration::days(state.settings.invoice_grace_days);
+    if now < open_until {
+        return Err(AppError::conflict(
+            "period_open",
+            format!(
+                "{period} is still open for late usage until {}; issue its invoices from then on.",
+                open_until.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ));
+    }
+    let unpriced: serde_json::Value = serde_json::from_str(&row.unpriced).unwrap_or_default();
+    let names: Vec<String> = unpriced
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["meter_name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !names.is_empty() && !waive_unpriced {
+        let mut unique = names.clone();
+        unique.sort();
+        unique.dedup();
+        return Err(AppError::conflict(
+            "unpriced_usage",
+            format!(
+                "This invoice has usage with no price ({}); price those meters and run the period again, or issue it with the unpriced usage waived.",
+                unique.join(", ")
+            ),
+        ));
+    }
+    // The bill-to as the customer is now, frozen from here on.
+    let mut bill_to: BillTo = serde_json::from_str(&row.bill_to).unwrap_or_default();
+    if let Some(id) = row.customer_id {
+        if let Some(cu) = db::customers::find_customer(&mut tx, id).await? {
+            bill_to.name = cu.name;
+            bill_to.address = cu.billing_address;
+            bill_to.email = cu.billing_email;
+        }
+    }
+    let number = allocate_number(&mut tx, state, row.registration_id, now.year()).await?;
+    let due = now.date_naive() + Duration::days(state.settings.payment_terms_days);
+    let bill_to_json = serde_json::to_string(&bill_to).map_err(|e| crate::ssr::auth::internal("bill-to", e))?;
+    let updated = db::invoices::set_issued(&mut tx, row.id, &number, now_secs, due, &bill_to_json).await?;
+    if updated != 1 {
+        return Err(AppError::conflict(
+            "invoice_not_draft",
+            "The draft was issued or replaced meanwhile.",
+        ));
+    }
+    db::periods::lock_period(
+        &mut tx,
+        row.registration_id,
+        row.period_start,
+        &by.actor_code(),
+        now_secs,
+    )
+    .await?;
+    audit(
+        &mut tx,
+        by,
+        "invoice.issued",
+        &format!("invoice:{number}"),
+        serde_json::json!({ "id": row.id, "number": number, "period": period.to_string(), "total": row.total,
+                            "currency": row.currency, "waived_unpriced": (!names.is_empty()).then_some(names) }),
+        "",
+        now_secs,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(number)
+}
+
+async fn allocate_number(
+    tx: &mut db::Tx,
+    state: &AppState,
+    registration_id: i64,
+    year: i32,
+) -> Result<String, AppError> {
+    let prefix = db::invoices::invoice_prefix(tx, registration_id)
+        .await?
+        .unwrap_or_else(|| state.settings.invoice_prefix.clone());
+    let next = db::invoices::next_number(tx, &prefix, year).await?;
+    let sequence = u32::try_from(next).map_err(|_| crate::ssr::auth::internal("invoice number", "series exhausted"))?;
+    Ok(InvoiceNumber::new(&prefix, year, sequence)?.to_string())
+}
+
+/// Issues every draft of a period (optionally one registration's), each in its own
+/// transaction; stops at the first refusal, returning the numbers issued so far with it.
+pub async fn issue_all(
+    state: &AppState,
+    by: &Caller,
+    period: &str,
+    registration: Option<&str>,
+    waive_unpriced: bool,
+) -> Result<Vec<String>, AppError> {
+    by.require(Access::Finance)?;
+    let drafts: Vec<i64> = list(state, by, Some(period), registration)
+        .await?
+        .into_iter()
+        .filter(|i| i.status == "draft")
+        .map(|i| i.id)
+        .collect();
+    let mut numbers = Vec::new();
+    for id in drafts {
+        numbers.push(issue(state, by, id, waive_unpriced).await?);
+    }
+    Ok(numbers)
+}
+
+/// Voids an issued invoice: a credit note with its own number from the same series,
+/// reversing every line, issued in the same transaction; the invoice is marked void and
+/// names it. The period unlocks when no issued invoice is left in it.
+pub async fn void(state: &AppState, by: &Caller, number: &str) -> Result<String, AppError> {
+    by.require(Access::Finance)?;
+    let now = state.clock.now();
+    let now_secs = state.now_secs();
+    let mut tx = state.db.begin().await?;
+    let row = db::invoices::find_by_number(&mut tx, number.trim())
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice_not_found", format!("There is no invoice {number}.")))?;
+    if row.kind != "invoice" || row.status != "issued" {
+        let what = if row.kind == "credit_note" {
+            "a credit note".to_owned()
+        } else {
+            row.status.clone()
+        };
+        return Err(AppError::conflict(
+            "invoice_not_issued",
+            format!("{number} is {what}; only issued invoices are voided."),
+        ));
+    }
+    let neg = |raw: &str| -> Result<String, AppError> { Ok((-decimal("amount", raw)?).to_string()) };
+    let credit = NewInvoice {
+        registration_id: row.registration_id,
+        period_start: row.period_start,
+        kind: "credit_note",
+        account_kind: if row.account_kind == "base" { "base" } else { "customer" },
+        billing_subscription_id: row.billing_subscription_id.clone(),
+        customer_id: row.customer_id,
+        bill_to: row.bill_to.clone(),
+        locale: row.locale.clone(),
+        currency: row.currency.clone(),
+        subtotal: neg(&row.subtotal)?,
+        tax_rate: row.tax_rate.clone(),
+        tax: neg(&row.tax)?,
+        total: neg(&row.total)?,
+        unpriced: "[]".into(),
+        credit_for: Some(row.id),
+        run_id: None,
+    };
+    db::invoices::insert_invoices(&mut tx, std::slice::from_ref(&credit), now_secs).await?;
+    let credit_id = db::invoices::credit_note_of(&mut tx, row.id)
+        .await?
+        .ok_or_else(|| crate::ssr::auth::internal("void", "the credit note was not stored"))?;
+    let lines = db::invoices::list_lines(&mut tx, row.id).await?;
+    let reversed: Vec<LineRow> = lines
+        .iter()
+        .map(|l| {
+            Ok(LineRow {
+                invoice_id: credit_id,
+                quantity: l.quantity.as_deref().map(neg).transpose()?,
+                precise_amount: neg(&l.precise_amount)?,
+                amount: neg(&l.amount)?,
+                ..l.clone()
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
+    db::invoices::insert_lines(&mut tx, &reversed).await?;
+    let credit_number = allocate_number(&mut tx, state, row.registration_id, now.year()).await?;
+    db::invoices::set_issued(
+        &mut tx,
+        credit_id,
+        &credit_number,
+        now_secs,
+        now.date_naive(),
+        &row.bill_to,
+    )
+    .await?;
+    if db::invoices::set_void(&mut tx, row.id, credit_id).await? != 1 {
+        return Err(AppError::conflict(
+            "invoice_not_issued",
+            format!("{number} was voided meanwhile."),
+        ));
+    }
+    if db::invoices::count_issued(&mut tx, row.registration_id, row.period_start).await? == 0 {
+        db::periods::unlock_period(&mut tx, row.registration_id, row.period_start).await?;
+    }
+    audit(
+        &mut tx,
+        by,
+        "invoice.voided",
+        &format!("invoice:{number}"),
+        serde_json::json!({ "number": number, "credit_note": credit_number, "total": row.total, "currency": row.currency }),
+        "",
+        now_secs,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(credit_number)
+}

@@ -1,0 +1,133 @@
+//! What invoicing's screens, API and CLI exchange: invoices and credit notes with their
+//! lines, and the report of a month-end run. Amounts are exact decimals (strings in JSON).
+
+use crate::billing::Currency;
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Who an invoice is addressed to, as it was when it was issued (a draft shows today's).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BillTo {
+    /// The customer's name, or the registration's for a base subscription invoice.
+    pub name: String,
+    /// Postal address, several lines.
+    #[serde(default)]
+    pub address: String,
+    /// Billing contact.
+    #[serde(default)]
+    pub email: String,
+    /// The customer's cloud tenant (customer invoices).
+    #[serde(default)]
+    pub cloud_tenant_id: Option<String>,
+    /// The billing subscription.
+    pub billing_subscription_id: String,
+}
+
+/// An invoice or credit note in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceSummary {
+    /// Id (a draft's handle).
+    pub id: i64,
+    /// The number, once issued.
+    pub number: Option<String>,
+    /// `invoice` or `credit_note`.
+    pub kind: String,
+    /// `draft`, `issued` or `void`.
+    pub status: String,
+    /// Registration name.
+    pub registration: String,
+    /// The month (`2026-10`).
+    pub period: String,
+    /// `customer` or `base`.
+    pub account_kind: String,
+    /// The billing subscription.
+    pub billing_subscription_id: String,
+    /// The customer.
+    pub customer_id: Option<i64>,
+    /// Addressed to.
+    pub bill_to: BillTo,
+    /// Language of the document.
+    pub locale: String,
+    /// Currency.
+    pub currency: Currency,
+    /// Σ lines.
+    pub subtotal: Decimal,
+    /// Tax rate in percent.
+    pub tax_rate: Decimal,
+    /// Tax.
+    pub tax: Decimal,
+    /// Total.
+    pub total: Decimal,
+    /// Meters with usage and no price (listed, never charged).
+    pub unpriced_meters: usize,
+    /// When it was issued (Unix seconds).
+    pub issued_at: Option<i64>,
+    /// Due day.
+    pub due_on: Option<NaiveDate>,
+    /// A credit note's invoice number.
+    pub credit_for: Option<String>,
+    /// The number of the credit note that voided it.
+    pub voided_by: Option<String>,
+}
+
+/// One line of an invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLineView {
+    /// `usage`, `minimum_charge` or `adjustment`.
+    pub line_kind: String,
+    /// `tenant`, `unassigned` or empty (invoice-wide lines).
+    pub section_kind: String,
+    /// The section's cloud tenant.
+    pub cloud_tenant_id: Option<String>,
+    /// Meter.
+    pub meter_id: Option<String>,
+    /// Meter name.
+    pub meter_name: String,
+    /// Service.
+    pub service: String,
+    /// Quantity in billing units.
+    pub quantity: Option<Decimal>,
+    /// Billing unit.
+    pub unit: String,
+    /// Price per billing unit.
+    pub unit_price: Option<Decimal>,
+    /// Amount.
+    pub amount: Decimal,
+    /// First day of the price version used.
+    pub price_version_from: Option<NaiveDate>,
+    /// Markup or discount in percent.
+    pub adjustment: Option<String>,
+}
+
+/// An invoice with its lines and unpriced usage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceDetail {
+    /// The invoice.
+    pub summary: InvoiceSummary,
+    /// Its lines in order: by section, then by meter.
+    pub lines: Vec<InvoiceLineView>,
+    /// Usage with no price: `{meter_id, meter_name, unit, quantity, cloud_tenant_id}`.
+    pub unpriced: serde_json::Value,
+}
+
+/// What a month-end run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceRunReport {
+    /// The run.
+    pub run_id: i64,
+    /// The month.
+    pub period: String,
+    /// Drafts made.
+    pub drafts: usize,
+    /// Drafts of an earlier run replaced.
+    pub replaced: u64,
+    /// Accounts left alone because their invoice is already issued.
+    pub already_issued: usize,
+    /// Totals of the drafts by currency.
+    pub totals: Vec<(Currency, Decimal)>,
+    /// Drafts with unpriced usage (issuing them needs a waiver).
+    pub with_unpriced: usize,
+    /// SQL statements the run took (the rating's and the writes').
+    pub statements: usize,
+}

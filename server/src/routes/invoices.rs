@@ -1,0 +1,96 @@
+//! `/api/v1/invoice-runs` and `/api/v1/invoices`: month-end runs, the invoices and credit
+//! notes (finance and operators see all; a customer's users and tokens their own issued
+//! ones, any other number is 404), issuing a draft, voiding an invoice.
+
+use super::api::{ApiError, MaybeCaller};
+use super::console::{json_body, to_json};
+use crate::ServerState;
+use app::ssr::auth::{self, Access};
+use app::ssr::services::invoicing;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use http::StatusCode;
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// `POST /api/v1/invoice-runs` with `{"period":"2026-10","registration"}`: drafts the
+/// period's invoices (re-running replaces drafts only); 201 with the run's report.
+pub(super) async fn run(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    #[derive(Deserialize)]
+    struct Body {
+        period: String,
+        #[serde(default)]
+        registration: Option<String>,
+    }
+    let caller = auth::authorize(caller, Access::Finance)?;
+    let b: Body = json_body(&body)?;
+    let report = invoicing::run(&state.app, &caller, &b.period, b.registration.as_deref()).await?;
+    Ok((StatusCode::CREATED, Json(to_json(report)?)).into_response())
+}
+
+/// `GET /api/v1/invoices?period=2026-10&registration=`: `{"value":[…]}`.
+pub(super) async fn list(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::SignedIn)?;
+    let value = invoicing::list(
+        &state.app,
+        &caller,
+        p.get("period").map(String::as_str),
+        p.get("registration").map(String::as_str),
+    )
+    .await?;
+    Ok(Json(json!({ "value": to_json(value)? })))
+}
+
+/// `GET /api/v1/invoices/{number}` (or a draft's id): the invoice with its lines.
+pub(super) async fn detail(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(key): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::SignedIn)?;
+    Ok(Json(to_json(invoicing::detail(&state.app, &caller, &key).await?)?))
+}
+
+/// `POST /api/v1/invoices/{id}/issue` with `{"waive_unpriced":false}`: `{"number"}`.
+pub(super) async fn issue(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    #[derive(Deserialize, Default)]
+    struct Body {
+        #[serde(default)]
+        waive_unpriced: bool,
+    }
+    let caller = auth::authorize(caller, Access::Finance)?;
+    let b: Body = if body.is_empty() {
+        Body::default()
+    } else {
+        json_body(&body)?
+    };
+    let number = invoicing::issue(&state.app, &caller, id, b.waive_unpriced).await?;
+    Ok(Json(json!({ "id": id, "number": number })))
+}
+
+/// `POST /api/v1/invoices/{number}/void`: `{"number","credit_note"}`.
+pub(super) async fn void(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(number): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let caller = auth::authorize(caller, Access::Finance)?;
+    let credit = invoicing::void(&state.app, &caller, &number).await?;
+    Ok(Json(json!({ "number": number, "credit_note": credit })))
+}

@@ -1,0 +1,292 @@
+//! Invoicing through `/api/v1`, on both engines: a run drafts one invoice per billing
+//! account from the rating service (a customer's, the base subscription's with its
+//! sections); issuing numbers them gaplessly even when attempts race; an issued invoice
+//! cannot change by any SQL; voiding issues a credit note that cancels it to the cent; a
+//! re-run replaces drafts only; a customer sees its own issued documents and nothing else.
+
+use crate::helpers::{for_each_app_with, usage_json, TestApp, PASSWORD};
+use app::billing::BillingPeriod;
+use app::ssr::db;
+use app::types::{Role, PRICE_CSV_HEADER};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+
+const BASE_VM: &str = "fab6eb84-500b-4a09-a8ca-7358f8bbaea5";
+const WINDOWS_VM: &str = "9cd92d4c-bafd-4492-b278-bedc2de8232a";
+const VM: &str = "/subscriptions/x/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm1";
+
+fn guid(kind: u32, n: u32) -> String {
+    format!("{kind:08x}-0000-4000-8000-{n:012x}")
+}
+
+async fn call(app: &TestApp, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    let mut r = app.client.request(method, app.url(path));
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+fn dec(v: &Value) -> Decimal {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a decimal string: {v}"))
+        .parse()
+        .unwrap()
+}
+
+/// A registration priced at 0.50 a Base VM hour (Windows VM hours unpriced) from the first
+/// day of last month; `customers` customers, each mapped with one user subscription of
+/// 10 Base VM hours last month; one unowned subscription with 4 Base VM hours and 5 Windows
+/// VM hours (the base subscription's unassigned section).
+async fn setup(app: &TestApp, customers: u32) -> (BillingPeriod, Vec<i64>) {
+    let last = BillingPeriod::containing(chrono::Utc::now()).previous();
+    let from = last.first_day().to_string();
+    let reg = app.add_registration("stamp-1").await;
+    app.add_user("ops@example.test", Role::Operator, None).await;
+    assert_eq!(app.sign_in("ops@example.test", PASSWORD).await.status(), 200);
+    let (_, sheet) = call(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/price-sheets",
+        Some(json!({"name": "List", "currency": "USD"})),
+    )
+    .await;
+    let sheet = sheet["summary"]["id"].as_i64().unwrap();
+    let (s, _) = call(
+        app,
+        reqwest::Method::PUT,
+        &format!("/api/v1/price-sheets/{sheet}/default"),
+        Some(json!({"registration_id": reg, "effective_on": from})),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/price-sheets/{sheet}/versions?effective_on={from}")))
+        .body(format!("{PRICE_CSV_HEADER}\n{BASE_VM},,per_unit,,0.5,vCPU-hour,,,\n"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let at = format!("{}T10:00:00+00:00", last.first_day() + chrono::Duration::days(4));
+    let mut records = vec![
+        usage_json(&guid(3, 999), BASE_VM, &at, "4", VM),
+        usage_json(&guid(3, 999), WINDOWS_VM, &at, "5", VM),
+    ];
+    let mut ids = Vec::new();
+    let names = [
+        "台北雲端股份有限公司",
+        "Société Générale d'Hébergement",
+        "Nederlandse Cloud B.V.",
+    ];
+    for i in 0..customers {
+        let name = format!("{} {i}", names[i as usize % 3]);
+        ids.push(app.add_customer(&name, &guid(1, i)).await);
+        let (s, body) = call(
+            app,
+            reqwest::Method::PUT,
+            &format!("/api/v1/mappings/{}", guid(1, i)),
+            Some(json!({"registration": "stamp-1", "customer_subscription_id": guid(2, i), "effective_on": from})),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+        records.push(usage_json(&guid(3, i), BASE_VM, &at, "10", VM));
+    }
+    let ingest = app.add_token(Role::Ingest, None).await;
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(&ingest)
+        .header("content-type", "application/json")
+        .body(format!("{{\"value\":[{}]}}", records.join(",")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    for i in 0..customers {
+        let (_, found) = call(
+            app,
+            reqwest::Method::GET,
+            &format!("/api/v1/user-subscriptions?q={}", guid(3, i)),
+            None,
+        )
+        .await;
+        let id = found["value"][0]["id"].as_i64().unwrap();
+        let (s, body) = call(
+            app,
+            reqwest::Method::POST,
+            &format!("/api/v1/user-subscriptions/{id}/owner"),
+            Some(json!({"cloud_tenant_id": guid(1, i)})),
+        )
+        .await;
+        assert_eq!(s, 200, "{body}");
+    }
+    (last, ids)
+}
+
+async fn invoices(app: &TestApp, period: BillingPeriod) -> Vec<Value> {
+    let (s, list) = call(
+        app,
+        reqwest::Method::GET,
+        &format!("/api/v1/invoices?period={period}"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 200, "{list}");
+    list["value"].as_array().unwrap().clone()
+}
+
+async fn sql_fails(app: &TestApp, q: &str) -> bool {
+    let mut c = app.state.db.conn().await.unwrap();
+    db::sql!(&mut c, |e| sqlx::query(q).execute(e).await.map(|r| r.rows_affected())).is_err()
+}
+
+#[tokio::test]
+async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_note() {
+    for_each_app_with(
+        |c| c.invoice_grace_days = 0,
+        |app| async move {
+            let (period, customers) = setup(&app, 2).await;
+            let year = chrono::Utc::now().format("%Y").to_string();
+
+            // A run: one draft per customer subscription and the base subscription's.
+            let (s, run) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            assert_eq!(s, 201, "{run}");
+            assert_eq!((run["drafts"].as_u64(), run["with_unpriced"].as_u64()), (Some(3), Some(1)), "{run}");
+            let drafts = invoices(&app, period).await;
+            let base = drafts.iter().find(|i| i["account_kind"] == "base").unwrap().clone();
+            let first = drafts.iter().find(|i| i["customer_id"] == customers[0]).unwrap().clone();
+            assert_eq!(dec(&first["total"]), Decimal::new(500, 2), "10 h × 0.50");
+            assert_eq!(first["bill_to"]["name"], "台北雲端股份有限公司 0");
+            assert_eq!(dec(&base["total"]), Decimal::new(200, 2), "4 unassigned hours × 0.50");
+            let (_, detail) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/{}", base["id"]), None).await;
+            assert_eq!(detail["lines"][0]["section_kind"], "unassigned");
+            assert_eq!(detail["unpriced"][0]["meter_id"], WINDOWS_VM);
+            // Bad input: a month that has not begun, a malformed one.
+            let next = BillingPeriod::containing(chrono::Utc::now()).next().to_string();
+            for bad in [next.as_str(), "2026-13", "last month"] {
+                let (s, err) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": bad}))).await;
+                assert_eq!((s, err["error"]["field"].as_str()), (422, Some("period")), "{bad}: {err}");
+            }
+
+            // Issue: gapless numbers; unpriced usage needs an explicit waiver (audited).
+            let (s, issued) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", first["id"]), None).await;
+            assert_eq!(s, 200, "{issued}");
+            assert_eq!(issued["number"], format!("SB-{year}-000001"));
+            let (s, err) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", base["id"]), None).await;
+            assert_eq!((s, err["error"]["code"].as_str()), (409, Some("unpriced_usage")), "{err}");
+            assert!(err["error"]["message"].as_str().unwrap().contains("Windows VM Size Hours"));
+            let (s, waived) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", base["id"]), Some(json!({"waive_unpriced": true}))).await;
+            assert_eq!((s, waived["number"].as_str()), (200, Some(format!("SB-{year}-000002").as_str())));
+            let (s, _) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", first["id"]), None).await;
+            assert_eq!(s, 409, "an issued invoice is not issued again");
+
+            // Frozen: no SQL the application could send changes an issued invoice or its lines.
+            let id = first["id"].as_i64().unwrap();
+            for q in [
+                format!("UPDATE invoices SET total = '0' WHERE id = {id}"),
+                format!("UPDATE invoices SET bill_to = '{{}}' WHERE id = {id}"),
+                format!("UPDATE invoices SET status = 'draft', number = NULL WHERE id = {id}"),
+                format!("DELETE FROM invoices WHERE id = {id}"),
+                format!("UPDATE invoice_lines SET amount = '0' WHERE invoice_id = {id}"),
+                format!("DELETE FROM invoice_lines WHERE invoice_id = {id}"),
+                format!("INSERT INTO invoice_lines (invoice_id, position, line_kind, section_kind, precise_amount, amount) VALUES ({id}, 99, 'usage', '', '1', '1')"),
+            ] {
+                assert!(sql_fails(&app, &q).await, "{q} must be refused");
+            }
+            // Nor do later price or customer edits.
+            let (s, _) = call(&app, reqwest::Method::PUT, &format!("/api/v1/customers/{}", customers[0]), Some(json!({"name": "Renamed", "cloud_tenant_id": guid(1, 0)}))).await;
+            assert_eq!(s, 200);
+            let (_, again) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/SB-{year}-000001"), None).await;
+            assert_eq!((again["summary"]["bill_to"]["name"].as_str(), dec(&again["summary"]["total"])), (Some("台北雲端股份有限公司 0"), Decimal::new(500, 2)));
+
+            // A re-run replaces drafts only.
+            let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            assert_eq!((rerun["drafts"].as_u64(), rerun["replaced"].as_u64(), rerun["already_issued"].as_u64()), (Some(1), Some(1), Some(2)), "{rerun}");
+
+            // Void: a credit note with the next number reverses every line to zero.
+            let (s, voided) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/SB-{year}-000001/void"), None).await;
+            assert_eq!((s, voided["credit_note"].as_str()), (200, Some(format!("SB-{year}-000003").as_str())), "{voided}");
+            let (_, original) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/SB-{year}-000001"), None).await;
+            let (_, credit) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/SB-{year}-000003"), None).await;
+            assert_eq!((original["summary"]["status"].as_str(), original["summary"]["voided_by"].as_str()), (Some("void"), Some(format!("SB-{year}-000003").as_str())));
+            assert_eq!((credit["summary"]["kind"].as_str(), credit["summary"]["credit_for"].as_str()), (Some("credit_note"), Some(format!("SB-{year}-000001").as_str())));
+            let sum = |d: &Value| d["lines"].as_array().unwrap().iter().map(|l| dec(&l["amount"])).sum::<Decimal>();
+            assert_eq!(sum(&original) + sum(&credit), Decimal::ZERO);
+            assert_eq!(dec(&original["summary"]["total"]) + dec(&credit["summary"]["total"]), Decimal::ZERO);
+            for (number, code) in [(format!("SB-{year}-000001"), "invoice_not_issued"), (format!("SB-{year}-000003"), "invoice_not_issued")] {
+                let (s, err) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{number}/void"), None).await;
+                assert_eq!((s, err["error"]["code"].as_str()), (409, Some(code)), "{number}");
+            }
+            // The voided account is drafted again by the next run, for a corrected invoice.
+            let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            assert_eq!(rerun["drafts"].as_u64(), Some(2), "{rerun}");
+
+            // A customer sees its own issued documents, nothing else (404, never 403).
+            app.add_user("it@c0.test", Role::Customer, Some(customers[0])).await;
+            app.sign_out().await;
+            assert_eq!(app.sign_in("it@c0.test", PASSWORD).await.status(), 200);
+            let mine: Vec<String> = invoices(&app, period).await.iter().map(|i| i["number"].as_str().unwrap_or("draft").to_owned()).collect();
+            assert_eq!(mine, vec![format!("SB-{year}-000001"), format!("SB-{year}-000003")]);
+            let (s, _) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/SB-{year}-000002"), None).await;
+            assert_eq!(s, 404, "the base invoice is not theirs");
+            let (s, _) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            assert_eq!(s, 403);
+            let mut c = app.state.db.conn().await.unwrap();
+            let actions = db::audit::list_recent(&mut c, Some("invoice.issued"), 100).await.unwrap();
+            let waived = actions.iter().find(|a| a.action == "invoice.issued" && a.details.contains("waived_unpriced\":[")).is_some();
+            assert!(waived, "the waiver is in the audit log");
+            drop(c);
+            app
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
+    for_each_app_with(
+        |c| c.invoice_grace_days = 0,
+        |app| async move {
+            let (period, _) = setup(&app, 8).await;
+            let (s, run) = call(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/invoice-runs",
+                Some(json!({"period": period.to_string()})),
+            )
+            .await;
+            assert_eq!(s, 201, "{run}");
+            let drafts: Vec<i64> = invoices(&app, period)
+                .await
+                .iter()
+                .filter(|i| i["account_kind"] == "customer")
+                .map(|i| i["id"].as_i64().unwrap())
+                .collect();
+            assert_eq!(drafts.len(), 8);
+            // Every draft twice, all at once.
+            let attempts = drafts.iter().chain(drafts.iter()).map(|id| {
+                let client = app.client.clone();
+                let url = app.url(&format!("/api/v1/invoices/{id}/issue"));
+                async move {
+                    let r = client.post(url).send().await.unwrap();
+                    (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+                }
+            });
+            let results = futures_util::future::join_all(attempts).await;
+            let mut numbers: Vec<String> = results
+                .iter()
+                .filter(|(s, _)| *s == 200)
+                .map(|(_, b)| b["number"].as_str().unwrap().to_owned())
+                .collect();
+            assert_eq!(numbers.len(), 8, "{results:?}");
+            assert!(results.iter().all(|(s, _)| *s == 200 || *s == 409), "{results:?}");
+            numbers.sort();
+            let year = chrono::Utc::now().format("%Y").to_string();
+            let expected: Vec<String> = (1..=8).map(|n| format!("SB-{year}-{n:06}")).collect();
+            assert_eq!(numbers, expected, "unique and without a gap");
+            app
+        },
+    )
+    .await;
+}
