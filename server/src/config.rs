@@ -89,6 +89,9 @@ pub struct Config {
     pub invoice_grace_days: i64,
     /// `STACKBILL_PAYMENT_TERMS_DAYS` (default 30): days from issue to due.
     pub payment_terms_days: i64,
+    /// `STACKBILL_INVOICE_FONT`: the CJK font collection invoices are set in (default
+    /// Debian's Noto Sans CJK).
+    pub invoice_font: String,
     /// `STACKBILL_INGEST_CONCURRENCY`: pushed bodies read at once.
     pub ingest_concurrency: usize,
     /// `STACKBILL_SESSION_MAX_HOURS`: a session ends this long after sign-in, however
@@ -197,6 +200,8 @@ impl Config {
         let ingest_concurrency = parse_number(&get, "STACKBILL_INGEST_CONCURRENCY", 2, 1, 64)? as usize;
         let invoice_grace_days = parse_number(&get, "STACKBILL_INVOICE_GRACE_DAYS", 3, 0, 60)?;
         let payment_terms_days = parse_number(&get, "STACKBILL_PAYMENT_TERMS_DAYS", 30, 0, 365)?;
+        let invoice_font =
+            get("STACKBILL_INVOICE_FONT").unwrap_or_else(|| app::ssr::services::invoice_pdf::DEFAULT_FONT.to_owned());
         let session_max_hours = parse_number(&get, "STACKBILL_SESSION_MAX_HOURS", 12, 1, 24 * 30)?;
         let collector_interval_minutes = match get("STACKBILL_COLLECTOR_INTERVAL_MINUTES") {
             None => None,
@@ -242,6 +247,7 @@ impl Config {
             dev_mode,
             invoice_grace_days,
             payment_terms_days,
+            invoice_font,
             company,
             ingest_max_bytes,
             ingest_concurrency,

@@ -84,6 +84,13 @@ pub fn settings(config: &Config) -> Settings {
         invoice_prefix: config.company.invoice_prefix.clone(),
         invoice_grace_days: config.invoice_grace_days,
         payment_terms_days: config.payment_terms_days,
+        company: app::ssr::services::invoice_pdf::Company {
+            name: config.company.name.clone(),
+            address: config.company.address.replace("\\n", "\n"),
+            email: config.company.email.clone(),
+            tax_id: config.company.tax_id.clone(),
+        },
+        invoice_font: config.invoice_font.clone(),
         ..Settings::default()
     }
 }
@@ -152,6 +159,7 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
         .nest("/api/v1", routes::api::router().merge(routes::ingest::router()))
+        .route("/invoices/{file}", axum::routing::get(routes::invoices::pdf))
         .merge(pages)
         .layer(sessions)
         .layer(axum::middleware::from_fn_with_state(

@@ -23,6 +23,10 @@ pub struct Settings {
     pub invoice_grace_days: i64,
     /// Days from issue to due (`STACKBILL_PAYMENT_TERMS_DAYS`).
     pub payment_terms_days: i64,
+    /// The company printed on invoices (`STACKBILL_COMPANY_*`).
+    pub company: crate::ssr::services::invoice_pdf::Company,
+    /// The CJK font collection invoices are set in (`STACKBILL_INVOICE_FONT`).
+    pub invoice_font: String,
 }
 
 impl Default for Settings {
@@ -36,6 +40,11 @@ impl Default for Settings {
             invoice_prefix: "SB".into(),
             invoice_grace_days: 3,
             payment_terms_days: 30,
+            company: crate::ssr::services::invoice_pdf::Company {
+                name: "Your CSP Ltd".into(),
+                ..Default::default()
+            },
+            invoice_font: crate::ssr::services::invoice_pdf::DEFAULT_FONT.into(),
         }
     }
 }

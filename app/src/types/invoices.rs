@@ -98,6 +98,9 @@ pub struct InvoiceLineView {
     pub price_version_from: Option<NaiveDate>,
     /// Markup or discount in percent.
     pub adjustment: Option<String>,
+    /// The section's label when drafted (a fallback tenant's customer; empty otherwise).
+    #[serde(default)]
+    pub section_label: String,
 }
 
 /// An invoice with its lines and unpriced usage.

@@ -57,9 +57,12 @@ pub(super) async fn detail(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(key): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Response, ApiError> {
+    if key.ends_with(".pdf") {
+        return pdf(State(state), MaybeCaller(caller), Path(key)).await;
+    }
     let caller = auth::authorize(caller, Access::SignedIn)?;
-    Ok(Json(to_json(invoicing::detail(&state.app, &caller, &key).await?)?))
+    Ok(Json(to_json(invoicing::detail(&state.app, &caller, &key).await?)?).into_response())
 }
 
 /// `POST /api/v1/invoices/{id}/issue` with `{"waive_unpriced":false}`: `{"number"}`.
@@ -93,4 +96,33 @@ pub(super) async fn void(
     let caller = auth::authorize(caller, Access::Finance)?;
     let credit = invoicing::void(&state.app, &caller, &number).await?;
     Ok(Json(json!({ "number": number, "credit_note": credit })))
+}
+
+/// `GET /invoices/{number}.pdf` (browser) and `GET /api/v1/invoices/{number}.pdf`
+/// (tokens): the PDF for whoever may see the invoice; any other number is 404.
+pub(crate) async fn pdf(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(file): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::SignedIn)?;
+    let Some(key) = file.strip_suffix(".pdf") else {
+        return Err(ApiError(app::error::AppError::not_found(
+            "not_found",
+            "No such document.",
+        )));
+    };
+    let (name, bytes) = invoicing::pdf(&state.app, &caller, key).await?;
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (
+                http::header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"{name}\""),
+            ),
+            (http::header::CACHE_CONTROL, "private, no-store".to_owned()),
+        ],
+        bytes,
+    )
+        .into_response())
 }

@@ -290,3 +290,186 @@ async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
     )
     .await;
 }
+
+/// `pdftotext -layout` of a PDF.
+fn pdf_text(bytes: &[u8]) -> String {
+    // To look at them: STACKBILL_TEST_PDF_DIR=/some/dir, then pdftoppm -png.
+    if let Ok(dir) = std::env::var("STACKBILL_TEST_PDF_DIR") {
+        let _ = std::fs::write(std::path::Path::new(&dir).join(format!("{}.pdf", rand_suffix())), bytes);
+    }
+    let dir = std::env::temp_dir().join(format!("stackbill-pdf-{}-{}", std::process::id(), rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("invoice.pdf");
+    std::fs::write(&file, bytes).unwrap();
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils, installed by .ci/setup)");
+    let _ = std::fs::remove_dir_all(&dir);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
+
+#[tokio::test]
+async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_same_each_time() {
+    for_each_app_with(
+        |c| {
+            c.invoice_grace_days = 0;
+            c.company.name = "Northwind Cloud 服務".into();
+        },
+        |app| async move {
+            let (period, customers) = setup(&app, 3).await;
+            let (s, _) = call(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/invoice-runs",
+                Some(json!({"period": period.to_string()})),
+            )
+            .await;
+            assert_eq!(s, 201);
+            let drafts = invoices(&app, period).await;
+            // A draft renders too, marked as such.
+            let draft = drafts.iter().find(|i| i["account_kind"] == "base").unwrap();
+            let r = app
+                .client
+                .get(app.url(&format!("/api/v1/invoices/{}.pdf", draft["id"])))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let text = pdf_text(&r.bytes().await.unwrap());
+            assert!(text.contains("DRAFT") && text.contains("Unassigned usage"), "{text}");
+            for d in &drafts {
+                let (s, body) = call(
+                    &app,
+                    reqwest::Method::POST,
+                    &format!("/api/v1/invoices/{}/issue", d["id"]),
+                    Some(json!({"waive_unpriced": true})),
+                )
+                .await;
+                assert_eq!(s, 200, "{body}");
+            }
+            let issued = invoices(&app, period).await;
+            for (i, name) in [
+                "台北雲端股份有限公司 0",
+                "Société Générale d'Hébergement 1",
+                "Nederlandse Cloud B.V. 2",
+            ]
+            .iter()
+            .enumerate()
+            {
+                let inv = issued.iter().find(|x| x["customer_id"] == customers[i]).unwrap();
+                let number = inv["number"].as_str().unwrap();
+                let r = app
+                    .client
+                    .get(app.url(&format!("/invoices/{number}.pdf")))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                assert_eq!(r.headers()["content-type"], "application/pdf");
+                let bytes = r.bytes().await.unwrap();
+                assert!(
+                    bytes.len() < 100 * 1024,
+                    "{} bytes: the font is embedded as a subset",
+                    bytes.len()
+                );
+                let text = pdf_text(&bytes);
+                for needle in [
+                    number,
+                    name,
+                    "Base VM Size Hours",
+                    "Northwind Cloud 服務",
+                    "Page 1 of 1",
+                ] {
+                    assert!(
+                        text.contains(needle),
+                        "`{needle}` missing from the PDF of {number}:\n{text}"
+                    );
+                }
+                assert!(text.contains("5.00"), "the line and the total:\n{text}");
+                // The same invoice, the same bytes.
+                let again = app
+                    .client
+                    .get(app.url(&format!("/invoices/{number}.pdf")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
+                assert!(bytes == again, "rendering {number} twice gave different bytes");
+            }
+            // The base invoice lists the unassigned section with its subtotal and the unpriced usage.
+            let base = issued.iter().find(|x| x["account_kind"] == "base").unwrap();
+            let bytes = app
+                .client
+                .get(app.url(&format!("/invoices/{}.pdf", base["number"].as_str().unwrap())))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let text = pdf_text(&bytes);
+            for needle in [
+                "Unassigned usage",
+                "Subtotal",
+                "Windows VM Size Hours",
+                "Usage without a price",
+            ] {
+                assert!(
+                    text.contains(needle),
+                    "`{needle}` missing from the base invoice:\n{text}"
+                );
+            }
+            // A customer gets its own PDF and 404 for any other number.
+            app.add_user("it@c1.test", Role::Customer, Some(customers[1])).await;
+            app.sign_out().await;
+            assert_eq!(app.sign_in("it@c1.test", PASSWORD).await.status(), 200);
+            let own = issued.iter().find(|x| x["customer_id"] == customers[1]).unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let other = issued.iter().find(|x| x["customer_id"] == customers[0]).unwrap()["number"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                app.client
+                    .get(app.url(&format!("/invoices/{own}.pdf")))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                200
+            );
+            let r = app
+                .client
+                .get(app.url(&format!("/invoices/{other}.pdf")))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404);
+            assert_eq!(
+                app.client
+                    .get(app.url("/invoices/SB-1999-000001.pdf"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .status(),
+                404
+            );
+            app
+        },
+    )
+    .await;
+}

@@ -142,6 +142,8 @@ pub struct LineRow {
     pub adjustment: Option<String>,
     /// An adjustment's original invoice.
     pub refers_to: Option<String>,
+    /// The section's label when drafted (a fallback tenant's customer).
+    pub section_label: String,
 }
 
 /// Starts a run.
@@ -258,12 +260,12 @@ pub async fn drafts_of_run(c: &mut impl AsExecutor, run_id: i64) -> DbResult<Vec
 
 /// Inserts lines in batches.
 pub async fn insert_lines(c: &mut impl AsExecutor, rows: &[LineRow]) -> DbResult<()> {
-    const COLS: usize = 16;
+    const COLS: usize = 17;
     for chunk in rows.chunks(500) {
         let q = format!(
             "INSERT INTO invoice_lines (invoice_id, position, line_kind, section_kind, cloud_tenant_id, meter_id, \
              meter_name, service, quantity, unit, unit_price, precise_amount, amount, price_version_from, adjustment, \
-             refers_to) VALUES {}",
+             refers_to, section_label) VALUES {}",
             Params::new(c.engine()).rows(chunk.len(), COLS)
         );
         sql!(c, |e| {
@@ -285,7 +287,8 @@ pub async fn insert_lines(c: &mut impl AsExecutor, rows: &[LineRow]) -> DbResult
                     .bind(&r.amount)
                     .bind(r.price_version_from)
                     .bind(&r.adjustment)
-                    .bind(&r.refers_to);
+                    .bind(&r.refers_to)
+                    .bind(&r.section_label);
             }
             query.execute(e).await.map(|r| r.rows_affected())
         })?;
@@ -355,7 +358,7 @@ pub async fn list_lines(c: &mut impl AsExecutor, invoice_id: i64) -> DbResult<Ve
     Ok(sql!(c, |e| {
         sqlx::query_as::<_, LineRow>(
         "SELECT invoice_id, position, line_kind, section_kind, cloud_tenant_id, meter_id, meter_name, service, quantity, \
-         unit, unit_price, precise_amount, amount, price_version_from, adjustment, refers_to FROM invoice_lines \
+         unit, unit_price, precise_amount, amount, price_version_from, adjustment, refers_to, section_label FROM invoice_lines \
          WHERE invoice_id = $1 ORDER BY position"
     )
     .bind(invoice_id)

@@ -210,16 +210,33 @@ pub async fn record_counts(
     Ok(rows.into_iter().collect())
 }
 
-/// Usage records per meter over `[from, to)` (daily rollups; a month is one range scan).
-pub async fn records_between(c: &mut impl AsExecutor, from: NaiveDate, to: NaiveDate) -> DbResult<Vec<(String, i64)>> {
-    Ok(sql!(c, |e| sqlx::query_as(
-        "SELECT meter_id, CAST(SUM(record_count) AS BIGINT) FROM usage_daily \
-         WHERE usage_on >= $1 AND usage_on < $2 GROUP BY meter_id"
-    )
-    .bind(from)
-    .bind(to)
-    .fetch_all(e)
-    .await)?)
+/// Usage records over `[from, to)` of the meters given (index ranges per meter).
+pub async fn records_of_meters_between(
+    c: &mut impl AsExecutor,
+    ids: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DbResult<Vec<(String, i64)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let mut p = super::Params::new(c.engine());
+        let list = p.list(chunk.len());
+        let q = format!(
+            "SELECT meter_id, CAST(SUM(record_count) AS BIGINT) FROM usage_daily WHERE meter_id IN ({list}) \
+             AND usage_on >= {} AND usage_on < {} GROUP BY meter_id",
+            p.placeholder(),
+            p.placeholder()
+        );
+        let rows: Vec<(String, i64)> = sql!(c, |e| {
+            let mut query = sqlx::query_as(&q);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            query.bind(from).bind(to).fetch_all(e).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// Names a meter, with its unit and service.

@@ -230,3 +230,12 @@ pub async fn list_meter_adjustments(
     }
     Ok(out)
 }
+
+/// Customers that have (or had, or will have) an own price sheet on some day.
+pub async fn customers_with_own_sheet(c: &mut impl AsExecutor) -> DbResult<Vec<i64>> {
+    Ok(sql!(c, |e| sqlx::query_scalar(
+        "SELECT DISTINCT customer_id FROM customer_terms WHERE price_sheet_id IS NOT NULL"
+    )
+    .fetch_all(e)
+    .await)?)
+}

@@ -193,6 +193,13 @@ pub async fn run(
                         price_version_from: from,
                         adjustment,
                         refers_to: None,
+                        section_label: match &l.kind {
+                            LineKind::Usage {
+                                section: Section::Tenant(t),
+                                ..
+                            } => rated.customers.get(t).map(|(_, name)| name.clone()).unwrap_or_default(),
+                            _ => String::new(),
+                        },
                     }
                 })
                 .collect();
@@ -306,6 +313,7 @@ fn line_of(l: &LineRow) -> Result<InvoiceLineView, AppError> {
         amount: decimal("amount", &l.amount)?,
         price_version_from: l.price_version_from,
         adjustment: l.adjustment.clone(),
+        section_label: l.section_label.clone(),
     })
 }
 
@@ -601,4 +609,45 @@ pub async fn void(state: &AppState, by: &Caller, number: &str) -> Result<String,
     .await?;
     tx.commit().await?;
     Ok(credit_number)
+}
+
+/// The invoice fonts, parsed once per process and path (a CJK collection is tens of MB).
+fn fonts(path: &str) -> Result<std::sync::Arc<super::invoice_pdf::Fonts>, AppError> {
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<super::invoice_pdf::Fonts>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    if let Some(f) = cache.lock().ok().and_then(|c| c.get(path).cloned()) {
+        return Ok(f);
+    }
+    let loaded =
+        Arc::new(
+            super::invoice_pdf::Fonts::load(std::path::Path::new(path)).map_err(|e| {
+                AppError::new(
+            ErrorKind::Unavailable,
+            "invoice_font_missing",
+            format!("Invoices cannot be rendered: {e}. Install Debian's fonts-noto-cjk or set STACKBILL_INVOICE_FONT."),
+        )
+            })?,
+        );
+    if let Ok(mut c) = cache.lock() {
+        c.insert(path.to_owned(), loaded.clone());
+    }
+    Ok(loaded)
+}
+
+/// An invoice as PDF, for whoever may see it (404 otherwise): `(file name, bytes)`.
+/// Rendered from the stored document only, so the same invoice gives the same bytes.
+pub async fn pdf(state: &AppState, by: &Caller, key: &str) -> Result<(String, Vec<u8>), AppError> {
+    let d = detail(state, by, key).await?;
+    let fonts = fonts(&state.settings.invoice_font)?;
+    let company = state.settings.company.clone();
+    let name = match &d.summary.number {
+        Some(n) => format!("{n}.pdf"),
+        None => format!("draft-{}.pdf", d.summary.id),
+    };
+    // Rendering is CPU work: off the async workers.
+    let bytes = tokio::task::spawn_blocking(move || super::invoice_pdf::render(&d, &company, &fonts))
+        .await
+        .map_err(|e| crate::ssr::auth::internal("invoice pdf", e))??;
+    Ok((name, bytes))
 }

@@ -196,14 +196,25 @@ async fn unpriced_meters(
     if from >= to {
         return Ok(Vec::new());
     }
-    let used: HashMap<String, i64> = db::meters::records_between(c, from, to).await?.into_iter().collect();
-    let mut out = Vec::new();
+    // The billable meters without a price, then which of them have usage (index ranges
+    // per meter: the window is never scanned whole).
+    let mut candidates = Vec::new();
     for r in db::meters::list_meters(c, from).await? {
-        let Some(records) = used.get(&r.id) else { continue };
         let m = r.to_meter()?;
         if r.billing_on_day()? == MeterBilling::Billable && !priced.contains(&m.id) {
+            candidates.push((r.id.clone(), m));
+        }
+    }
+    let ids: Vec<String> = candidates.iter().map(|(id, _)| id.clone()).collect();
+    let used: HashMap<String, i64> = db::meters::records_of_meters_between(c, &ids, from, to)
+        .await?
+        .into_iter()
+        .collect();
+    let mut out = Vec::new();
+    for (id, m) in candidates {
+        if let Some(records) = used.get(&id) {
             out.push(UnpricedMeter {
-                meter_id: r.id.clone(),
+                meter_id: id,
                 name: m.name,
                 unit: m.unit,
                 records: *records,
@@ -230,7 +241,9 @@ async fn uses_today(
         }
     }
     let mut customers: HashMap<i64, Vec<i64>> = HashMap::new();
-    for (id, terms) in load_customer_terms(c, None).await? {
+    // Only customers with an own sheet on some day can have one today (an index finds them).
+    let candidates = db::terms::customers_with_own_sheet(c).await?;
+    for (id, terms) in load_customer_terms(c, Some(&candidates)).await? {
         if let Some(Some(sheet)) = terms.pricing.own_sheet.at(today) {
             customers.entry(sheet.0).or_default().push(id);
         }
