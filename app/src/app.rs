@@ -8,6 +8,7 @@ use crate::pages::{
     finance::FinanceHome,
     home::HomeRedirect,
     ingestion::IngestionPage,
+    invoices::InvoicesPage,
     mappings::MappingsPage,
     meters::MetersPage,
     not_found::NotFound,
@@ -81,6 +82,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("operator/registrations") view=RegistrationsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/registrations/:id") view=RegistrationPage ssr=SsrMode::Async/>
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
+                        <Route path=path!("finance/invoices") view=InvoicesPage ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/price-sheets") view=PriceSheetsPage ssr=SsrMode::Async/>

@@ -324,6 +324,56 @@ test.describe("the operator console: customers and mappings", () => {
     await expect(page.getByTestId("upload-error")).toBeVisible();
   });
 
+  test("finance runs a month, issues a customer's invoice, downloads the PDF, voids it; the customer sees both documents", async ({
+    page,
+  }) => {
+    const customer = credential("customer").customer!;
+    const now = new Date();
+    const month = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 1)).toISOString().slice(0, 7);
+    await signInAs(page, "finance");
+    await page.locator("nav.mainnav a", { hasText: "Invoices" }).click();
+    await expect(page).toHaveURL(/\/finance\/invoices$/);
+    await page.goto(`/finance/invoices?period=${month}`);
+    await hydrated(page);
+    await page.getByTestId("run").click();
+    const row = page.getByTestId("invoices-table").locator("tbody tr").filter({ hasText: customer });
+    await expect(row).toHaveCount(1);
+    await expect(row).toContainText("DRAFT");
+    await screenshot(page, "finance-invoices-drafts");
+    // Review the draft as a PDF, then issue it (waiving unpriced usage if it has any).
+    const draftPdf = await page.request.get((await row.getByTestId("invoice-pdf").getAttribute("href"))!);
+    expect(draftPdf.headers()["content-type"]).toBe("application/pdf");
+    if ((await row.getByTestId("waive").count()) > 0) await row.getByTestId("waive").check();
+    await row.getByTestId("issue").click();
+    await expect(row.getByTestId("invoice-pdf")).toHaveText(/^SB-\d{4}-\d{6}$/);
+    const number = (await row.getByTestId("invoice-pdf").textContent())!;
+    const pdf = await page.request.get(`/invoices/${number}.pdf`);
+    expect(pdf.status()).toBe(200);
+    expect((await pdf.body()).subarray(0, 5).toString()).toBe("%PDF-");
+    await screenshot(page, "finance-invoice-issued");
+    // Void it: a credit note with the next number.
+    await row.getByTestId("void-open").click();
+    await row.getByTestId("void-confirm").click();
+    await expect(page.getByTestId("invoices-table")).toContainText("Credit note");
+    const api = await (await page.request.get(`/api/v1/invoices/${number}`)).json();
+    expect(api.summary.status).toBe("void");
+    const credit = api.summary.voided_by as string;
+    expect(credit).toMatch(/^SB-\d{4}-\d{6}$/);
+    await screenshot(page, "finance-invoice-voided");
+    // The customer sees both in its portal and downloads them.
+    await page.getByRole("button", { name: "Sign out" }).click();
+    const who = credential("customer");
+    const signIn = new SignInPage(page);
+    await signIn.open();
+    await signIn.signIn(who.email, who.password);
+    await expect(page).toHaveURL(/\/portal$/);
+    await expect(page.getByTestId("portal-invoices-table")).toContainText(number);
+    await expect(page.getByTestId("portal-invoices-table")).toContainText(credit);
+    const own = await page.request.get(`/invoices/${credit}.pdf`);
+    expect(own.status()).toBe(200);
+    await screenshot(page, "portal-invoices");
+  });
+
   test("finance reads customers and their mappings without any control to change them", async ({ page }) => {
     await signInAs(page, "finance");
     await page.locator("nav.mainnav a", { hasText: "Customers" }).click();

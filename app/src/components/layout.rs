@@ -27,6 +27,7 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/customers", Msg::NavCustomers),
             ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/finance", Msg::NavFinance),
+            ("/finance/invoices", Msg::NavInvoices),
             ("/meters", Msg::NavMeters),
             ("/operator/price-sheets", Msg::NavPriceSheets),
             ("/operator/users", Msg::NavUsers),
@@ -34,6 +35,7 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
         ],
         Role::Finance => vec![
             ("/finance", Msg::NavOverview),
+            ("/finance/invoices", Msg::NavInvoices),
             ("/operator/customers", Msg::NavCustomers),
             ("/operator/user-subscriptions", Msg::NavUserSubscriptions),
             ("/meters", Msg::NavMeters),
@@ -102,7 +104,7 @@ fn SignedInLayout(user: CurrentUser, locale: Locale) -> impl IntoView {
                             // overview only on itself.
                             let current = move || {
                                 let here = location.pathname.get();
-                                here == href || (href != "/operator" && here.starts_with(&format!("{href}/")))
+                                here == href || (href != "/operator" && href != "/finance" && here.starts_with(&format!("{href}/")))
                             };
                             view! {
                                 <A href=href attr:class=move || if current() { "navlink active" } else { "navlink" }>

@@ -346,6 +346,17 @@ pub enum Msg {
     PageLabel,
     OfLabel,
     MeterCol,
+    NavInvoices,
+    Issued,
+    Voided,
+    WaiveUnpriced,
+    IssueAction,
+    VoidAction,
+    VoidExplained,
+    DraftsInPeriod,
+    RunPeriod,
+    NoInvoices,
+    YourInvoices,
 }
 
 /// The text of a message in a locale.
@@ -691,6 +702,17 @@ fn en(msg: Msg) -> &'static str {
         PageLabel => "Page",
         OfLabel => "of",
         MeterCol => "Meter",
+        NavInvoices => "Invoices",
+        Issued => "issued",
+        Voided => "void",
+        WaiveUnpriced => "waive unpriced usage",
+        IssueAction => "Issue",
+        VoidAction => "Void",
+        VoidExplained => "A credit note with the next number reverses every line; the account is drafted again by the next run.",
+        DraftsInPeriod => "draft(s) waiting to be issued",
+        RunPeriod => "Run the month (drafts)",
+        NoInvoices => "No invoices for this month yet.",
+        YourInvoices => "Your invoices",
     }
 }
 
@@ -1026,6 +1048,17 @@ fn fr(msg: Msg) -> &'static str {
         PageLabel => "Page",
         OfLabel => "sur",
         MeterCol => "Compteur",
+        NavInvoices => "Factures",
+        Issued => "émise",
+        Voided => "annulée",
+        WaiveUnpriced => "ignorer la consommation sans prix",
+        IssueAction => "Émettre",
+        VoidAction => "Annuler",
+        VoidExplained => "Un avoir portant le numéro suivant annule chaque ligne ; le compte est de nouveau préparé au prochain calcul.",
+        DraftsInPeriod => "brouillon(s) à émettre",
+        RunPeriod => "Calculer le mois (brouillons)",
+        NoInvoices => "Aucune facture pour ce mois.",
+        YourInvoices => "Vos factures",
     }
 }
 
@@ -1359,6 +1392,17 @@ fn nl(msg: Msg) -> &'static str {
         PageLabel => "Pagina",
         OfLabel => "van",
         MeterCol => "Meter",
+        NavInvoices => "Facturen",
+        Issued => "uitgereikt",
+        Voided => "vervallen",
+        WaiveUnpriced => "verbruik zonder prijs negeren",
+        IssueAction => "Uitreiken",
+        VoidAction => "Laten vervallen",
+        VoidExplained => "Een creditnota met het volgende nummer draait elke regel terug; de volgende run maakt opnieuw een concept.",
+        DraftsInPeriod => "concept(en) om uit te reiken",
+        RunPeriod => "Maand berekenen (concepten)",
+        NoInvoices => "Nog geen facturen voor deze maand.",
+        YourInvoices => "Uw facturen",
     }
 }
 
@@ -1692,6 +1736,17 @@ fn zh_tw(msg: Msg) -> &'static str {
         PageLabel => "頁",
         OfLabel => "／",
         MeterCol => "計量",
+        NavInvoices => "發票",
+        Issued => "已開立",
+        Voided => "已作廢",
+        WaiveUnpriced => "略過無價格的使用量",
+        IssueAction => "開立",
+        VoidAction => "作廢",
+        VoidExplained => "以下一個編號開立折讓單沖銷每一行；下次執行會重新產生草稿。",
+        DraftsInPeriod => "份草稿待開立",
+        RunPeriod => "執行本月（草稿）",
+        NoInvoices => "本月尚無發票。",
+        YourInvoices => "您的發票",
     }
 }
 
@@ -2025,6 +2080,17 @@ fn zh_cn(msg: Msg) -> &'static str {
         PageLabel => "页",
         OfLabel => "／",
         MeterCol => "计量",
+        NavInvoices => "发票",
+        Issued => "已开具",
+        Voided => "已作废",
+        WaiveUnpriced => "忽略无价格的用量",
+        IssueAction => "开具",
+        VoidAction => "作废",
+        VoidExplained => "以下一个编号开具红字发票冲销每一行；下次运行会重新生成草稿。",
+        DraftsInPeriod => "份草稿待开具",
+        RunPeriod => "运行本月（草稿）",
+        NoInvoices => "本月尚无发票。",
+        YourInvoices => "您的发票",
     }
 }
 

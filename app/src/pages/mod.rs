@@ -5,6 +5,7 @@ pub mod customers;
 pub mod finance;
 pub mod home;
 pub mod ingestion;
+pub mod invoices;
 pub mod mappings;
 pub mod meters;
 pub mod not_found;

@@ -14,8 +14,39 @@ use leptos_meta::Title;
 #[component]
 pub fn PortalHome() -> impl IntoView {
     let data = Resource::new(|| (), |_| get_customer_overview());
+    let invoices = Resource::new(|| (), |_| crate::server_fns::invoices::get_my_invoices());
     view! {
         <DataPage data view=|o, locale| view! { <PortalView o locale/> }/>
+        <DataPage data=invoices view=|list, locale| view! { <PortalInvoices list locale/> }/>
+    }
+}
+
+/// The customer's issued invoices and credit notes, each with its PDF.
+#[component]
+fn PortalInvoices(list: Vec<crate::types::InvoiceSummary>, locale: Locale) -> impl IntoView {
+    use crate::components::table::{Column, DataTable};
+    let t = move |m| text(locale, m);
+    let rows: Vec<Vec<AnyView>> = list
+        .iter()
+        .map(|i| {
+            let number = i.number.clone().unwrap_or_default();
+            vec![
+                view! { <a href=format!("/invoices/{number}.pdf") data-testid="portal-invoice-pdf">{number.clone()}</a> }.into_any(),
+                crate::billing::BillingPeriod::parse(&i.period)
+                    .map(|p| crate::i18n::format_period(p, locale))
+                    .unwrap_or(i.period.clone())
+                    .into_any(),
+                if i.kind == "credit_note" { t(Msg::CreditNoteTitle) } else { t(Msg::InvoiceTitle) }.into_any(),
+                crate::i18n::format_money(&crate::billing::Money::new(i.total, i.currency), locale).into_any(),
+            ]
+        })
+        .collect();
+    view! {
+        <section class="panel" data-testid="portal-invoices">
+            <h2>{t(Msg::YourInvoices)}</h2>
+            <DataTable columns=vec![Column::text(t(Msg::InvoiceNumberLabel)), Column::text(t(Msg::Period)), Column::text(""), Column::num(t(Msg::TotalLabel))]
+                rows empty=t(Msg::NoInvoices) testid="portal-invoices-table"/>
+        </section>
     }
 }
 

@@ -8,6 +8,7 @@
 
 pub mod account;
 pub mod console;
+pub mod invoices;
 pub mod overview;
 pub mod prices;
 

@@ -1,0 +1,167 @@
+//! `/finance/invoices?period=2026-10`: a month's invoices and credit notes — run the month
+//! (drafts), review each draft (total, unpriced usage, its PDF), issue it (waiving unpriced
+//! usage explicitly), void an issued invoice with a credit note; every PDF.
+
+use crate::billing::Money;
+use crate::components::form::{form_error, href_with, success_count, FormAlert};
+use crate::components::page::DataPage;
+use crate::components::table::{Column, DataTable};
+use crate::i18n::{format_count, format_money, format_period, text, Locale, Msg};
+use crate::server_fns::invoices::{get_invoices, IssueInvoice, RunInvoices, VoidInvoice};
+use crate::types::InvoiceSummary;
+use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+/// The page.
+#[component]
+pub fn InvoicesPage() -> impl IntoView {
+    let query = use_query_map();
+    let period = Memo::new(move |_| query.with(|q| q.get("period").unwrap_or_default()));
+    let run = ServerAction::<RunInvoices>::new();
+    let issue = ServerAction::<IssueInvoice>::new();
+    let void = ServerAction::<VoidInvoice>::new();
+    let (r, i, v) = (
+        success_count(run.value()),
+        success_count(issue.value()),
+        success_count(void.value()),
+    );
+    let data = Resource::new(
+        move || (period.get(), r.get(), i.get(), v.get()),
+        |(p, ..)| get_invoices(p),
+    );
+    view! {
+        <Title text="Invoices · Stackbill"/>
+        <DataPage data view=move |(p, list), locale| view! { <InvoicesView period=p list run issue void locale/> }/>
+    }
+}
+
+/// Whether the visitor runs, issues and voids (finance and operators).
+fn can_invoice() -> bool {
+    use crate::types::Role;
+    crate::context::use_auth()
+        .visitor
+        .get_untracked()
+        .and_then(Result::ok)
+        .and_then(|v| v.user)
+        .is_some_and(|u| matches!(u.role, Role::Finance | Role::Operator))
+}
+
+#[component]
+fn InvoicesView(
+    period: String,
+    list: Vec<InvoiceSummary>,
+    run: ServerAction<RunInvoices>,
+    issue: ServerAction<IssueInvoice>,
+    void: ServerAction<VoidInvoice>,
+    locale: Locale,
+) -> impl IntoView {
+    let t = move |m| text(locale, m);
+    let staff = can_invoice();
+    let errors = [
+        form_error(run.value(), RunInvoices::PATH),
+        form_error(issue.value(), IssueInvoice::PATH),
+        form_error(void.value(), VoidInvoice::PATH),
+    ];
+    let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
+    let title = crate::billing::BillingPeriod::parse(&period)
+        .map(|p| format_period(p, locale))
+        .unwrap_or(period.clone());
+    let drafts = list.iter().filter(|i| i.status == "draft").count() as i64;
+    let rows: Vec<Vec<AnyView>> = list
+        .iter()
+        .map(|i| {
+            let pdf = match &i.number {
+                Some(n) => format!("/invoices/{n}.pdf"),
+                None => format!("/api/v1/invoices/{}.pdf", i.id),
+            };
+            let (status, class) = match (i.kind.as_str(), i.status.as_str()) {
+                (_, "draft") => (t(Msg::DraftMark), "badge badge-warn"),
+                ("credit_note", _) => (t(Msg::CreditNoteTitle), "badge badge-muted"),
+                (_, "void") => (t(Msg::Voided), "badge badge-muted"),
+                _ => (t(Msg::Issued), "badge badge-ok"),
+            };
+            let action: AnyView = if !staff {
+                "".into_any()
+            } else if i.status == "draft" {
+                let id = i.id;
+                let unpriced = i.unpriced_meters > 0;
+                view! {
+                    <ActionForm action=issue attr:class="inline-form" attr:data-testid="issue-form">
+                        <input type="hidden" name="id" value=id.to_string()/>
+                        {unpriced.then(|| view! {
+                            <label class="check"><input type="checkbox" name="waive" value="true" data-testid="waive"/>" "{t(Msg::WaiveUnpriced)}</label>
+                        })}
+                        <button type="submit" class="btn btn-primary" data-testid="issue">{t(Msg::IssueAction)}</button>
+                    </ActionForm>
+                }
+                .into_any()
+            } else if i.kind == "invoice" && i.status == "issued" {
+                let number = i.number.clone().unwrap_or_default();
+                view! {
+                    <details class="row-action">
+                        <summary data-testid="void-open">{t(Msg::VoidAction)}</summary>
+                        <ActionForm action=void attr:class="inline-form" attr:data-testid="void-form">
+                            <input type="hidden" name="number" value=number/>
+                            <span class="muted">{t(Msg::VoidExplained)}</span>
+                            <button type="submit" class="btn btn-danger" data-testid="void-confirm">{t(Msg::VoidAction)}</button>
+                        </ActionForm>
+                    </details>
+                }
+                .into_any()
+            } else {
+                "".into_any()
+            };
+            vec![
+                view! { <a href=pdf data-testid="invoice-pdf">{i.number.clone().unwrap_or_else(|| format!("#{}", i.id))}</a> }.into_any(),
+                view! { <span class=class>{status}</span> }.into_any(),
+                i.bill_to.name.clone().into_any(),
+                if i.account_kind == "base" { t(Msg::BaseAccountKind) } else { t(Msg::CustomerSubscriptionKind) }.into_any(),
+                format_money(&Money::new(i.total, i.currency), locale).into_any(),
+                if i.unpriced_meters > 0 {
+                    view! { <span class="badge badge-warn">{format_count(i.unpriced_meters as i64, locale)}</span> }.into_any()
+                } else {
+                    "".into_any()
+                },
+                action,
+            ]
+        })
+        .collect();
+    let columns = vec![
+        Column::text(t(Msg::InvoiceNumberLabel)),
+        Column::text(t(Msg::Status)),
+        Column::text(t(Msg::BillToLabel)),
+        Column::text(t(Msg::BillingAccount)),
+        Column::num(t(Msg::TotalLabel)),
+        Column::text(t(Msg::UnpricedUsage)),
+        Column::text(""),
+    ];
+    let p = period.clone();
+    view! {
+        <div class="page-head page-head-actions">
+            <h1 data-testid="invoices-title">{format!("{} · {title}", t(Msg::NavInvoices))}</h1>
+            <form class="filters" method="get" action="/finance/invoices">
+                <div class="field">
+                    <label for="period">{t(Msg::Period)}</label>
+                    <input id="period" type="month" name="period" value=period.clone()/>
+                </div>
+                <button type="submit" class="btn">{t(Msg::Show)}</button>
+            </form>
+        </div>
+        <FormAlert error fields=&[]/>
+        {staff.then(|| view! {
+            <section class="panel">
+                <ActionForm action=run attr:class="form form-inline" attr:data-testid="run-form">
+                    <input type="hidden" name="period" value=p/>
+                    <p class="muted">{format!("{} {}", format_count(drafts, locale), t(Msg::DraftsInPeriod))}</p>
+                    <button type="submit" class="btn btn-primary" data-testid="run">{t(Msg::RunPeriod)}</button>
+                </ActionForm>
+            </section>
+        })}
+        <section class="panel">
+            <DataTable columns rows empty=t(Msg::NoInvoices) testid="invoices-table"/>
+        </section>
+        <p class="muted"><a href=href_with("/api/v1/invoices", &[("period", period.clone())])>"JSON"</a></p>
+    }
+}
