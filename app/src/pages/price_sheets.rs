@@ -171,7 +171,10 @@ fn unpriced_table(list: &[UnpricedMeter], locale: Locale, testid: &'static str) 
             vec![
                 m.name.clone().into_any(),
                 m.unit.clone().into_any(),
-                format_count(m.records, locale).into_any(),
+                m.records
+                    .map(|n| format_count(n, locale))
+                    .unwrap_or_else(|| text(locale, Msg::NotAvailable).to_owned())
+                    .into_any(),
                 view! { <code>{m.meter_id.clone()}</code> }.into_any(),
             ]
         })

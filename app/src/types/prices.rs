@@ -97,8 +97,8 @@ pub struct UnpricedMeter {
     pub name: String,
     /// Usage unit.
     pub unit: String,
-    /// Usage records in the window looked at.
-    pub records: i64,
+    /// Usage records in the window looked at (`None`: not counted, only known to exist).
+    pub records: Option<i64>,
 }
 
 /// Where a sheet is in use.

@@ -16,7 +16,9 @@ use app::billing::{
 use app::i18n::Locale;
 use app::ssr::auth::Caller;
 use app::ssr::services::rating::{rate_period, Detail, Scope};
-use app::ssr::services::{customers, ingest, mappings, ownership, price_sheets, registrations, terms};
+use app::ssr::services::{
+    customers, ingest, invoice_pdf, invoicing, mappings, ownership, price_sheets, registrations, terms,
+};
 use app::ssr::{AppState, Clock, Settings};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use clap::Args;
@@ -343,6 +345,88 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
         percentile(&one_ms, 50.0),
         percentile(&one_ms, 95.0),
         one_ms.len()
+    );
+
+    // Invoicing the same month: runs (each replaces the drafts of the one before), then the
+    // PDFs of one customer invoice, of the base subscription invoice, and of every draft.
+    let mut run_ms = Vec::new();
+    let mut run = None;
+    for _ in 0..args.runs.clamp(1, 3) {
+        let t = Instant::now();
+        run = Some(invoicing::run(&state, &by, "2026-01", None).await.map_err(e)?);
+        run_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    run_ms.sort_by(f64::total_cmp);
+    let run = run.ok_or("no invoice run")?;
+    let _ = writeln!(
+        report,
+        "  invoice run: {} drafts, median {:.0} ms over {} runs, {} SQL statements",
+        run.drafts,
+        percentile(&run_ms, 50.0),
+        run_ms.len(),
+        run.statements
+    );
+    let list = invoicing::list(&state, &by, Some("2026-01"), None).await.map_err(e)?;
+    let fonts = invoice_pdf::Fonts::load(std::path::Path::new(invoice_pdf::DEFAULT_FONT))?;
+    let company = invoice_pdf::Company {
+        name: "Bench CSP".into(),
+        ..Default::default()
+    };
+    let pages = |pdf: &[u8]| {
+        let text = String::from_utf8_lossy(pdf);
+        text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+    };
+    let render = |key: String| {
+        let state = &state;
+        let by = &by;
+        async move { invoicing::detail(state, by, &key).await.map_err(|x| x.message) }
+    };
+    if let Some(one) = list.iter().find(|i| i.account_kind == "customer") {
+        let d = render(one.id.to_string()).await?;
+        let mut ms = Vec::new();
+        let mut size = 0;
+        let mut n_pages = 0;
+        for _ in 0..20 {
+            let t = Instant::now();
+            let pdf = invoice_pdf::render(&d, &company, &fonts).map_err(e)?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            size = pdf.len();
+            n_pages = pages(&pdf);
+        }
+        ms.sort_by(f64::total_cmp);
+        let _ = writeln!(
+            report,
+            "  customer invoice PDF ({} lines, {n_pages} page(s)): median {:.1} ms, {:.0} KB with the CJK font subset",
+            d.lines.len(),
+            percentile(&ms, 50.0),
+            size as f64 / 1024.0
+        );
+    }
+    if let Some(base) = list.iter().find(|i| i.account_kind == "base") {
+        let d = render(base.id.to_string()).await?;
+        let t = Instant::now();
+        let pdf = invoice_pdf::render(&d, &company, &fonts).map_err(e)?;
+        let _ = writeln!(
+            report,
+            "  base subscription invoice PDF ({} lines in sections, {} pages): {:.0} ms, {:.0} KB",
+            d.lines.len(),
+            pages(&pdf),
+            t.elapsed().as_secs_f64() * 1000.0,
+            pdf.len() as f64 / 1024.0
+        );
+    }
+    let t = Instant::now();
+    let mut total = 0usize;
+    for i in list.iter().filter(|i| i.account_kind == "customer") {
+        let d = render(i.id.to_string()).await?;
+        total += invoice_pdf::render(&d, &company, &fonts).map_err(e)?.len();
+    }
+    let _ = writeln!(
+        report,
+        "  every customer invoice as PDF ({} documents, {:.1} MB): {:.1} s",
+        list.iter().filter(|i| i.account_kind == "customer").count(),
+        total as f64 / 1024.0 / 1024.0,
+        t.elapsed().as_secs_f64()
     );
     if args.keep {
         let _ = writeln!(report, "  kept: {}", target.location);

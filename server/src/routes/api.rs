@@ -58,6 +58,8 @@ pub fn router() -> Router<ServerState> {
         .route("/audit", get(console::audit))
         .route("/invoice-runs", axum::routing::post(invoices::run))
         .route("/invoices", get(invoices::list))
+        .route("/invoice-lines", get(invoices::lines))
+        .route("/invoice-lines.csv", get(invoices::lines))
         .route("/invoices/{key}", get(invoices::detail))
         .route("/invoices/{key}/issue", axum::routing::post(invoices::issue))
         .route("/invoices/{key}/void", axum::routing::post(invoices::void))

@@ -126,3 +126,39 @@ pub(crate) async fn pdf(
     )
         .into_response())
 }
+
+/// `GET /api/v1/invoice-lines?period=2026-10` — every line of the period's numbered
+/// documents: JSON `{"columns":[…],"value":[[…]]}`, or CSV with `Accept: text/csv`,
+/// `format=csv` or the path `/api/v1/invoice-lines.csv` (UTF-8, ISO dates, dot decimals).
+pub(super) async fn lines(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Query<HashMap<String, String>>,
+    headers: http::HeaderMap,
+    uri: http::Uri,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let period = p.get("period").cloned().unwrap_or_default();
+    let rows = invoicing::lines_export(&state.app, &caller, &period).await?;
+    let csv = uri.path().ends_with(".csv")
+        || p.get("format").is_some_and(|f| f == "csv")
+        || headers
+            .get(http::header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"));
+    if !csv {
+        return Ok(Json(json!({ "columns": invoicing::LINE_COLUMNS, "value": rows })).into_response());
+    }
+    let body = invoicing::lines_csv(&rows)?;
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"invoice-lines-{period}.csv\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}

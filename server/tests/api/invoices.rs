@@ -218,6 +218,27 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
                 let (s, err) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{number}/void"), None).await;
                 assert_eq!((s, err["error"]["code"].as_str()), (409, Some(code)), "{number}");
             }
+            // The exports agree with the documents to the cent: every numbered document's lines
+            // add up to its subtotal, in JSON and in CSV.
+            let (s, export) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoice-lines?period={period}"), None).await;
+            assert_eq!(s, 200, "{export}");
+            let columns: Vec<&str> = export["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+            let (num, amount) = (columns.iter().position(|c| *c == "invoice_number").unwrap(), columns.iter().position(|c| *c == "amount").unwrap());
+            let mut sums: std::collections::BTreeMap<String, Decimal> = Default::default();
+            for row in export["value"].as_array().unwrap() {
+                *sums.entry(row[num].as_str().unwrap().to_owned()).or_default() += dec(&row[amount]);
+            }
+            assert_eq!(sums.len(), 3, "two invoices and a credit note, no drafts: {sums:?}");
+            for doc in invoices(&app, period).await.iter().filter(|i| i["status"] != "draft") {
+                assert_eq!(sums[doc["number"].as_str().unwrap()], dec(&doc["subtotal"]), "{doc}");
+            }
+            let r = app.client.get(app.url(&format!("/api/v1/invoice-lines.csv?period={period}"))).send().await.unwrap();
+            assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+            let csv = r.text().await.unwrap();
+            assert!(csv.starts_with("invoice_number,kind,status,registration,period,"), "{csv}");
+            assert_eq!(csv.lines().count(), 1 + export["value"].as_array().unwrap().len());
+            assert!(csv.contains("台北雲端股份有限公司 0"), "names keep their script in the CSV");
+
             // The voided account is drafted again by the next run, for a corrected invoice.
             let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
             assert_eq!(rerun["drafts"].as_u64(), Some(2), "{rerun}");

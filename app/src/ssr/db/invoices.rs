@@ -456,3 +456,17 @@ pub async fn credit_note_of(c: &mut impl AsExecutor, invoice_id: i64) -> DbResul
     .fetch_optional(e)
     .await)?)
 }
+
+/// The lines of every numbered document (issued, void, credit note) of a period, by
+/// invoice and position.
+pub async fn list_lines_of_period(c: &mut impl AsExecutor, period_start: NaiveDate) -> DbResult<Vec<LineRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, LineRow>(
+        "SELECT l.invoice_id, l.position, l.line_kind, l.section_kind, l.cloud_tenant_id, l.meter_id, l.meter_name, \
+         l.service, l.quantity, l.unit, l.unit_price, l.precise_amount, l.amount, l.price_version_from, l.adjustment, \
+         l.refers_to, l.section_label FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
+         WHERE i.period_start = $1 AND i.status <> 'draft' ORDER BY i.number, l.position"
+    )
+    .bind(period_start)
+    .fetch_all(e)
+    .await)?)
+}

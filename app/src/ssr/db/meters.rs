@@ -210,6 +210,19 @@ pub async fn record_counts(
     Ok(rows.into_iter().collect())
 }
 
+/// Whether a meter has usage over `[from, to)` (one index probe).
+pub async fn has_usage_between(c: &mut impl AsExecutor, id: &str, from: NaiveDate, to: NaiveDate) -> DbResult<bool> {
+    let found: Option<String> = sql!(c, |e| sqlx::query_scalar(
+        "SELECT meter_id FROM usage_daily WHERE meter_id = $1 AND usage_on >= $2 AND usage_on < $3 LIMIT 1"
+    )
+    .bind(id)
+    .bind(from)
+    .bind(to)
+    .fetch_optional(e)
+    .await)?;
+    Ok(found.is_some())
+}
+
 /// Usage records over `[from, to)` of the meters given (index ranges per meter).
 pub async fn records_of_meters_between(
     c: &mut impl AsExecutor,

@@ -186,12 +186,14 @@ async fn version_entries(c: &mut impl AsExecutor, version_id: i64) -> Result<Vec
 }
 
 /// Billable meters with usage over `[from, to)` and no price among `priced`, most records
-/// first.
+/// first. With `count`, each one's records are counted (a month of a busy meter is many
+/// rows: the preview counts, the sheet's page only asks whether there is usage).
 async fn unpriced_meters(
     c: &mut impl AsExecutor,
     priced: &HashSet<MeterId>,
     from: NaiveDate,
     to: NaiveDate,
+    count: bool,
 ) -> Result<Vec<UnpricedMeter>, AppError> {
     if from >= to {
         return Ok(Vec::new());
@@ -206,10 +208,21 @@ async fn unpriced_meters(
         }
     }
     let ids: Vec<String> = candidates.iter().map(|(id, _)| id.clone()).collect();
-    let used: HashMap<String, i64> = db::meters::records_of_meters_between(c, &ids, from, to)
-        .await?
-        .into_iter()
-        .collect();
+    let used: HashMap<String, Option<i64>> = if count {
+        db::meters::records_of_meters_between(c, &ids, from, to)
+            .await?
+            .into_iter()
+            .map(|(id, n)| (id, Some(n)))
+            .collect()
+    } else {
+        let mut used = HashMap::new();
+        for id in &ids {
+            if db::meters::has_usage_between(c, id, from, to).await? {
+                used.insert(id.clone(), None);
+            }
+        }
+        used
+    };
     let mut out = Vec::new();
     for (id, m) in candidates {
         if let Some(records) = used.get(&id) {
@@ -395,7 +408,7 @@ pub async fn detail(
             .ended_on
             .unwrap_or(NaiveDate::MAX)
             .min(today.succ_opt().unwrap_or(today));
-        unpriced = unpriced_meters(&mut c, &priced, from, to).await?;
+        unpriced = unpriced_meters(&mut c, &priced, from, to, false).await?;
     }
     let names = db::customers::names_of(&mut c, &customer_ids).await?;
     let mut customers: Vec<SheetUse> = names.into_iter().map(|(id, name)| SheetUse { id, name }).collect();
@@ -551,6 +564,7 @@ pub async fn preview(state: &AppState, sheet_id: i64, entries: &[PriceEntry]) ->
         &priced,
         period.first_day(),
         period.end_day(),
+        true,
     )
     .await?;
     Ok(PricePreview {
