@@ -374,7 +374,8 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
     };
     let pages = |pdf: &[u8]| {
         let text = String::from_utf8_lossy(pdf);
-        text.matches("/Type /Page").count() - text.matches("/Type /Pages").count()
+        let n = |p: &str| text.matches(p).count();
+        n("/Type/Page") + n("/Type /Page") - n("/Type/Pages") - n("/Type /Pages")
     };
     let render = |key: String| {
         let state = &state;
