@@ -108,6 +108,18 @@ pub enum LineKind {
     },
     /// The top-up to the minimum monthly charge.
     MinimumCharge,
+    /// Late or corrected usage of an earlier, already issued period: the difference per
+    /// section and meter between that invoice and the period rated again.
+    Adjustment {
+        /// The section it belongs to.
+        section: Section,
+        /// Meter.
+        meter_id: MeterId,
+        /// Meter name (snapshot).
+        meter_name: String,
+        /// The issued invoice it corrects.
+        refers_to: String,
+    },
 }
 
 /// One invoice line, a snapshot: later price or meter changes never alter it.
@@ -222,6 +234,108 @@ pub fn build_invoice(
         report_only,
         is_credit_note: false,
     })
+}
+
+/// What an issued invoice charged for one section and meter: billing quantity and amount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssuedUsage {
+    /// The section.
+    pub section: Section,
+    /// The meter.
+    pub meter_id: MeterId,
+    /// Its name on the invoice.
+    pub meter_name: String,
+    /// The billing unit.
+    pub unit: String,
+    /// Σ billing quantity.
+    pub quantity: Decimal,
+    /// Σ rounded amounts.
+    pub amount: Decimal,
+}
+
+/// The adjustment lines for an issued invoice: per section and meter, the period rated
+/// again (`rerated`, `None` when the account has no usage left) minus what the invoice
+/// charged; unchanged pairs give no line. Amounts are differences of rounded amounts, so
+/// they are exact at the currency's precision.
+pub fn adjustments(
+    issued: &[IssuedUsage],
+    rerated: Option<&AccountRating>,
+    refers_to: &str,
+    currency: Currency,
+) -> Vec<InvoiceLine> {
+    use std::collections::BTreeMap;
+    let mut now: BTreeMap<(Section, MeterId), (String, String, Decimal, Decimal)> = BTreeMap::new();
+    for s in rerated.map(|a| a.sections.as_slice()).unwrap_or_default() {
+        for l in &s.lines {
+            let e = now.entry((s.section, l.meter_id)).or_insert_with(|| {
+                (
+                    l.meter_name.clone(),
+                    l.billing_unit.clone(),
+                    Decimal::ZERO,
+                    Decimal::ZERO,
+                )
+            });
+            e.2 += l.billing_quantity;
+            e.3 += l.amount.amount();
+        }
+    }
+    // An invoice may charge a meter on several lines (one per price version): summed.
+    let mut before: BTreeMap<(Section, MeterId), IssuedUsage> = BTreeMap::new();
+    for u in issued {
+        before
+            .entry((u.section, u.meter_id))
+            .and_modify(|b| {
+                b.quantity += u.quantity;
+                b.amount += u.amount;
+            })
+            .or_insert_with(|| u.clone());
+    }
+    let keys: std::collections::BTreeSet<(Section, MeterId)> = now.keys().chain(before.keys()).copied().collect();
+    let mut out = Vec::new();
+    for key in keys {
+        let (name, unit, q_now, a_now) = match (now.get(&key), before.get(&key)) {
+            (Some(n), _) => n.clone(),
+            (None, Some(b)) => (b.meter_name.clone(), b.unit.clone(), Decimal::ZERO, Decimal::ZERO),
+            (None, None) => continue,
+        };
+        let (q_before, a_before) = before.get(&key).map(|b| (b.quantity, b.amount)).unwrap_or_default();
+        let diff = a_now - a_before;
+        if diff.is_zero() {
+            continue;
+        }
+        out.push(InvoiceLine {
+            kind: LineKind::Adjustment {
+                section: key.0,
+                meter_id: key.1,
+                meter_name: name,
+                refers_to: refers_to.to_owned(),
+            },
+            quantity: Some(q_now - q_before),
+            unit,
+            unit_price: None,
+            precise_amount: diff,
+            amount: Money::new(diff, currency),
+        });
+    }
+    out
+}
+
+/// An invoice with adjustment lines added: subtotal, tax (rounded once) and total again.
+pub fn with_adjustments(mut invoice: Invoice, lines: Vec<InvoiceLine>) -> BillingResult<Invoice> {
+    if lines.is_empty() {
+        return Ok(invoice);
+    }
+    for l in &lines {
+        invoice.subtotal = invoice.subtotal.checked_add(&l.amount)?;
+    }
+    invoice.lines.extend(lines);
+    invoice.tax = Money::new(
+        invoice.subtotal.amount() * invoice.tax_rate.value() / Decimal::ONE_HUNDRED,
+        invoice.currency,
+    )
+    .rounded();
+    invoice.total = invoice.subtotal.checked_add(&invoice.tax)?;
+    Ok(invoice)
 }
 
 /// The credit note that exactly reverses an invoice.
@@ -507,5 +621,90 @@ mod tests {
         );
         assert_eq!(InvoiceTerms::for_period(&dated, jan.next()).tax_rate.value(), dec!(0));
         assert_eq!(InvoiceTerms::for_period(&Dated::none(), jan), InvoiceTerms::default());
+    }
+
+    #[test]
+    fn adjustments_are_the_difference_per_section_and_meter_and_change_the_totals_once() {
+        use crate::billing::ids::{CloudTenantId, MeterId, SubscriptionId};
+        use crate::billing::rating::{AccountRating, RatedLine, SectionRating};
+        use crate::billing::resolution::{BillingAccount, Section};
+        use crate::billing::Quantity;
+        use rust_decimal_macros::dec;
+        let tenant = Section::Tenant(CloudTenantId::from_u128(1));
+        let (vm, disk, gone) = (MeterId::from_u128(1), MeterId::from_u128(2), MeterId::from_u128(3));
+        let line = |meter, q: Decimal, a: Decimal| RatedLine {
+            meter_id: meter,
+            meter_name: format!("m{meter}"),
+            usage_unit: "h".into(),
+            quantity: Quantity::try_from_decimal(q).unwrap(),
+            billing_unit: "h".into(),
+            billing_quantity: q,
+            unit_price: Some(dec!(0.5)),
+            adjustment: None,
+            price_sheet: "list".into(),
+            price_version_from: "2026-01-01".parse().unwrap(),
+            precise_amount: a,
+            amount: Money::new(a, Currency::USD),
+        };
+        let rerated = AccountRating {
+            account: BillingAccount::Customer {
+                subscription: SubscriptionId::from_u128(9),
+                tenant: CloudTenantId::from_u128(1),
+            },
+            sections: vec![SectionRating {
+                section: tenant,
+                lines: vec![line(vm, dec!(12), dec!(6.00)), line(disk, dec!(3), dec!(1.50))],
+                unpriced: vec![],
+                report_only: vec![],
+            }],
+        };
+        let issued = |meter, q, a| IssuedUsage {
+            section: tenant,
+            meter_id: meter,
+            meter_name: format!("m{meter}"),
+            unit: "h".into(),
+            quantity: q,
+            amount: a,
+        };
+        let adj = adjustments(
+            &[
+                issued(vm, dec!(10), dec!(5.00)),
+                issued(disk, dec!(3), dec!(1.50)),
+                issued(gone, dec!(2), dec!(4.00)),
+            ],
+            Some(&rerated),
+            "SB-2026-000001",
+            Currency::USD,
+        );
+        let got: Vec<(MeterId, Decimal, Decimal)> = adj
+            .iter()
+            .map(|l| match &l.kind {
+                LineKind::Adjustment {
+                    meter_id, refers_to, ..
+                } => {
+                    assert_eq!(refers_to, "SB-2026-000001");
+                    (*meter_id, l.quantity.unwrap(), l.amount.amount())
+                }
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![(vm, dec!(2), dec!(1.00)), (gone, dec!(-2), dec!(-4.00))],
+            "unchanged meters give no line"
+        );
+        let base = build_invoice(
+            &rerated,
+            BillingPeriod::parse("2026-02").unwrap(),
+            Currency::USD,
+            &InvoiceTerms {
+                minimum_monthly_charge: None,
+                tax_rate: TaxRate::parse("10").unwrap(),
+            },
+        )
+        .unwrap();
+        let inv = with_adjustments(base, adj).unwrap();
+        assert_eq!(inv.subtotal.amount(), dec!(4.50), "7.50 − 3.00");
+        assert_eq!((inv.tax.amount(), inv.total.amount()), (dec!(0.45), dec!(4.95)));
     }
 }

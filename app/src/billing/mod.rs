@@ -27,7 +27,10 @@ pub use dated::Dated;
 pub use error::{BillingError, BillingResult};
 pub use estimate::{estimate, forecast, CostEstimate};
 pub use ids::{CloudTenantId, MeterId, SubscriptionId};
-pub use invoice::{build_invoice, credit_note, Invoice, InvoiceLine, InvoiceNumber, InvoiceTerms, LineKind, TaxRate};
+pub use invoice::{
+    adjustments, build_invoice, credit_note, with_adjustments, Invoice, InvoiceLine, InvoiceNumber, InvoiceTerms,
+    IssuedUsage, LineKind, TaxRate,
+};
 pub use meter::{Meter, MeterBilling};
 pub use money::{Currency, Money};
 pub use period::BillingPeriod;

@@ -357,6 +357,7 @@ pub enum Msg {
     RunPeriod,
     NoInvoices,
     YourInvoices,
+    AdjustmentTo,
 }
 
 /// The text of a message in a locale.
@@ -713,6 +714,7 @@ fn en(msg: Msg) -> &'static str {
         RunPeriod => "Run the month (drafts)",
         NoInvoices => "No invoices for this month yet.",
         YourInvoices => "Your invoices",
+        AdjustmentTo => "adjustment to",
     }
 }
 
@@ -1059,6 +1061,7 @@ fn fr(msg: Msg) -> &'static str {
         RunPeriod => "Calculer le mois (brouillons)",
         NoInvoices => "Aucune facture pour ce mois.",
         YourInvoices => "Vos factures",
+        AdjustmentTo => "ajustement de",
     }
 }
 
@@ -1403,6 +1406,7 @@ fn nl(msg: Msg) -> &'static str {
         RunPeriod => "Maand berekenen (concepten)",
         NoInvoices => "Nog geen facturen voor deze maand.",
         YourInvoices => "Uw facturen",
+        AdjustmentTo => "correctie op",
     }
 }
 
@@ -1747,6 +1751,7 @@ fn zh_tw(msg: Msg) -> &'static str {
         RunPeriod => "執行本月（草稿）",
         NoInvoices => "本月尚無發票。",
         YourInvoices => "您的發票",
+        AdjustmentTo => "調整",
     }
 }
 
@@ -2091,6 +2096,7 @@ fn zh_cn(msg: Msg) -> &'static str {
         RunPeriod => "运行本月（草稿）",
         NoInvoices => "本月尚无发票。",
         YourInvoices => "您的发票",
+        AdjustmentTo => "调整",
     }
 }
 

@@ -101,6 +101,9 @@ pub struct InvoiceLineView {
     /// The section's label when drafted (a fallback tenant's customer; empty otherwise).
     #[serde(default)]
     pub section_label: String,
+    /// An adjustment's original invoice number.
+    #[serde(default)]
+    pub refers_to: Option<String>,
 }
 
 /// An invoice with its lines and unpriced usage.

@@ -40,7 +40,16 @@ fn dec(v: &Value) -> Decimal {
 /// 10 Base VM hours last month; one unowned subscription with 4 Base VM hours and 5 Windows
 /// VM hours (the base subscription's unassigned section).
 async fn setup(app: &TestApp, customers: u32) -> (BillingPeriod, Vec<i64>) {
-    let last = BillingPeriod::containing(chrono::Utc::now()).previous();
+    setup_at(app, customers, 1).await
+}
+
+/// [`setup`] with everything from the first day of the month `months_back` months ago, and
+/// the usage in that month.
+async fn setup_at(app: &TestApp, customers: u32, months_back: u32) -> (BillingPeriod, Vec<i64>) {
+    let mut last = BillingPeriod::containing(chrono::Utc::now());
+    for _ in 0..months_back {
+        last = last.previous();
+    }
     let from = last.first_day().to_string();
     let reg = app.add_registration("stamp-1").await;
     app.add_user("ops@example.test", Role::Operator, None).await;
@@ -489,6 +498,115 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
                     .status(),
                 404
             );
+            app
+        },
+    )
+    .await;
+}
+
+async fn push(app: &TestApp, records: &[String]) {
+    let ingest = app.add_token(Role::Ingest, None).await;
+    let r = reqwest::Client::new()
+        .post(app.url("/api/v1/usage"))
+        .bearer_auth(&ingest)
+        .header("content-type", "application/json")
+        .body(format!("{{\"value\":[{}]}}", records.join(",")))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+}
+
+#[tokio::test]
+async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_months_draft() {
+    for_each_app_with(
+        |c| c.invoice_grace_days = 0,
+        |app| async move {
+            let (earlier, customers) = setup_at(&app, 1, 2).await;
+            let later = earlier.next();
+            let (s, _) = call(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/invoice-runs",
+                Some(json!({"period": earlier.to_string()})),
+            )
+            .await;
+            assert_eq!(s, 201);
+            let draft = invoices(&app, earlier)
+                .await
+                .into_iter()
+                .find(|i| i["customer_id"] == customers[0])
+                .unwrap();
+            let (_, issued) = call(
+                &app,
+                reqwest::Method::POST,
+                &format!("/api/v1/invoices/{}/issue", draft["id"]),
+                None,
+            )
+            .await;
+            let number = issued["number"].as_str().unwrap().to_owned();
+            // Six more hours of the issued month arrive late; two hours of the next month.
+            let late = format!("{}T15:00:00+00:00", earlier.first_day() + chrono::Duration::days(7));
+            let now = format!("{}T09:00:00+00:00", later.first_day() + chrono::Duration::days(2));
+            push(
+                &app,
+                &[
+                    usage_json(&guid(3, 0), BASE_VM, &late, "6", VM),
+                    usage_json(&guid(3, 0), BASE_VM, &now, "2", VM),
+                ],
+            )
+            .await;
+            let (s, run) = call(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/invoice-runs",
+                Some(json!({"period": later.to_string()})),
+            )
+            .await;
+            assert_eq!(s, 201, "{run}");
+            let next = invoices(&app, later)
+                .await
+                .into_iter()
+                .find(|i| i["customer_id"] == customers[0])
+                .unwrap();
+            let (_, detail) = call(
+                &app,
+                reqwest::Method::GET,
+                &format!("/api/v1/invoices/{}", next["id"]),
+                None,
+            )
+            .await;
+            let adjustment = detail["lines"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|l| l["line_kind"] == "adjustment")
+                .unwrap_or_else(|| panic!("{detail}"));
+            assert_eq!(adjustment["refers_to"].as_str(), Some(number.as_str()));
+            assert_eq!(
+                (dec(&adjustment["quantity"]), dec(&adjustment["amount"])),
+                (Decimal::from(6), Decimal::new(300, 2))
+            );
+            assert_eq!(
+                dec(&detail["summary"]["total"]),
+                Decimal::new(400, 2),
+                "2 h now + 6 h late, at 0.50"
+            );
+            // The issued invoice did not change.
+            let (_, original) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/{number}"), None).await;
+            assert_eq!(dec(&original["summary"]["total"]), Decimal::new(500, 2));
+            // The PDF names the invoice the adjustment corrects.
+            let bytes = app
+                .client
+                .get(app.url(&format!("/api/v1/invoices/{}.pdf", next["id"])))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
+            let text = pdf_text(&bytes);
+            assert!(text.contains(&format!("adjustment to {number}")), "{text}");
             app
         },
     )

@@ -370,11 +370,12 @@ pub fn render(d: &InvoiceDetail, company: &Company, fonts: &Fonts) -> Result<Vec
                 w.y -= ROW;
             }
             Row::Line(l) => {
-                let name = match l.line_kind.as_str() {
-                    "minimum_charge" => t(Msg::MinimumChargeLine).to_owned(),
+                let name = match (l.line_kind.as_str(), &l.refers_to) {
+                    ("minimum_charge", _) => t(Msg::MinimumChargeLine).to_owned(),
+                    ("adjustment", Some(original)) => format!("{} ({} {original})", l.meter_name, t(Msg::AdjustmentTo)),
                     _ => l.meter_name.clone(),
                 };
-                let name = shorten(&w, &name, 8.5, COL_QTY - COL_METER - 22.0);
+                let name = shorten(&w, &name, 8.5, COL_QTY - COL_METER - 14.0);
                 w.text(
                     &name,
                     COL_METER + if base { 3.0 } else { 0.0 },

@@ -7,7 +7,10 @@
 //! update drafts, and the database's triggers refuse anything else (see the migration).
 
 use crate::billing::invoice::{build_invoice, InvoiceTerms, LineKind};
-use crate::billing::{BillingAccount, BillingPeriod, Currency, InvoiceNumber, Section, TaxRate};
+use crate::billing::{
+    adjustments, with_adjustments, BillingAccount, BillingPeriod, CloudTenantId, Currency, InvoiceLine, InvoiceNumber,
+    IssuedUsage, MeterId, Section, SubscriptionId, TaxRate,
+};
 use crate::error::{AppError, ErrorKind};
 use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db::{self, invoices::InvoiceRow, invoices::LineRow, invoices::NewInvoice, parse_stored};
@@ -68,7 +71,49 @@ pub async fn run(
         .collect();
     let terms = load_customer_terms(&mut c, Some(&customer_ids)).await?;
     statements += customer_ids.len().div_ceil(500) * 3;
-    drop(c);
+
+    // Late and corrected usage of the month before: for each of its issued invoices, what it
+    // charged against that month rated now, per section and meter, becomes adjustment lines
+    // on this month's draft of the same account (referring to the invoice's number).
+    let prev = period.previous();
+    let mut adjust: HashMap<(i64, String), Vec<InvoiceLine>> = HashMap::new();
+    let prev_issued: Vec<InvoiceRow> =
+        db::invoices::list_invoices(&mut c, Some(prev.first_day()), reg.as_ref().map(|r| r.id), None)
+            .await?
+            .into_iter()
+            .filter(|r| r.kind == "invoice" && r.status == "issued")
+            .collect();
+    statements += 1;
+    if !prev_issued.is_empty() {
+        let lines = db::invoices::list_lines_of_period(&mut c, prev.first_day()).await?;
+        drop(c);
+        let rerated = rating::rate_period(&state.db, scope, prev, now, Detail::Lines).await?;
+        statements += 1 + rerated.statements;
+        for inv in &prev_issued {
+            let usage: Vec<IssuedUsage> = lines
+                .iter()
+                .filter(|l| l.invoice_id == inv.id && l.line_kind == "usage")
+                .map(issued_usage)
+                .collect::<Result<_, AppError>>()?;
+            let sub = parse_stored(
+                "billing subscription",
+                &inv.billing_subscription_id,
+                SubscriptionId::parse,
+            )?;
+            let account = rerated
+                .registrations
+                .iter()
+                .find(|r| r.registration_id == inv.registration_id)
+                .and_then(|r| r.rating.account(sub));
+            let currency = parse_stored("currency", &inv.currency, Currency::parse)?;
+            let lines = adjustments(&usage, account, inv.number.as_deref().unwrap_or_default(), currency);
+            if !lines.is_empty() {
+                adjust.insert((inv.registration_id, inv.billing_subscription_id.clone()), lines);
+            }
+        }
+    } else {
+        drop(c);
+    }
 
     let now_secs = state.now_secs();
     let mut tx = state.db.begin().await?;
@@ -112,7 +157,12 @@ pub async fn run(
                 }
                 BillingAccount::Base { .. } => ("base", None, base_terms.clone()),
             };
-            let invoice = build_invoice(account, period, r.currency, &invoice_terms)?;
+            let invoice = with_adjustments(
+                build_invoice(account, period, r.currency, &invoice_terms)?,
+                adjust
+                    .remove(&(r.registration_id, subscription.clone()))
+                    .unwrap_or_default(),
+            )?;
             let row = customer.and_then(|id| customers.get(&id));
             let bill_to = match row {
                 Some(cu) => BillTo {
@@ -171,9 +221,35 @@ pub async fn run(
                             adjustment.map(|a| a.value().to_string()),
                         ),
                         LineKind::MinimumCharge => ("minimum_charge", "", None, None, String::new(), None, None),
+                        LineKind::Adjustment {
+                            section,
+                            meter_id,
+                            meter_name,
+                            ..
+                        } => (
+                            "adjustment",
+                            match section {
+                                Section::Tenant(_) => "tenant",
+                                Section::Unassigned => "unassigned",
+                            },
+                            match section {
+                                Section::Tenant(t) => Some(t.to_string()),
+                                Section::Unassigned => None,
+                            },
+                            Some(meter_id.to_string()),
+                            meter_name.clone(),
+                            None,
+                            None,
+                        ),
+                    };
+                    let refers_to = match &l.kind {
+                        LineKind::Adjustment { refers_to, .. } => Some(refers_to.clone()),
+                        _ => None,
                     };
                     let service = match &l.kind {
-                        LineKind::Usage { meter_id, .. } => rated.service_of(*meter_id),
+                        LineKind::Usage { meter_id, .. } | LineKind::Adjustment { meter_id, .. } => {
+                            rated.service_of(*meter_id)
+                        }
                         LineKind::MinimumCharge => String::new(),
                     };
                     LineRow {
@@ -192,9 +268,13 @@ pub async fn run(
                         amount: l.amount.amount().to_string(),
                         price_version_from: from,
                         adjustment,
-                        refers_to: None,
+                        refers_to,
                         section_label: match &l.kind {
                             LineKind::Usage {
+                                section: Section::Tenant(t),
+                                ..
+                            }
+                            | LineKind::Adjustment {
                                 section: Section::Tenant(t),
                                 ..
                             } => rated.customers.get(t).map(|(_, name)| name.clone()).unwrap_or_default(),
@@ -314,6 +394,7 @@ fn line_of(l: &LineRow) -> Result<InvoiceLineView, AppError> {
         price_version_from: l.price_version_from,
         adjustment: l.adjustment.clone(),
         section_label: l.section_label.clone(),
+        refers_to: l.refers_to.clone(),
     })
 }
 
@@ -735,4 +816,25 @@ pub fn lines_csv(rows: &[Vec<String>]) -> Result<Vec<u8>, AppError> {
     }
     w.into_inner()
         .map_err(|e| crate::ssr::auth::internal("invoice lines csv", e))
+}
+
+/// What an issued usage line charged, for comparing with the month rated again.
+fn issued_usage(l: &LineRow) -> Result<IssuedUsage, AppError> {
+    let section = match (l.section_kind.as_str(), &l.cloud_tenant_id) {
+        ("tenant", Some(t)) => Section::Tenant(parse_stored("cloud tenant", t, CloudTenantId::parse)?),
+        _ => Section::Unassigned,
+    };
+    Ok(IssuedUsage {
+        section,
+        meter_id: parse_stored("meter", l.meter_id.as_deref().unwrap_or_default(), MeterId::parse)?,
+        meter_name: l.meter_name.clone(),
+        unit: l.unit.clone(),
+        quantity: l
+            .quantity
+            .as_deref()
+            .map(|q| decimal("quantity", q))
+            .transpose()?
+            .unwrap_or_default(),
+        amount: decimal("amount", &l.amount)?,
+    })
 }
