@@ -358,6 +358,8 @@ pub enum Msg {
     NoInvoices,
     YourInvoices,
     AdjustmentTo,
+    AllPdfsZip,
+    LinesCsv,
 }
 
 /// The text of a message in a locale.
@@ -715,6 +717,8 @@ fn en(msg: Msg) -> &'static str {
         NoInvoices => "No invoices for this month yet.",
         YourInvoices => "Your invoices",
         AdjustmentTo => "adjustment to",
+        AllPdfsZip => "Every PDF of the month (zip)",
+        LinesCsv => "Invoice lines (CSV)",
     }
 }
 
@@ -1062,6 +1066,8 @@ fn fr(msg: Msg) -> &'static str {
         NoInvoices => "Aucune facture pour ce mois.",
         YourInvoices => "Vos factures",
         AdjustmentTo => "ajustement de",
+        AllPdfsZip => "Tous les PDF du mois (zip)",
+        LinesCsv => "Lignes de facture (CSV)",
     }
 }
 
@@ -1407,6 +1413,8 @@ fn nl(msg: Msg) -> &'static str {
         NoInvoices => "Nog geen facturen voor deze maand.",
         YourInvoices => "Uw facturen",
         AdjustmentTo => "correctie op",
+        AllPdfsZip => "Alle pdf's van de maand (zip)",
+        LinesCsv => "Factuurregels (CSV)",
     }
 }
 
@@ -1752,6 +1760,8 @@ fn zh_tw(msg: Msg) -> &'static str {
         NoInvoices => "本月尚無發票。",
         YourInvoices => "您的發票",
         AdjustmentTo => "調整",
+        AllPdfsZip => "本月全部 PDF（zip）",
+        LinesCsv => "發票明細（CSV）",
     }
 }
 
@@ -2097,6 +2107,8 @@ fn zh_cn(msg: Msg) -> &'static str {
         NoInvoices => "本月尚无发票。",
         YourInvoices => "您的发票",
         AdjustmentTo => "调整",
+        AllPdfsZip => "本月全部 PDF（zip）",
+        LinesCsv => "发票明细（CSV）",
     }
 }
 

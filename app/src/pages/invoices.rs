@@ -162,6 +162,12 @@ fn InvoicesView(
         <section class="panel">
             <DataTable columns rows empty=t(Msg::NoInvoices) testid="invoices-table"/>
         </section>
-        <p class="muted"><a href=href_with("/api/v1/invoices", &[("period", period.clone())])>"JSON"</a></p>
+        <p class="muted">
+            <a href=href_with("/api/v1/invoices.zip", &[("period", period.clone())]) data-testid="invoices-zip">{t(Msg::AllPdfsZip)}</a>
+            " · "
+            <a href=href_with("/api/v1/invoice-lines.csv", &[("period", period.clone())])>{t(Msg::LinesCsv)}</a>
+            " · "
+            <a href=href_with("/api/v1/invoices", &[("period", period.clone())])>"JSON"</a>
+        </p>
     }
 }

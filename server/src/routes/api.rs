@@ -58,6 +58,7 @@ pub fn router() -> Router<ServerState> {
         .route("/audit", get(console::audit))
         .route("/invoice-runs", axum::routing::post(invoices::run))
         .route("/invoices", get(invoices::list))
+        .route("/invoices.zip", get(invoices::zip))
         .route("/invoice-lines", get(invoices::lines))
         .route("/invoice-lines.csv", get(invoices::lines))
         .route("/invoices/{key}", get(invoices::detail))

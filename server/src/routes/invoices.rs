@@ -162,3 +162,26 @@ pub(super) async fn lines(
     )
         .into_response())
 }
+
+/// `GET /api/v1/invoices.zip?period=2026-10`: the period's numbered documents as PDFs in
+/// one zip (finance and operators).
+pub(super) async fn zip(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let caller = auth::authorize(caller, Access::Staff)?;
+    let period = p.get("period").cloned().unwrap_or_default();
+    let (name, bytes) = invoicing::period_zip(&state.app, &caller, &period).await?;
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "application/zip".to_owned()),
+            (
+                http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}

@@ -461,6 +461,20 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
                     "`{needle}` missing from the base invoice:\n{text}"
                 );
             }
+            // Finance downloads the month's documents in one zip, the same bytes each time.
+            let zip_url = app.url(&format!("/api/v1/invoices.zip?period={period}"));
+            let r = app.client.get(&zip_url).send().await.unwrap();
+            assert_eq!(
+                (r.status().as_u16(), r.headers()["content-type"].to_str().unwrap()),
+                (200, "application/zip")
+            );
+            let zip = r.bytes().await.unwrap();
+            assert_eq!(&zip[..2], b"PK");
+            let listing = String::from_utf8_lossy(&zip).into_owned();
+            for doc in &issued {
+                assert!(listing.contains(&format!("{}.pdf", doc["number"].as_str().unwrap())));
+            }
+            assert!(zip == app.client.get(&zip_url).send().await.unwrap().bytes().await.unwrap());
             // A customer gets its own PDF and 404 for any other number.
             app.add_user("it@c1.test", Role::Customer, Some(customers[1])).await;
             app.sign_out().await;
@@ -497,6 +511,11 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
                     .unwrap()
                     .status(),
                 404
+            );
+            assert_eq!(
+                app.client.get(&zip_url).send().await.unwrap().status(),
+                403,
+                "the zip is finance's"
             );
             app
         },

@@ -838,3 +838,42 @@ fn issued_usage(l: &LineRow) -> Result<IssuedUsage, AppError> {
         amount: decimal("amount", &l.amount)?,
     })
 }
+
+/// Every numbered document of a period (issued, void, credit notes) as PDFs in one zip,
+/// `{number}.pdf` each, for finance. Deterministic like the PDFs (fixed entry times).
+pub async fn period_zip(state: &AppState, by: &Caller, period: &str) -> Result<(String, Vec<u8>), AppError> {
+    by.require(Access::Staff)?;
+    let period = period_of(period)?;
+    let docs: Vec<InvoiceSummary> = list(state, by, Some(&period.to_string()), None)
+        .await?
+        .into_iter()
+        .filter(|i| i.status != "draft")
+        .collect();
+    let mut details = Vec::with_capacity(docs.len());
+    for d in &docs {
+        details.push(detail(state, by, &d.id.to_string()).await?);
+    }
+    let fonts = fonts(&state.settings.invoice_font)?;
+    let company = state.settings.company.clone();
+    let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+        use std::io::Write;
+        let fail = |e: &dyn std::fmt::Display| crate::ssr::auth::internal("invoice zip", e.to_string());
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default());
+        for d in &details {
+            let pdf = super::invoice_pdf::render(d, &company, &fonts)?;
+            let name = format!(
+                "{}.pdf",
+                d.summary.number.clone().unwrap_or_else(|| d.summary.id.to_string())
+            );
+            zip.start_file(name, options).map_err(|e| fail(&e))?;
+            zip.write_all(&pdf).map_err(|e| fail(&e))?;
+        }
+        Ok(zip.finish().map_err(|e| fail(&e))?.into_inner())
+    })
+    .await
+    .map_err(|e| crate::ssr::auth::internal("invoice zip", e))??;
+    Ok((format!("invoices-{period}.zip"), bytes))
+}
