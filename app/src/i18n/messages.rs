@@ -360,6 +360,7 @@ pub enum Msg {
     AdjustmentTo,
     AllPdfsZip,
     LinesCsv,
+    SinceLastRun,
 }
 
 /// The text of a message in a locale.
@@ -719,6 +720,7 @@ fn en(msg: Msg) -> &'static str {
         AdjustmentTo => "adjustment to",
         AllPdfsZip => "Every PDF of the month (zip)",
         LinesCsv => "Invoice lines (CSV)",
+        SinceLastRun => "Since the last run",
     }
 }
 
@@ -1068,6 +1070,7 @@ fn fr(msg: Msg) -> &'static str {
         AdjustmentTo => "ajustement de",
         AllPdfsZip => "Tous les PDF du mois (zip)",
         LinesCsv => "Lignes de facture (CSV)",
+        SinceLastRun => "Depuis le dernier calcul",
     }
 }
 
@@ -1415,6 +1418,7 @@ fn nl(msg: Msg) -> &'static str {
         AdjustmentTo => "correctie op",
         AllPdfsZip => "Alle pdf's van de maand (zip)",
         LinesCsv => "Factuurregels (CSV)",
+        SinceLastRun => "Sinds de vorige run",
     }
 }
 
@@ -1762,6 +1766,7 @@ fn zh_tw(msg: Msg) -> &'static str {
         AdjustmentTo => "調整",
         AllPdfsZip => "本月全部 PDF（zip）",
         LinesCsv => "發票明細（CSV）",
+        SinceLastRun => "與上次執行相比",
     }
 }
 
@@ -2109,6 +2114,7 @@ fn zh_cn(msg: Msg) -> &'static str {
         AdjustmentTo => "调整",
         AllPdfsZip => "本月全部 PDF（zip）",
         LinesCsv => "发票明细（CSV）",
+        SinceLastRun => "与上次运行相比",
     }
 }
 

@@ -119,6 +119,11 @@ fn InvoicesView(
                 i.bill_to.name.clone().into_any(),
                 if i.account_kind == "base" { t(Msg::BaseAccountKind) } else { t(Msg::CustomerSubscriptionKind) }.into_any(),
                 format_money(&Money::new(i.total, i.currency), locale).into_any(),
+                change(i.previous_run_total, i.total, i.currency, locale).into_any(),
+                i.previous_month_total
+                    .map(|v| format_money(&Money::new(v, i.currency), locale))
+                    .unwrap_or_default()
+                    .into_any(),
                 if i.unpriced_meters > 0 {
                     view! { <span class="badge badge-warn">{format_count(i.unpriced_meters as i64, locale)}</span> }.into_any()
                 } else {
@@ -134,6 +139,8 @@ fn InvoicesView(
         Column::text(t(Msg::BillToLabel)),
         Column::text(t(Msg::BillingAccount)),
         Column::num(t(Msg::TotalLabel)),
+        Column::num(t(Msg::SinceLastRun)),
+        Column::num(t(Msg::LastMonth)),
         Column::text(t(Msg::UnpricedUsage)),
         Column::text(""),
     ];
@@ -169,5 +176,23 @@ fn InvoicesView(
             " · "
             <a href=href_with("/api/v1/invoices", &[("period", period.clone())])>"JSON"</a>
         </p>
+    }
+}
+
+/// A draft's change since the previous run: `+1.20 USD`, `±0`, or nothing on a first run.
+fn change(
+    before: Option<rust_decimal::Decimal>,
+    now: rust_decimal::Decimal,
+    currency: crate::billing::Currency,
+    locale: Locale,
+) -> String {
+    match before {
+        None => String::new(),
+        Some(b) if b == now => "±0".to_owned(),
+        Some(b) => {
+            let d = now - b;
+            let sign = if d > rust_decimal::Decimal::ZERO { "+" } else { "" };
+            format!("{sign}{}", format_money(&Money::new(d, currency), locale))
+        }
     }
 }

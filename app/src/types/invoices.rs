@@ -69,6 +69,12 @@ pub struct InvoiceSummary {
     pub credit_for: Option<String>,
     /// The number of the credit note that voided it.
     pub voided_by: Option<String>,
+    /// A draft: what the same account's draft came to in the previous run of this month.
+    #[serde(default)]
+    pub previous_run_total: Option<Decimal>,
+    /// What the same account's issued invoice came to the month before.
+    #[serde(default)]
+    pub previous_month_total: Option<Decimal>,
 }
 
 /// One line of an invoice.

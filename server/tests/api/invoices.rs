@@ -212,6 +212,8 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             // A re-run replaces drafts only.
             let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
             assert_eq!((rerun["drafts"].as_u64(), rerun["replaced"].as_u64(), rerun["already_issued"].as_u64()), (Some(1), Some(1), Some(2)), "{rerun}");
+            let redrafted = invoices(&app, period).await.into_iter().find(|i| i["status"] == "draft").unwrap();
+            assert_eq!(dec(&redrafted["previous_run_total"]), dec(&redrafted["total"]), "a draft shows what it came to in the run before");
 
             // Void: a credit note with the next number reverses every line to zero.
             let (s, voided) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/SB-{year}-000001/void"), None).await;
@@ -610,6 +612,11 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
                 dec(&detail["summary"]["total"]),
                 Decimal::new(400, 2),
                 "2 h now + 6 h late, at 0.50"
+            );
+            assert_eq!(
+                dec(&next["previous_month_total"]),
+                Decimal::new(500, 2),
+                "the month before, as issued"
             );
             // The issued invoice did not change.
             let (_, original) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/{number}"), None).await;

@@ -181,8 +181,19 @@ pub async fn finish_run(c: &mut impl AsExecutor, id: i64, drafts: i64, now: i64)
     Ok(())
 }
 
-/// Deletes a registration's drafts of a period (their lines go with them).
+/// Deletes a registration's drafts of a period (their lines go with them), keeping what each
+/// came to in `invoice_draft_history` for the next draft's "since the last run".
 pub async fn delete_drafts(c: &mut impl AsExecutor, registration_id: i64, period_start: NaiveDate) -> DbResult<u64> {
+    sql!(c, |e| sqlx::query(
+        "INSERT INTO invoice_draft_history (run_id, registration_id, period_start, billing_subscription_id, total) \
+         SELECT run_id, registration_id, period_start, billing_subscription_id, total FROM invoices \
+         WHERE registration_id = $1 AND period_start = $2 AND status = 'draft' AND run_id IS NOT NULL"
+    )
+    .bind(registration_id)
+    .bind(period_start)
+    .execute(e)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(sql!(c, |e| sqlx::query(
         "DELETE FROM invoices WHERE registration_id = $1 AND period_start = $2 AND status = 'draft'"
     )
@@ -465,6 +476,21 @@ pub async fn list_lines_of_period(c: &mut impl AsExecutor, period_start: NaiveDa
          l.service, l.quantity, l.unit, l.unit_price, l.precise_amount, l.amount, l.price_version_from, l.adjustment, \
          l.refers_to, l.section_label FROM invoice_lines l JOIN invoices i ON i.id = l.invoice_id \
          WHERE i.period_start = $1 AND i.status <> 'draft' ORDER BY i.number, l.position"
+    )
+    .bind(period_start)
+    .fetch_all(e)
+    .await)?)
+}
+
+/// What each account's draft of a period came to in the latest run before `run_id`s:
+/// `(registration, billing subscription, run, total)`.
+pub async fn previous_draft_totals(
+    c: &mut impl AsExecutor,
+    period_start: NaiveDate,
+) -> DbResult<Vec<(i64, String, i64, String)>> {
+    Ok(sql!(c, |e| sqlx::query_as(
+        "SELECT registration_id, billing_subscription_id, run_id, total FROM invoice_draft_history \
+         WHERE period_start = $1 ORDER BY run_id"
     )
     .bind(period_start)
     .fetch_all(e)

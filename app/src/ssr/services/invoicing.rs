@@ -373,6 +373,8 @@ fn summary_of(r: &InvoiceRow) -> Result<InvoiceSummary, AppError> {
         due_on: r.due_on,
         credit_for: r.credit_for_number.clone(),
         voided_by: r.voided_by_number.clone(),
+        previous_run_total: None,
+        previous_month_total: None,
     })
 }
 
@@ -461,10 +463,36 @@ pub async fn list(
     };
     let mut c = state.db.conn().await?;
     let rows = db::invoices::list_invoices(&mut c, period.map(|p| p.first_day()), reg, customer).await?;
-    rows.iter()
+    let mut out: Vec<InvoiceSummary> = rows
+        .iter()
         .filter(|r| staff || r.status != "draft")
         .map(summary_of)
-        .collect()
+        .collect::<Result<_, _>>()?;
+    // For finance reviewing a month: each draft against the previous run and each invoice
+    // against the same account's issued invoice of the month before.
+    if let (true, Some(p)) = (staff, period) {
+        let history = db::invoices::previous_draft_totals(&mut c, p.first_day()).await?;
+        let before = db::invoices::list_invoices(&mut c, Some(p.previous().first_day()), reg, None).await?;
+        let runs: HashMap<i64, Option<i64>> = rows.iter().map(|r| (r.id, r.run_id)).collect();
+        for s in out.iter_mut().filter(|s| s.kind == "invoice") {
+            let key = |reg_name: &str, sub: &str| reg_name == s.registration && sub == s.billing_subscription_id;
+            if s.status == "draft" {
+                let run = runs.get(&s.id).copied().flatten().unwrap_or(i64::MAX);
+                s.previous_run_total = history
+                    .iter()
+                    .rev()
+                    .find(|(r, sub, hrun, _)| *hrun < run && key(&registration_name(&rows, *r), sub))
+                    .and_then(|(_, _, _, total)| total.parse().ok());
+            }
+            s.previous_month_total = before
+                .iter()
+                .find(|b| {
+                    b.kind == "invoice" && b.status == "issued" && key(&b.registration, &b.billing_subscription_id)
+                })
+                .and_then(|b| b.total.parse().ok());
+        }
+    }
+    Ok(out)
 }
 
 /// Issues a draft: refused while the month is open for late usage (its end plus the grace
@@ -876,4 +904,12 @@ pub async fn period_zip(state: &AppState, by: &Caller, period: &str) -> Result<(
     .await
     .map_err(|e| crate::ssr::auth::internal("invoice zip", e))??;
     Ok((format!("invoices-{period}.zip"), bytes))
+}
+
+/// A registration's name among listed rows (history rows carry its id).
+fn registration_name(rows: &[InvoiceRow], id: i64) -> String {
+    rows.iter()
+        .find(|r| r.registration_id == id)
+        .map(|r| r.registration.clone())
+        .unwrap_or_default()
 }
