@@ -35,12 +35,14 @@ pub(super) async fn run(
     Ok((StatusCode::CREATED, Json(to_json(report)?)).into_response())
 }
 
-/// `GET /api/v1/invoices?period=2026-10&registration=`: `{"value":[…]}`.
+/// `GET /api/v1/invoices?period=2026-10&registration=`: `{"value":[…]}`, or CSV (stable
+/// columns) with `Accept: text/csv` or `format=csv`.
 pub(super) async fn list(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Query(p): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+    headers: http::HeaderMap,
+) -> Result<Response, ApiError> {
     let caller = auth::authorize(caller, Access::SignedIn)?;
     let value = invoicing::list(
         &state.app,
@@ -49,7 +51,26 @@ pub(super) async fn list(
         p.get("registration").map(String::as_str),
     )
     .await?;
-    Ok(Json(json!({ "value": to_json(value)? })))
+    let csv = p.get("format").is_some_and(|f| f == "csv")
+        || headers
+            .get(http::header::ACCEPT)
+            .and_then(|a| a.to_str().ok())
+            .is_some_and(|a| a.contains("text/csv"));
+    if csv {
+        let period = p.get("period").cloned().unwrap_or_default();
+        return Ok((
+            [
+                (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (
+                    http::header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"invoices-{period}.csv\""),
+                ),
+            ],
+            invoicing::invoices_csv(&value)?,
+        )
+            .into_response());
+    }
+    Ok(Json(json!({ "value": to_json(value)? })).into_response())
 }
 
 /// `GET /api/v1/invoices/{number}` (or a draft's id): the invoice with its lines.

@@ -249,6 +249,10 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             assert!(csv.starts_with("invoice_number,kind,status,registration,period,"), "{csv}");
             assert_eq!(csv.lines().count(), 1 + export["value"].as_array().unwrap().len());
             assert!(csv.contains("台北雲端股份有限公司 0"), "names keep their script in the CSV");
+            let r = app.client.get(app.url(&format!("/api/v1/invoices?period={period}&format=csv"))).send().await.unwrap();
+            let list_csv = r.text().await.unwrap();
+            assert!(list_csv.starts_with("invoice_number,kind,status,registration,period,account_kind,"), "{list_csv}");
+            assert!(list_csv.contains(&format!("SB-{year}-000003,credit_note,issued,")), "{list_csv}");
 
             // The voided account is drafted again by the next run, for a corrected invoice.
             let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;

@@ -913,3 +913,60 @@ fn registration_name(rows: &[InvoiceRow], id: i64) -> String {
         .map(|r| r.registration.clone())
         .unwrap_or_default()
 }
+
+/// The columns of the invoices export, in order (stable).
+pub const INVOICE_COLUMNS: [&str; 17] = [
+    "invoice_number",
+    "kind",
+    "status",
+    "registration",
+    "period",
+    "account_kind",
+    "billing_subscription_id",
+    "customer_id",
+    "bill_to",
+    "currency",
+    "subtotal",
+    "tax_rate",
+    "tax",
+    "total",
+    "issued_on",
+    "due_on",
+    "credit_for",
+];
+
+/// Documents as CSV rows of [`INVOICE_COLUMNS`] (UTF-8, ISO dates, dot decimals).
+pub fn invoices_csv(list: &[InvoiceSummary]) -> Result<Vec<u8>, AppError> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| crate::ssr::auth::internal("invoices csv", e);
+    w.write_record(INVOICE_COLUMNS).map_err(fail)?;
+    for i in list {
+        let issued = i
+            .issued_at
+            .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+            .map(|d| d.date_naive().to_string())
+            .unwrap_or_default();
+        w.write_record([
+            i.number.clone().unwrap_or_default(),
+            i.kind.clone(),
+            i.status.clone(),
+            i.registration.clone(),
+            i.period.clone(),
+            i.account_kind.clone(),
+            i.billing_subscription_id.clone(),
+            i.customer_id.map(|c| c.to_string()).unwrap_or_default(),
+            i.bill_to.name.clone(),
+            i.currency.code().to_owned(),
+            i.subtotal.to_string(),
+            i.tax_rate.to_string(),
+            i.tax.to_string(),
+            i.total.to_string(),
+            issued,
+            i.due_on.map(|d| d.to_string()).unwrap_or_default(),
+            i.credit_for.clone().unwrap_or_default(),
+        ])
+        .map_err(fail)?;
+    }
+    w.into_inner()
+        .map_err(|e| crate::ssr::auth::internal("invoices csv", e))
+}
