@@ -547,7 +547,7 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
     for_each_app_with(
         |c| c.invoice_grace_days = 0,
         |app| async move {
-            let (earlier, customers) = setup_at(&app, 1, 2).await;
+            let (earlier, customers) = setup_at(&app, 2, 2).await;
             let later = earlier.next();
             let (s, _) = call(
                 &app,
@@ -570,6 +570,31 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
             )
             .await;
             let number = issued["number"].as_str().unwrap().to_owned();
+            // The second customer's month is issued too; it has no usage the month after.
+            let second = invoices(&app, earlier)
+                .await
+                .into_iter()
+                .find(|i| i["customer_id"] == customers[1])
+                .unwrap();
+            let (_, issued) = call(
+                &app,
+                reqwest::Method::POST,
+                &format!("/api/v1/invoices/{}/issue", second["id"]),
+                None,
+            )
+            .await;
+            let second_number = issued["number"].as_str().unwrap().to_owned();
+            push(
+                &app,
+                &[usage_json(
+                    &guid(3, 1),
+                    BASE_VM,
+                    &format!("{}T16:00:00+00:00", earlier.first_day() + chrono::Duration::days(8)),
+                    "4",
+                    VM,
+                )],
+            )
+            .await;
             // Six more hours of the issued month arrive late; two hours of the next month.
             let late = format!("{}T15:00:00+00:00", earlier.first_day() + chrono::Duration::days(7));
             let now = format!("{}T09:00:00+00:00", later.first_day() + chrono::Duration::days(2));
@@ -625,6 +650,26 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
             // The issued invoice did not change.
             let (_, original) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/{number}"), None).await;
             assert_eq!(dec(&original["summary"]["total"]), Decimal::new(500, 2));
+            // The customer with no usage that month gets a draft of its adjustment alone.
+            let alone = invoices(&app, later)
+                .await
+                .into_iter()
+                .find(|i| i["customer_id"] == customers[1])
+                .expect("an adjustment-only draft");
+            let (_, alone) = call(
+                &app,
+                reqwest::Method::GET,
+                &format!("/api/v1/invoices/{}", alone["id"]),
+                None,
+            )
+            .await;
+            assert_eq!(alone["lines"].as_array().unwrap().len(), 1, "{alone}");
+            assert_eq!(alone["lines"][0]["refers_to"].as_str(), Some(second_number.as_str()));
+            assert_eq!(
+                dec(&alone["summary"]["total"]),
+                Decimal::new(200, 2),
+                "4 late hours at 0.50, no minimum charge"
+            );
             // The PDF names the invoice the adjustment corrects.
             let bytes = app
                 .client

@@ -7,6 +7,7 @@
 //! update drafts, and the database's triggers refuse anything else (see the migration).
 
 use crate::billing::invoice::{build_invoice, InvoiceTerms, LineKind};
+use crate::billing::rating::AccountRating;
 use crate::billing::{
     adjustments, with_adjustments, BillingAccount, BillingPeriod, CloudTenantId, Currency, InvoiceLine, InvoiceNumber,
     IssuedUsage, MeterId, Section, SubscriptionId, TaxRate,
@@ -137,7 +138,35 @@ pub async fn run(
         let reg_terms = load_registration_terms(&mut tx, r.registration_id).await?;
         statements += 3;
         let base_terms = InvoiceTerms::for_period(&reg_terms.base_invoice, period);
-        for account in &r.rating.accounts {
+        // Accounts with adjustments for the month before but no usage this month: a draft of
+        // their adjustments alone, so late usage is never dropped with a customer who left.
+        let leftovers: Vec<AccountRating> = prev_issued
+            .iter()
+            .filter(|inv| {
+                inv.registration_id == r.registration_id
+                    && adjust.contains_key(&(inv.registration_id, inv.billing_subscription_id.clone()))
+            })
+            .filter_map(|inv| {
+                let sub = SubscriptionId::parse(&inv.billing_subscription_id).ok()?;
+                if r.rating.account(sub).is_some() {
+                    return None;
+                }
+                let account = if inv.account_kind == "base" {
+                    BillingAccount::Base { subscription: sub }
+                } else {
+                    let bill: BillTo = serde_json::from_str(&inv.bill_to).ok()?;
+                    BillingAccount::Customer {
+                        subscription: sub,
+                        tenant: CloudTenantId::parse(bill.cloud_tenant_id.as_deref()?).ok()?,
+                    }
+                };
+                Some(AccountRating {
+                    account,
+                    sections: Vec::new(),
+                })
+            })
+            .collect();
+        for account in r.rating.accounts.iter().chain(leftovers.iter()) {
             let subscription = account.account.subscription().to_string();
             if issued.contains(&subscription) {
                 already_issued += 1;
@@ -156,6 +185,15 @@ pub async fn run(
                     ("customer", customer, t)
                 }
                 BillingAccount::Base { .. } => ("base", None, base_terms.clone()),
+            };
+            // No usage this month (adjustments only): nothing for a minimum charge to top up.
+            let invoice_terms = if account.sections.is_empty() {
+                InvoiceTerms {
+                    minimum_monthly_charge: None,
+                    ..invoice_terms
+                }
+            } else {
+                invoice_terms
             };
             let invoice = with_adjustments(
                 build_invoice(account, period, r.currency, &invoice_terms)?,
