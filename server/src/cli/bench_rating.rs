@@ -429,6 +429,22 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
         total as f64 / 1024.0 / 1024.0,
         t.elapsed().as_secs_f64()
     );
+    // Issue them all (unpriced usage waived), then the month's documents as one zip.
+    let t = Instant::now();
+    let numbers = invoicing::issue_all(&state, &by, "2026-01", None, true)
+        .await
+        .map_err(e)?;
+    let issue_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (_, zip) = invoicing::period_zip(&state, &by, "2026-01").await.map_err(e)?;
+    let _ = writeln!(
+        report,
+        "  issuing {} invoices one by one: {:.1} s; the month's PDFs as one zip: {:.1} s, {:.1} MB",
+        numbers.len(),
+        issue_s,
+        t.elapsed().as_secs_f64(),
+        zip.len() as f64 / 1024.0 / 1024.0
+    );
     if args.keep {
         let _ = writeln!(report, "  kept: {}", target.location);
     } else {
