@@ -49,6 +49,17 @@ pub fn use_locale() -> Signal<Locale> {
     use_auth().locale
 }
 
+/// Whether the visitor runs, issues and voids invoices (finance and operators). Pages hide
+/// those controls otherwise; the services refuse the writes either way.
+pub fn use_can_invoice() -> bool {
+    use_auth()
+        .visitor
+        .get_untracked()
+        .and_then(Result::ok)
+        .and_then(|v| v.user)
+        .is_some_and(|u| matches!(u.role, crate::types::Role::Finance | crate::types::Role::Operator))
+}
+
 /// Whether the visitor may change things in the console (operators; finance reads only).
 /// Pages hide write controls otherwise; the services refuse the writes either way.
 pub fn use_can_edit() -> bool {

@@ -37,17 +37,6 @@ pub fn InvoicesPage() -> impl IntoView {
     }
 }
 
-/// Whether the visitor runs, issues and voids (finance and operators).
-fn can_invoice() -> bool {
-    use crate::types::Role;
-    crate::context::use_auth()
-        .visitor
-        .get_untracked()
-        .and_then(Result::ok)
-        .and_then(|v| v.user)
-        .is_some_and(|u| matches!(u.role, Role::Finance | Role::Operator))
-}
-
 #[component]
 fn InvoicesView(
     period: String,
@@ -58,7 +47,7 @@ fn InvoicesView(
     locale: Locale,
 ) -> impl IntoView {
     let t = move |m| text(locale, m);
-    let staff = can_invoice();
+    let staff = crate::context::use_can_invoice();
     let errors = [
         form_error(run.value(), RunInvoices::PATH),
         form_error(issue.value(), IssueInvoice::PATH),

@@ -45,7 +45,7 @@ pub async fn upload_price_version(
 ) -> Result<PriceUploadOutcome, AppError> {
     use crate::ssr::{auth::Access, services::price_sheets};
     let (state, caller) = super::context::require(Access::Operator).await?;
-    price_sheets::upload(&state, &caller, sheet_id, &form, save).await
+    price_sheets::upload(&state, &caller, sheet_id, form.csv.as_bytes(), &form, save).await
 }
 
 /// Sets one meter's price from a day on, then shows the sheet.

@@ -130,29 +130,13 @@ pub(super) async fn add_version(
         Some("true" | "1") => true,
         Some(_) => return Err(ApiError(AppError::invalid("dry_run", "`dry_run` is true or false."))),
     };
+    // The body goes to the service as bytes: its CSV reader refuses bad encoding by row.
     let form = PriceUploadForm {
-        // Not UTF-8: the service names the row; a lossy copy would hide it.
-        csv: match String::from_utf8(body.to_vec()) {
-            Ok(s) => s,
-            Err(e) => {
-                let line = body[..e.utf8_error().valid_up_to()]
-                    .iter()
-                    .filter(|b| **b == b'\n')
-                    .count()
-                    + 1;
-                let mut error = to_json(AppError::new(
-                    app::error::ErrorKind::Invalid,
-                    "invalid_csv",
-                    "The file has 1 problem(s); nothing was changed. Fix every row listed and send it again.",
-                ))?;
-                error["rows"] = json!([{ "row": line, "column": "", "message": "The file is not UTF-8 text; save it as CSV UTF-8." }]);
-                return Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": error }))).into_response());
-            }
-        },
+        csv: String::new(),
         effective_on: p.get("effective_on").cloned().unwrap_or_default(),
         note: p.get("note").cloned().unwrap_or_default(),
     };
-    match price_sheets::upload(&state.app, &caller, id, &form, !dry_run).await? {
+    match price_sheets::upload(&state.app, &caller, id, &body, &form, !dry_run).await? {
         PriceUploadOutcome::Refused { message, rows } => {
             let mut error = to_json(AppError::new(app::error::ErrorKind::Invalid, "invalid_csv", message))?;
             error["rows"] = to_json(rows)?;

@@ -28,6 +28,8 @@ async fn a_customer_user_gets_403_on_operator_and_finance_server_functions_and_p
             "/api/v1/registrations",
             "/api/v1/customers",
             "/api/v1/price-sheets",
+            "/api/v1/invoice-lines?period=2026-10",
+            "/api/v1/invoices.zip?period=2026-10",
         ] {
             assert_eq!(
                 app.client.get(app.url(path)).send().await.unwrap().status(),

@@ -509,25 +509,31 @@ pub async fn list(
     // For finance reviewing a month: each draft against the previous run and each invoice
     // against the same account's issued invoice of the month before.
     if let (true, Some(p)) = (staff, period) {
-        let history = db::invoices::previous_draft_totals(&mut c, p.first_day()).await?;
-        let before = db::invoices::list_invoices(&mut c, Some(p.previous().first_day()), reg, None).await?;
-        let runs: HashMap<i64, Option<i64>> = rows.iter().map(|r| (r.id, r.run_id)).collect();
+        // Both keyed by account once: a month of a thousand accounts is looked up, not scanned.
+        let mut history: HashMap<(i64, String), Vec<(i64, String)>> = HashMap::new();
+        for (reg_id, sub, run, total) in db::invoices::previous_draft_totals(&mut c, p.first_day()).await? {
+            history.entry((reg_id, sub)).or_default().push((run, total));
+        }
+        let before: HashMap<(i64, String), String> =
+            db::invoices::list_invoices(&mut c, Some(p.previous().first_day()), reg, None)
+                .await?
+                .into_iter()
+                .filter(|b| b.kind == "invoice" && b.status == "issued")
+                .map(|b| ((b.registration_id, b.billing_subscription_id), b.total))
+                .collect();
+        let rows_by_id: HashMap<i64, &InvoiceRow> = rows.iter().map(|r| (r.id, r)).collect();
         for s in out.iter_mut().filter(|s| s.kind == "invoice") {
-            let key = |reg_name: &str, sub: &str| reg_name == s.registration && sub == s.billing_subscription_id;
+            let Some(row) = rows_by_id.get(&s.id) else { continue };
+            let key = (row.registration_id, row.billing_subscription_id.clone());
             if s.status == "draft" {
-                let run = runs.get(&s.id).copied().flatten().unwrap_or(i64::MAX);
+                let run = row.run_id.unwrap_or(i64::MAX);
+                // History is by run, oldest first: the last one before this draft's run.
                 s.previous_run_total = history
-                    .iter()
-                    .rev()
-                    .find(|(r, sub, hrun, _)| *hrun < run && key(&registration_name(&rows, *r), sub))
-                    .and_then(|(_, _, _, total)| total.parse().ok());
+                    .get(&key)
+                    .and_then(|runs| runs.iter().rev().find(|(r, _)| *r < run))
+                    .and_then(|(_, total)| total.parse().ok());
             }
-            s.previous_month_total = before
-                .iter()
-                .find(|b| {
-                    b.kind == "invoice" && b.status == "issued" && key(&b.registration, &b.billing_subscription_id)
-                })
-                .and_then(|b| b.total.parse().ok());
+            s.previous_month_total = before.get(&key).and_then(|t| t.parse().ok());
         }
     }
     Ok(out)
@@ -910,15 +916,28 @@ fn issued_usage(l: &LineRow) -> Result<IssuedUsage, AppError> {
 pub async fn period_zip(state: &AppState, by: &Caller, period: &str) -> Result<(String, Vec<u8>), AppError> {
     by.require(Access::Staff)?;
     let period = period_of(period)?;
-    let docs: Vec<InvoiceSummary> = list(state, by, Some(&period.to_string()), None)
+    // Two statements for the whole month (documents, then every line), not two per document.
+    let mut c = state.db.conn().await?;
+    let rows: Vec<InvoiceRow> = db::invoices::list_invoices(&mut c, Some(period.first_day()), None, None)
         .await?
         .into_iter()
-        .filter(|i| i.status != "draft")
+        .filter(|r| r.status != "draft")
         .collect();
-    let mut details = Vec::with_capacity(docs.len());
-    for d in &docs {
-        details.push(detail(state, by, &d.id.to_string()).await?);
+    let mut lines: HashMap<i64, Vec<InvoiceLineView>> = HashMap::new();
+    for l in db::invoices::list_lines_of_period(&mut c, period.first_day()).await? {
+        lines.entry(l.invoice_id).or_default().push(line_of(&l)?);
     }
+    drop(c);
+    let details: Vec<InvoiceDetail> = rows
+        .iter()
+        .map(|r| {
+            Ok(InvoiceDetail {
+                summary: summary_of(r)?,
+                lines: lines.remove(&r.id).unwrap_or_default(),
+                unpriced: serde_json::from_str(&r.unpriced).unwrap_or_default(),
+            })
+        })
+        .collect::<Result<_, AppError>>()?;
     let fonts = fonts(&state.settings.invoice_font)?;
     let company = state.settings.company.clone();
     let bytes = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
@@ -942,14 +961,6 @@ pub async fn period_zip(state: &AppState, by: &Caller, period: &str) -> Result<(
     .await
     .map_err(|e| crate::ssr::auth::internal("invoice zip", e))??;
     Ok((format!("invoices-{period}.zip"), bytes))
-}
-
-/// A registration's name among listed rows (history rows carry its id).
-fn registration_name(rows: &[InvoiceRow], id: i64) -> String {
-    rows.iter()
-        .find(|r| r.registration_id == id)
-        .map(|r| r.registration.clone())
-        .unwrap_or_default()
 }
 
 /// The columns of the invoices export, in order (stable).

@@ -584,6 +584,7 @@ pub async fn upload(
     state: &AppState,
     by: &Caller,
     sheet_id: i64,
+    csv: &[u8],
     form: &PriceUploadForm,
     save: bool,
 ) -> Result<PriceUploadOutcome, AppError> {
@@ -597,7 +598,8 @@ pub async fn upload(
     check_change_day_anywhere(&mut c, day, "effective_on").await?;
     let meters = known_meters(&mut c, day).await?;
     drop(c);
-    let entries = match price_csv::parse(form.csv.as_bytes(), &meters) {
+    // The file's bytes, not `form.csv`: the CSV reader names the row of bad encoding.
+    let entries = match price_csv::parse(csv, &meters) {
         Ok(e) => e,
         Err(refused) if refused.rows.is_empty() => return Err(*refused.error),
         Err(refused) => {
