@@ -40,7 +40,7 @@ impl fmt::Display for DatabaseUrl {
     }
 }
 
-/// The company that issues invoices (printed on invoices by later features).
+/// The company that issues invoices, as printed on them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Company {
     /// Legal name.
@@ -53,6 +53,10 @@ pub struct Company {
     pub tax_id: String,
     /// Invoice number prefix (`SB`).
     pub invoice_prefix: String,
+    /// The logo printed on invoices (`STACKBILL_COMPANY_LOGO`, a PNG or JPEG file), read
+    /// and decoded with the configuration: a missing or unreadable file is a configuration
+    /// error that names it.
+    pub logo: Option<std::sync::Arc<app::ssr::services::invoice_pdf::Logo>>,
 }
 
 /// All settings.
@@ -194,6 +198,13 @@ impl Config {
             email: get("STACKBILL_COMPANY_EMAIL").unwrap_or_default(),
             tax_id: get("STACKBILL_COMPANY_TAX_ID").unwrap_or_default(),
             invoice_prefix,
+            logo: match get("STACKBILL_COMPANY_LOGO").filter(|p| !p.trim().is_empty()) {
+                None => None,
+                Some(path) => Some(std::sync::Arc::new(
+                    app::ssr::services::invoice_pdf::Logo::load(std::path::Path::new(path.trim()))
+                        .map_err(|e| err("STACKBILL_COMPANY_LOGO", e))?,
+                )),
+            },
         };
         let ingest_max_bytes =
             parse_number(&get, "STACKBILL_INGEST_MAX_BYTES", 32 * 1024 * 1024, 1024, 1 << 32)? as usize;
@@ -332,6 +343,37 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.collector_timing.settle, chrono::Duration::zero());
+    }
+
+    /// A 4 × 2 pixel PNG (blue), written by hand.
+    const TINY_PNG: [u8; 73] = [
+        137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 2, 8, 2, 0, 0, 0, 240, 202,
+        234, 52, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 80, 9, 185, 6, 71, 12, 200, 28, 0, 130, 58, 10, 113, 113,
+        232, 136, 44, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+    ];
+
+    #[test]
+    fn a_company_logo_is_read_at_start_up_and_a_missing_or_unreadable_one_is_refused_by_name() {
+        let dir = std::env::temp_dir().join(format!("stackbill-logo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let good = dir.join("logo.png");
+        std::fs::write(&good, TINY_PNG).unwrap();
+        let c = config(&[("STACKBILL_COMPANY_LOGO", good.to_str().unwrap())]).unwrap();
+        assert_eq!(c.company.logo.as_ref().map(|l| l.pixels()), Some((4, 2)));
+        assert!(config(&[]).unwrap().company.logo.is_none());
+
+        let missing = dir.join("missing.png");
+        let e = config(&[("STACKBILL_COMPANY_LOGO", missing.to_str().unwrap())]).unwrap_err();
+        assert_eq!(e.var, "STACKBILL_COMPANY_LOGO");
+        assert!(e.to_string().contains("missing.png"), "{e}");
+        let text = dir.join("logo.txt");
+        std::fs::write(&text, "not an image").unwrap();
+        let e = config(&[("STACKBILL_COMPANY_LOGO", text.to_str().unwrap())]).unwrap_err();
+        assert!(e.to_string().contains("is not a PNG or JPEG image"), "{e}");
+        let truncated = dir.join("cut.png");
+        std::fs::write(&truncated, &TINY_PNG[..40]).unwrap();
+        assert!(config(&[("STACKBILL_COMPANY_LOGO", truncated.to_str().unwrap())]).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -89,6 +89,7 @@ pub fn settings(config: &Config) -> Settings {
             address: config.company.address.replace("\\n", "\n"),
             email: config.company.email.clone(),
             tax_id: config.company.tax_id.clone(),
+            logo: config.company.logo.clone(),
         },
         invoice_font: config.invoice_font.clone(),
         ..Settings::default()

@@ -361,6 +361,32 @@ pub enum Msg {
     AllPdfsZip,
     LinesCsv,
     SinceLastRun,
+    /// Starting…
+    RunQueued,
+    /// Rating the month's usage…
+    RunRating,
+    /// Checking late usage of the month before…
+    RunAdjusting,
+    /// Drafting invoices
+    RunDrafting,
+    /// Saving the drafts…
+    RunSaving,
+    /// Run finished:
+    RunFinished,
+    /// draft(s) made
+    RunDrafts,
+    /// replaced
+    RunReplaced,
+    /// already issued (left alone)
+    RunAlreadyIssued,
+    /// with unpriced usage
+    RunWithUnpriced,
+    /// Tax ID (VAT number)
+    TaxIdLabel,
+    /// Payment terms (days)
+    PaymentTermsLabel,
+    /// Empty: the installation's default
+    PaymentTermsHint,
 }
 
 /// The text of a message in a locale.
@@ -721,6 +747,19 @@ fn en(msg: Msg) -> &'static str {
         AllPdfsZip => "Every PDF of the month (zip)",
         LinesCsv => "Invoice lines (CSV)",
         SinceLastRun => "Since the last run",
+        RunQueued => "Starting…",
+        RunRating => "Rating the month's usage…",
+        RunAdjusting => "Checking late usage of the month before…",
+        RunDrafting => "Drafting invoices",
+        RunSaving => "Saving the drafts…",
+        RunFinished => "Run finished:",
+        RunDrafts => "draft(s) made",
+        RunReplaced => "replaced",
+        RunAlreadyIssued => "already issued (left alone)",
+        RunWithUnpriced => "with unpriced usage",
+        TaxIdLabel => "Tax ID (VAT number)",
+        PaymentTermsLabel => "Payment terms (days)",
+        PaymentTermsHint => "Empty: the installation's default",
     }
 }
 
@@ -1071,6 +1110,19 @@ fn fr(msg: Msg) -> &'static str {
         AllPdfsZip => "Tous les PDF du mois (zip)",
         LinesCsv => "Lignes de facture (CSV)",
         SinceLastRun => "Depuis le dernier calcul",
+        RunQueued => "Démarrage…",
+        RunRating => "Valorisation de la consommation du mois…",
+        RunAdjusting => "Contrôle de la consommation tardive du mois précédent…",
+        RunDrafting => "Rédaction des factures",
+        RunSaving => "Enregistrement des brouillons…",
+        RunFinished => "Calcul terminé :",
+        RunDrafts => "brouillon(s) créé(s)",
+        RunReplaced => "remplacé(s)",
+        RunAlreadyIssued => "déjà émise(s) (inchangée(s))",
+        RunWithUnpriced => "avec consommation sans prix",
+        TaxIdLabel => "Numéro de TVA",
+        PaymentTermsLabel => "Délai de paiement (jours)",
+        PaymentTermsHint => "Vide : la valeur par défaut de l'installation",
     }
 }
 
@@ -1419,6 +1471,19 @@ fn nl(msg: Msg) -> &'static str {
         AllPdfsZip => "Alle pdf's van de maand (zip)",
         LinesCsv => "Factuurregels (CSV)",
         SinceLastRun => "Sinds de vorige run",
+        RunQueued => "Starten…",
+        RunRating => "Verbruik van de maand waarderen…",
+        RunAdjusting => "Laat verbruik van de vorige maand controleren…",
+        RunDrafting => "Facturen opstellen",
+        RunSaving => "Concepten opslaan…",
+        RunFinished => "Run voltooid:",
+        RunDrafts => "concept(en) gemaakt",
+        RunReplaced => "vervangen",
+        RunAlreadyIssued => "al uitgereikt (ongewijzigd)",
+        RunWithUnpriced => "met verbruik zonder prijs",
+        TaxIdLabel => "Btw-nummer",
+        PaymentTermsLabel => "Betalingstermijn (dagen)",
+        PaymentTermsHint => "Leeg: de standaard van de installatie",
     }
 }
 
@@ -1767,6 +1832,19 @@ fn zh_tw(msg: Msg) -> &'static str {
         AllPdfsZip => "本月全部 PDF（zip）",
         LinesCsv => "發票明細（CSV）",
         SinceLastRun => "與上次執行相比",
+        RunQueued => "正在開始…",
+        RunRating => "正在計價本月用量…",
+        RunAdjusting => "正在檢查上月的延遲用量…",
+        RunDrafting => "正在擬定發票",
+        RunSaving => "正在儲存草稿…",
+        RunFinished => "執行完成：",
+        RunDrafts => "份草稿已建立",
+        RunReplaced => "份已取代",
+        RunAlreadyIssued => "份已開立（未變更）",
+        RunWithUnpriced => "份含未定價用量",
+        TaxIdLabel => "統一編號",
+        PaymentTermsLabel => "付款期限（天）",
+        PaymentTermsHint => "留空：使用系統預設值",
     }
 }
 
@@ -2115,6 +2193,19 @@ fn zh_cn(msg: Msg) -> &'static str {
         AllPdfsZip => "本月全部 PDF（zip）",
         LinesCsv => "发票明细（CSV）",
         SinceLastRun => "与上次运行相比",
+        RunQueued => "正在开始…",
+        RunRating => "正在计价本月用量…",
+        RunAdjusting => "正在检查上月的延迟用量…",
+        RunDrafting => "正在拟定发票",
+        RunSaving => "正在保存草稿…",
+        RunFinished => "运行完成：",
+        RunDrafts => "份草稿已创建",
+        RunReplaced => "份已替换",
+        RunAlreadyIssued => "份已开具（未更改）",
+        RunWithUnpriced => "份含未定价用量",
+        TaxIdLabel => "税号",
+        PaymentTermsLabel => "付款期限（天）",
+        PaymentTermsHint => "留空：使用系统默认值",
     }
 }
 

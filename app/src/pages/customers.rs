@@ -210,6 +210,8 @@ fn CustomerFields(
         billing_email: String::new(),
         billing_address: String::new(),
         locale: "en".into(),
+        tax_id: String::new(),
+        payment_terms_days: None,
         created_at: Default::default(),
         today: Default::default(),
         terms: Default::default(),
@@ -228,6 +230,10 @@ fn CustomerFields(
             error kind="email"/>
         <TextField label=t(Msg::BillingAddress) name="form[billing_address]" field="billing_address"
             value=c.billing_address error multiline=true/>
+        <TextField label=t(Msg::TaxIdLabel) name="form[tax_id]" field="tax_id" value=c.tax_id error testid="customer-tax-id"/>
+        <TextField label=t(Msg::PaymentTermsLabel) name="form[payment_terms_days]" field="payment_terms_days"
+            value=c.payment_terms_days.map(|d| d.to_string()).unwrap_or_default() error kind="number"
+            hint=t(Msg::PaymentTermsHint) testid="customer-terms"/>
         <div class="field">
             <label for="f-locale">{t(Msg::Language)}</label>
             <select id="f-locale" name="form[locale]">
@@ -246,6 +252,8 @@ const CUSTOMER_FIELDS: &[&str] = &[
     "tenant_display_name",
     "billing_email",
     "billing_address",
+    "tax_id",
+    "payment_terms_days",
 ];
 
 /// `/operator/customers/new`.
@@ -392,6 +400,8 @@ fn CustomerView(
                 <dt>{t(Msg::TenantDisplayName)}</dt><dd>{or_dash(&c.tenant_display_name)}</dd>
                 <dt>{t(Msg::BillingContact)}</dt><dd>{or_dash(&c.billing_email)}</dd>
                 <dt>{t(Msg::BillingAddress)}</dt><dd class="multiline">{or_dash(&c.billing_address)}</dd>
+                <dt>{t(Msg::TaxIdLabel)}</dt><dd>{or_dash(&c.tax_id)}</dd>
+                <dt>{t(Msg::PaymentTermsLabel)}</dt><dd>{c.payment_terms_days.map(|d| d.to_string()).unwrap_or_else(|| t(Msg::PaymentTermsHint).to_owned())}</dd>
                 <dt>{t(Msg::Language)}</dt><dd>{c.locale.clone()}</dd>
                 <dt>{t(Msg::CreatedOn)}</dt><dd>{crate::i18n::format_datetime(c.created_at, locale)}</dd>
             </dl>

@@ -7,8 +7,8 @@ use crate::components::form::{form_error, href_with, success_count, FormAlert};
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable};
 use crate::i18n::{format_count, format_money, format_period, text, Locale, Msg};
-use crate::server_fns::invoices::{get_invoices, IssueInvoice, RunInvoices, VoidInvoice};
-use crate::types::InvoiceSummary;
+use crate::server_fns::invoices::{get_invoices, invoice_run_progress, IssueInvoice, RunInvoices, VoidInvoice};
+use crate::types::{InvoiceSummary, RunPhase, RunProgressView};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
@@ -22,19 +22,109 @@ pub fn InvoicesPage() -> impl IntoView {
     let run = ServerAction::<RunInvoices>::new();
     let issue = ServerAction::<IssueInvoice>::new();
     let void = ServerAction::<VoidInvoice>::new();
-    let (r, i, v) = (
-        success_count(run.value()),
-        success_count(issue.value()),
-        success_count(void.value()),
-    );
+    // A run goes on in the background: its number comes back at once, and the page polls
+    // its progress until it has finished, then reloads the list. Kept out here, so that a
+    // reload of the list keeps the run's report on screen.
+    let progress = RwSignal::new(None::<RunProgressView>);
+    let finished = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        if let Some(Ok(job)) = run.value().get() {
+            progress.set(Some(RunProgressView {
+                phase: RunPhase::Queued,
+                done: 0,
+                total: 0,
+                report: None,
+                error: None,
+            }));
+            poll(job, progress, finished);
+        }
+    });
+    let (i, v) = (success_count(issue.value()), success_count(void.value()));
     let data = Resource::new(
-        move || (period.get(), r.get(), i.get(), v.get()),
+        move || (period.get(), finished.get(), i.get(), v.get()),
         |(p, ..)| get_invoices(p),
     );
     view! {
         <Title text="Invoices · Stackbill"/>
-        <DataPage data view=move |(p, list), locale| view! { <InvoicesView period=p list run issue void locale/> }/>
+        <DataPage data view=move |(p, list), locale| view! { <InvoicesView period=p list run progress issue void locale/> }/>
     }
+}
+
+/// Asks for run `job`'s progress, and again a quarter second later until it has finished.
+fn poll(job: u64, progress: RwSignal<Option<RunProgressView>>, finished: RwSignal<u32>) {
+    leptos::task::spawn_local(async move {
+        let view = invoice_run_progress(job).await.unwrap_or_else(|e| RunProgressView {
+            phase: RunPhase::Done,
+            done: 0,
+            total: 0,
+            report: None,
+            error: Some(e),
+        });
+        let done = view.phase == RunPhase::Done;
+        progress.set(Some(view));
+        if done {
+            finished.update(|n| *n += 1);
+        } else {
+            set_timeout(
+                move || poll(job, progress, finished),
+                std::time::Duration::from_millis(250),
+            );
+        }
+    });
+}
+
+/// The run's progress bar while it runs, its report or error once it has finished.
+fn run_status(v: RunProgressView, locale: Locale) -> AnyView {
+    let t = move |m| text(locale, m);
+    if let Some(e) = v.error {
+        return view! { <p class="form-error" role="alert" data-testid="run-error">{e.message}</p> }.into_any();
+    }
+    if let Some(r) = v.report {
+        let n = |k: usize| format_count(k as i64, locale);
+        let mut parts = vec![format!("{} {}", n(r.drafts), t(Msg::RunDrafts))];
+        if r.replaced > 0 {
+            parts.push(format!("{} {}", n(r.replaced as usize), t(Msg::RunReplaced)));
+        }
+        if r.already_issued > 0 {
+            parts.push(format!("{} {}", n(r.already_issued), t(Msg::RunAlreadyIssued)));
+        }
+        if r.with_unpriced > 0 {
+            parts.push(format!("{} {}", n(r.with_unpriced), t(Msg::RunWithUnpriced)));
+        }
+        let totals = r
+            .totals
+            .iter()
+            .map(|(c, v)| format_money(&Money::new(*v, *c), locale))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        return view! {
+            <p class="note" role="status" data-testid="run-report">
+                {format!("{} {} · {totals}", t(Msg::RunFinished), parts.join(" · "))}
+            </p>
+        }
+        .into_any();
+    }
+    let label = match v.phase {
+        RunPhase::Queued => t(Msg::RunQueued),
+        RunPhase::Rating => t(Msg::RunRating),
+        RunPhase::Adjusting => t(Msg::RunAdjusting),
+        RunPhase::Drafting => t(Msg::RunDrafting),
+        RunPhase::Saving | RunPhase::Done => t(Msg::RunSaving),
+    };
+    let count = (v.total > 0).then(|| {
+        format!(
+            " {} / {}",
+            format_count(v.done as i64, locale),
+            format_count(v.total as i64, locale)
+        )
+    });
+    view! {
+        <div class="run-progress" role="status" data-testid="run-progress">
+            <progress max=v.total.max(1).to_string() value=v.done.to_string()></progress>
+            <span>{label}{count}</span>
+        </div>
+    }
+    .into_any()
 }
 
 #[component]
@@ -42,6 +132,7 @@ fn InvoicesView(
     period: String,
     list: Vec<InvoiceSummary>,
     run: ServerAction<RunInvoices>,
+    progress: RwSignal<Option<RunProgressView>>,
     issue: ServerAction<IssueInvoice>,
     void: ServerAction<VoidInvoice>,
     locale: Locale,
@@ -151,8 +242,12 @@ fn InvoicesView(
                 <ActionForm action=run attr:class="form form-inline" attr:data-testid="run-form">
                     <input type="hidden" name="period" value=p/>
                     <p class="muted">{format!("{} {}", format_count(drafts, locale), t(Msg::DraftsInPeriod))}</p>
-                    <button type="submit" class="btn btn-primary" data-testid="run">{t(Msg::RunPeriod)}</button>
+                    <button type="submit" class="btn btn-primary" data-testid="run"
+                        disabled=move || progress.get().is_some_and(|v| v.phase != RunPhase::Done)>
+                        {t(Msg::RunPeriod)}
+                    </button>
                 </ActionForm>
+                {move || progress.get().map(|v| run_status(v, locale))}
             </section>
         })}
         <section class="panel">

@@ -3,7 +3,7 @@
 //! customers list their own issued documents).
 
 use crate::error::AppError;
-use crate::types::{InvoiceRunReport, InvoiceSummary};
+use crate::types::{InvoiceSummary, RunProgressView};
 use leptos::prelude::*;
 
 /// A period's invoices (`""`: last month) with the month they are of.
@@ -22,12 +22,20 @@ pub async fn get_invoices(period: String) -> Result<(String, Vec<InvoiceSummary>
     Ok((period, list))
 }
 
-/// Drafts a period's invoices.
+/// Starts drafting a period's invoices; answers the run's number to poll.
 #[server(prefix = "/api/fn", endpoint = "run_invoices")]
-pub async fn run_invoices(period: String) -> Result<InvoiceRunReport, AppError> {
+pub async fn run_invoices(period: String) -> Result<u64, AppError> {
     use crate::ssr::{auth::Access, services::invoicing};
     let (state, caller) = super::context::require(Access::Finance).await?;
-    invoicing::run(&state, &caller, &period, None).await
+    invoicing::start_run(&state, &caller, &period)
+}
+
+/// How far a run started with [`run_invoices`] has come, with its report once finished.
+#[server(prefix = "/api/fn", endpoint = "invoice_run_progress")]
+pub async fn invoice_run_progress(run: u64) -> Result<RunProgressView, AppError> {
+    use crate::ssr::{auth::Access, services::invoicing};
+    let (state, caller) = super::context::require(Access::Finance).await?;
+    invoicing::run_progress(&state, &caller, run)
 }
 
 /// Issues a draft (`waive` present: its unpriced usage is waived, and audited).

@@ -58,6 +58,8 @@ pub struct AppState {
     pub clock: Clock,
     /// Settings.
     pub settings: Settings,
+    /// Invoice runs started from the finance screen, with their progress.
+    pub jobs: std::sync::Arc<crate::ssr::services::jobs::Jobs>,
 }
 
 impl AppState {
@@ -67,6 +69,7 @@ impl AppState {
             db,
             clock: Clock::system(),
             settings,
+            jobs: Default::default(),
         }
     }
 

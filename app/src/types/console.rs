@@ -169,6 +169,10 @@ pub struct CustomerDetail {
     pub billing_address: String,
     /// Locale tag.
     pub locale: String,
+    /// Tax id (VAT number).
+    pub tax_id: String,
+    /// Days from issue to due (`None`: the installation's default).
+    pub payment_terms_days: Option<i64>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// Today (UTC), the default effective day of a change.
@@ -299,6 +303,28 @@ pub struct CustomerForm {
     /// Locale of its portal and documents (`en`, `fr`, `nl`, `zh-TW`, `zh-CN`); default `en`.
     #[serde(default)]
     pub locale: String,
+    /// Tax id (VAT number) printed on its invoices, optional.
+    #[serde(default)]
+    pub tax_id: String,
+    /// Days from issue to due, 0 to 365; empty: the installation's default.
+    #[serde(default, deserialize_with = "text_or_number")]
+    pub payment_terms_days: String,
+}
+
+/// A form field that scripts may send as a JSON number and the browser sends as text.
+fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Text(String),
+        Number(serde_json::Number),
+        Null(()),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Text(s) => s,
+        Raw::Number(n) => n.to_string(),
+        Raw::Null(()) => String::new(),
+    })
 }
 
 /// A mapping change as typed in the console or sent to `PUT /api/v1/mappings/{tenant}`.

@@ -22,6 +22,9 @@ pub struct BillTo {
     pub cloud_tenant_id: Option<String>,
     /// The billing subscription.
     pub billing_subscription_id: String,
+    /// The customer's tax id (VAT number).
+    #[serde(default)]
+    pub tax_id: String,
 }
 
 /// An invoice or credit note in a list.
@@ -142,4 +145,37 @@ pub struct InvoiceRunReport {
     pub with_unpriced: usize,
     /// SQL statements the run took (the rating's and the writes').
     pub statements: usize,
+}
+
+/// Where a long run is (an invoice run: rating the month, its adjustments, a draft per
+/// account, writing them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunPhase {
+    /// Waiting to start.
+    Queued,
+    /// Rating the month's usage.
+    Rating,
+    /// Comparing last month's issued invoices with its usage now (late and corrected usage).
+    Adjusting,
+    /// Building a draft per billing account (`done` of `total` accounts).
+    Drafting,
+    /// Writing the drafts.
+    Saving,
+    /// Finished (see the outcome).
+    Done,
+}
+
+/// A run's progress as the finance screen polls it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunProgressView {
+    /// The phase.
+    pub phase: RunPhase,
+    /// Steps done in the phase.
+    pub done: u64,
+    /// Steps in the phase (0: not counted).
+    pub total: u64,
+    /// The report, once the run has finished.
+    pub report: Option<InvoiceRunReport>,
+    /// Why the run failed, once it has.
+    pub error: Option<crate::error::AppError>,
 }

@@ -285,11 +285,7 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
         target.label, args.batch_size,
     ));
     let registration_id = add_registration(&target.db).await?;
-    let state = AppState {
-        db: target.db.clone(),
-        clock: Clock::system(),
-        settings: Settings::default(),
-    };
+    let state = AppState::new(target.db.clone(), Settings::default());
     if args.prefill > 0 {
         let started = Instant::now();
         let mut cache = IngestCache::default();

@@ -522,9 +522,8 @@ async fn state(config: &Config) -> Result<AppState, String> {
     let clock = Clock::system();
     let db = open_database(config, &clock).await?;
     Ok(AppState {
-        db,
         clock,
-        settings: settings(config),
+        ..AppState::new(db, settings(config))
     })
 }
 
@@ -1328,15 +1327,74 @@ async fn cost(config: Config, args: CostArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs `work` while drawing its progress on standard error: a bar redrawn in place on a
+/// terminal, a line per phase otherwise (logs, CI).
+async fn with_progress_bar<T>(
+    progress: &app::ssr::services::jobs::Progress,
+    work: impl std::future::Future<Output = T>,
+) -> T {
+    use app::types::RunPhase;
+    use std::io::{IsTerminal, Write};
+    let tty = std::io::stderr().is_terminal();
+    let draw = |last: &mut Option<RunPhase>| {
+        let (phase, done, total) = progress.now();
+        let name = match phase {
+            RunPhase::Queued => "starting",
+            RunPhase::Rating => "rating the month's usage",
+            RunPhase::Adjusting => "late usage of the month before",
+            RunPhase::Drafting => "drafting",
+            RunPhase::Saving => "saving the drafts",
+            RunPhase::Done => "done",
+        };
+        let mut err = std::io::stderr().lock();
+        if tty {
+            const WIDTH: u64 = 30;
+            let filled = (done * WIDTH).checked_div(total).unwrap_or(0).min(WIDTH) as usize;
+            let count = if total > 0 {
+                format!(" {done}/{total}")
+            } else {
+                String::new()
+            };
+            let _ = write!(
+                err,
+                "\r\x1b[2K[{}{}] {name}{count}",
+                "#".repeat(filled),
+                ".".repeat(WIDTH as usize - filled)
+            );
+            let _ = err.flush();
+        } else if *last != Some(phase) {
+            let _ = writeln!(err, "{name}…");
+        }
+        *last = Some(phase);
+    };
+    let mut last = None;
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+    let out = loop {
+        tokio::select! {
+            out = &mut work => break out,
+            _ = tick.tick() => draw(&mut last),
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    out
+}
+
 async fn invoice(config: Config, command: InvoiceCommand) -> Result<(), String> {
     use app::ssr::services::invoicing;
     let state = state(&config).await?;
     let by = Caller::cli();
     match command {
         InvoiceCommand::Run { period, registration } => {
-            let r = invoicing::run(&state, &by, &period, registration.as_deref())
-                .await
-                .map_err(message)?;
+            let progress = app::ssr::services::jobs::Progress::default();
+            let r = with_progress_bar(
+                &progress,
+                invoicing::run(&state, &by, &period, registration.as_deref(), Some(&progress)),
+            )
+            .await
+            .map_err(message)?;
             println!(
                 "{}: {} draft(s) ({} replaced, {} already issued, {} with unpriced usage) in {} SQL statements",
                 r.period, r.drafts, r.replaced, r.already_issued, r.with_unpriced, r.statements

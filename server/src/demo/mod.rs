@@ -205,6 +205,9 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
                 billing_email: c.email.to_owned(),
                 billing_address: c.address.to_owned(),
                 locale: c.locale,
+                tax_id: demo_tax_id(c.locale, i),
+                // Some customers negotiated shorter terms; the rest get the default.
+                payment_terms_days: (i % 4 == 1).then_some(14),
             },
         )
         .await
@@ -471,4 +474,16 @@ pub async fn seed(state: &AppState, args: &DemoArgs) -> Result<String, String> {
         from.format("%Y-%m-%d %H:00"),
         until.format("%Y-%m-%d %H:00 UTC"),
     ))
+}
+
+/// A plausible tax id in the customer's country's format (made up, deterministic).
+fn demo_tax_id(locale: Locale, i: usize) -> String {
+    let n = 10_000_000 + (i as u64 * 7_919) % 89_999_999;
+    match locale {
+        Locale::ZhTw => format!("{:08}", n % 100_000_000),
+        Locale::ZhCn => format!("91310000MA1K{:06}", n % 1_000_000),
+        Locale::Fr => format!("FR{:02}{:09}", n % 97, n),
+        Locale::Nl => format!("NL{:09}B01", n),
+        Locale::En => format!("GB{:09}", n),
+    }
 }

@@ -31,7 +31,7 @@ pub(super) async fn run(
     }
     let caller = auth::authorize(caller, Access::Finance)?;
     let b: Body = json_body(&body)?;
-    let report = invoicing::run(&state.app, &caller, &b.period, b.registration.as_deref()).await?;
+    let report = invoicing::run(&state.app, &caller, &b.period, b.registration.as_deref(), None).await?;
     Ok((StatusCode::CREATED, Json(to_json(report)?)).into_response())
 }
 

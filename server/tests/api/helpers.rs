@@ -199,6 +199,8 @@ impl TestApp {
             billing_email: "",
             billing_address: "",
             locale: "en",
+            tax_id: "",
+            payment_terms_days: None,
         };
         db::customers::insert_customer(&mut c, &new, 0).await.unwrap()
     }

@@ -328,6 +328,13 @@ async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
 }
 
 /// `pdftotext -layout` of a PDF.
+/// A 4 × 2 pixel PNG, written by hand (the company logo of a test).
+const TINY_PNG: [u8; 73] = [
+    137, 80, 78, 71, 13, 10, 26, 10, 0, 0, 0, 13, 73, 72, 68, 82, 0, 0, 0, 4, 0, 0, 0, 2, 8, 2, 0, 0, 0, 240, 202, 234,
+    52, 0, 0, 0, 16, 73, 68, 65, 84, 120, 156, 99, 80, 9, 185, 6, 71, 12, 200, 28, 0, 130, 58, 10, 113, 113, 232, 136,
+    44, 0, 0, 0, 0, 73, 69, 78, 68, 174, 66, 96, 130,
+];
+
 fn pdf_text(bytes: &[u8]) -> String {
     // To look at them: STACKBILL_TEST_PDF_DIR=/some/dir, then pdftoppm -png.
     if let Ok(dir) = std::env::var("STACKBILL_TEST_PDF_DIR") {
@@ -360,9 +367,40 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
         |c| {
             c.invoice_grace_days = 0;
             c.company.name = "Northwind Cloud 服務".into();
+            let logo = std::env::temp_dir().join(format!("stackbill-logo-{}.png", rand_suffix()));
+            std::fs::write(&logo, TINY_PNG).unwrap();
+            c.company.logo = Some(std::sync::Arc::new(
+                app::ssr::services::invoice_pdf::Logo::load(&logo).unwrap(),
+            ));
         },
         |app| async move {
             let (period, customers) = setup(&app, 3).await;
+            // The first customer's tax id and negotiated payment terms reach its invoice;
+            // terms outside 0–365 days are refused by field, and nothing changes.
+            let form = |terms: Value| {
+                json!({"name": "台北雲端股份有限公司 0", "cloud_tenant_id": guid(1, 0), "locale": "en",
+                       "tax_id": "24536806", "payment_terms_days": terms})
+            };
+            let (s, body) = call(
+                &app,
+                reqwest::Method::PUT,
+                &format!("/api/v1/customers/{}", customers[0]),
+                Some(form(json!(400))),
+            )
+            .await;
+            assert_eq!(
+                (s, body["error"]["field"].as_str()),
+                (422, Some("payment_terms_days")),
+                "{body}"
+            );
+            let (s, body) = call(
+                &app,
+                reqwest::Method::PUT,
+                &format!("/api/v1/customers/{}", customers[0]),
+                Some(form(json!(14))),
+            )
+            .await;
+            assert_eq!(s, 200, "{body}");
             let (s, _) = call(
                 &app,
                 reqwest::Method::POST,
@@ -432,6 +470,32 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
                     );
                 }
                 assert!(text.contains("5.00"), "the line and the total:\n{text}");
+                // The logo is embedded as an image.
+                assert!(
+                    bytes.windows(12).any(|w| w == b"/Subtype /Im" || w == b"/Subtype/Ima"),
+                    "no image in the PDF of {number}"
+                );
+                if i == 0 {
+                    assert!(text.contains("24536806"), "the customer's tax id:\n{text}");
+                    let issued_on = chrono::DateTime::from_timestamp(inv["issued_at"].as_i64().unwrap(), 0)
+                        .unwrap()
+                        .date_naive();
+                    assert_eq!(
+                        inv["due_on"].as_str().unwrap(),
+                        (issued_on + chrono::Duration::days(14)).to_string(),
+                        "due after the customer's own terms"
+                    );
+                    assert_eq!(inv["bill_to"]["tax_id"], "24536806");
+                } else {
+                    let issued_on = chrono::DateTime::from_timestamp(inv["issued_at"].as_i64().unwrap(), 0)
+                        .unwrap()
+                        .date_naive();
+                    assert_eq!(
+                        inv["due_on"].as_str().unwrap(),
+                        (issued_on + chrono::Duration::days(30)).to_string(),
+                        "due after the default terms"
+                    );
+                }
                 // The same invoice, the same bytes.
                 let again = app
                     .client
@@ -682,6 +746,73 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
                 .unwrap();
             let text = pdf_text(&bytes);
             assert!(text.contains(&format!("adjustment to {number}")), "{text}");
+            app
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its_report() {
+    for_each_app_with(
+        |_| {},
+        |app| async move {
+            let (period, _) = setup(&app, 4).await;
+            let fun = |name: &str| app.url(&format!("/api/fn/{name}"));
+            // A malformed or future month is refused at once; nothing starts.
+            for bad in ["2026-13", "2999-01"] {
+                let r = app
+                    .client
+                    .post(fun("run_invoices"))
+                    .form(&[("period", bad)])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 422, "{bad}");
+            }
+            let r = app
+                .client
+                .post(fun("run_invoices"))
+                .form(&[("period", period.to_string())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let job: u64 = r.json().await.unwrap();
+            let mut phases = Vec::new();
+            let report = loop {
+                let r = app
+                    .client
+                    .post(fun("invoice_run_progress"))
+                    .form(&[("run", job.to_string())])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+                let v: Value = r.json().await.unwrap();
+                phases.push(v["phase"].as_str().unwrap().to_owned());
+                if v["phase"] == "Done" {
+                    assert!(v["error"].is_null(), "{v}");
+                    break v["report"].clone();
+                }
+                assert!(phases.len() < 400, "the run never finished: {phases:?}");
+                tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            };
+            // Four customer accounts and the base subscription's.
+            assert_eq!(report["drafts"], 5, "{report}");
+            assert_eq!(invoices(&app, period).await.len(), 5);
+            // Someone else's run is not theirs to watch.
+            app.add_user("fin@example.test", Role::Finance, None).await;
+            app.sign_out().await;
+            assert_eq!(app.sign_in("fin@example.test", PASSWORD).await.status(), 200);
+            let r = app
+                .client
+                .post(fun("invoice_run_progress"))
+                .form(&[("run", job.to_string())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 404);
             app
         },
     )

@@ -23,10 +23,14 @@ pub struct CustomerRow {
     pub locale: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Tax id (VAT number), printed on invoices.
+    pub tax_id: String,
+    /// Days from issue to due; `None`: the installation's default.
+    pub payment_terms_days: Option<i64>,
 }
 
 const COLUMNS: &str = "c.id, c.name, c.cloud_tenant_id, t.tenant_id AS tenant_guid, c.billing_email, \
-                       c.billing_address, c.locale, c.created_at";
+                       c.billing_address, c.locale, c.created_at, c.tax_id, c.payment_terms_days";
 
 /// A customer to create or update.
 #[derive(Debug, Clone)]
@@ -41,6 +45,10 @@ pub struct NewCustomer<'a> {
     pub billing_address: &'a str,
     /// Locale tag.
     pub locale: &'a str,
+    /// Tax id.
+    pub tax_id: &'a str,
+    /// Payment terms in days (`None`: the default).
+    pub payment_terms_days: Option<i64>,
 }
 
 /// Inserts a cloud tenant, or returns the existing one with this GUID (updating an
@@ -84,8 +92,8 @@ pub async fn tenant_guid(c: &mut impl AsExecutor, cloud_tenant_id: i64) -> DbRes
 
 /// Inserts a customer and returns its id.
 pub async fn insert_customer(c: &mut impl AsExecutor, n: &NewCustomer<'_>, now: i64) -> DbResult<i64> {
-    let q = "INSERT INTO customers (name, cloud_tenant_id, billing_email, billing_address, locale, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id";
+    let q = "INSERT INTO customers (name, cloud_tenant_id, billing_email, billing_address, locale, created_at, \
+             tax_id, payment_terms_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id";
     Ok(sql!(c, |e| sqlx::query_scalar(q)
         .bind(n.name)
         .bind(n.cloud_tenant_id)
@@ -93,6 +101,8 @@ pub async fn insert_customer(c: &mut impl AsExecutor, n: &NewCustomer<'_>, now: 
         .bind(n.billing_address)
         .bind(n.locale)
         .bind(now)
+        .bind(n.tax_id)
+        .bind(n.payment_terms_days)
         .fetch_one(e)
         .await)?)
 }
@@ -100,7 +110,7 @@ pub async fn insert_customer(c: &mut impl AsExecutor, n: &NewCustomer<'_>, now: 
 /// Updates a customer.
 pub async fn update_customer(c: &mut impl AsExecutor, id: i64, n: &NewCustomer<'_>) -> DbResult<()> {
     let q = "UPDATE customers SET name = $2, cloud_tenant_id = $3, billing_email = $4, billing_address = $5, \
-             locale = $6 WHERE id = $1";
+             locale = $6, tax_id = $7, payment_terms_days = $8 WHERE id = $1";
     sql!(c, |e| sqlx::query(q)
         .bind(id)
         .bind(n.name)
@@ -108,6 +118,8 @@ pub async fn update_customer(c: &mut impl AsExecutor, id: i64, n: &NewCustomer<'
         .bind(n.billing_email)
         .bind(n.billing_address)
         .bind(n.locale)
+        .bind(n.tax_id)
+        .bind(n.payment_terms_days)
         .execute(e)
         .await
         .map(|r| r.rows_affected()))?;
@@ -370,22 +382,15 @@ pub async fn names_of(c: &mut impl AsExecutor, ids: &[i64]) -> DbResult<std::col
 
 /// The customers with these ids (500 a statement).
 pub async fn list_by_ids(c: &mut impl AsExecutor, ids: &[i64]) -> DbResult<Vec<CustomerRow>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let q = format!(
-            "SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.id IN ({})",
-            super::Params::new(c.engine()).list(chunk.len())
-        );
-        let rows: Vec<CustomerRow> = sql!(c, |e| {
-            let mut query = sqlx::query_as::<_, CustomerRow>(&q);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(e).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+    let q = format!(
+        "SELECT {COLUMNS} FROM customers c JOIN cloud_tenants t ON t.id = c.cloud_tenant_id WHERE c.id IN {}",
+        super::json_ids(c.engine())
+    );
+    let ids = super::json_id_list(ids);
+    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerRow>(&q)
+        .bind(&ids)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// The display name of a cloud tenant row.
@@ -411,6 +416,8 @@ mod tests {
             billing_email: "billing@example.test",
             billing_address: "1 Main St",
             locale: "zh-TW",
+            tax_id: "",
+            payment_terms_days: None,
         }
     }
 

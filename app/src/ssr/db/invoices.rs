@@ -220,42 +220,55 @@ pub async fn issued_accounts(
     .await)?)
 }
 
-/// Inserts invoices in batches (no `RETURNING`: ids are read back by run and account).
+/// Inserts invoices, all in one statement (rows as one JSON parameter, so a run's
+/// statement count does not grow with its accounts). No `RETURNING`: ids are read back by
+/// run and account.
 pub async fn insert_invoices(c: &mut impl AsExecutor, rows: &[NewInvoice], now: i64) -> DbResult<()> {
-    const COLS: usize = 18;
-    for chunk in rows.chunks(200) {
-        let q = format!(
-            "INSERT INTO invoices (registration_id, period_start, kind, status, account_kind, billing_subscription_id, \
-             customer_id, bill_to, locale, currency, subtotal, tax_rate, tax, total, unpriced, credit_for, run_id, \
-             created_at) VALUES {}",
-            Params::new(c.engine()).rows(chunk.len(), COLS)
-        );
-        sql!(c, |e| {
-            let mut query = sqlx::query(&q);
-            for r in chunk {
-                query = query
-                    .bind(r.registration_id)
-                    .bind(r.period_start)
-                    .bind(r.kind)
-                    .bind("draft")
-                    .bind(r.account_kind)
-                    .bind(&r.billing_subscription_id)
-                    .bind(r.customer_id)
-                    .bind(&r.bill_to)
-                    .bind(&r.locale)
-                    .bind(&r.currency)
-                    .bind(&r.subtotal)
-                    .bind(&r.tax_rate)
-                    .bind(&r.tax)
-                    .bind(&r.total)
-                    .bind(&r.unpriced)
-                    .bind(r.credit_for)
-                    .bind(r.run_id)
-                    .bind(now);
-            }
-            query.execute(e).await.map(|r| r.rows_affected())
-        })?;
+    use super::JsonCol::{Date, Int, Text};
+    if rows.is_empty() {
+        return Ok(());
     }
+    let q = format!(
+        "INSERT INTO invoices (registration_id, period_start, kind, status, account_kind, billing_subscription_id, \
+         customer_id, bill_to, locale, currency, subtotal, tax_rate, tax, total, unpriced, credit_for, run_id, \
+         created_at) {}",
+        super::json_rows(
+            c.engine(),
+            &[Int, Date, Text, Text, Text, Text, Int, Text, Text, Text, Text, Text, Text, Text, Text, Int, Int, Int]
+        )
+    );
+    let json = serde_json::Value::Array(
+        rows.iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.registration_id,
+                    r.period_start.to_string(),
+                    r.kind,
+                    "draft",
+                    r.account_kind,
+                    r.billing_subscription_id,
+                    r.customer_id,
+                    r.bill_to,
+                    r.locale,
+                    r.currency,
+                    r.subtotal,
+                    r.tax_rate,
+                    r.tax,
+                    r.total,
+                    r.unpriced,
+                    r.credit_for,
+                    r.run_id,
+                    now
+                ])
+            })
+            .collect(),
+    )
+    .to_string();
+    sql!(c, |e| sqlx::query(&q)
+        .bind(&json)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -269,41 +282,52 @@ pub async fn drafts_of_run(c: &mut impl AsExecutor, run_id: i64) -> DbResult<Vec
     .await)?)
 }
 
-/// Inserts lines in batches.
+/// Inserts lines, all in one statement (as [`insert_invoices`]).
 pub async fn insert_lines(c: &mut impl AsExecutor, rows: &[LineRow]) -> DbResult<()> {
-    const COLS: usize = 17;
-    for chunk in rows.chunks(500) {
-        let q = format!(
-            "INSERT INTO invoice_lines (invoice_id, position, line_kind, section_kind, cloud_tenant_id, meter_id, \
-             meter_name, service, quantity, unit, unit_price, precise_amount, amount, price_version_from, adjustment, \
-             refers_to, section_label) VALUES {}",
-            Params::new(c.engine()).rows(chunk.len(), COLS)
-        );
-        sql!(c, |e| {
-            let mut query = sqlx::query(&q);
-            for r in chunk {
-                query = query
-                    .bind(r.invoice_id)
-                    .bind(r.position)
-                    .bind(&r.line_kind)
-                    .bind(&r.section_kind)
-                    .bind(&r.cloud_tenant_id)
-                    .bind(&r.meter_id)
-                    .bind(&r.meter_name)
-                    .bind(&r.service)
-                    .bind(&r.quantity)
-                    .bind(&r.unit)
-                    .bind(&r.unit_price)
-                    .bind(&r.precise_amount)
-                    .bind(&r.amount)
-                    .bind(r.price_version_from)
-                    .bind(&r.adjustment)
-                    .bind(&r.refers_to)
-                    .bind(&r.section_label);
-            }
-            query.execute(e).await.map(|r| r.rows_affected())
-        })?;
+    use super::JsonCol::{Date, Int, Text};
+    if rows.is_empty() {
+        return Ok(());
     }
+    let q = format!(
+        "INSERT INTO invoice_lines (invoice_id, position, line_kind, section_kind, cloud_tenant_id, meter_id, \
+         meter_name, service, quantity, unit, unit_price, precise_amount, amount, price_version_from, adjustment, \
+         refers_to, section_label) {}",
+        super::json_rows(
+            c.engine(),
+            &[Int, Int, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Text, Date, Text, Text, Text]
+        )
+    );
+    let json = serde_json::Value::Array(
+        rows.iter()
+            .map(|r| {
+                serde_json::json!([
+                    r.invoice_id,
+                    r.position,
+                    r.line_kind,
+                    r.section_kind,
+                    r.cloud_tenant_id,
+                    r.meter_id,
+                    r.meter_name,
+                    r.service,
+                    r.quantity,
+                    r.unit,
+                    r.unit_price,
+                    r.precise_amount,
+                    r.amount,
+                    r.price_version_from.map(|d| d.to_string()),
+                    r.adjustment,
+                    r.refers_to,
+                    r.section_label
+                ])
+            })
+            .collect(),
+    )
+    .to_string();
+    sql!(c, |e| sqlx::query(&q)
+        .bind(&json)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(())
 }
 

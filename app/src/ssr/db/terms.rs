@@ -1,7 +1,7 @@
 //! Effective-dated pricing terms of registrations and customers: each row is the whole
 //! set of terms from a day on, so a change is one row and the log is the history.
 
-use super::{sql, AsExecutor, DbResult, Params};
+use super::{sql, AsExecutor, DbResult};
 use chrono::NaiveDate;
 use sqlx::FromRow;
 
@@ -165,25 +165,18 @@ pub async fn insert_customer_terms(c: &mut impl AsExecutor, t: &NewCustomerTerms
 
 /// The terms of the given customers, by customer in recording order.
 pub async fn list_customer_terms(c: &mut impl AsExecutor, customer_ids: &[i64]) -> DbResult<Vec<CustomerTermsRow>> {
-    let mut out = Vec::new();
-    for chunk in customer_ids.chunks(500) {
-        let q = format!(
-            "SELECT t.id, t.customer_id, t.effective_on, t.price_sheet_id, p.name AS price_sheet_name, \
-             t.adjustment_percent, t.minimum_monthly_charge, t.tax_rate, t.recorded_at, t.actor, t.actor_label \
-             FROM customer_terms t LEFT JOIN price_sheets p ON p.id = t.price_sheet_id \
-             WHERE t.customer_id IN ({}) ORDER BY t.customer_id, t.id",
-            Params::new(c.engine()).list(chunk.len())
-        );
-        let rows: Vec<CustomerTermsRow> = sql!(c, |e| {
-            let mut query = sqlx::query_as::<_, CustomerTermsRow>(&q);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(e).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+    let q = format!(
+        "SELECT t.id, t.customer_id, t.effective_on, t.price_sheet_id, p.name AS price_sheet_name, \
+         t.adjustment_percent, t.minimum_monthly_charge, t.tax_rate, t.recorded_at, t.actor, t.actor_label \
+         FROM customer_terms t LEFT JOIN price_sheets p ON p.id = t.price_sheet_id \
+         WHERE t.customer_id IN {} ORDER BY t.customer_id, t.id",
+        super::json_ids(c.engine())
+    );
+    let ids = super::json_id_list(customer_ids);
+    Ok(sql!(c, |e| sqlx::query_as::<_, CustomerTermsRow>(&q)
+        .bind(&ids)
+        .fetch_all(e)
+        .await)?)
 }
 
 /// Every customer's terms, by customer in recording order (one statement).
@@ -212,23 +205,13 @@ pub async fn list_meter_adjustments(
     c: &mut impl AsExecutor,
     terms_ids: &[i64],
 ) -> DbResult<Vec<(i64, String, String)>> {
-    let mut out = Vec::new();
-    for chunk in terms_ids.chunks(500) {
-        let q = format!(
-            "SELECT customer_terms_id, meter_id, percent FROM customer_terms_meter_adjustments \
-             WHERE customer_terms_id IN ({}) ORDER BY customer_terms_id, meter_id",
-            Params::new(c.engine()).list(chunk.len())
-        );
-        let rows: Vec<(i64, String, String)> = sql!(c, |e| {
-            let mut query = sqlx::query_as(&q);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.fetch_all(e).await
-        })?;
-        out.extend(rows);
-    }
-    Ok(out)
+    let q = format!(
+        "SELECT customer_terms_id, meter_id, percent FROM customer_terms_meter_adjustments \
+         WHERE customer_terms_id IN {} ORDER BY customer_terms_id, meter_id",
+        super::json_ids(c.engine())
+    );
+    let ids = super::json_id_list(terms_ids);
+    Ok(sql!(c, |e| sqlx::query_as(&q).bind(&ids).fetch_all(e).await)?)
 }
 
 /// Customers that have (or had, or will have) an own price sheet on some day.

@@ -29,6 +29,10 @@ pub struct CustomerInput {
     pub billing_address: String,
     /// Locale of its portal and documents.
     pub locale: Locale,
+    /// Tax id (VAT number), printed on its invoices.
+    pub tax_id: String,
+    /// Days from issue to due (`None`: the installation's default).
+    pub payment_terms_days: Option<i64>,
 }
 
 impl CustomerInput {
@@ -40,6 +44,8 @@ impl CustomerInput {
             billing_email: &self.billing_email,
             billing_address: &self.billing_address,
             locale: self.locale.tag(),
+            tax_id: &self.tax_id,
+            payment_terms_days: self.payment_terms_days,
         }
     }
 }
@@ -73,6 +79,8 @@ pub async fn save_customer(state: &AppState, by: &Caller, input: CustomerInput) 
         billing_email: &email,
         billing_address: input.billing_address.trim(),
         locale: input.locale.tag(),
+        tax_id: input.tax_id.trim(),
+        payment_terms_days: input.payment_terms_days,
     };
     let (id, created) = match db::customers::find_customer_by_tenant(&mut tx, tenant_row).await? {
         Some(existing) => {
@@ -237,6 +245,8 @@ pub async fn customer_detail(state: &AppState, by: &Caller, id: i64) -> Result<C
         billing_email: customer.billing_email,
         billing_address: customer.billing_address,
         locale: customer.locale,
+        tax_id: customer.tax_id,
+        payment_terms_days: customer.payment_terms_days,
         created_at: from_unix(customer.created_at)?,
         today,
         mappings,
@@ -282,6 +292,27 @@ fn parse_form(form: &CustomerForm) -> Result<CustomerInput, AppError> {
     if form.billing_address.chars().count() > 1000 {
         return Err(AppError::invalid("billing_address", "At most 1,000 characters."));
     }
+    let tax_id = form.tax_id.trim();
+    if tax_id.chars().count() > 64 || tax_id.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "tax_id",
+            "A tax id is one line of at most 64 characters.",
+        ));
+    }
+    let payment_terms_days = match form.payment_terms_days.trim() {
+        "" => None,
+        raw => Some(
+            raw.parse::<i64>()
+                .ok()
+                .filter(|d| (0..=365).contains(d))
+                .ok_or_else(|| {
+                    AppError::invalid(
+                        "payment_terms_days",
+                        format!("`{raw}` is not a number of days from 0 to 365 (empty: the default)."),
+                    )
+                })?,
+        ),
+    };
     Ok(CustomerInput {
         name: name.to_owned(),
         cloud_tenant,
@@ -290,14 +321,26 @@ fn parse_form(form: &CustomerForm) -> Result<CustomerInput, AppError> {
         // One line ending, whatever the browser sent.
         billing_address: form.billing_address.trim().replace("\r\n", "\n"),
         locale,
+        tax_id: tax_id.to_owned(),
+        payment_terms_days,
     })
 }
 
 /// The audit view of a customer's editable fields.
-fn audit_view(name: &str, tenant: &str, email: &str, address: &str, locale: &str) -> serde_json::Value {
+fn audit_view(input: &CustomerInput) -> serde_json::Value {
     serde_json::json!({
-        "name": name, "cloud_tenant": tenant, "billing_email": email,
-        "billing_address": address, "locale": locale,
+        "name": input.name, "cloud_tenant": input.cloud_tenant.to_string(), "billing_email": input.billing_email,
+        "billing_address": input.billing_address, "locale": input.locale.tag(), "tax_id": input.tax_id,
+        "payment_terms_days": input.payment_terms_days,
+    })
+}
+
+/// The audit view of a stored customer (the same keys as [`audit_view`]).
+fn stored_audit_view(c: &db::customers::CustomerRow) -> serde_json::Value {
+    serde_json::json!({
+        "name": c.name, "cloud_tenant": c.tenant_guid, "billing_email": c.billing_email,
+        "billing_address": c.billing_address, "locale": c.locale, "tax_id": c.tax_id,
+        "payment_terms_days": c.payment_terms_days,
     })
 }
 
@@ -312,13 +355,7 @@ pub async fn create_customer(state: &AppState, by: &Caller, form: &CustomerForm)
     check_unique(&mut tx, &input, None).await?;
     let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &guid, &input.tenant_display_name, now).await?;
     let id = db::customers::insert_customer(&mut tx, &input.row(tenant_row), now).await?;
-    let after = audit_view(
-        &input.name,
-        &guid,
-        &input.billing_email,
-        &input.billing_address,
-        input.locale.tag(),
-    );
+    let after = audit_view(&input);
     audit(
         &mut tx,
         by,
@@ -348,20 +385,8 @@ pub async fn update_customer(state: &AppState, by: &Caller, id: i64, form: &Cust
     check_unique(&mut tx, &input, Some(id)).await?;
     let tenant_row = db::customers::upsert_cloud_tenant(&mut tx, &guid, &input.tenant_display_name, now).await?;
     db::customers::update_customer(&mut tx, id, &input.row(tenant_row)).await?;
-    let before = audit_view(
-        &existing.name,
-        &existing.tenant_guid,
-        &existing.billing_email,
-        &existing.billing_address,
-        &existing.locale,
-    );
-    let after = audit_view(
-        &input.name,
-        &guid,
-        &input.billing_email,
-        &input.billing_address,
-        input.locale.tag(),
-    );
+    let before = stored_audit_view(&existing);
+    let after = audit_view(&input);
     if before != after {
         audit(
             &mut tx,

@@ -31,7 +31,69 @@ pub struct Company {
     pub email: String,
     /// Tax id.
     pub tax_id: String,
+    /// The logo printed top left (`STACKBILL_COMPANY_LOGO`), decoded once at start-up.
+    pub logo: Option<Arc<Logo>>,
 }
+
+/// The company's logo: a PNG or JPEG file, read and decoded when the configuration is
+/// read, so a missing or unreadable file stops start-up with a message naming it instead
+/// of failing every invoice later.
+pub struct Logo {
+    path: String,
+    image: printpdf::RawImage,
+}
+
+/// The largest logo file accepted (a letterhead logo is a few kilobytes).
+const LOGO_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+impl Logo {
+    /// Reads and decodes the logo at `path`.
+    pub fn load(path: &std::path::Path) -> Result<Logo, String> {
+        let shown = path.display();
+        let size = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read the logo file {shown}: {e}"))?
+            .len();
+        if size > LOGO_MAX_BYTES {
+            return Err(format!(
+                "the logo file {shown} has {size} bytes; at most {LOGO_MAX_BYTES} are accepted"
+            ));
+        }
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read the logo file {shown}: {e}"))?;
+        let mut warnings = Vec::new();
+        let image = printpdf::RawImage::decode_from_bytes(&bytes, &mut warnings)
+            .map_err(|e| format!("the logo file {shown} is not a PNG or JPEG image this build reads: {e}"))?;
+        if image.width == 0 || image.height == 0 {
+            return Err(format!("the logo file {shown} has no pixels"));
+        }
+        Ok(Logo {
+            path: shown.to_string(),
+            image,
+        })
+    }
+
+    /// Its size in pixels.
+    pub fn pixels(&self) -> (usize, usize) {
+        (self.image.width, self.image.height)
+    }
+}
+
+impl std::fmt::Debug for Logo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Logo({}, {}×{})", self.path, self.image.width, self.image.height)
+    }
+}
+
+impl PartialEq for Logo {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.pixels() == other.pixels()
+    }
+}
+
+impl Eq for Logo {}
+
+/// The logo's box: at most this high and wide (mm), its proportions kept.
+const LOGO_H: f32 = 14.0;
+const LOGO_W: f32 = 50.0;
 
 /// The fonts, parsed once: a face per script family.
 pub struct Fonts {
@@ -235,9 +297,35 @@ pub fn render(d: &InvoiceDetail, company: &Company, fonts: &Fonts) -> Result<Vec
             .unwrap_or_default()
     };
 
-    // Company (left) and title (right).
+    // Logo, company (left) and title (right).
+    let head = w.y;
+    w.text(title, RIGHT, head, 18.0, Align::Right, false);
+    if let Some(logo) = &company.logo {
+        // A fixed id (not printpdf's random one), so the bytes stay deterministic.
+        let id = printpdf::XObjectId("SBLOGO".into());
+        doc.resources
+            .xobjects
+            .map
+            .insert(id.clone(), printpdf::XObject::Image(logo.image.clone()));
+        let (px_w, px_h) = logo.pixels();
+        let (px_w, px_h) = (px_w as f32, px_h as f32);
+        let scale = (LOGO_H / px_h).min(LOGO_W / px_w);
+        let height = px_h * scale;
+        // printpdf sizes an image by its resolution: the one that makes it `height` mm high.
+        let dpi = px_h * 25.4 / height;
+        let top = w.y + 5.0;
+        w.ops.push(Op::UseXobject {
+            id,
+            transform: printpdf::XObjectTransform {
+                translate_x: Some(Mm(LEFT).into()),
+                translate_y: Some(Mm(top - height).into()),
+                dpi: Some(dpi),
+                ..Default::default()
+            },
+        });
+        w.y = top - height - 6.0;
+    }
     w.text(&company.name, LEFT, w.y, 12.0, Align::Left, false);
-    w.text(title, RIGHT, w.y, 18.0, Align::Right, false);
     let mut y = w.y - 5.0;
     for l in company
         .address
@@ -269,7 +357,7 @@ pub fn render(d: &InvoiceDetail, company: &Company, fonts: &Fonts) -> Result<Vec
     if let Some(original) = &s.credit_for {
         facts.push((t(Msg::CreditForLabel), original.clone()));
     }
-    let mut fy = w.y - 9.0;
+    let mut fy = head - 9.0;
     for (label, value) in &facts {
         if value.is_empty() {
             continue;
@@ -292,6 +380,9 @@ pub fn render(d: &InvoiceDetail, company: &Company, fonts: &Fonts) -> Result<Vec
         .filter(|l| !l.is_empty())
         .collect();
     extra.push(s.bill_to.email.clone());
+    if !s.bill_to.tax_id.is_empty() {
+        extra.push(format!("{}: {}", t(Msg::TaxIdLabel), s.bill_to.tax_id));
+    }
     if let Some(tenant) = &s.bill_to.cloud_tenant_id {
         extra.push(format!("{}: {tenant}", t(Msg::TenantSection)));
     }

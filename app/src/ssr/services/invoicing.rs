@@ -16,11 +16,14 @@ use crate::error::{AppError, ErrorKind};
 use crate::ssr::auth::{Access, Caller};
 use crate::ssr::db::{self, invoices::InvoiceRow, invoices::LineRow, invoices::NewInvoice, parse_stored};
 use crate::ssr::services::accounts::audit;
+use crate::ssr::services::jobs::{report, Progress};
 use crate::ssr::services::lookup;
 use crate::ssr::services::rating::{self, Detail, Scope};
 use crate::ssr::services::terms::{load_customer_terms, load_registration_terms};
 use crate::ssr::state::AppState;
-use crate::types::{BillTo, InvoiceDetail, InvoiceLineView, InvoiceRunReport, InvoiceSummary};
+use crate::types::{
+    BillTo, InvoiceDetail, InvoiceLineView, InvoiceRunReport, InvoiceSummary, RunPhase, RunProgressView,
+};
 use chrono::{Datelike, Duration};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -33,6 +36,43 @@ fn decimal(what: &str, raw: &str) -> Result<Decimal, AppError> {
     Ok(parse_stored(what, raw, |t| t.parse::<Decimal>())?)
 }
 
+/// A month that can be run: well-formed and begun.
+fn runnable_period(state: &AppState, raw: &str) -> Result<BillingPeriod, AppError> {
+    let period = period_of(raw)?;
+    if period.start() > state.clock.now() {
+        return Err(AppError::invalid(
+            "period",
+            format!("{period} has not begun; a month is invoiced once it has started (and issued once it has ended)."),
+        ));
+    }
+    Ok(period)
+}
+
+/// Starts [`run`] for all registrations in the background and answers its number at once;
+/// the finance screen polls [`run_progress`] with it. Finance or operators.
+pub fn start_run(state: &AppState, by: &Caller, period: &str) -> Result<u64, AppError> {
+    by.require(Access::Finance)?;
+    let period = runnable_period(state, period)?.to_string();
+    let (id, job) = state.jobs.start(by.actor_code());
+    let (state, by) = (state.clone(), by.clone());
+    tokio::spawn(async move {
+        let outcome = run(&state, &by, &period, None, Some(&job.progress)).await;
+        job.finish(outcome);
+    });
+    Ok(id)
+}
+
+/// How far the caller's run `id` has come, and its report once it has finished; 404 for a
+/// run that is not the caller's or is long finished.
+pub fn run_progress(state: &AppState, by: &Caller, id: u64) -> Result<RunProgressView, AppError> {
+    by.require(Access::Finance)?;
+    state
+        .jobs
+        .get(id, &by.actor_code())
+        .map(|j| j.view())
+        .ok_or_else(|| AppError::not_found("run_not_found", format!("There is no invoice run {id} of yours.")))
+}
+
 /// Drafts one invoice per billing account with usage in the period — each customer
 /// subscription's, and each registration's base subscription invoice with a section per
 /// fallback tenant and one for unassigned usage. Re-running replaces the period's drafts
@@ -42,16 +82,11 @@ pub async fn run(
     by: &Caller,
     period: &str,
     registration: Option<&str>,
+    progress: Option<&Progress>,
 ) -> Result<InvoiceRunReport, AppError> {
     by.require(Access::Finance)?;
-    let period = period_of(period)?;
+    let period = runnable_period(state, period)?;
     let now = state.clock.now();
-    if period.start() > now {
-        return Err(AppError::invalid(
-            "period",
-            format!("{period} has not begun; a month is invoiced once it has started (and issued once it has ended)."),
-        ));
-    }
     let reg = match registration.map(str::trim).filter(|r| !r.is_empty()) {
         Some(key) => Some(lookup::registration_by_key(&state.db, key, "registration").await?),
         None => None,
@@ -60,6 +95,7 @@ pub async fn run(
         .as_ref()
         .map(|r| Scope::Registration(r.id))
         .unwrap_or(Scope::Everything);
+    report(progress, RunPhase::Rating, 0);
     let rated = rating::rate_period(&state.db, scope, period, now, Detail::Lines).await?;
     let mut statements = rated.statements;
 
@@ -71,7 +107,7 @@ pub async fn run(
         .map(|r| (r.id, r))
         .collect();
     let terms = load_customer_terms(&mut c, Some(&customer_ids)).await?;
-    statements += customer_ids.len().div_ceil(500) * 3;
+    statements += 3;
 
     // Late and corrected usage of the month before: for each of its issued invoices, what it
     // charged against that month rated now, per section and meter, becomes adjustment lines
@@ -86,6 +122,7 @@ pub async fn run(
             .collect();
     statements += 1;
     if !prev_issued.is_empty() {
+        report(progress, RunPhase::Adjusting, 0);
         let lines = db::invoices::list_lines_of_period(&mut c, prev.first_day()).await?;
         drop(c);
         let rerated = rating::rate_period(&state.db, scope, prev, now, Detail::Lines).await?;
@@ -126,6 +163,11 @@ pub async fn run(
         now_secs,
     )
     .await?;
+    report(
+        progress,
+        RunPhase::Drafting,
+        rated.registrations.iter().map(|r| r.rating.accounts.len() as u64).sum(),
+    );
     let mut drafts: Vec<(NewInvoice, Vec<LineRow>)> = Vec::new();
     let (mut replaced, mut already_issued, mut with_unpriced) = (0u64, 0usize, 0usize);
     let mut totals: BTreeMap<Currency, Decimal> = BTreeMap::new();
@@ -136,7 +178,7 @@ pub async fn run(
             .collect();
         replaced += db::invoices::delete_drafts(&mut tx, r.registration_id, period.first_day()).await?;
         let reg_terms = load_registration_terms(&mut tx, r.registration_id).await?;
-        statements += 3;
+        statements += 4;
         let base_terms = InvoiceTerms::for_period(&reg_terms.base_invoice, period);
         // Accounts with adjustments for the month before but no usage this month: a draft of
         // their adjustments alone, so late usage is never dropped with a customer who left.
@@ -167,6 +209,9 @@ pub async fn run(
             })
             .collect();
         for account in r.rating.accounts.iter().chain(leftovers.iter()) {
+            if let Some(p) = progress {
+                p.step();
+            }
             let subscription = account.account.subscription().to_string();
             if issued.contains(&subscription) {
                 already_issued += 1;
@@ -209,6 +254,7 @@ pub async fn run(
                     email: cu.billing_email.clone(),
                     cloud_tenant_id: Some(cu.tenant_guid.clone()),
                     billing_subscription_id: subscription.clone(),
+                    tax_id: cu.tax_id.clone(),
                 },
                 None => BillTo {
                     name: r.name.clone(),
@@ -344,6 +390,7 @@ pub async fn run(
             ));
         }
     }
+    report(progress, RunPhase::Saving, 0);
     let rows: Vec<NewInvoice> = drafts.iter().map(|(d, _)| d.clone()).collect();
     db::invoices::insert_invoices(&mut tx, &rows, now_secs).await?;
     let ids: HashMap<(i64, String), i64> = db::invoices::drafts_of_run(&mut tx, run_id)
@@ -360,7 +407,8 @@ pub async fn run(
         lines.extend(ls.into_iter().map(|l| LineRow { invoice_id: id, ..l }));
     }
     db::invoices::insert_lines(&mut tx, &lines).await?;
-    statements += 3 + rows.len().div_ceil(200) + lines.len().div_ceil(500);
+    // The run's row, the drafts, their ids, their lines, the run finished, the audit entry.
+    statements += 6;
     db::invoices::finish_run(&mut tx, run_id, rows.len() as i64, state.now_secs()).await?;
     audit(
         &mut tx,
@@ -593,17 +641,20 @@ pub async fn issue(state: &AppState, by: &Caller, invoice_id: i64, waive_unprice
             ),
         ));
     }
-    // The bill-to as the customer is now, frozen from here on.
+    // The bill-to and payment terms as the customer is now, frozen from here on.
     let mut bill_to: BillTo = serde_json::from_str(&row.bill_to).unwrap_or_default();
+    let mut terms_days = state.settings.payment_terms_days;
     if let Some(id) = row.customer_id {
         if let Some(cu) = db::customers::find_customer(&mut tx, id).await? {
             bill_to.name = cu.name;
             bill_to.address = cu.billing_address;
             bill_to.email = cu.billing_email;
+            bill_to.tax_id = cu.tax_id;
+            terms_days = cu.payment_terms_days.unwrap_or(terms_days);
         }
     }
     let number = allocate_number(&mut tx, state, row.registration_id, now.year()).await?;
-    let due = now.date_naive() + Duration::days(state.settings.payment_terms_days);
+    let due = now.date_naive() + Duration::days(terms_days);
     let bill_to_json = serde_json::to_string(&bill_to).map_err(|e| crate::ssr::auth::internal("bill-to", e))?;
     let updated = db::invoices::set_issued(&mut tx, row.id, &number, now_secs, due, &bill_to_json).await?;
     if updated != 1 {

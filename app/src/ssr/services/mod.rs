@@ -12,6 +12,7 @@ pub mod import;
 pub mod ingest;
 pub mod invoice_pdf;
 pub mod invoicing;
+pub mod jobs;
 pub mod lookup;
 pub mod maintenance;
 pub mod mapping_csv;

@@ -130,6 +130,8 @@ async fn february(db: &Db) -> (AppState, i64, HashMap<&'static str, i64>) {
                 billing_email: "billing@example.test",
                 billing_address: "",
                 locale: "en",
+                tax_id: "",
+                payment_terms_days: None,
             },
             0,
         )

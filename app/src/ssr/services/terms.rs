@@ -526,6 +526,8 @@ mod tests {
                     billing_email: "",
                     billing_address: "",
                     locale: "zh-TW",
+                    tax_id: "",
+                    payment_terms_days: None,
                 },
                 0,
             )
