@@ -41,4 +41,4 @@ pub use rating::{
     rate, rate_with_shares, AccountRating, RatedLine, Rating, RatingInput, SectionRating, Share, UnratedLine, UsageLine,
 };
 pub use resolution::{mappings, ownerships, BillingAccount, Mappings, Ownerships, Resolver, Section};
-pub use usage::{Identity, UsageRecord};
+pub use usage::{resource_group, Identity, UsageRecord};

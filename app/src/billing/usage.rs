@@ -77,6 +77,18 @@ pub fn normalise_info(raw: Option<&str>) -> String {
     }
 }
 
+/// The resource group a resource URI names (`/subscriptions/…/resourceGroups/{rg}/…`,
+/// any case), as written; `None` when it names none.
+pub fn resource_group(resource_uri: &str) -> Option<&str> {
+    let mut parts = resource_uri.split('/');
+    while let Some(p) = parts.next() {
+        if p.eq_ignore_ascii_case("resourcegroups") {
+            return parts.next().filter(|rg| !rg.is_empty());
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +129,20 @@ mod tests {
         assert_eq!(normalise_info(Some("")), "");
         assert_eq!(normalise_info(Some("null")), "");
         assert_eq!(normalise_info(Some(" {\"RG\":\"rg\"} ")), "{\"RG\":\"rg\"}");
+    }
+
+    #[test]
+    fn the_resource_group_is_read_from_a_resource_uri_in_any_case() {
+        assert_eq!(
+            resource_group("/subscriptions/x/resourceGroups/Web-Prod/providers/Microsoft.Compute/virtualMachines/vm1"),
+            Some("Web-Prod")
+        );
+        assert_eq!(
+            resource_group("/subscriptions/x/resourcegroups/rg/providers/p"),
+            Some("rg")
+        );
+        assert_eq!(resource_group("/subscriptions/x/providers/Microsoft.Storage"), None);
+        assert_eq!(resource_group("/subscriptions/x/resourceGroups/"), None);
+        assert_eq!(resource_group(""), None);
     }
 }

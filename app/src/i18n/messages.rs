@@ -387,6 +387,16 @@ pub enum Msg {
     PaymentTermsLabel,
     /// Empty: the installation's default
     PaymentTermsHint,
+    /// Usage detail
+    UsageDetailTitle,
+    /// What this invoice charged, by user subscription, resource group and meter, in the meters' units.
+    UsageDetailExplained,
+    /// Resource group
+    ResourceGroupCol,
+    /// User subscription
+    UserSubscriptionLabel,
+    /// PDF with usage detail
+    PdfWithDetail,
 }
 
 /// The text of a message in a locale.
@@ -760,6 +770,11 @@ fn en(msg: Msg) -> &'static str {
         TaxIdLabel => "Tax ID (VAT number)",
         PaymentTermsLabel => "Payment terms (days)",
         PaymentTermsHint => "Empty: the installation's default",
+        UsageDetailTitle => "Usage detail",
+        UsageDetailExplained => "What this invoice charged, by user subscription, resource group and meter, in the meters' units.",
+        ResourceGroupCol => "Resource group",
+        UserSubscriptionLabel => "User subscription",
+        PdfWithDetail => "PDF with usage detail",
     }
 }
 
@@ -1123,6 +1138,11 @@ fn fr(msg: Msg) -> &'static str {
         TaxIdLabel => "Numéro de TVA",
         PaymentTermsLabel => "Délai de paiement (jours)",
         PaymentTermsHint => "Vide : la valeur par défaut de l'installation",
+        UsageDetailTitle => "Détail de la consommation",
+        UsageDetailExplained => "Ce que facture cette facture, par abonnement utilisateur, groupe de ressources et compteur, dans les unités des compteurs.",
+        ResourceGroupCol => "Groupe de ressources",
+        UserSubscriptionLabel => "Abonnement utilisateur",
+        PdfWithDetail => "PDF avec détail de la consommation",
     }
 }
 
@@ -1484,6 +1504,11 @@ fn nl(msg: Msg) -> &'static str {
         TaxIdLabel => "Btw-nummer",
         PaymentTermsLabel => "Betalingstermijn (dagen)",
         PaymentTermsHint => "Leeg: de standaard van de installatie",
+        UsageDetailTitle => "Verbruiksdetail",
+        UsageDetailExplained => "Wat deze factuur in rekening brengt, per gebruikersabonnement, resourcegroep en meter, in de eenheden van de meters.",
+        ResourceGroupCol => "Resourcegroep",
+        UserSubscriptionLabel => "Gebruikersabonnement",
+        PdfWithDetail => "PDF met verbruiksdetail",
     }
 }
 
@@ -1845,6 +1870,11 @@ fn zh_tw(msg: Msg) -> &'static str {
         TaxIdLabel => "統一編號",
         PaymentTermsLabel => "付款期限（天）",
         PaymentTermsHint => "留空：使用系統預設值",
+        UsageDetailTitle => "用量明細",
+        UsageDetailExplained => "本發票依使用者訂用帳戶、資源群組與計量器列出的計費用量（以計量器單位表示）。",
+        ResourceGroupCol => "資源群組",
+        UserSubscriptionLabel => "使用者訂用帳戶",
+        PdfWithDetail => "含用量明細的 PDF",
     }
 }
 
@@ -2206,6 +2236,11 @@ fn zh_cn(msg: Msg) -> &'static str {
         TaxIdLabel => "税号",
         PaymentTermsLabel => "付款期限（天）",
         PaymentTermsHint => "留空：使用系统默认值",
+        UsageDetailTitle => "用量明细",
+        UsageDetailExplained => "本发票按用户订阅、资源组和计量器列出的计费用量（以计量器单位表示）。",
+        ResourceGroupCol => "资源组",
+        UserSubscriptionLabel => "用户订阅",
+        PdfWithDetail => "含用量明细的 PDF",
     }
 }
 

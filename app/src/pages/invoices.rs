@@ -193,8 +193,12 @@ fn InvoicesView(
             } else {
                 "".into_any()
             };
+            let detail_pdf = format!("{pdf}?detail=true");
+            let detail_link = (i.kind == "invoice").then(|| view! {
+                <a class="muted small" href=detail_pdf title=t(Msg::PdfWithDetail) data-testid="invoice-pdf-detail">" +"{t(Msg::UsageDetailTitle)}</a>
+            });
             vec![
-                view! { <a href=pdf data-testid="invoice-pdf">{i.number.clone().unwrap_or_else(|| format!("#{}", i.id))}</a> }.into_any(),
+                view! { <a href=pdf data-testid="invoice-pdf">{i.number.clone().unwrap_or_else(|| format!("#{}", i.id))}</a>" "{detail_link} }.into_any(),
                 view! { <span class=class>{status}</span> }.into_any(),
                 i.bill_to.name.clone().into_any(),
                 if i.account_kind == "base" { t(Msg::BaseAccountKind) } else { t(Msg::CustomerSubscriptionKind) }.into_any(),

@@ -38,13 +38,18 @@ fn PortalInvoices(list: Vec<crate::types::InvoiceSummary>, locale: Locale) -> im
                     .into_any(),
                 if i.kind == "credit_note" { t(Msg::CreditNoteTitle) } else { t(Msg::InvoiceTitle) }.into_any(),
                 crate::i18n::format_money(&crate::billing::Money::new(i.total, i.currency), locale).into_any(),
+                if i.kind == "invoice" {
+                    view! { <a href=format!("/invoices/{number}.pdf?detail=true") data-testid="portal-invoice-detail">{t(Msg::PdfWithDetail)}</a> }.into_any()
+                } else {
+                    "".into_any()
+                },
             ]
         })
         .collect();
     view! {
         <section class="panel" data-testid="portal-invoices">
             <h2>{t(Msg::YourInvoices)}</h2>
-            <DataTable columns=vec![Column::text(t(Msg::InvoiceNumberLabel)), Column::text(t(Msg::Period)), Column::text(""), Column::num(t(Msg::TotalLabel))]
+            <DataTable columns=vec![Column::text(t(Msg::InvoiceNumberLabel)), Column::text(t(Msg::Period)), Column::text(""), Column::num(t(Msg::TotalLabel)), Column::text("")]
                 rows empty=t(Msg::NoInvoices) testid="portal-invoices-table"/>
         </section>
     }

@@ -124,6 +124,30 @@ pub struct InvoiceDetail {
     pub lines: Vec<InvoiceLineView>,
     /// Usage with no price: `{meter_id, meter_name, unit, quantity, cloud_tenant_id}`.
     pub unpriced: serde_json::Value,
+    /// The usage behind it by user subscription and resource group, when asked for (the
+    /// PDF's detail pages): frozen at issue, today's for a draft.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub usage_detail: Vec<UsageDetailRow>,
+}
+
+/// A row of an invoice's usage detail: one meter's usage in one resource group of one user
+/// subscription.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageDetailRow {
+    /// The user subscription.
+    pub user_subscription_id: String,
+    /// Its resource group (`""` when the resource URI names none).
+    pub resource_group: String,
+    /// The meter.
+    pub meter_id: String,
+    /// Its name.
+    pub meter_name: String,
+    /// Quantity.
+    pub quantity: Decimal,
+    /// Unit.
+    pub unit: String,
+    /// The subscription's share of the meter's money (on the first of its rows).
+    pub amount: Option<Decimal>,
 }
 
 /// What a month-end run did.

@@ -457,6 +457,62 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
         t.elapsed().as_secs_f64(),
         zip.len() as f64 / 1024.0 / 1024.0
     );
+    // Usage detail pages: the base subscription invoice's (every fallback tenant's user
+    // subscriptions) through the service, and a 20-page one rendered alone.
+    let issued = invoicing::list(&state, &by, Some("2026-01"), None).await.map_err(e)?;
+    if let Some(base) = issued.iter().find(|i| i.account_kind == "base" && i.number.is_some()) {
+        let number = base.number.clone().unwrap_or_default();
+        let t = Instant::now();
+        let (_, pdf) = invoicing::pdf(&state, &by, &number, true).await.map_err(e)?;
+        let _ = writeln!(
+            report,
+            "  base subscription invoice with usage detail ({} pages): {:.0} ms through the service, {:.1} MB",
+            pages(&pdf),
+            t.elapsed().as_secs_f64() * 1000.0,
+            pdf.len() as f64 / 1024.0 / 1024.0
+        );
+    }
+    if let Some(one) = issued
+        .iter()
+        .find(|i| i.account_kind == "customer" && i.number.is_some())
+    {
+        let mut d = render(one.id.to_string()).await?;
+        let mut c = state.db.conn().await.map_err(|x| x.to_string())?;
+        let stored = app::ssr::db::invoices::list_usage_detail(&mut c, one.id)
+            .await
+            .map_err(|x| x.to_string())?;
+        drop(c);
+        let rows = app::ssr::services::invoice_detail::view(&stored).map_err(e)?;
+        // The customer's real rows, as if it had 31 user subscriptions like its one.
+        let mut detail = Vec::new();
+        for k in 0..31u64 {
+            let sub = SubscriptionId::from_u128(guid(0x05e2_1000, k)).to_string();
+            detail.extend(rows.iter().cloned().map(|mut r| {
+                r.user_subscription_id = sub.clone();
+                r.resource_group = format!("rg-{}", k % 4);
+                r
+            }));
+        }
+        d.usage_detail = detail;
+        let mut ms = Vec::new();
+        let mut n_pages = 0;
+        let mut size = 0;
+        for _ in 0..10 {
+            let t = Instant::now();
+            let pdf = invoice_pdf::render(&d, &company, &fonts).map_err(e)?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            n_pages = pages(&pdf);
+            size = pdf.len();
+        }
+        ms.sort_by(f64::total_cmp);
+        let _ = writeln!(
+            report,
+            "  detail invoice PDF ({} detail rows, {n_pages} pages): median {:.1} ms, {:.0} KB",
+            d.usage_detail.len(),
+            percentile(&ms, 50.0),
+            size as f64 / 1024.0
+        );
+    }
     if args.keep {
         let _ = writeln!(report, "  kept: {}", target.location);
     } else {

@@ -78,9 +78,10 @@ pub(super) async fn detail(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(key): Path<String>,
+    query: Query<PdfQuery>,
 ) -> Result<Response, ApiError> {
     if key.ends_with(".pdf") {
-        return pdf(State(state), MaybeCaller(caller), Path(key)).await;
+        return pdf(State(state), MaybeCaller(caller), Path(key), query).await;
     }
     let caller = auth::authorize(caller, Access::SignedIn)?;
     Ok(Json(to_json(invoicing::detail(&state.app, &caller, &key).await?)?).into_response())
@@ -119,13 +120,32 @@ pub(super) async fn void(
     Ok(Json(json!({ "number": number, "credit_note": credit })))
 }
 
-/// `GET /invoices/{number}.pdf` (browser) and `GET /api/v1/invoices/{number}.pdf`
-/// (tokens): the PDF for whoever may see the invoice; any other number is 404.
+/// `?detail=true`: a PDF with the usage detail pages.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct PdfQuery {
+    #[serde(default)]
+    detail: Option<String>,
+}
+
+/// `GET /invoices/{number}.pdf[?detail=true]` (browser) and
+/// `GET /api/v1/invoices/{number}.pdf[?detail=true]` (tokens): the PDF for whoever may see
+/// the invoice; any other number is 404.
 pub(crate) async fn pdf(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(file): Path<String>,
+    Query(query): Query<PdfQuery>,
 ) -> Result<Response, ApiError> {
+    let with_detail = match query.detail.as_deref().map(str::trim) {
+        None | Some("") | Some("false") | Some("0") => false,
+        Some("true") | Some("1") => true,
+        Some(other) => {
+            return Err(ApiError(app::error::AppError::invalid(
+                "detail",
+                format!("`{other}` is not true or false."),
+            )))
+        }
+    };
     let caller = auth::authorize(caller, Access::SignedIn)?;
     let Some(key) = file.strip_suffix(".pdf") else {
         return Err(ApiError(app::error::AppError::not_found(
@@ -133,7 +153,7 @@ pub(crate) async fn pdf(
             "No such document.",
         )));
     };
-    let (name, bytes) = invoicing::pdf(&state.app, &caller, key).await?;
+    let (name, bytes) = invoicing::pdf(&state.app, &caller, key, with_detail).await?;
     Ok((
         [
             (http::header::CONTENT_TYPE, "application/pdf".to_owned()),

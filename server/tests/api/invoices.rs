@@ -477,6 +477,43 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
                 );
                 if i == 0 {
                     assert!(text.contains("24536806"), "the customer's tax id:\n{text}");
+                    // With its usage detail: the user subscription, its resource group, the
+                    // meter and what the subscription was charged.
+                    let r = app
+                        .client
+                        .get(app.url(&format!("/invoices/{number}.pdf?detail=true")))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    assert!(r.headers()["content-disposition"]
+                        .to_str()
+                        .unwrap()
+                        .contains("-detail.pdf"));
+                    let detailed = pdf_text(&r.bytes().await.unwrap());
+                    for needle in [
+                        "Usage detail",
+                        "Resource group",
+                        &guid(3, 0),
+                        "rg",
+                        "Base VM Size Hours",
+                        "Page 2 of 2",
+                    ] {
+                        assert!(
+                            detailed.contains(needle),
+                            "`{needle}` missing from the detail pages:\n{detailed}"
+                        );
+                    }
+                    let r = app
+                        .client
+                        .get(app.url(&format!("/invoices/{number}.pdf?detail=maybe")))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 422);
+                    // The detail was stored when the invoice was issued, and is frozen with it.
+                    assert!(sql_fails(&app, "UPDATE invoice_usage_detail SET quantity = '0'").await);
+                    assert!(sql_fails(&app, "DELETE FROM invoice_usage_detail").await);
                     let issued_on = chrono::DateTime::from_timestamp(inv["issued_at"].as_i64().unwrap(), 0)
                         .unwrap()
                         .date_naive();
@@ -755,7 +792,7 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
 #[tokio::test]
 async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its_report() {
     for_each_app_with(
-        |_| {},
+        |c| c.invoice_grace_days = 0,
         |app| async move {
             let (period, _) = setup(&app, 4).await;
             let fun = |name: &str| app.url(&format!("/api/fn/{name}"));
@@ -801,6 +838,53 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
             // Four customer accounts and the base subscription's.
             assert_eq!(report["drafts"], 5, "{report}");
             assert_eq!(invoices(&app, period).await.len(), 5);
+
+            // Usage that arrives after the run makes its drafts outdated: issuing one is
+            // refused until the month is run again, so an invoice never disagrees with the
+            // usage detail stored with it.
+            let at = format!("{}T11:00:00+00:00", period.first_day() + chrono::Duration::days(5));
+            push(&app, &[usage_json(&guid(3, 0), BASE_VM, &at, "2", VM)]).await;
+            let draft = |list: Vec<Value>| {
+                list.into_iter()
+                    .find(|i| i["bill_to"]["cloud_tenant_id"] == guid(1, 0))
+                    .unwrap()
+            };
+            let stale = draft(invoices(&app, period).await);
+            let (s, body) = call(
+                &app,
+                reqwest::Method::POST,
+                &format!("/api/v1/invoices/{}/issue", stale["id"]),
+                None,
+            )
+            .await;
+            assert_eq!(
+                (s, body["error"]["code"].as_str()),
+                (409, Some("draft_outdated")),
+                "{body}"
+            );
+            assert_eq!(
+                draft(invoices(&app, period).await)["status"],
+                "draft",
+                "nothing changed"
+            );
+            let (s, _) = call(
+                &app,
+                reqwest::Method::POST,
+                "/api/v1/invoice-runs",
+                Some(json!({"period": period.to_string()})),
+            )
+            .await;
+            assert_eq!(s, 201);
+            let fresh = draft(invoices(&app, period).await);
+            assert_eq!(dec(&fresh["total"]), Decimal::from(6), "12 hours at 0.50");
+            let (s, body) = call(
+                &app,
+                reqwest::Method::POST,
+                &format!("/api/v1/invoices/{}/issue", fresh["id"]),
+                None,
+            )
+            .await;
+            assert_eq!(s, 200, "{body}");
             // Someone else's run is not theirs to watch.
             app.add_user("fin@example.test", Role::Finance, None).await;
             app.sign_out().await;

@@ -520,3 +520,72 @@ pub async fn previous_draft_totals(
     .fetch_all(e)
     .await)?)
 }
+
+/// A row of an invoice's usage detail (see the migration).
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct DetailRow {
+    /// The user subscription's GUID.
+    pub user_subscription_id: String,
+    /// Its resource group (`""`: not in the resource URI).
+    pub resource_group: String,
+    /// The meter.
+    pub meter_id: String,
+    /// Its name.
+    pub meter_name: String,
+    /// Quantity, exact decimal text.
+    pub quantity: String,
+    /// Unit.
+    pub unit: String,
+    /// The subscription's precise (unrounded) share of the meter's money, on the first of
+    /// the meter's rows (else `""`): a subscription's rows add up to its cost.
+    pub amount: String,
+}
+
+/// Stores a draft's usage detail (one statement), just before it is issued.
+pub async fn insert_usage_detail(c: &mut impl AsExecutor, invoice_id: i64, rows: &[DetailRow]) -> DbResult<()> {
+    use super::JsonCol::{Int, Text};
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let q = format!(
+        "INSERT INTO invoice_usage_detail (invoice_id, position, user_subscription_id, resource_group, meter_id, \
+         meter_name, quantity, unit, amount) {}",
+        super::json_rows(c.engine(), &[Int, Int, Text, Text, Text, Text, Text, Text, Text])
+    );
+    let json = serde_json::Value::Array(
+        rows.iter()
+            .enumerate()
+            .map(|(i, r)| {
+                serde_json::json!([
+                    invoice_id,
+                    i + 1,
+                    r.user_subscription_id,
+                    r.resource_group,
+                    r.meter_id,
+                    r.meter_name,
+                    r.quantity,
+                    r.unit,
+                    r.amount
+                ])
+            })
+            .collect(),
+    )
+    .to_string();
+    sql!(c, |e| sqlx::query(&q)
+        .bind(&json)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// An invoice's stored usage detail, in order.
+pub async fn list_usage_detail(c: &mut impl AsExecutor, invoice_id: i64) -> DbResult<Vec<DetailRow>> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, DetailRow>(
+        "SELECT user_subscription_id, resource_group, meter_id, meter_name, quantity, unit, amount \
+         FROM invoice_usage_detail WHERE invoice_id = $1 ORDER BY position"
+    )
+    .bind(invoice_id)
+    .fetch_all(e)
+    .await)?)
+}

@@ -222,6 +222,14 @@ pub fn json_ids(engine: Engine) -> &'static str {
     }
 }
 
+/// `(SELECT …)`: the strings of a JSON array bound as $1, for `col IN (…)`.
+pub fn json_texts(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "(SELECT value FROM json_each($1))",
+        Engine::Postgres => "(SELECT jsonb_array_elements_text(CAST($1 AS JSONB)))",
+    }
+}
+
 /// An id list as the JSON parameter of [`json_ids`].
 pub fn json_id_list(ids: &[i64]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()

@@ -346,3 +346,47 @@ pub async fn customers_by_tenant(
     }
     Ok(out)
 }
+
+/// A day of one resource's usage of a meter.
+#[derive(Debug, Clone, FromRow)]
+pub struct ResourceDay {
+    /// The day.
+    pub usage_on: NaiveDate,
+    /// The user subscription's GUID.
+    pub subscription_guid: String,
+    /// The resource's URI as first received.
+    pub resource_uri: String,
+    /// The meter.
+    pub meter_id: String,
+    /// Whole units.
+    pub quantity_whole: i64,
+    /// Atto-units.
+    pub quantity_atto: i64,
+}
+
+/// The per-resource daily rollups of some user subscriptions (by GUID) of a registration in
+/// `[from, to)`: one statement, index ranges on each subscription's resources.
+pub async fn resource_days(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    subscription_guids: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DbResult<Vec<ResourceDay>> {
+    let q = format!(
+        "SELECT d.usage_on, s.subscription_id AS subscription_guid, r.resource_uri, d.meter_id, d.quantity_whole, \
+         d.quantity_atto FROM user_subscriptions s \
+         JOIN usage_resources r ON r.user_subscription_id = s.id \
+         JOIN usage_daily_by_resource d ON d.resource_id = r.id \
+         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND d.usage_on >= $3 AND d.usage_on < $4",
+        super::json_texts(c.engine())
+    );
+    let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
+    Ok(sql!(c, |e| sqlx::query_as::<_, ResourceDay>(&q)
+        .bind(&guids)
+        .bind(registration_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(e)
+        .await)?)
+}

@@ -543,6 +543,90 @@ pub fn render(d: &InvoiceDetail, company: &Company, fonts: &Fonts) -> Result<Vec
             w.y -= 4.2;
         }
     }
+    // Usage detail pages: by user subscription (with what it was charged), then resource
+    // group and meter, in the meters' own units; headers repeated on every page.
+    if !d.usage_detail.is_empty() {
+        w.new_page();
+        w.text(t(Msg::UsageDetailTitle), LEFT, w.y, 12.0, Align::Left, false);
+        w.y -= 5.0;
+        w.text(t(Msg::UsageDetailExplained), LEFT, w.y, 8.0, Align::Left, true);
+        w.y -= 7.0;
+        const COL_RG: f32 = LEFT + 2.0;
+        const COL_DMETER: f32 = LEFT + 58.0;
+        const COL_DQTY: f32 = 142.0;
+        let header = |w: &mut Writer<'_>| {
+            w.band(w.y - 1.6, ROW + 0.6);
+            w.text(t(Msg::ResourceGroupCol), COL_RG, w.y, 8.0, Align::Left, true);
+            w.text(t(Msg::MeterCol), COL_DMETER, w.y, 8.0, Align::Left, true);
+            w.text(t(Msg::QuantityCol), COL_DQTY, w.y, 8.0, Align::Right, true);
+            w.text(t(Msg::Unit), COL_DQTY + 3.0, w.y, 8.0, Align::Left, true);
+            w.y -= ROW + 0.8;
+        };
+        header(&mut w);
+        let mut subscriptions: Vec<(&str, Vec<&crate::types::UsageDetailRow>)> = Vec::new();
+        for r in &d.usage_detail {
+            match subscriptions.last_mut() {
+                Some((sub, rows)) if *sub == r.user_subscription_id => rows.push(r),
+                _ => subscriptions.push((&r.user_subscription_id, vec![r])),
+            }
+        }
+        for (sub, rows) in subscriptions {
+            if w.y < BOTTOM + 2.0 * ROW {
+                w.new_page();
+                header(&mut w);
+            }
+            w.y -= 1.0;
+            let cost: Decimal = rows.iter().filter_map(|r| r.amount).sum();
+            w.text(
+                &format!("{} {sub}", t(Msg::UserSubscriptionLabel)),
+                COL_RG,
+                w.y,
+                8.5,
+                Align::Left,
+                false,
+            );
+            w.text(
+                &money(s.currency.round(cost)),
+                COL_AMOUNT,
+                w.y,
+                8.5,
+                Align::Right,
+                false,
+            );
+            w.y -= ROW;
+            let mut last_rg: Option<&str> = None;
+            for r in rows {
+                if w.y < BOTTOM + ROW {
+                    w.new_page();
+                    header(&mut w);
+                    last_rg = None;
+                }
+                if last_rg != Some(r.resource_group.as_str()) {
+                    let rg = if r.resource_group.is_empty() {
+                        "—"
+                    } else {
+                        r.resource_group.as_str()
+                    };
+                    let rg = shorten(&w, rg, 8.5, COL_DMETER - COL_RG - 3.0);
+                    w.text(&rg, COL_RG + 3.0, w.y, 8.5, Align::Left, true);
+                    last_rg = Some(r.resource_group.as_str());
+                }
+                let name = shorten(&w, &r.meter_name, 8.5, COL_DQTY - COL_DMETER - 22.0);
+                w.text(&name, COL_DMETER, w.y, 8.5, Align::Left, false);
+                w.text(
+                    &format_decimal(r.quantity, locale, 0, 4),
+                    COL_DQTY,
+                    w.y,
+                    8.5,
+                    Align::Right,
+                    false,
+                );
+                let unit = shorten(&w, &r.unit, 8.5, COL_AMOUNT - COL_DQTY - 3.0);
+                w.text(&unit, COL_DQTY + 3.0, w.y, 8.5, Align::Left, true);
+                w.y -= ROW;
+            }
+        }
+    }
     w.new_page();
 
     // Footer and the DRAFT mark on every page, now that the page count is known.

@@ -518,6 +518,7 @@ pub async fn detail(state: &AppState, by: &Caller, key: &str) -> Result<InvoiceD
         summary: summary_of(&row)?,
         lines: lines.iter().map(line_of).collect::<Result<_, _>>()?,
         unpriced: serde_json::from_str(&row.unpriced).unwrap_or_default(),
+        usage_detail: Vec::new(),
     })
 }
 
@@ -595,10 +596,13 @@ pub async fn issue(state: &AppState, by: &Caller, invoice_id: i64, waive_unprice
     by.require(Access::Finance)?;
     let now = state.clock.now();
     let now_secs = state.now_secs();
-    let mut tx = state.db.begin().await?;
-    let row = db::invoices::find_invoice(&mut tx, invoice_id)
+    // The checks, then the usage detail (a rating: outside the transaction, which would
+    // hold the write lock meanwhile), then the transaction that issues.
+    let mut c = state.db.conn().await?;
+    let row = db::invoices::find_invoice(&mut c, invoice_id)
         .await?
         .ok_or_else(|| AppError::not_found("invoice_not_found", format!("There is no draft {invoice_id}.")))?;
+    drop(c);
     if row.status != "draft" || row.kind != "invoice" {
         return Err(AppError::conflict(
             "invoice_not_draft",
@@ -641,6 +645,33 @@ pub async fn issue(state: &AppState, by: &Caller, invoice_id: i64, waive_unprice
             ),
         ));
     }
+    let (detail, detail_money) = super::invoice_detail::compute(state, &row).await?;
+    let mut c = state.db.conn().await?;
+    let charged: Decimal = db::invoices::list_lines(&mut c, row.id)
+        .await?
+        .iter()
+        .filter(|l| l.line_kind == "usage")
+        .map(|l| decimal("amount", &l.precise_amount))
+        .sum::<Result<Decimal, AppError>>()?;
+    drop(c);
+    // Shares divide a line's money by quantity (exact to ~28 digits), so compare far below
+    // a cent rather than digit for digit.
+    if (charged - detail_money).abs() > Decimal::new(1, 9) {
+        return Err(AppError::conflict(
+            "draft_outdated",
+            format!(
+                "The usage or prices of {period} changed after this draft was made (it charges {charged}, the month rates at {detail_money} now); run the month again, review the new draft and issue that.",
+                charged = charged.normalize(),
+                detail_money = detail_money.normalize()
+            ),
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    let row = db::invoices::find_invoice(&mut tx, invoice_id)
+        .await?
+        .filter(|r| r.status == "draft")
+        .ok_or_else(|| AppError::conflict("invoice_not_draft", "The draft was issued or replaced meanwhile."))?;
+    db::invoices::insert_usage_detail(&mut tx, row.id, &detail).await?;
     // The bill-to and payment terms as the customer is now, frozen from here on.
     let mut bill_to: BillTo = serde_json::from_str(&row.bill_to).unwrap_or_default();
     let mut terms_days = state.settings.payment_terms_days;
@@ -840,14 +871,34 @@ fn fonts(path: &str) -> Result<std::sync::Arc<super::invoice_pdf::Fonts>, AppErr
 }
 
 /// An invoice as PDF, for whoever may see it (404 otherwise): `(file name, bytes)`.
-/// Rendered from the stored document only, so the same invoice gives the same bytes.
-pub async fn pdf(state: &AppState, by: &Caller, key: &str) -> Result<(String, Vec<u8>), AppError> {
-    let d = detail(state, by, key).await?;
+/// Rendered from the stored document only, so the same invoice gives the same bytes;
+/// `with_detail` adds its usage detail pages (stored at issue; a draft's from today's usage).
+pub async fn pdf(state: &AppState, by: &Caller, key: &str, with_detail: bool) -> Result<(String, Vec<u8>), AppError> {
+    let mut d = detail(state, by, key).await?;
+    let with_detail = with_detail && d.summary.kind == "invoice";
+    if with_detail {
+        let mut c = state.db.conn().await?;
+        let rows = if d.summary.status == "draft" {
+            let row = db::invoices::find_invoice(&mut c, d.summary.id)
+                .await?
+                .ok_or_else(|| AppError::not_found("invoice_not_found", "This draft was replaced meanwhile."))?;
+            drop(c);
+            super::invoice_detail::compute(state, &row).await?.0
+        } else {
+            db::invoices::list_usage_detail(&mut c, d.summary.id).await?
+        };
+        d.usage_detail = super::invoice_detail::view(&rows)?;
+    }
     let fonts = fonts(&state.settings.invoice_font)?;
     let company = state.settings.company.clone();
-    let name = match &d.summary.number {
-        Some(n) => format!("{n}.pdf"),
-        None => format!("draft-{}.pdf", d.summary.id),
+    let stem = match &d.summary.number {
+        Some(n) => n.clone(),
+        None => format!("draft-{}", d.summary.id),
+    };
+    let name = if with_detail {
+        format!("{stem}-detail.pdf")
+    } else {
+        format!("{stem}.pdf")
     };
     // Rendering is CPU work: off the async workers.
     let bytes = tokio::task::spawn_blocking(move || super::invoice_pdf::render(&d, &company, &fonts))
@@ -986,6 +1037,7 @@ pub async fn period_zip(state: &AppState, by: &Caller, period: &str) -> Result<(
                 summary: summary_of(r)?,
                 lines: lines.remove(&r.id).unwrap_or_default(),
                 unpriced: serde_json::from_str(&r.unpriced).unwrap_or_default(),
+                usage_detail: Vec::new(),
             })
         })
         .collect::<Result<_, AppError>>()?;

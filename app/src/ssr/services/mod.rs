@@ -10,6 +10,7 @@ pub mod csv_input;
 pub mod customers;
 pub mod import;
 pub mod ingest;
+pub mod invoice_detail;
 pub mod invoice_pdf;
 pub mod invoicing;
 pub mod jobs;
