@@ -336,6 +336,8 @@ test.describe("the operator console: customers and mappings", () => {
     await page.goto(`/finance/invoices?period=${month}`);
     await hydrated(page);
     await page.getByTestId("run").click();
+    // The run goes on in the background; the page polls it and shows what it did.
+    await expect(page.getByTestId("run-report")).toContainText("draft(s) made");
     const row = page.getByTestId("invoices-table").locator("tbody tr").filter({ hasText: customer });
     await expect(row).toHaveCount(1);
     await expect(row).toContainText("DRAFT");
@@ -371,6 +373,11 @@ test.describe("the operator console: customers and mappings", () => {
     await expect(page.getByTestId("portal-invoices-table")).toContainText(credit);
     const own = await page.request.get(`/invoices/${credit}.pdf`);
     expect(own.status()).toBe(200);
+    // The voided invoice with its usage detail pages, frozen when it was issued.
+    const detailRow = page.getByTestId("portal-invoices-table").locator("tbody tr").filter({ hasText: number });
+    const detail = await page.request.get((await detailRow.getByTestId("portal-invoice-detail").getAttribute("href"))!);
+    expect(detail.status()).toBe(200);
+    expect(detail.headers()["content-disposition"]).toContain(`${number}-detail.pdf`);
     await screenshot(page, "portal-invoices");
   });
 

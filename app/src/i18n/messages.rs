@@ -397,6 +397,12 @@ pub enum Msg {
     UserSubscriptionLabel,
     /// PDF with usage detail
     PdfWithDetail,
+    /// Issue all drafts
+    IssueAllAction,
+    /// issued
+    IssuedCountLabel,
+    /// not issued (see why below)
+    RefusedCountLabel,
 }
 
 /// The text of a message in a locale.
@@ -775,6 +781,9 @@ fn en(msg: Msg) -> &'static str {
         ResourceGroupCol => "Resource group",
         UserSubscriptionLabel => "User subscription",
         PdfWithDetail => "PDF with usage detail",
+        IssueAllAction => "Issue all drafts",
+        IssuedCountLabel => "issued",
+        RefusedCountLabel => "not issued (see why below)",
     }
 }
 
@@ -1143,6 +1152,9 @@ fn fr(msg: Msg) -> &'static str {
         ResourceGroupCol => "Groupe de ressources",
         UserSubscriptionLabel => "Abonnement utilisateur",
         PdfWithDetail => "PDF avec détail de la consommation",
+        IssueAllAction => "Émettre tous les brouillons",
+        IssuedCountLabel => "émise(s)",
+        RefusedCountLabel => "non émise(s) (voir pourquoi ci-dessous)",
     }
 }
 
@@ -1509,6 +1521,9 @@ fn nl(msg: Msg) -> &'static str {
         ResourceGroupCol => "Resourcegroep",
         UserSubscriptionLabel => "Gebruikersabonnement",
         PdfWithDetail => "PDF met verbruiksdetail",
+        IssueAllAction => "Alle concepten uitreiken",
+        IssuedCountLabel => "uitgereikt",
+        RefusedCountLabel => "niet uitgereikt (zie hieronder waarom)",
     }
 }
 
@@ -1875,6 +1890,9 @@ fn zh_tw(msg: Msg) -> &'static str {
         ResourceGroupCol => "資源群組",
         UserSubscriptionLabel => "使用者訂用帳戶",
         PdfWithDetail => "含用量明細的 PDF",
+        IssueAllAction => "開立所有草稿",
+        IssuedCountLabel => "份已開立",
+        RefusedCountLabel => "份未開立（原因見下方）",
     }
 }
 
@@ -2241,6 +2259,9 @@ fn zh_cn(msg: Msg) -> &'static str {
         ResourceGroupCol => "资源组",
         UserSubscriptionLabel => "用户订阅",
         PdfWithDetail => "含用量明细的 PDF",
+        IssueAllAction => "开具所有草稿",
+        IssuedCountLabel => "份已开具",
+        RefusedCountLabel => "份未开具（原因见下方）",
     }
 }
 

@@ -7,7 +7,9 @@ use crate::components::form::{form_error, href_with, success_count, FormAlert};
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable};
 use crate::i18n::{format_count, format_money, format_period, text, Locale, Msg};
-use crate::server_fns::invoices::{get_invoices, invoice_run_progress, IssueInvoice, RunInvoices, VoidInvoice};
+use crate::server_fns::invoices::{
+    get_invoices, invoice_run_progress, IssueAllInvoices, IssueInvoice, RunInvoices, VoidInvoice,
+};
 use crate::types::{InvoiceSummary, RunPhase, RunProgressView};
 use leptos::prelude::*;
 use leptos::server_fn::ServerFn;
@@ -39,14 +41,19 @@ pub fn InvoicesPage() -> impl IntoView {
             poll(job, progress, finished);
         }
     });
-    let (i, v) = (success_count(issue.value()), success_count(void.value()));
+    let issue_all = ServerAction::<IssueAllInvoices>::new();
+    let (i, a, v) = (
+        success_count(issue.value()),
+        success_count(issue_all.value()),
+        success_count(void.value()),
+    );
     let data = Resource::new(
-        move || (period.get(), finished.get(), i.get(), v.get()),
+        move || (period.get(), finished.get(), i.get(), a.get(), v.get()),
         |(p, ..)| get_invoices(p),
     );
     view! {
         <Title text="Invoices · Stackbill"/>
-        <DataPage data view=move |(p, list), locale| view! { <InvoicesView period=p list run progress issue void locale/> }/>
+        <DataPage data view=move |(p, list), locale| view! { <InvoicesView period=p list run progress issue issue_all void locale/> }/>
     }
 }
 
@@ -134,6 +141,7 @@ fn InvoicesView(
     run: ServerAction<RunInvoices>,
     progress: RwSignal<Option<RunProgressView>>,
     issue: ServerAction<IssueInvoice>,
+    issue_all: ServerAction<IssueAllInvoices>,
     void: ServerAction<VoidInvoice>,
     locale: Locale,
 ) -> impl IntoView {
@@ -142,6 +150,7 @@ fn InvoicesView(
     let errors = [
         form_error(run.value(), RunInvoices::PATH),
         form_error(issue.value(), IssueInvoice::PATH),
+        form_error(issue_all.value(), IssueAllInvoices::PATH),
         form_error(void.value(), VoidInvoice::PATH),
     ];
     let error = Signal::derive(move || errors.iter().find_map(|e| e.get()));
@@ -252,6 +261,33 @@ fn InvoicesView(
                     </button>
                 </ActionForm>
                 {move || progress.get().map(|v| run_status(v, locale))}
+                {(drafts > 0).then(|| {
+                    let p = period.clone();
+                    view! {
+                        <ActionForm action=issue_all attr:class="form form-inline" attr:data-testid="issue-all-form">
+                            <input type="hidden" name="period" value=p/>
+                            <label class="check"><input type="checkbox" name="waive" value="true"/>" "{t(Msg::WaiveUnpriced)}</label>
+                            <button type="submit" class="btn" data-testid="issue-all">{t(Msg::IssueAllAction)}</button>
+                        </ActionForm>
+                    }
+                })}
+                {move || issue_all.value().get().and_then(Result::ok).map(|r| {
+                    let summary = format!(
+                        "{} {} · {} {}",
+                        format_count(r.issued.len() as i64, locale),
+                        t(Msg::IssuedCountLabel),
+                        format_count(r.refused.len() as i64, locale),
+                        t(Msg::RefusedCountLabel)
+                    );
+                    view! {
+                        <div class="note" role="status" data-testid="issue-all-report">
+                            <p>{summary}</p>
+                            <ul>
+                                {r.refused.into_iter().map(|x| view! { <li>{format!("{} — {}", x.bill_to, x.message)}</li> }).collect_view()}
+                            </ul>
+                        </div>
+                    }
+                })}
             </section>
         })}
         <section class="panel">

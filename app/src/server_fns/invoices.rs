@@ -3,7 +3,7 @@
 //! customers list their own issued documents).
 
 use crate::error::AppError;
-use crate::types::{InvoiceSummary, RunProgressView};
+use crate::types::{InvoiceSummary, IssueAllReport, RunProgressView};
 use leptos::prelude::*;
 
 /// A period's invoices (`""`: last month) with the month they are of.
@@ -44,6 +44,14 @@ pub async fn issue_invoice(id: i64, waive: Option<String>) -> Result<String, App
     use crate::ssr::{auth::Access, services::invoicing};
     let (state, caller) = super::context::require(Access::Finance).await?;
     invoicing::issue(&state, &caller, id, waive.is_some()).await
+}
+
+/// Issues every draft of a period (`waive` present: unpriced usage waived, and audited).
+#[server(prefix = "/api/fn", endpoint = "issue_all_invoices")]
+pub async fn issue_all_invoices(period: String, waive: Option<String>) -> Result<IssueAllReport, AppError> {
+    use crate::ssr::{auth::Access, services::invoicing};
+    let (state, caller) = super::context::require(Access::Finance).await?;
+    invoicing::issue_all(&state, &caller, &period, None, waive.is_some()).await
 }
 
 /// Voids an issued invoice; answers the credit note's number.

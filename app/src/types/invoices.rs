@@ -203,3 +203,26 @@ pub struct RunProgressView {
     /// Why the run failed, once it has.
     pub error: Option<crate::error::AppError>,
 }
+
+/// What issuing every draft of a month did: each draft is issued on its own, so one that is
+/// refused (unpriced usage, outdated) does not hold the others back.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueAllReport {
+    /// The numbers issued, in order.
+    pub issued: Vec<String>,
+    /// The drafts refused, with why.
+    pub refused: Vec<IssueRefusal>,
+}
+
+/// A draft that was not issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssueRefusal {
+    /// The draft.
+    pub id: i64,
+    /// Whom it bills.
+    pub bill_to: String,
+    /// The refusal's code (`unpriced_usage`, `draft_outdated`, `period_open`, …).
+    pub code: String,
+    /// The refusal's message.
+    pub message: String,
+}

@@ -445,7 +445,8 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
     let t = Instant::now();
     let numbers = invoicing::issue_all(&state, &by, "2026-01", None, true)
         .await
-        .map_err(e)?;
+        .map_err(e)?
+        .issued;
     let issue_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let (_, zip) = invoicing::period_zip(&state, &by, "2026-01").await.map_err(e)?;

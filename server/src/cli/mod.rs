@@ -1409,17 +1409,30 @@ async fn invoice(config: Config, command: InvoiceCommand) -> Result<(), String> 
             registration,
             waive_unpriced,
         } => {
-            let numbers = match (id, period) {
-                (Some(id), _) => vec![invoicing::issue(&state, &by, id, waive_unpriced)
-                    .await
-                    .map_err(message)?],
+            let report = match (id, period) {
+                (Some(id), _) => app::types::IssueAllReport {
+                    issued: vec![invoicing::issue(&state, &by, id, waive_unpriced)
+                        .await
+                        .map_err(message)?],
+                    refused: Vec::new(),
+                },
                 (None, Some(p)) => invoicing::issue_all(&state, &by, &p, registration.as_deref(), waive_unpriced)
                     .await
                     .map_err(message)?,
                 (None, None) => return Err("Give --id N or --period YYYY-MM.".into()),
             };
-            for n in numbers {
+            for n in &report.issued {
                 println!("issued {n}");
+            }
+            for r in &report.refused {
+                eprintln!("not issued: draft {} ({}): {}", r.id, r.bill_to, r.message);
+            }
+            if !report.refused.is_empty() {
+                return Err(format!(
+                    "{} draft(s) issued, {} refused (above).",
+                    report.issued.len(),
+                    report.refused.len()
+                ));
             }
         }
         InvoiceCommand::Void { number } => {

@@ -885,6 +885,27 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
             )
             .await;
             assert_eq!(s, 200, "{body}");
+            // Issuing all the others: the base invoice has unpriced usage and no waiver, so it
+            // is refused with why, and the three other customers' drafts are issued anyway.
+            let r = app
+                .client
+                .post(fun("issue_all_invoices"))
+                .form(&[("period", period.to_string())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let all: Value = r.json().await.unwrap();
+            assert_eq!(all["issued"].as_array().unwrap().len(), 3, "{all}");
+            assert_eq!(all["refused"][0]["code"], "unpriced_usage", "{all}");
+            assert_eq!(all["refused"].as_array().unwrap().len(), 1, "{all}");
+            let left: Vec<Value> = invoices(&app, period)
+                .await
+                .into_iter()
+                .filter(|i| i["status"] == "draft")
+                .collect();
+            assert_eq!(left.len(), 1);
+            assert_eq!(left[0]["account_kind"], "base");
             // Someone else's run is not theirs to watch.
             app.add_user("fin@example.test", Role::Finance, None).await;
             app.sign_out().await;

@@ -22,7 +22,8 @@ use crate::ssr::services::rating::{self, Detail, Scope};
 use crate::ssr::services::terms::{load_customer_terms, load_registration_terms};
 use crate::ssr::state::AppState;
 use crate::types::{
-    BillTo, InvoiceDetail, InvoiceLineView, InvoiceRunReport, InvoiceSummary, RunPhase, RunProgressView,
+    BillTo, InvoiceDetail, InvoiceLineView, InvoiceRunReport, InvoiceSummary, IssueAllReport, IssueRefusal, RunPhase,
+    RunProgressView,
 };
 use chrono::{Datelike, Duration};
 use rust_decimal::Decimal;
@@ -732,26 +733,38 @@ async fn allocate_number(
 }
 
 /// Issues every draft of a period (optionally one registration's), each in its own
-/// transaction; stops at the first refusal, returning the numbers issued so far with it.
+/// transaction: a draft that is refused (unpriced usage without a waiver, outdated, the
+/// month still open) is reported with why and the others are issued all the same. Errors
+/// that are not refusals (the database gone) stop it.
 pub async fn issue_all(
     state: &AppState,
     by: &Caller,
     period: &str,
     registration: Option<&str>,
     waive_unpriced: bool,
-) -> Result<Vec<String>, AppError> {
+) -> Result<IssueAllReport, AppError> {
     by.require(Access::Finance)?;
-    let drafts: Vec<i64> = list(state, by, Some(period), registration)
+    let drafts: Vec<InvoiceSummary> = list(state, by, Some(period), registration)
         .await?
         .into_iter()
         .filter(|i| i.status == "draft")
-        .map(|i| i.id)
         .collect();
-    let mut numbers = Vec::new();
-    for id in drafts {
-        numbers.push(issue(state, by, id, waive_unpriced).await?);
+    let mut report = IssueAllReport::default();
+    for d in drafts {
+        match issue(state, by, d.id, waive_unpriced).await {
+            Ok(number) => report.issued.push(number),
+            Err(e) if matches!(e.kind, ErrorKind::Conflict | ErrorKind::Invalid | ErrorKind::NotFound) => {
+                report.refused.push(IssueRefusal {
+                    id: d.id,
+                    bill_to: d.bill_to.name,
+                    code: e.code,
+                    message: e.message,
+                })
+            }
+            Err(e) => return Err(e),
+        }
     }
-    Ok(numbers)
+    Ok(report)
 }
 
 /// Voids an issued invoice: a credit note with its own number from the same series,
