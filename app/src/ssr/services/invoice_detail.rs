@@ -103,6 +103,15 @@ pub(crate) async fn compute(state: &AppState, row: &InvoiceRow) -> Result<(Vec<D
         if *quantity - explained > Decimal::ZERO {
             parts.push((String::new(), *quantity - explained));
         }
+        // Resources that reported nothing are noise on a page; a meter whose usage is all
+        // zero keeps one row only if it cost something (a fixed price).
+        parts.retain(|(_, q)| !q.is_zero());
+        if parts.is_empty() {
+            if amount.is_zero() {
+                continue;
+            }
+            parts.push((String::new(), Decimal::ZERO));
+        }
         for (i, (rg, q)) in parts.into_iter().enumerate() {
             rows.push(DetailRow {
                 user_subscription_id: sub.to_string(),

@@ -97,7 +97,9 @@ pub async fn run(
         .map(|r| Scope::Registration(r.id))
         .unwrap_or(Scope::Everything);
     report(progress, RunPhase::Rating, 0);
+    let started = std::time::Instant::now();
     let rated = rating::rate_period(&state.db, scope, period, now, Detail::Lines).await?;
+    let rated_at = started.elapsed();
     let mut statements = rated.statements;
 
     let mut c = state.db.conn().await?;
@@ -169,6 +171,7 @@ pub async fn run(
         RunPhase::Drafting,
         rated.registrations.iter().map(|r| r.rating.accounts.len() as u64).sum(),
     );
+    let mut deleting = std::time::Duration::ZERO;
     let mut drafts: Vec<(NewInvoice, Vec<LineRow>)> = Vec::new();
     let (mut replaced, mut already_issued, mut with_unpriced) = (0u64, 0usize, 0usize);
     let mut totals: BTreeMap<Currency, Decimal> = BTreeMap::new();
@@ -177,7 +180,9 @@ pub async fn run(
             .await?
             .into_iter()
             .collect();
+        let t = std::time::Instant::now();
         replaced += db::invoices::delete_drafts(&mut tx, r.registration_id, period.first_day()).await?;
+        deleting += t.elapsed();
         let reg_terms = load_registration_terms(&mut tx, r.registration_id).await?;
         statements += 4;
         let base_terms = InvoiceTerms::for_period(&reg_terms.base_invoice, period);
@@ -393,6 +398,7 @@ pub async fn run(
     }
     report(progress, RunPhase::Saving, 0);
     let rows: Vec<NewInvoice> = drafts.iter().map(|(d, _)| d.clone()).collect();
+    let built_at = started.elapsed();
     db::invoices::insert_invoices(&mut tx, &rows, now_secs).await?;
     let ids: HashMap<(i64, String), i64> = db::invoices::drafts_of_run(&mut tx, run_id)
         .await?
@@ -422,7 +428,19 @@ pub async fn run(
         now_secs,
     )
     .await?;
+    let written_at = started.elapsed();
     tx.commit().await?;
+    // Where a run's time goes, for operators sizing month-end (and the benchmark).
+    tracing::info!(
+        period = %period,
+        drafts = rows.len(),
+        rating_ms = rated_at.as_millis() as u64,
+        replacing_drafts_ms = deleting.as_millis() as u64,
+        drafting_ms = (built_at - rated_at - deleting).as_millis() as u64,
+        writing_ms = (written_at - built_at).as_millis() as u64,
+        commit_ms = (started.elapsed() - written_at).as_millis() as u64,
+        "invoice run finished"
+    );
     Ok(InvoiceRunReport {
         run_id,
         period: period.to_string(),
