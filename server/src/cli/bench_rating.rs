@@ -414,6 +414,24 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
             percentile(&ms, 50.0),
             size as f64 / 1024.0
         );
+        // The same invoice with the lines that fit one page.
+        let mut one_page = d.clone();
+        one_page.lines.truncate(15);
+        let mut ms = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            let pdf = invoice_pdf::render(&one_page, &company, &fonts).map_err(e)?;
+            ms.push(t.elapsed().as_secs_f64() * 1000.0);
+            size = pdf.len();
+            n_pages = pages(&pdf);
+        }
+        ms.sort_by(f64::total_cmp);
+        let _ = writeln!(
+            report,
+            "  its first 15 lines ({n_pages} page): median {:.1} ms, {:.0} KB",
+            percentile(&ms, 50.0),
+            size as f64 / 1024.0
+        );
     }
     if let Some(base) = list.iter().find(|i| i.account_kind == "base") {
         let d = render(base.id.to_string()).await?;

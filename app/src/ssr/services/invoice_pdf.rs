@@ -599,6 +599,16 @@ pub fn render(d: &InvoiceDetail, company: &Company, fonts: &Fonts) -> Result<Vec
                 if w.y < BOTTOM + ROW {
                     w.new_page();
                     header(&mut w);
+                    // The subscription again, so a continued page says whose rows these are.
+                    w.text(
+                        &format!("{} {sub} …", t(Msg::UserSubscriptionLabel)),
+                        COL_RG,
+                        w.y,
+                        8.5,
+                        Align::Left,
+                        true,
+                    );
+                    w.y -= ROW;
                     last_rg = None;
                 }
                 if last_rg != Some(r.resource_group.as_str()) {
@@ -713,4 +723,154 @@ fn deterministic(mut bytes: Vec<u8>, number: &str) -> Vec<u8> {
         }
     }
     bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::billing::Currency;
+    use crate::types::{BillTo, InvoiceSummary, UsageDetailRow};
+
+    /// A base subscription invoice of `tenants` fallback sections × 15 meters, in French.
+    fn long_invoice(tenants: usize) -> InvoiceDetail {
+        let mut lines = Vec::new();
+        for t in 0..tenants {
+            for m in 0..15 {
+                lines.push(InvoiceLineView {
+                    line_kind: "usage".into(),
+                    section_kind: "tenant".into(),
+                    cloud_tenant_id: Some(format!("00000001-0000-4000-8000-{t:012}")),
+                    meter_id: Some(format!("00000009-0000-4000-8000-{m:012}")),
+                    meter_name: format!("Compteur {m}"),
+                    service: "Compute".into(),
+                    quantity: Some(Decimal::from(10 + m)),
+                    unit: "vCPU-hour".into(),
+                    unit_price: Some(Decimal::new(5, 1)),
+                    amount: Decimal::new((10 + m as i64) * 5, 1),
+                    price_version_from: None,
+                    adjustment: None,
+                    section_label: format!("Société n° {t}"),
+                    refers_to: None,
+                });
+            }
+        }
+        let subtotal: Decimal = lines.iter().map(|l| l.amount).sum();
+        InvoiceDetail {
+            summary: InvoiceSummary {
+                id: 7,
+                number: Some("SB-2026-000042".into()),
+                kind: "invoice".into(),
+                status: "issued".into(),
+                registration: "stamp".into(),
+                period: "2026-10".into(),
+                account_kind: "base".into(),
+                billing_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf".into(),
+                customer_id: None,
+                bill_to: BillTo {
+                    name: "stamp".into(),
+                    billing_subscription_id: "dd8597b4-8739-4467-8b10-f8679f62bfbf".into(),
+                    ..BillTo::default()
+                },
+                locale: "fr".into(),
+                currency: Currency::parse("EUR").unwrap(),
+                subtotal,
+                tax_rate: Decimal::ZERO,
+                tax: Decimal::ZERO,
+                total: subtotal,
+                unpriced_meters: 0,
+                issued_at: Some(1_793_000_000),
+                due_on: None,
+                credit_for: None,
+                voided_by: None,
+                previous_run_total: None,
+                previous_month_total: None,
+            },
+            lines,
+            unpriced: serde_json::Value::Array(vec![]),
+            usage_detail: Vec::new(),
+        }
+    }
+
+    fn text_of(pdf: &[u8]) -> Vec<String> {
+        let dir = std::env::temp_dir().join(format!("stackbill-pdf-unit-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{}.pdf", pdf.len()));
+        std::fs::write(&file, pdf).unwrap();
+        let out = std::process::Command::new("pdftotext")
+            .arg("-layout")
+            .arg(&file)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils, installed by .ci/setup)");
+        let _ = std::fs::remove_file(&file);
+        // pdftotext separates pages with a form feed.
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .split('\u{c}')
+            .filter(|p| !p.trim().is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn a_long_invoice_repeats_its_table_header_on_every_page_and_numbers_them() {
+        let fonts = Fonts::load(std::path::Path::new(DEFAULT_FONT)).expect("fonts-noto-cjk, installed by .ci/setup");
+        let company = Company {
+            name: "Nordwind Cloud".into(),
+            ..Company::default()
+        };
+        let d = long_invoice(12);
+        let pdf = render(&d, &company, &fonts).unwrap();
+        let pages = text_of(&pdf);
+        let n = pages.len();
+        assert!(n >= 4, "180 lines in 12 sections take several pages, not {n}");
+        for (i, page) in pages.iter().enumerate() {
+            assert!(
+                page.contains(&format!("Page {} sur {n}", i + 1)),
+                "page {} has no page x of y:\n{page}",
+                i + 1
+            );
+            assert!(page.contains("SB-2026-000042"), "the number in every footer");
+        }
+        // The lines' header on every page that has lines (all but possibly the last).
+        let with_lines = pages.iter().filter(|p| p.contains("Compteur")).count();
+        let with_header = pages
+            .iter()
+            .filter(|p| p.contains("Compteur") && p.contains(text(Locale::Fr, Msg::QuantityCol)))
+            .count();
+        assert_eq!(with_lines, with_header, "a page of lines without the table header");
+        for t in 0..12 {
+            assert!(
+                pages.iter().any(|p| p.contains(&format!("Société n° {t}"))),
+                "section {t}"
+            );
+        }
+        // The same document, the same bytes.
+        assert!(render(&d, &company, &fonts).unwrap() == pdf);
+
+        // Usage detail pages keep their own header on every page too.
+        let mut d = long_invoice(1);
+        d.usage_detail = (0..300)
+            .map(|i| UsageDetailRow {
+                user_subscription_id: format!("00000003-0000-4000-8000-{:012}", i / 30),
+                resource_group: format!("rg-{}", i % 3),
+                meter_id: format!("00000009-0000-4000-8000-{:012}", i % 30),
+                meter_name: format!("Compteur {}", i % 30),
+                quantity: Decimal::from(i),
+                unit: "heures".into(),
+                amount: (i % 30 == 0).then(|| Decimal::from(3)),
+            })
+            .collect();
+        let pages = text_of(&render(&d, &company, &fonts).unwrap());
+        let detail: Vec<&String> = pages
+            .iter()
+            .filter(|p| p.contains(text(Locale::Fr, Msg::ResourceGroupCol)))
+            .collect();
+        assert!(
+            detail.len() >= 6,
+            "300 rows in 10 subscriptions: {} detail pages",
+            detail.len()
+        );
+        assert!(pages.last().unwrap().contains("00000003-0000-4000-8000-000000000009"));
+    }
 }
