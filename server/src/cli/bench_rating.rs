@@ -394,43 +394,33 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
         let by = &by;
         async move { invoicing::detail(state, by, &key).await.map_err(|x| x.message) }
     };
-    if let Some(one) = list.iter().find(|i| i.account_kind == "customer") {
-        let d = render(one.id.to_string()).await?;
+    // Renders a document `runs` times: (median ms, pages, KB).
+    let timed = |d: &app::types::InvoiceDetail, runs: usize| -> Result<(f64, usize, f64), String> {
         let mut ms = Vec::new();
-        let mut size = 0;
-        let mut n_pages = 0;
-        for _ in 0..20 {
+        let mut last = Vec::new();
+        for _ in 0..runs {
             let t = Instant::now();
-            let pdf = invoice_pdf::render(&d, &company, &fonts).map_err(e)?;
+            last = invoice_pdf::render(d, &company, &fonts).map_err(e)?;
             ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            size = pdf.len();
-            n_pages = pages(&pdf);
         }
         ms.sort_by(f64::total_cmp);
+        Ok((percentile(&ms, 50.0), pages(&last), last.len() as f64 / 1024.0))
+    };
+    if let Some(one) = list.iter().find(|i| i.account_kind == "customer") {
+        let d = render(one.id.to_string()).await?;
+        let (ms, n_pages, kb) = timed(&d, 20)?;
         let _ = writeln!(
             report,
-            "  customer invoice PDF ({} lines, {n_pages} page(s)): median {:.1} ms, {:.0} KB with the CJK font subset",
+            "  customer invoice PDF ({} lines, {n_pages} page(s)): median {ms:.1} ms, {kb:.0} KB with the CJK font subset",
             d.lines.len(),
-            percentile(&ms, 50.0),
-            size as f64 / 1024.0
         );
         // The same invoice with the lines that fit one page.
         let mut one_page = d.clone();
         one_page.lines.truncate(15);
-        let mut ms = Vec::new();
-        for _ in 0..20 {
-            let t = Instant::now();
-            let pdf = invoice_pdf::render(&one_page, &company, &fonts).map_err(e)?;
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            size = pdf.len();
-            n_pages = pages(&pdf);
-        }
-        ms.sort_by(f64::total_cmp);
+        let (ms, n_pages, kb) = timed(&one_page, 20)?;
         let _ = writeln!(
             report,
-            "  its first 15 lines ({n_pages} page): median {:.1} ms, {:.0} KB",
-            percentile(&ms, 50.0),
-            size as f64 / 1024.0
+            "  its first 15 lines ({n_pages} page): median {ms:.1} ms, {kb:.0} KB"
         );
     }
     if let Some(base) = list.iter().find(|i| i.account_kind == "base") {
@@ -513,23 +503,11 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
             }));
         }
         d.usage_detail = detail;
-        let mut ms = Vec::new();
-        let mut n_pages = 0;
-        let mut size = 0;
-        for _ in 0..10 {
-            let t = Instant::now();
-            let pdf = invoice_pdf::render(&d, &company, &fonts).map_err(e)?;
-            ms.push(t.elapsed().as_secs_f64() * 1000.0);
-            n_pages = pages(&pdf);
-            size = pdf.len();
-        }
-        ms.sort_by(f64::total_cmp);
+        let (ms, n_pages, kb) = timed(&d, 10)?;
         let _ = writeln!(
             report,
-            "  detail invoice PDF ({} detail rows, {n_pages} pages): median {:.1} ms, {:.0} KB",
+            "  detail invoice PDF ({} detail rows, {n_pages} pages): median {ms:.1} ms, {kb:.0} KB",
             d.usage_detail.len(),
-            percentile(&ms, 50.0),
-            size as f64 / 1024.0
         );
     }
     if args.keep {

@@ -789,42 +789,33 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
     .await;
 }
 
+/// Posts one field to a server function as the page's form would.
+async fn server_fn(app: &TestApp, name: &str, field: &str, value: impl ToString) -> reqwest::Response {
+    app.client
+        .post(app.url(&format!("/api/fn/{name}")))
+        .form(&[(field, value.to_string())])
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its_report() {
     for_each_app_with(
         |c| c.invoice_grace_days = 0,
         |app| async move {
             let (period, _) = setup(&app, 4).await;
-            let fun = |name: &str| app.url(&format!("/api/fn/{name}"));
             // A malformed or future month is refused at once; nothing starts.
             for bad in ["2026-13", "2999-01"] {
-                let r = app
-                    .client
-                    .post(fun("run_invoices"))
-                    .form(&[("period", bad)])
-                    .send()
-                    .await
-                    .unwrap();
+                let r = server_fn(&app, "run_invoices", "period", bad).await;
                 assert_eq!(r.status(), 422, "{bad}");
             }
-            let r = app
-                .client
-                .post(fun("run_invoices"))
-                .form(&[("period", period.to_string())])
-                .send()
-                .await
-                .unwrap();
+            let r = server_fn(&app, "run_invoices", "period", period.to_string()).await;
             assert_eq!(r.status(), 200);
             let job: u64 = r.json().await.unwrap();
             let mut phases = Vec::new();
             let report = loop {
-                let r = app
-                    .client
-                    .post(fun("invoice_run_progress"))
-                    .form(&[("run", job.to_string())])
-                    .send()
-                    .await
-                    .unwrap();
+                let r = server_fn(&app, "invoice_run_progress", "run", job.to_string()).await;
                 assert_eq!(r.status(), 200);
                 let v: Value = r.json().await.unwrap();
                 phases.push(v["phase"].as_str().unwrap().to_owned());
@@ -887,13 +878,7 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
             assert_eq!(s, 200, "{body}");
             // Issuing all the others: the base invoice has unpriced usage and no waiver, so it
             // is refused with why, and the three other customers' drafts are issued anyway.
-            let r = app
-                .client
-                .post(fun("issue_all_invoices"))
-                .form(&[("period", period.to_string())])
-                .send()
-                .await
-                .unwrap();
+            let r = server_fn(&app, "issue_all_invoices", "period", period.to_string()).await;
             assert_eq!(r.status(), 200);
             let all: Value = r.json().await.unwrap();
             assert_eq!(all["issued"].as_array().unwrap().len(), 3, "{all}");
@@ -910,13 +895,7 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
             app.add_user("fin@example.test", Role::Finance, None).await;
             app.sign_out().await;
             assert_eq!(app.sign_in("fin@example.test", PASSWORD).await.status(), 200);
-            let r = app
-                .client
-                .post(fun("invoice_run_progress"))
-                .form(&[("run", job.to_string())])
-                .send()
-                .await
-                .unwrap();
+            let r = server_fn(&app, "invoice_run_progress", "run", job.to_string()).await;
             assert_eq!(r.status(), 404);
             app
         },
