@@ -18,7 +18,9 @@ CREATE TABLE invoice_usage_detail (
 );
 
 -- engine: postgres only
-CREATE FUNCTION invoice_usage_detail_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
+-- One guard for every table of an invoice's rows (its lines, now its usage detail): the
+-- lines' function from migration 12, made to name the table it guards.
+CREATE OR REPLACE FUNCTION invoice_lines_frozen() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     parent BIGINT;
 BEGIN
@@ -28,7 +30,7 @@ BEGIN
         parent := OLD.invoice_id;
     END IF;
     IF EXISTS (SELECT 1 FROM invoices WHERE id = parent AND status <> 'draft') THEN
-        RAISE EXCEPTION 'the usage detail of issued invoice % cannot change', parent;
+        RAISE EXCEPTION 'the % of issued invoice % cannot change', TG_TABLE_NAME, parent;
     END IF;
     IF TG_OP = 'DELETE' THEN
         RETURN OLD;
@@ -36,5 +38,5 @@ BEGIN
     RETURN NEW;
 END $$;
 CREATE TRIGGER invoice_usage_detail_frozen BEFORE INSERT OR UPDATE OR DELETE ON invoice_usage_detail
-    FOR EACH ROW EXECUTE FUNCTION invoice_usage_detail_frozen();
+    FOR EACH ROW EXECUTE FUNCTION invoice_lines_frozen();
 -- engine: end

@@ -145,6 +145,28 @@ async fn invoices(app: &TestApp, period: BillingPeriod) -> Vec<Value> {
     list["value"].as_array().unwrap().clone()
 }
 
+/// Runs a month through `POST /api/v1/invoice-runs`: `(status, body)`.
+async fn run_month(app: &TestApp, period: impl std::fmt::Display) -> (u16, Value) {
+    call(
+        app,
+        reqwest::Method::POST,
+        "/api/v1/invoice-runs",
+        Some(json!({"period": period.to_string()})),
+    )
+    .await
+}
+
+/// Issues a draft by its id through `POST /api/v1/invoices/{id}/issue`: `(status, body)`.
+async fn issue_draft(app: &TestApp, id: &Value, body: Option<Value>) -> (u16, Value) {
+    call(
+        app,
+        reqwest::Method::POST,
+        &format!("/api/v1/invoices/{id}/issue"),
+        body,
+    )
+    .await
+}
+
 async fn sql_fails(app: &TestApp, q: &str) -> bool {
     let mut c = app.state.db.conn().await.unwrap();
     db::sql!(&mut c, |e| sqlx::query(q).execute(e).await.map(|r| r.rows_affected())).is_err()
@@ -159,7 +181,7 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             let year = chrono::Utc::now().format("%Y").to_string();
 
             // A run: one draft per customer subscription and the base subscription's.
-            let (s, run) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            let (s, run) = run_month(&app, period.to_string()).await;
             assert_eq!(s, 201, "{run}");
             assert_eq!((run["drafts"].as_u64(), run["with_unpriced"].as_u64()), (Some(3), Some(1)), "{run}");
             let drafts = invoices(&app, period).await;
@@ -174,20 +196,20 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             // Bad input: a month that has not begun, a malformed one.
             let next = BillingPeriod::containing(chrono::Utc::now()).next().to_string();
             for bad in [next.as_str(), "2026-13", "last month"] {
-                let (s, err) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": bad}))).await;
+                let (s, err) = run_month(&app, bad).await;
                 assert_eq!((s, err["error"]["field"].as_str()), (422, Some("period")), "{bad}: {err}");
             }
 
             // Issue: gapless numbers; unpriced usage needs an explicit waiver (audited).
-            let (s, issued) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", first["id"]), None).await;
+            let (s, issued) = issue_draft(&app, &first["id"], None).await;
             assert_eq!(s, 200, "{issued}");
             assert_eq!(issued["number"], format!("SB-{year}-000001"));
-            let (s, err) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", base["id"]), None).await;
+            let (s, err) = issue_draft(&app, &base["id"], None).await;
             assert_eq!((s, err["error"]["code"].as_str()), (409, Some("unpriced_usage")), "{err}");
             assert!(err["error"]["message"].as_str().unwrap().contains("Windows VM Size Hours"));
-            let (s, waived) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", base["id"]), Some(json!({"waive_unpriced": true}))).await;
+            let (s, waived) = issue_draft(&app, &base["id"], Some(json!({"waive_unpriced": true}))).await;
             assert_eq!((s, waived["number"].as_str()), (200, Some(format!("SB-{year}-000002").as_str())));
-            let (s, _) = call(&app, reqwest::Method::POST, &format!("/api/v1/invoices/{}/issue", first["id"]), None).await;
+            let (s, _) = issue_draft(&app, &first["id"], None).await;
             assert_eq!(s, 409, "an issued invoice is not issued again");
 
             // Frozen: no SQL the application could send changes an issued invoice or its lines.
@@ -210,7 +232,7 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             assert_eq!((again["summary"]["bill_to"]["name"].as_str(), dec(&again["summary"]["total"])), (Some("台北雲端股份有限公司 0"), Decimal::new(500, 2)));
 
             // A re-run replaces drafts only.
-            let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            let (_, rerun) = run_month(&app, period.to_string()).await;
             assert_eq!((rerun["drafts"].as_u64(), rerun["replaced"].as_u64(), rerun["already_issued"].as_u64()), (Some(1), Some(1), Some(2)), "{rerun}");
             let redrafted = invoices(&app, period).await.into_iter().find(|i| i["status"] == "draft").unwrap();
             assert_eq!(dec(&redrafted["previous_run_total"]), dec(&redrafted["total"]), "a draft shows what it came to in the run before");
@@ -255,7 +277,7 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             assert!(list_csv.contains(&format!("SB-{year}-000003,credit_note,issued,")), "{list_csv}");
 
             // The voided account is drafted again by the next run, for a corrected invoice.
-            let (_, rerun) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            let (_, rerun) = run_month(&app, period.to_string()).await;
             assert_eq!(rerun["drafts"].as_u64(), Some(2), "{rerun}");
 
             // A customer sees its own issued documents, nothing else (404, never 403).
@@ -266,7 +288,7 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
             assert_eq!(mine, vec![format!("SB-{year}-000001"), format!("SB-{year}-000003")]);
             let (s, _) = call(&app, reqwest::Method::GET, &format!("/api/v1/invoices/SB-{year}-000002"), None).await;
             assert_eq!(s, 404, "the base invoice is not theirs");
-            let (s, _) = call(&app, reqwest::Method::POST, "/api/v1/invoice-runs", Some(json!({"period": period.to_string()}))).await;
+            let (s, _) = run_month(&app, period.to_string()).await;
             assert_eq!(s, 403);
             let mut c = app.state.db.conn().await.unwrap();
             let actions = db::audit::list_recent(&mut c, Some("invoice.issued"), 100).await.unwrap();
@@ -285,13 +307,7 @@ async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
         |c| c.invoice_grace_days = 0,
         |app| async move {
             let (period, _) = setup(&app, 8).await;
-            let (s, run) = call(
-                &app,
-                reqwest::Method::POST,
-                "/api/v1/invoice-runs",
-                Some(json!({"period": period.to_string()})),
-            )
-            .await;
+            let (s, run) = run_month(&app, period.to_string()).await;
             assert_eq!(s, 201, "{run}");
             let drafts: Vec<i64> = invoices(&app, period)
                 .await
@@ -401,13 +417,7 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
             )
             .await;
             assert_eq!(s, 200, "{body}");
-            let (s, _) = call(
-                &app,
-                reqwest::Method::POST,
-                "/api/v1/invoice-runs",
-                Some(json!({"period": period.to_string()})),
-            )
-            .await;
+            let (s, _) = run_month(&app, period.to_string()).await;
             assert_eq!(s, 201);
             let drafts = invoices(&app, period).await;
             // A draft renders too, marked as such.
@@ -422,13 +432,7 @@ async fn invoice_pdfs_carry_every_line_and_name_in_any_script_byte_for_byte_the_
             let text = pdf_text(&r.bytes().await.unwrap());
             assert!(text.contains("DRAFT") && text.contains("Unassigned usage"), "{text}");
             for d in &drafts {
-                let (s, body) = call(
-                    &app,
-                    reqwest::Method::POST,
-                    &format!("/api/v1/invoices/{}/issue", d["id"]),
-                    Some(json!({"waive_unpriced": true})),
-                )
-                .await;
+                let (s, body) = issue_draft(&app, &d["id"], Some(json!({"waive_unpriced": true}))).await;
                 assert_eq!(s, 200, "{body}");
             }
             let issued = invoices(&app, period).await;
@@ -650,26 +654,14 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
         |app| async move {
             let (earlier, customers) = setup_at(&app, 2, 2).await;
             let later = earlier.next();
-            let (s, _) = call(
-                &app,
-                reqwest::Method::POST,
-                "/api/v1/invoice-runs",
-                Some(json!({"period": earlier.to_string()})),
-            )
-            .await;
+            let (s, _) = run_month(&app, earlier.to_string()).await;
             assert_eq!(s, 201);
             let draft = invoices(&app, earlier)
                 .await
                 .into_iter()
                 .find(|i| i["customer_id"] == customers[0])
                 .unwrap();
-            let (_, issued) = call(
-                &app,
-                reqwest::Method::POST,
-                &format!("/api/v1/invoices/{}/issue", draft["id"]),
-                None,
-            )
-            .await;
+            let (_, issued) = issue_draft(&app, &draft["id"], None).await;
             let number = issued["number"].as_str().unwrap().to_owned();
             // The second customer's month is issued too; it has no usage the month after.
             let second = invoices(&app, earlier)
@@ -677,13 +669,7 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
                 .into_iter()
                 .find(|i| i["customer_id"] == customers[1])
                 .unwrap();
-            let (_, issued) = call(
-                &app,
-                reqwest::Method::POST,
-                &format!("/api/v1/invoices/{}/issue", second["id"]),
-                None,
-            )
-            .await;
+            let (_, issued) = issue_draft(&app, &second["id"], None).await;
             let second_number = issued["number"].as_str().unwrap().to_owned();
             push(
                 &app,
@@ -707,13 +693,7 @@ async fn late_usage_of_an_issued_month_becomes_adjustment_lines_on_the_next_mont
                 ],
             )
             .await;
-            let (s, run) = call(
-                &app,
-                reqwest::Method::POST,
-                "/api/v1/invoice-runs",
-                Some(json!({"period": later.to_string()})),
-            )
-            .await;
+            let (s, run) = run_month(&app, later.to_string()).await;
             assert_eq!(s, 201, "{run}");
             let next = invoices(&app, later)
                 .await
@@ -841,13 +821,7 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
                     .unwrap()
             };
             let stale = draft(invoices(&app, period).await);
-            let (s, body) = call(
-                &app,
-                reqwest::Method::POST,
-                &format!("/api/v1/invoices/{}/issue", stale["id"]),
-                None,
-            )
-            .await;
+            let (s, body) = issue_draft(&app, &stale["id"], None).await;
             assert_eq!(
                 (s, body["error"]["code"].as_str()),
                 (409, Some("draft_outdated")),
@@ -858,23 +832,11 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
                 "draft",
                 "nothing changed"
             );
-            let (s, _) = call(
-                &app,
-                reqwest::Method::POST,
-                "/api/v1/invoice-runs",
-                Some(json!({"period": period.to_string()})),
-            )
-            .await;
+            let (s, _) = run_month(&app, period.to_string()).await;
             assert_eq!(s, 201);
             let fresh = draft(invoices(&app, period).await);
             assert_eq!(dec(&fresh["total"]), Decimal::from(6), "12 hours at 0.50");
-            let (s, body) = call(
-                &app,
-                reqwest::Method::POST,
-                &format!("/api/v1/invoices/{}/issue", fresh["id"]),
-                None,
-            )
-            .await;
+            let (s, body) = issue_draft(&app, &fresh["id"], None).await;
             assert_eq!(s, 200, "{body}");
             // Issuing all the others: the base invoice has unpriced usage and no waiver, so it
             // is refused with why, and the three other customers' drafts are issued anyway.
@@ -897,6 +859,46 @@ async fn a_run_started_from_the_screen_reports_progress_to_its_starter_until_its
             assert_eq!(app.sign_in("fin@example.test", PASSWORD).await.status(), 200);
             let r = server_fn(&app, "invoice_run_progress", "run", job.to_string()).await;
             assert_eq!(r.status(), 404);
+            app
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn overlapping_runs_of_a_month_leave_one_draft_per_account() {
+    for_each_app_with(
+        |_| {},
+        |app| async move {
+            let (period, _) = setup(&app, 3).await;
+            let runs = (0..4).map(|_| run_month(&app, period.to_string()));
+            for (s, body) in futures_util::future::join_all(runs).await {
+                assert_eq!(s, 201, "{body}");
+            }
+            let list = invoices(&app, period).await;
+            // Three customers and the base subscription: one draft each, not one per run.
+            assert_eq!(list.len(), 4, "{list:?}");
+            let accounts: std::collections::HashSet<&str> = list
+                .iter()
+                .map(|i| i["billing_subscription_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(accounts.len(), 4);
+            // And the schema refuses a second draft of an account whatever asks.
+            let dup = format!(
+                "INSERT INTO invoices (registration_id, period_start, kind, status, account_kind, \
+                 billing_subscription_id, bill_to, locale, currency, subtotal, tax_rate, tax, total, created_at) \
+                 SELECT registration_id, period_start, kind, status, account_kind, billing_subscription_id, bill_to, \
+                 locale, currency, subtotal, tax_rate, tax, total, created_at FROM invoices WHERE id = {}",
+                list[0]["id"]
+            );
+            let mut c = app.state.db.conn().await.unwrap();
+            let refused = db::sql!(&mut c, |e| sqlx::query(&dup)
+                .execute(e)
+                .await
+                .map(|r| r.rows_affected()))
+            .expect_err("a second draft of the account was stored");
+            assert!(refused.to_string().to_lowercase().contains("unique"), "{refused}");
+            drop(c);
             app
         },
     )

@@ -181,6 +181,22 @@ pub async fn finish_run(c: &mut impl AsExecutor, id: i64, drafts: i64, now: i64)
     Ok(())
 }
 
+/// Holds a registration's drafting until the transaction ends, so runs that overlap replace
+/// each other's drafts in turn instead of both adding theirs: a row lock on PostgreSQL; on
+/// SQLite the transaction (`BEGIN IMMEDIATE`) already holds the only write lock.
+pub async fn lock_for_drafting(c: &mut impl AsExecutor, registration_id: i64) -> DbResult<()> {
+    if c.engine() == super::Engine::Postgres {
+        sql!(c, |e| sqlx::query(
+            "SELECT id FROM registrations WHERE id = $1 FOR UPDATE"
+        )
+        .bind(registration_id)
+        .fetch_optional(e)
+        .await
+        .map(|_| ()))?;
+    }
+    Ok(())
+}
+
 /// Deletes a registration's drafts of a period (their lines go with them), keeping what each
 /// came to in `invoice_draft_history` for the next draft's "since the last run".
 pub async fn delete_drafts(c: &mut impl AsExecutor, registration_id: i64, period_start: NaiveDate) -> DbResult<u64> {

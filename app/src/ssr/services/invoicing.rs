@@ -176,6 +176,7 @@ pub async fn run(
     let (mut replaced, mut already_issued, mut with_unpriced) = (0u64, 0usize, 0usize);
     let mut totals: BTreeMap<Currency, Decimal> = BTreeMap::new();
     for r in &rated.registrations {
+        db::invoices::lock_for_drafting(&mut tx, r.registration_id).await?;
         let issued: HashSet<String> = db::invoices::issued_accounts(&mut tx, r.registration_id, period.first_day())
             .await?
             .into_iter()
@@ -184,7 +185,12 @@ pub async fn run(
         replaced += db::invoices::delete_drafts(&mut tx, r.registration_id, period.first_day()).await?;
         deleting += t.elapsed();
         let reg_terms = load_registration_terms(&mut tx, r.registration_id).await?;
-        statements += 4;
+        // The lock (a statement on PostgreSQL only), issued accounts, the drafts replaced (two), terms.
+        statements += if state.db.engine() == db::Engine::Postgres {
+            5
+        } else {
+            4
+        };
         let base_terms = InvoiceTerms::for_period(&reg_terms.base_invoice, period);
         // Accounts with adjustments for the month before but no usage this month: a draft of
         // their adjustments alone, so late usage is never dropped with a customer who left.
