@@ -16,6 +16,25 @@ async fn a_customer_user_gets_403_on_operator_and_finance_server_functions_and_p
             assert_eq!(response.status(), 403, "{function}");
             assert_eq!(error_code(response).await, "forbidden", "{function}");
         }
+        // The invoicing functions, each with the arguments its form sends (a missing one would
+        // be refused before the function decides who may call it).
+        for (function, form) in [
+            ("run_invoices", vec![("period", "2026-10")]),
+            ("invoice_run_progress", vec![("run", "1")]),
+            ("issue_invoice", vec![("id", "1")]),
+            ("issue_all_invoices", vec![("period", "2026-10")]),
+            ("void_invoice", vec![("number", "SB-2026-000001")]),
+        ] {
+            let response = app
+                .client
+                .post(app.url(&format!("/api/fn/{function}")))
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 403, "{function}");
+            assert_eq!(error_code(response).await, "forbidden", "{function}");
+        }
         for page in ["/operator", "/finance", "/meters", "/operator/price-sheets"] {
             let response = app.page(page).await;
             assert_eq!(response.status(), 403, "{page}");
