@@ -15,6 +15,7 @@ use crate::pages::{
     operator::OperatorHome,
     people::PeoplePage,
     portal::PortalHome,
+    portal_usage::PortalUsagePage,
     price_sheets::{PriceSheetPage, PriceSheetsPage},
     registrations::{RegistrationPage, RegistrationsPage},
     sign_in::SignInPage,
@@ -84,6 +85,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("finance") view=FinanceHome ssr=SsrMode::Async/>
                         <Route path=path!("finance/invoices") view=InvoicesPage ssr=SsrMode::Async/>
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
+                        <Route path=path!("portal/usage") view=PortalUsagePage ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/price-sheets") view=PriceSheetsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/price-sheets/:id") view=PriceSheetPage ssr=SsrMode::Async/>

@@ -89,7 +89,7 @@ test.describe("signing in as each demo user", () => {
 
     await expect(page).toHaveURL(/\/portal$/);
     await expect(page.getByTestId("customer-name")).toHaveText(cust.customer!);
-    await expect(new Shell(page).navLinks()).toHaveText(["Overview"]);
+    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Usage and cost"]);
     await expect(page.getByTestId("user-subscriptions").locator("tbody tr")).toHaveCount(2);
     // Its own cost only: one billing account, last month's total in money.
     await expect(page.getByTestId("portal-cost").getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(1);

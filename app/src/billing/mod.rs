@@ -7,6 +7,7 @@
 
 #![warn(missing_docs)]
 
+pub mod allocate;
 pub mod dated;
 pub mod error;
 pub mod estimate;
@@ -23,6 +24,7 @@ pub mod rating;
 pub mod resolution;
 pub mod usage;
 
+pub use allocate::allocate;
 pub use dated::Dated;
 pub use error::{BillingError, BillingResult};
 pub use estimate::{estimate, forecast, CostEstimate};

@@ -43,7 +43,7 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/users", Msg::NavUsers),
             ("/operator/audit", Msg::NavAudit),
         ],
-        Role::Customer => vec![("/portal", Msg::NavOverview)],
+        Role::Customer => vec![("/portal", Msg::NavOverview), ("/portal/usage", Msg::NavUsage)],
         Role::Ingest => vec![],
     }
 }

@@ -1,5 +1,6 @@
 //! Reusable views.
 
+pub mod chart;
 pub mod cost;
 pub mod feedback;
 pub mod form;

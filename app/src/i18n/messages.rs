@@ -403,6 +403,50 @@ pub enum Msg {
     IssuedCountLabel,
     /// not issued (see why below)
     RefusedCountLabel,
+    /// Usage and cost
+    NavUsage,
+    /// Usage and cost
+    UsageTitle,
+    /// Daily cost by service
+    ChartDailyCost,
+    /// Cost by meter
+    ChartByMeter,
+    /// Top resources by cost
+    ChartTopResources,
+    /// A meter's quantity over time
+    ChartMeterQuantity,
+    /// Table view
+    TableView,
+    /// From month
+    FromMonth,
+    /// To month
+    ToMonth,
+    /// Resource
+    ResourceCol,
+    /// Cost
+    CostCol,
+    /// Usage explorer
+    ExplorerTitle,
+    /// Group by
+    GroupByLabel,
+    /// All
+    AllLabel,
+    /// rows
+    RowsLabel,
+    /// You are viewing this customer's portal as they see it (read-only); the visit is recorded in the audit log.
+    ViewingAsCustomer,
+    /// View as customer
+    ViewAsCustomer,
+    /// Monthly budgets
+    BudgetsTitle,
+    /// Budget
+    BudgetLabel,
+    /// Used
+    BudgetUsed,
+    /// Over budget this month.
+    BudgetOver,
+    /// The forecast to the month's end crosses the budget.
+    BudgetForecastOver,
 }
 
 /// The text of a message in a locale.
@@ -784,6 +828,28 @@ fn en(msg: Msg) -> &'static str {
         IssueAllAction => "Issue all drafts",
         IssuedCountLabel => "issued",
         RefusedCountLabel => "not issued (see why below)",
+        NavUsage => "Usage and cost",
+        UsageTitle => "Usage and cost",
+        ChartDailyCost => "Daily cost by service",
+        ChartByMeter => "Cost by meter",
+        ChartTopResources => "Top resources by cost",
+        ChartMeterQuantity => "A meter's quantity over time",
+        TableView => "Table view",
+        FromMonth => "From month",
+        ToMonth => "To month",
+        ResourceCol => "Resource",
+        CostCol => "Cost",
+        ExplorerTitle => "Usage explorer",
+        GroupByLabel => "Group by",
+        AllLabel => "All",
+        RowsLabel => "rows",
+        ViewingAsCustomer => "You are viewing this customer's portal as they see it (read-only); the visit is recorded in the audit log.",
+        ViewAsCustomer => "View as customer",
+        BudgetsTitle => "Monthly budgets",
+        BudgetLabel => "Budget",
+        BudgetUsed => "Used",
+        BudgetOver => "Over budget this month.",
+        BudgetForecastOver => "The forecast to the month's end crosses the budget.",
     }
 }
 
@@ -1155,6 +1221,28 @@ fn fr(msg: Msg) -> &'static str {
         IssueAllAction => "Émettre tous les brouillons",
         IssuedCountLabel => "émise(s)",
         RefusedCountLabel => "non émise(s) (voir pourquoi ci-dessous)",
+        NavUsage => "Consommation et coûts",
+        UsageTitle => "Consommation et coûts",
+        ChartDailyCost => "Coût quotidien par service",
+        ChartByMeter => "Coût par compteur",
+        ChartTopResources => "Ressources les plus coûteuses",
+        ChartMeterQuantity => "Quantité d’un compteur dans le temps",
+        TableView => "Vue en tableau",
+        FromMonth => "Du mois",
+        ToMonth => "Au mois",
+        ResourceCol => "Ressource",
+        CostCol => "Coût",
+        ExplorerTitle => "Explorateur de consommation",
+        GroupByLabel => "Regrouper par",
+        AllLabel => "Tous",
+        RowsLabel => "lignes",
+        ViewingAsCustomer => "Vous voyez le portail de ce client comme il le voit (lecture seule) ; la visite est consignée dans le journal d’audit.",
+        ViewAsCustomer => "Voir comme le client",
+        BudgetsTitle => "Budgets mensuels",
+        BudgetLabel => "Budget",
+        BudgetUsed => "Utilisé",
+        BudgetOver => "Budget dépassé ce mois-ci.",
+        BudgetForecastOver => "La prévision jusqu’à la fin du mois dépasse le budget.",
     }
 }
 
@@ -1524,6 +1612,28 @@ fn nl(msg: Msg) -> &'static str {
         IssueAllAction => "Alle concepten uitreiken",
         IssuedCountLabel => "uitgereikt",
         RefusedCountLabel => "niet uitgereikt (zie hieronder waarom)",
+        NavUsage => "Verbruik en kosten",
+        UsageTitle => "Verbruik en kosten",
+        ChartDailyCost => "Kosten per dag en per dienst",
+        ChartByMeter => "Kosten per meter",
+        ChartTopResources => "Duurste resources",
+        ChartMeterQuantity => "Hoeveelheid van een meter in de tijd",
+        TableView => "Tabelweergave",
+        FromMonth => "Vanaf maand",
+        ToMonth => "Tot en met maand",
+        ResourceCol => "Resource",
+        CostCol => "Kosten",
+        ExplorerTitle => "Verbruiksverkenner",
+        GroupByLabel => "Groeperen op",
+        AllLabel => "Alle",
+        RowsLabel => "rijen",
+        ViewingAsCustomer => "U bekijkt het portaal van deze klant zoals de klant het ziet (alleen lezen); het bezoek wordt vastgelegd in het auditlogboek.",
+        ViewAsCustomer => "Bekijken als klant",
+        BudgetsTitle => "Maandbudgetten",
+        BudgetLabel => "Budget",
+        BudgetUsed => "Verbruikt",
+        BudgetOver => "Budget deze maand overschreden.",
+        BudgetForecastOver => "De prognose tot het einde van de maand overschrijdt het budget.",
     }
 }
 
@@ -1893,6 +2003,28 @@ fn zh_tw(msg: Msg) -> &'static str {
         IssueAllAction => "開立所有草稿",
         IssuedCountLabel => "份已開立",
         RefusedCountLabel => "份未開立（原因見下方）",
+        NavUsage => "用量與費用",
+        UsageTitle => "用量與費用",
+        ChartDailyCost => "每日費用（依服務）",
+        ChartByMeter => "依計量的費用",
+        ChartTopResources => "費用最高的資源",
+        ChartMeterQuantity => "單一計量的用量趨勢",
+        TableView => "表格檢視",
+        FromMonth => "起始月份",
+        ToMonth => "結束月份",
+        ResourceCol => "資源",
+        CostCol => "費用",
+        ExplorerTitle => "用量瀏覽器",
+        GroupByLabel => "分組依據",
+        AllLabel => "全部",
+        RowsLabel => "列",
+        ViewingAsCustomer => "您正以客戶的視角檢視此入口網站（唯讀）；此次檢視已記錄於稽核日誌。",
+        ViewAsCustomer => "以客戶身分檢視",
+        BudgetsTitle => "每月預算",
+        BudgetLabel => "預算",
+        BudgetUsed => "已使用",
+        BudgetOver => "本月已超出預算。",
+        BudgetForecastOver => "預估至月底的費用將超出預算。",
     }
 }
 
@@ -2262,6 +2394,28 @@ fn zh_cn(msg: Msg) -> &'static str {
         IssueAllAction => "开具所有草稿",
         IssuedCountLabel => "份已开具",
         RefusedCountLabel => "份未开具（原因见下方）",
+        NavUsage => "用量和费用",
+        UsageTitle => "用量和费用",
+        ChartDailyCost => "每日费用（按服务）",
+        ChartByMeter => "按计量的费用",
+        ChartTopResources => "费用最高的资源",
+        ChartMeterQuantity => "单个计量的用量趋势",
+        TableView => "表格视图",
+        FromMonth => "起始月份",
+        ToMonth => "结束月份",
+        ResourceCol => "资源",
+        CostCol => "费用",
+        ExplorerTitle => "用量浏览器",
+        GroupByLabel => "分组依据",
+        AllLabel => "全部",
+        RowsLabel => "行",
+        ViewingAsCustomer => "您正以客户的视角查看此门户（只读）；此次查看已记录在审计日志中。",
+        ViewAsCustomer => "以客户身份查看",
+        BudgetsTitle => "每月预算",
+        BudgetLabel => "预算",
+        BudgetUsed => "已使用",
+        BudgetOver => "本月已超出预算。",
+        BudgetForecastOver => "预计至月底的费用将超出预算。",
     }
 }
 

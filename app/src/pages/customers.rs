@@ -393,6 +393,7 @@ fn CustomerView(
             <p class="crumbs"><a href="/operator/customers">{t(Msg::NavCustomers)}</a></p>
             <h1 data-testid="customer-title">{c.name.clone()}" " <MappingBadge mapped locale/></h1>
             <p class="muted"><code data-testid="customer-tenant-id">{c.cloud_tenant_id.clone()}</code></p>
+            <p><a class="btn" href=format!("/portal?customer={}", c.id) data-testid="view-as-customer">{t(Msg::ViewAsCustomer)}</a></p>
         </div>
         <section class="panel">
             <h2>{t(Msg::CustomerDetails)}</h2>

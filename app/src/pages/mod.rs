@@ -12,6 +12,7 @@ pub mod not_found;
 pub mod operator;
 pub mod people;
 pub mod portal;
+pub mod portal_usage;
 pub mod price_sheets;
 pub mod registrations;
 pub mod sign_in;

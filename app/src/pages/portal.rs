@@ -1,23 +1,47 @@
 //! `/portal`: a customer's own home.
 
 use crate::components::cost::{maybe_money, UnpricedList};
+use crate::components::form::{form_error, success_count, FormAlert};
 use crate::components::page::DataPage;
 use crate::components::stat::StatCard;
 use crate::components::table::{Column, DataTable};
 use crate::i18n::{format_count, format_date, text, Locale, Msg};
 use crate::server_fns::overview::get_customer_overview;
+use crate::server_fns::portal::SetBudget;
 use crate::types::{AccountKind, CustomerCost, CustomerOverview, PortalCost};
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 /// The customer's name, how they are billed and their subscriptions.
 #[component]
 pub fn PortalHome() -> impl IntoView {
-    let data = Resource::new(|| (), |_| get_customer_overview());
-    let invoices = Resource::new(|| (), |_| crate::server_fns::invoices::get_my_invoices());
+    let query = leptos_router::hooks::use_query_map();
+    let customer = Memo::new(move |_| query.with(|q| q.get("customer").and_then(|c| c.parse::<i64>().ok())));
+    // Created here so that the overview reloads after a budget is saved.
+    let budget = ServerAction::<SetBudget>::new();
+    let saved = success_count(budget.value());
+    let data = Resource::new(move || (customer.get(), saved.get()), |(c, _)| get_customer_overview(c));
+    let invoices = Resource::new(move || customer.get(), crate::server_fns::invoices::get_my_invoices);
     view! {
-        <DataPage data view=|o, locale| view! { <PortalView o locale/> }/>
+        <PortalNav customer=customer.get_untracked()/>
+        <DataPage data view=move |o, locale| view! { <PortalView o budget locale/> }/>
         <DataPage data=invoices view=|list, locale| view! { <PortalInvoices list locale/> }/>
+    }
+}
+
+/// The portal's tabs, and — when staff view as a customer — the banner saying so.
+#[component]
+pub fn PortalNav(customer: Option<i64>) -> impl IntoView {
+    let locale = crate::context::use_locale();
+    let t = move |m| text(locale.get_untracked(), m);
+    let suffix = customer.map(|c| format!("?customer={c}")).unwrap_or_default();
+    view! {
+        {customer.map(|_| view! { <div class="banner-view-as" role="status" data-testid="view-as-banner">{t(Msg::ViewingAsCustomer)}</div> })}
+        <nav class="tabs" aria-label=t(Msg::PortalTitle)>
+            <a class="tab" href=format!("/portal{suffix}") data-testid="portal-tab-overview">{t(Msg::NavOverview)}</a>
+            <a class="tab" href=format!("/portal/usage{suffix}") data-testid="portal-tab-usage">{t(Msg::NavUsage)}</a>
+        </nav>
     }
 }
 
@@ -56,7 +80,7 @@ fn PortalInvoices(list: Vec<crate::types::InvoiceSummary>, locale: Locale) -> im
 }
 
 #[component]
-fn PortalView(o: CustomerOverview, locale: Locale) -> impl IntoView {
+fn PortalView(o: CustomerOverview, budget: ServerAction<SetBudget>, locale: Locale) -> impl IntoView {
     let t = move |m| text(locale, m);
     let title = format!("{} · Stackbill", o.name);
     view! {
@@ -66,6 +90,7 @@ fn PortalView(o: CustomerOverview, locale: Locale) -> impl IntoView {
             <p class="muted">{t(Msg::PortalTitle)}</p>
         </div>
         <PortalCostPanel cost=o.cost.clone() problem=o.cost_problem.clone() locale/>
+        <BudgetsPanel budgets=o.budgets.clone() can_edit=o.can_edit action=budget locale/>
         <section class="panel">
             <dl class="facts">
                 <div>
@@ -218,6 +243,97 @@ fn PortalCostPanel(cost: Option<PortalCost>, problem: Option<String>, locale: Lo
             </div>
             <DataTable columns rows empty=t(Msg::NoCostYet) testid="cost-accounts"/>
             <UnpricedList unpriced=this.unpriced.clone() locale/>
+        </section>
+    }
+    .into_any()
+}
+
+/// This month's billing accounts against their budgets: the share used, a warning when the
+/// forecast crosses a budget, and (for the customer's own users) a form to set each one.
+#[component]
+fn BudgetsPanel(
+    budgets: Vec<crate::types::BudgetView>,
+    can_edit: bool,
+    action: ServerAction<SetBudget>,
+    locale: Locale,
+) -> impl IntoView {
+    use crate::types::BudgetState;
+    let t = move |m| text(locale, m);
+    if budgets.is_empty() {
+        return ().into_any();
+    }
+    let money = |v: rust_decimal::Decimal, c: &str| match crate::billing::Currency::parse(c) {
+        Ok(cur) => crate::i18n::format_money(&crate::billing::Money::new(v, cur), locale),
+        Err(_) => v.to_string(),
+    };
+    let error = form_error(action.value(), SetBudget::PATH);
+    let warnings = budgets
+        .iter()
+        .filter(|b| b.state != BudgetState::Within)
+        .map(|b| {
+            let (class, msg) = match b.state {
+                BudgetState::Over => ("notice notice-danger", t(Msg::BudgetOver)),
+                _ => ("notice notice-warn", t(Msg::BudgetForecastOver)),
+            };
+            let detail = format!(
+                "{} · {}: {} / {}",
+                b.registration,
+                b.billing_account,
+                money(b.forecast.unwrap_or(b.month_to_date), &b.currency),
+                money(b.amount.unwrap_or_default(), &b.currency)
+            );
+            view! { <div class=class data-testid="budget-warning"><strong>{msg}</strong>" "<span>{detail}</span></div> }
+        })
+        .collect_view();
+    let rows: Vec<Vec<AnyView>> = budgets
+        .iter()
+        .map(|b| {
+            let used = b
+                .used_percent
+                .map(|p| format!("{} %", crate::i18n::format_decimal(p, locale, 0, 0)))
+                .unwrap_or_else(|| t(Msg::NotAvailable).to_owned());
+            let form = if can_edit {
+                let reg = b.registration.clone();
+                let acc = b.billing_account.clone();
+                let current = b.amount.map(|a| a.to_string()).unwrap_or_default();
+                view! {
+                    <ActionForm action attr:class="inline-form" attr:data-testid="budget-form">
+                        <input type="hidden" name="registration" value=reg/>
+                        <input type="hidden" name="billing_account" value=acc/>
+                        <input type="text" name="amount" inputmode="decimal" value=current aria-label=t(Msg::BudgetLabel) size="10"/>
+                        <button class="btn" type="submit">{t(Msg::Save)}</button>
+                    </ActionForm>
+                }
+                .into_any()
+            } else {
+                b.amount.map(|a| money(a, &b.currency)).unwrap_or_else(|| t(Msg::NotAvailable).to_owned()).into_any()
+            };
+            vec![
+                view! { <span>{b.registration.clone()}</span><div class="muted small"><code>{b.billing_account.clone()}</code></div> }.into_any(),
+                money(b.month_to_date, &b.currency).into_any(),
+                b.forecast.map(|f| money(f, &b.currency)).unwrap_or_default().into_any(),
+                view! { <span data-testid="budget-used">{used}</span> }.into_any(),
+                form,
+            ]
+        })
+        .collect();
+    view! {
+        <section class="panel" data-testid="budgets">
+            <h2>{t(Msg::BudgetsTitle)}</h2>
+            {warnings}
+            <FormAlert error fields=&[]/>
+            <crate::components::table::DataTable
+                columns=vec![
+                    Column::text(t(Msg::BillingAccount)),
+                    Column::num(t(Msg::MonthToDate)),
+                    Column::num(t(Msg::Forecast)),
+                    Column::num(t(Msg::BudgetUsed)),
+                    Column::text(t(Msg::BudgetLabel)),
+                ]
+                rows
+                empty=t(Msg::NoCostYet)
+                testid="budgets-table"
+            />
         </section>
     }
     .into_any()

@@ -64,8 +64,9 @@ pub async fn void_invoice(number: String) -> Result<String, AppError> {
 
 /// Every issued invoice and credit note of the signed-in customer (staff: every one).
 #[server(prefix = "/api/fn", endpoint = "my_invoices")]
-pub async fn get_my_invoices() -> Result<Vec<InvoiceSummary>, AppError> {
-    use crate::ssr::{auth::Access, services::invoicing};
-    let (state, caller) = super::context::require(Access::SignedIn).await?;
-    invoicing::list(&state, &caller, None, None).await
+pub async fn get_my_invoices(customer: Option<i64>) -> Result<Vec<InvoiceSummary>, AppError> {
+    use crate::ssr::{auth, services::invoicing};
+    let state = super::context::state()?;
+    let (_, id) = auth::portal_customer(super::context::caller(&state).await?, customer)?;
+    invoicing::customer_invoices(&state, id).await
 }

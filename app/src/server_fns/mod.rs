@@ -10,6 +10,7 @@ pub mod account;
 pub mod console;
 pub mod invoices;
 pub mod overview;
+pub mod portal;
 pub mod prices;
 
 #[cfg(feature = "ssr")]

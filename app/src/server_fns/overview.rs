@@ -20,21 +20,19 @@ pub async fn get_finance_overview() -> Result<FinanceOverview, AppError> {
     overview::finance_overview(&state).await
 }
 
-/// The signed-in customer user's home figures (their own customer only).
+/// A customer's home figures: the signed-in customer user's own, or — for operators and
+/// finance viewing as a customer — the one named (read-only, recorded in the audit log).
 #[server(prefix = "/api/fn", endpoint = "customer_overview")]
-pub async fn get_customer_overview() -> Result<CustomerOverview, AppError> {
-    use crate::ssr::{auth::Access, services::overview};
-    let (state, caller) = super::context::require(Access::SignedIn).await?;
-    let Some(customer_id) = caller.customer_id else {
-        return Err(AppError::new(
-            crate::error::ErrorKind::Forbidden,
-            "customer_users_only",
-            "The customer portal is for customer users.",
-        ));
-    };
-    // Re-check through the helper with the customer scope, like every customer-data read.
-    crate::ssr::auth::authorize(Some(caller), Access::Customer(customer_id))?;
-    overview::customer_overview(&state, customer_id).await
+pub async fn get_customer_overview(customer: Option<i64>) -> Result<CustomerOverview, AppError> {
+    use crate::ssr::{auth, services::overview};
+    let state = super::context::state()?;
+    let (caller, id) = auth::portal_customer(super::context::caller(&state).await?, customer)?;
+    if caller.customer_id != Some(id) {
+        overview::record_view_as(&state, &caller, id, &super::context::client_addr(&state)).await?;
+    }
+    let mut o = overview::customer_overview(&state, id).await?;
+    o.can_edit = caller.customer_id == Some(id);
+    Ok(o)
 }
 
 /// The meter catalogue (staff).

@@ -142,6 +142,30 @@ pub fn authorize(caller: Option<Caller>, access: Access) -> Result<Caller, AppEr
     }
 }
 
+/// Whose portal a request reads: a customer user's or token's own customer (naming another
+/// id is 404, as if it did not exist), or — for operators and finance viewing as a
+/// customer — the one they name.
+pub fn portal_customer(caller: Option<Caller>, requested: Option<i64>) -> Result<(Caller, i64), AppError> {
+    let caller = authorize(caller, Access::SignedIn)?;
+    let id = match (caller.role, caller.customer_id, requested) {
+        (Role::Customer, Some(own), None) => own,
+        (Role::Operator | Role::Finance, _, Some(id)) => id,
+        (Role::Customer, Some(_), Some(id)) => id,
+        (Role::Operator | Role::Finance, _, None) => {
+            return Err(AppError::invalid("customer", "Pick the customer whose portal to view."))
+        }
+        _ => {
+            return Err(AppError::new(
+                crate::error::ErrorKind::Forbidden,
+                "customer_users_only",
+                "The customer portal is for customer users.",
+            ))
+        }
+    };
+    let caller = authorize(Some(caller), Access::Customer(id))?;
+    Ok((caller, id))
+}
+
 /// Logs a storage failure with its details and returns the generic error for the caller.
 pub fn internal(context: &str, e: impl std::fmt::Display) -> AppError {
     tracing::error!(context, error = %e, "internal error");

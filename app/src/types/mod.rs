@@ -200,6 +200,15 @@ pub struct CustomerOverview {
     pub cost: Option<PortalCost>,
     /// Why cost cannot be shown (stored pricing the billing core refuses).
     pub cost_problem: Option<String>,
+    /// This month's billing accounts against their budgets.
+    #[serde(default)]
+    pub budgets: Vec<BudgetView>,
+    /// The customer's id (for its API links).
+    #[serde(default)]
+    pub customer_id: i64,
+    /// The viewer may change budgets (the customer's own users; not staff viewing as it).
+    #[serde(default)]
+    pub can_edit: bool,
 }
 
 /// The customer's cost on its home page.
@@ -399,7 +408,9 @@ mod audit;
 mod console;
 mod invoices;
 mod prices;
+mod usage;
 pub use audit::*;
 pub use console::*;
 pub use invoices::*;
 pub use prices::*;
+pub use usage::*;

@@ -78,6 +78,8 @@ pub fn router() -> Router<ServerState> {
         .route("/tokens", get(console::tokens).post(console::create_token))
         .route("/tokens/{id}/revoke", axum::routing::post(console::revoke_token))
         .route("/customers/{id}/cost", get(customer_cost))
+        .route("/customers/{id}/usage", get(super::usage::customer_usage))
+        .route("/customers/{id}/usage.csv", get(super::usage::customer_usage_csv))
 }
 
 /// An `AppError` as an HTTP response: its status, `Retry-After` when throttled, and a

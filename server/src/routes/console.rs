@@ -65,7 +65,7 @@ fn paging(p: &HashMap<String, String>) -> Result<(i64, i64), ApiError> {
 
 /// The same request with a new cursor: `/api/v1{path}?…&cursor=…` (parameters sorted, so
 /// the link is stable).
-fn next_link(path: &str, p: &HashMap<String, String>, cursor: String) -> String {
+pub(super) fn next_link(path: &str, p: &HashMap<String, String>, cursor: String) -> String {
     use app::components::form::encode_component;
     let mut pairs: Vec<(&str, &str)> = p
         .iter()

@@ -9,3 +9,4 @@ pub mod invoices;
 pub mod prices;
 pub mod security;
 pub mod server_fn_status;
+pub mod usage;

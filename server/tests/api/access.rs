@@ -281,3 +281,103 @@ async fn cost_is_readable_by_staff_and_the_customers_own_users_and_tokens_and_40
     })
     .await;
 }
+
+/// Every registered server function, by who may call it. A new function fails
+/// [`every_server_function_is_classified_and_a_customer_gets_nothing_from_staff_ones`]
+/// until it is added here — and a customer-facing one needs its isolation case (its test
+/// asks for another customer's data by every parameter it takes).
+const ANYONE: [&str; 3] = ["visitor", "sign_in", "sign_out"];
+/// Customer-facing: the caller's own customer only (staff name one to view as). Their
+/// isolation cases: `access::a_customer_never_reads_another_customers_data` (overview),
+/// `invoices` (my_invoices and the PDFs), `usage::the_portal_functions_…` (portal_*,
+/// set_budget).
+const CUSTOMER_FACING: [&str; 5] = [
+    "customer_overview",
+    "my_invoices",
+    "portal_usage",
+    "portal_charts",
+    "set_budget",
+];
+const STAFF_ONLY: [&str; 44] = [
+    "list_customers",
+    "customer_detail",
+    "create_customer",
+    "update_customer",
+    "preview_mapping",
+    "apply_mapping",
+    "list_user_subscriptions",
+    "assign_owner",
+    "list_audit",
+    "list_mappings",
+    "import_mappings",
+    "meter_catalogue",
+    "set_meter_billing",
+    "describe_meter",
+    "people",
+    "add_user",
+    "set_user_enabled",
+    "reset_user_password",
+    "end_user_sessions",
+    "add_token",
+    "revoke_api_token",
+    "registrations",
+    "registration_detail",
+    "add_registration",
+    "update_registration",
+    "ingestion",
+    "reprocess_quarantined",
+    "discard_quarantined",
+    "price_sheets",
+    "price_sheet",
+    "create_price_sheet",
+    "upload_price_version",
+    "set_price_entry",
+    "make_default_sheet",
+    "set_customer_pricing",
+    "operator_overview",
+    "finance_overview",
+    "list_meters",
+    "invoices",
+    "run_invoices",
+    "invoice_run_progress",
+    "issue_invoice",
+    "issue_all_invoices",
+    "void_invoice",
+];
+
+#[tokio::test]
+async fn every_server_function_is_classified_and_a_customer_gets_nothing_from_staff_ones() {
+    let registered: std::collections::BTreeSet<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.trim_start_matches("/api/fn/").to_owned())
+        .collect();
+    let classified: std::collections::BTreeSet<String> = ANYONE
+        .iter()
+        .chain(CUSTOMER_FACING.iter())
+        .chain(STAFF_ONLY.iter())
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(
+        registered, classified,
+        "a server function is registered without a case here (or listed without existing)"
+    );
+    for_each_app(|app| async move {
+        let a = app.add_customer("Contoso", TENANT_A).await;
+        app.add_user("it@contoso.test", Role::Customer, Some(a)).await;
+        assert_eq!(app.sign_in("it@contoso.test", PASSWORD).await.status(), 200);
+        for function in STAFF_ONLY {
+            // Without its arguments a function is refused before it runs (400); with or
+            // without, a customer never gets a 2xx.
+            let response = app
+                .client
+                .post(app.url(&format!("/api/fn/{function}")))
+                .form(&[("id", "1")])
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!(status == 403 || status == 400, "{function}: {status}");
+        }
+        app
+    })
+    .await;
+}

@@ -15,13 +15,13 @@ use std::collections::{BTreeMap, HashMap};
 
 const UNTIL: &str = "2026-11-15T00:00:00Z";
 
-fn october() -> BillingPeriod {
+pub(crate) fn october() -> BillingPeriod {
     BillingPeriod::parse("2026-10").unwrap()
 }
 
 /// October 2026 in full (45 days back from 15 November), with one tenant mapped on
 /// 10 October: its usage before that day is on the base subscription, after it on its own.
-async fn demo_october(db: &Db) -> AppState {
+pub(crate) async fn demo_october(db: &Db) -> AppState {
     let state = AppState {
         clock: Clock::fixed(UNTIL.parse().unwrap()),
         ..AppState::new(db.clone(), Settings::default())

@@ -15,3 +15,4 @@ mod invoices;
 mod prices;
 mod security;
 mod sign_in;
+mod usage;

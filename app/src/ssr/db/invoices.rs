@@ -197,6 +197,20 @@ pub async fn lock_for_drafting(c: &mut impl AsExecutor, registration_id: i64) ->
     Ok(())
 }
 
+/// Takes an invoice's row lock until the transaction ends (PostgreSQL; SQLite's write
+/// transactions are serial already), so two requests issuing the same draft queue up and
+/// the second sees it issued instead of racing to write its usage detail.
+pub async fn lock_invoice(c: &mut impl AsExecutor, id: i64) -> DbResult<()> {
+    if c.engine() == super::Engine::Postgres {
+        sql!(c, |e| sqlx::query("SELECT id FROM invoices WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(e)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
 /// Deletes a registration's drafts of a period (their lines go with them), keeping what each
 /// came to in `invoice_draft_history` for the next draft's "since the last run".
 pub async fn delete_drafts(c: &mut impl AsExecutor, registration_id: i64, period_start: NaiveDate) -> DbResult<u64> {

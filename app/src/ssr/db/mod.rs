@@ -14,6 +14,7 @@
 //! `get_*` (must exist), `list_*`, `count_*`.
 
 pub mod audit;
+pub mod budgets;
 pub mod collector;
 pub mod customers;
 pub mod devices;

@@ -531,3 +531,30 @@ mod tests {
         .await;
     }
 }
+
+/// A user subscription's display name.
+#[derive(Debug, Clone, FromRow)]
+pub struct SubscriptionName {
+    /// Its registration.
+    pub registration_id: i64,
+    /// Its GUID.
+    pub subscription_id: String,
+    /// Display name (may be empty).
+    pub display_name: String,
+}
+
+/// The display names of user subscriptions of some registrations, by GUID (one statement).
+pub async fn display_names(c: &mut impl AsExecutor, guids: &[String]) -> DbResult<Vec<SubscriptionName>> {
+    if guids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = format!(
+        "SELECT registration_id, subscription_id, display_name FROM user_subscriptions WHERE subscription_id IN {}",
+        super::json_texts(c.engine())
+    );
+    let guids = serde_json::Value::from(guids.to_vec()).to_string();
+    Ok(sql!(c, |e| sqlx::query_as::<_, SubscriptionName>(&q)
+        .bind(&guids)
+        .fetch_all(e)
+        .await)?)
+}

@@ -547,6 +547,18 @@ pub async fn detail(state: &AppState, by: &Caller, key: &str) -> Result<InvoiceD
     })
 }
 
+/// One customer's issued invoices and credit notes (never drafts): its portal, for its own
+/// users or staff viewing as it. The caller has been authorised for this customer.
+pub async fn customer_invoices(state: &AppState, customer_id: i64) -> Result<Vec<InvoiceSummary>, AppError> {
+    let mut c = state.db.conn().await?;
+    db::invoices::list_invoices(&mut c, None, None, Some(customer_id))
+        .await?
+        .iter()
+        .filter(|r| r.status != "draft")
+        .map(summary_of)
+        .collect()
+}
+
 /// A period's invoices (staff: all, drafts included; a customer: its own issued ones).
 pub async fn list(
     state: &AppState,
@@ -692,6 +704,7 @@ pub async fn issue(state: &AppState, by: &Caller, invoice_id: i64, waive_unprice
         ));
     }
     let mut tx = state.db.begin().await?;
+    db::invoices::lock_invoice(&mut tx, invoice_id).await?;
     let row = db::invoices::find_invoice(&mut tx, invoice_id)
         .await?
         .filter(|r| r.status == "draft")
@@ -799,7 +812,12 @@ pub async fn void(state: &AppState, by: &Caller, number: &str) -> Result<String,
     let now = state.clock.now();
     let now_secs = state.now_secs();
     let mut tx = state.db.begin().await?;
-    let row = db::invoices::find_by_number(&mut tx, number.trim())
+    let found = db::invoices::find_by_number(&mut tx, number.trim())
+        .await?
+        .ok_or_else(|| AppError::not_found("invoice_not_found", format!("There is no invoice {number}.")))?;
+    // Two voids of one invoice queue up here; the second reads it void and is refused.
+    db::invoices::lock_invoice(&mut tx, found.id).await?;
+    let row = db::invoices::find_invoice(&mut tx, found.id)
         .await?
         .ok_or_else(|| AppError::not_found("invoice_not_found", format!("There is no invoice {number}.")))?;
     if row.kind != "invoice" || row.status != "issued" {

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod audit_log;
+pub mod budgets;
 pub mod catalogue;
 pub mod collector;
 pub mod costs;
@@ -29,4 +30,5 @@ pub mod quarantine;
 pub mod rating;
 pub mod registrations;
 pub mod terms;
+pub mod usage;
 pub mod user_subscriptions;

@@ -2,6 +2,7 @@
 
 use crate::billing::BillingPeriod;
 use crate::error::AppError;
+use crate::ssr::auth::Caller;
 use crate::ssr::db::{self, from_unix};
 use crate::ssr::services::{costs, rating};
 use crate::ssr::state::AppState;
@@ -148,7 +149,14 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         Err(e) if e.code == rating::INVALID_DATA => (None, Some(e.message)),
         Err(e) => return Err(e),
     };
+    let budgets = match &cost {
+        Some(c) => super::budgets::views(state, customer_id, &c.this_month.accounts).await?,
+        None => Vec::new(),
+    };
     Ok(CustomerOverview {
+        budgets,
+        customer_id,
+        can_edit: false,
         name: customer.name,
         cloud_tenant_id: customer.tenant_guid,
         customer_subscriptions,
@@ -156,6 +164,31 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         cost,
         cost_problem,
     })
+}
+
+/// Staff opening a customer's portal ("view as customer"): an audit entry, so customers
+/// can be told who looked at their figures. Read-only: the portal writes nothing else.
+pub async fn record_view_as(
+    state: &AppState,
+    by: &Caller,
+    customer_id: i64,
+    client_addr: &str,
+) -> Result<(), AppError> {
+    by.require(crate::ssr::auth::Access::Staff)?;
+    let mut c = state.db.conn().await?;
+    let customer = db::customers::find_customer(&mut c, customer_id)
+        .await?
+        .ok_or_else(|| AppError::not_found("customer_not_found", "This customer does not exist."))?;
+    super::accounts::audit(
+        &mut c,
+        by,
+        "portal.viewed_as_customer",
+        &format!("customer:{customer_id}"),
+        serde_json::json!({ "customer": customer.name }),
+        client_addr,
+        state.now_secs(),
+    )
+    .await
 }
 
 /// The meter catalogue.

@@ -1,0 +1,116 @@
+import { expect, test, type Page } from "@playwright/test";
+import { credential, hydrated, screenshot, SignInPage } from "./support";
+
+/** Σ of a CSV's `cost` column (the explorer's stable columns; no quoted commas in costs). */
+function csvCost(csv: string): { sum: number; rows: number } {
+  const lines = csv.trim().split(/\r?\n/);
+  const header = lines[0].split(",");
+  expect(header).toEqual([
+    "day", "service", "meter_id", "meter_name", "unit", "subscription_id", "subscription_name",
+    "resource_group", "resource", "quantity", "cost", "currency", "unpriced",
+  ]);
+  // The cost is the third field from the end of every line, whatever the names contain.
+  const sum = lines.slice(1).reduce((acc, line) => acc + Number(line.split(",").slice(-3)[0]), 0);
+  return { sum: Math.round(sum * 100) / 100, rows: lines.length - 1 };
+}
+
+function lastMonth(): string {
+  const now = new Date();
+  return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
+}
+
+async function signIn(page: Page, role: "operator" | "customer"): Promise<void> {
+  const who = credential(role);
+  const form = new SignInPage(page);
+  await form.open();
+  await form.signIn(who.email, who.password);
+  await expect(page).toHaveURL(role === "operator" ? /\/operator$/ : /\/portal$/);
+}
+
+test.describe("the customer portal: usage and cost", () => {
+  let consoleErrors: string[] = [];
+  test.beforeEach(async ({ page }) => {
+    consoleErrors = [];
+    page.on("console", (msg) => {
+      const expected = /Failed to load resource: the server responded with a status of (400|401|403|404|409|422)/;
+      if (msg.type() === "error" && !expected.test(msg.text())) consoleErrors.push(msg.text());
+    });
+    page.on("pageerror", (err) => consoleErrors.push(err.message));
+  });
+  test.afterEach(() => {
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+
+  test("a customer reads last month's charts and explorer, filters it and downloads exactly that as CSV", async ({ page }) => {
+    await signIn(page, "customer");
+    await page.getByTestId("portal-tab-usage").click();
+    await expect(page).toHaveURL(/\/portal\/usage$/);
+    // Last month: closed, so its total is what its invoice charges.
+    const month = lastMonth();
+    await page.getByLabel("From month").fill(month);
+    await page.getByLabel("To month").fill(month);
+    await page.getByTestId("usage-months").getByRole("button").click();
+    await expect(page).toHaveURL(new RegExp(`from=${month}`));
+    await hydrated(page);
+    // A chart drawn on the server, its bars titled with their values, its data as a table.
+    const chart = page.getByTestId("chart-daily-cost");
+    await expect(chart.locator("svg rect.bar").first()).toBeVisible();
+    await expect(chart.locator("svg rect.bar title").first()).toContainText("USD");
+    await chart.getByText("Table view").click();
+    await expect(chart.locator("table tbody tr").first()).toBeVisible();
+    await expect(page.getByTestId("chart-by-meter").locator("li").first()).toBeVisible();
+    await screenshot(page, "portal-usage-charts");
+
+    // The explorer's total is the month's cost from the API, to the cent.
+    const csvHref = (await page.getByTestId("usage-csv").getAttribute("href"))!;
+    const customerId = csvHref.match(/customers\/(\d+)\//)![1];
+    const cost = await (await page.request.get(`/api/v1/customers/${customerId}/cost?period=${month}`)).json();
+    const total = Number(cost.total);
+    expect(total).toBeGreaterThan(0);
+    const summary = page.getByTestId("usage-summary");
+    await expect(summary).toContainText(`USD\u00a0${total.toLocaleString("en-US", { minimumFractionDigits: 2 })}`);
+    const all = csvCost(await (await page.request.get(csvHref)).text());
+    expect(all.sum).toBe(total);
+
+    // Filter: one service, grouped by resource group and meter.
+    const service = await page.locator("#service option").nth(1).getAttribute("value");
+    await page.locator("#service").selectOption(service!);
+    await page.locator("#group-day").uncheck();
+    await page.locator("#group-subscription").uncheck();
+    await page.locator("#group-resource_group").check();
+    await page.getByTestId("usage-apply").click();
+    await expect(page).toHaveURL(/service=/);
+    const rows = page.getByTestId("usage-table").locator("tbody tr");
+    await expect(rows.first()).toBeVisible();
+    await screenshot(page, "portal-usage-explorer");
+    const filteredHref = (await page.getByTestId("usage-csv").getAttribute("href"))!;
+    expect(filteredHref).toContain("service=");
+    const filtered = csvCost(await (await page.request.get(filteredHref)).text());
+    expect(filtered.rows).toBe(await rows.count());
+    expect(filtered.sum).toBeLessThanOrEqual(total);
+    const api = await (await page.request.get(filteredHref.replace("usage.csv", "usage"))).json();
+    expect(Number(api.totals[0].cost)).toBe(filtered.sum);
+
+    // Sorting by cost, largest first.
+    await page.getByTestId("usage-table").getByRole("link", { name: "Cost" }).click();
+    await expect(page).toHaveURL(/sort=cost/);
+  });
+
+  test("an operator views a customer's portal as that customer, with a banner, and it is audited", async ({ page }) => {
+    const customer = credential("customer").customer!;
+    await signIn(page, "operator");
+    await page.goto("/operator/customers");
+    await page.getByTestId("customer-link").filter({ hasText: customer }).first().click();
+    await page.getByTestId("view-as-customer").click();
+    await expect(page).toHaveURL(/\/portal\?customer=\d+$/);
+    await expect(page.getByTestId("view-as-banner")).toBeVisible();
+    await expect(page.getByTestId("customer-name")).toHaveText(customer);
+    await page.getByTestId("portal-tab-usage").click();
+    await expect(page).toHaveURL(/\/portal\/usage\?customer=\d+$/);
+    await expect(page.getByTestId("view-as-banner")).toBeVisible();
+    await expect(page.getByTestId("chart-daily-cost")).toBeVisible();
+    await screenshot(page, "portal-view-as");
+    const audit = await (await page.request.get("/api/v1/audit?action=portal.viewed_as_customer")).json();
+    expect(audit.value.length).toBeGreaterThan(0);
+  });
+});

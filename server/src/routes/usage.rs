@@ -1,0 +1,122 @@
+//! `GET /api/v1/customers/{id}/usage`: a customer's usage and cost by day, meter, user
+//! subscription, resource group and resource — the portal explorer's data for scripts and
+//! BI tools. JSON pages (`{"value":[…],"nextLink"}`), or with `Accept: text/csv`,
+//! `format=csv` or `/usage.csv` the whole selection as CSV, written in chunks.
+
+use super::api::{ApiError, MaybeCaller};
+use crate::ServerState;
+use app::error::AppError;
+use app::ssr::auth::{self, Access};
+use app::ssr::services::usage;
+use app::types::UsageQuery;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Rows per chunk of the CSV download.
+const CSV_CHUNK: usize = 1000;
+
+/// The query string as the explorer's query; `period=YYYY-MM` is one month.
+fn query_of(p: &HashMap<String, String>) -> Result<UsageQuery, AppError> {
+    let get = |k: &str| p.get(k).cloned().unwrap_or_default();
+    let (from, to) = match p.get("period") {
+        Some(period) => (period.clone(), period.clone()),
+        None => (get("from"), get("to")),
+    };
+    Ok(UsageQuery {
+        from,
+        to,
+        group_by: get("group_by"),
+        service: get("service"),
+        meter: get("meter"),
+        subscription: get("subscription"),
+        resource_group: get("resource_group"),
+        sort: get("sort"),
+        cursor: get("cursor"),
+        page_size: match p.get("page_size") {
+            None => None,
+            Some(n) => Some(
+                n.parse()
+                    .map_err(|_| AppError::invalid("page_size", "`page_size` is a number of rows."))?,
+            ),
+        },
+    })
+}
+
+/// The JSON page or the CSV of a customer's usage (staff, or that customer's own users and
+/// tokens; anyone else gets 404).
+pub(super) async fn customer_usage(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    headers: http::HeaderMap,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    auth::authorize(caller, Access::Customer(id))?;
+    let q = query_of(&p)?;
+    let csv = p.get("format").is_some_and(|f| f == "csv")
+        || headers
+            .get(http::header::ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("text/csv"));
+    respond(&state, id, q, csv, &p).await
+}
+
+/// `/customers/{id}/usage.csv`.
+pub(super) async fn customer_usage_csv(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+    Path(id): Path<i64>,
+    Query(p): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    auth::authorize(caller, Access::Customer(id))?;
+    let q = query_of(&p)?;
+    respond(&state, id, q, true, &p).await
+}
+
+async fn respond(
+    state: &ServerState,
+    id: i64,
+    q: UsageQuery,
+    csv: bool,
+    p: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let (from, to) = usage::months(&q.from, &q.to, state.app.clock.now().date_naive())?;
+    let data = usage::load(&state.app, id, from, to).await?;
+    let selection = usage::select(&data, &q)?;
+    if !csv {
+        let page = data.page(&selection)?;
+        let mut body = json!({
+            "value": page.value,
+            "totals": page.totals,
+            "total_rows": page.total_rows,
+            "from": page.from,
+            "to": page.to,
+        });
+        if let Some(c) = page.next_cursor {
+            body["nextLink"] = json!(super::console::next_link(&format!("/customers/{id}/usage"), p, c));
+        }
+        return Ok(Json(body).into_response());
+    }
+    // Every row of the selection (no paging), written a chunk at a time.
+    let rows = data.all_rows(&selection);
+    drop(data);
+    let chunks = (0..rows.len().div_ceil(CSV_CHUNK).max(1)).map(move |i| {
+        let part = &rows[(i * CSV_CHUNK).min(rows.len())..((i + 1) * CSV_CHUNK).min(rows.len())];
+        usage::csv_chunk(part, i == 0)
+            .map(Bytes::from)
+            .map_err(|e| std::io::Error::other(e.message))
+    });
+    let name = format!("attachment; filename=\"usage-{from}-{to}.csv\"");
+    Ok((
+        [
+            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (http::header::CONTENT_DISPOSITION, name),
+        ],
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+    )
+        .into_response())
+}
