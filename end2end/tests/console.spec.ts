@@ -1,5 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { credential, hydrated, screenshot, SignInPage } from "./support";
+import { expect, test } from "@playwright/test";
+import { credential, failOnConsoleErrors, hydrated, screenshot, SignInPage, signInAs } from "./support";
 
 /** A random GUID (the journeys create their own customer, so they can run again). */
 function guid(): string {
@@ -11,27 +11,8 @@ function utcDay(d: Date): string {
   return d.toISOString().slice(0, 10);
 }
 
-async function signInAs(page: Page, role: "operator" | "finance"): Promise<void> {
-  const who = credential(role);
-  const signIn = new SignInPage(page);
-  await signIn.open();
-  await signIn.signIn(who.email, who.password);
-  await expect(page).toHaveURL(role === "operator" ? /\/operator$/ : /\/finance$/);
-}
-
 test.describe("the operator console: customers and mappings", () => {
-  let consoleErrors: string[] = [];
-  test.beforeEach(async ({ page }) => {
-    consoleErrors = [];
-    page.on("console", (msg) => {
-      const expected = /Failed to load resource: the server responded with a status of (400|401|403|404|409|422)/;
-      if (msg.type() === "error" && !expected.test(msg.text())) consoleErrors.push(msg.text());
-    });
-    page.on("pageerror", (err) => consoleErrors.push(err.message));
-  });
-  test.afterEach(() => {
-    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
-  });
+  failOnConsoleErrors();
 
   test("create a customer, map its tenant, re-map it from a later day, see the badge, the history and the API agree", async ({
     page,

@@ -1,5 +1,5 @@
-import { expect, test, type Page } from "@playwright/test";
-import { credential, hydrated, screenshot, SignInPage } from "./support";
+import { expect, test } from "@playwright/test";
+import { credential, failOnConsoleErrors, hydrated, screenshot, signInAs } from "./support";
 
 /** Σ of a CSV's `cost` column (the explorer's stable columns; no quoted commas in costs). */
 function csvCost(csv: string): { sum: number; rows: number } {
@@ -19,30 +19,11 @@ function lastMonth(): string {
   return new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString().slice(0, 7);
 }
 
-async function signIn(page: Page, role: "operator" | "customer"): Promise<void> {
-  const who = credential(role);
-  const form = new SignInPage(page);
-  await form.open();
-  await form.signIn(who.email, who.password);
-  await expect(page).toHaveURL(role === "operator" ? /\/operator$/ : /\/portal$/);
-}
-
 test.describe("the customer portal: usage and cost", () => {
-  let consoleErrors: string[] = [];
-  test.beforeEach(async ({ page }) => {
-    consoleErrors = [];
-    page.on("console", (msg) => {
-      const expected = /Failed to load resource: the server responded with a status of (400|401|403|404|409|422)/;
-      if (msg.type() === "error" && !expected.test(msg.text())) consoleErrors.push(msg.text());
-    });
-    page.on("pageerror", (err) => consoleErrors.push(err.message));
-  });
-  test.afterEach(() => {
-    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
-  });
+  failOnConsoleErrors();
 
   test("a customer reads last month's charts and explorer, filters it and downloads exactly that as CSV", async ({ page }) => {
-    await signIn(page, "customer");
+    await signInAs(page, "customer");
     await page.getByTestId("portal-tab-usage").click();
     await expect(page).toHaveURL(/\/portal\/usage$/);
     // Last month: closed, so its total is what its invoice charges.
@@ -98,7 +79,7 @@ test.describe("the customer portal: usage and cost", () => {
 
   test("an operator views a customer's portal as that customer, with a banner, and it is audited", async ({ page }) => {
     const customer = credential("customer").customer!;
-    await signIn(page, "operator");
+    await signInAs(page, "operator");
     await page.goto("/operator/customers");
     await page.getByTestId("customer-link").filter({ hasText: customer }).first().click();
     await page.getByTestId("view-as-customer").click();

@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, test, type Page } from "@playwright/test";
 import * as fs from "node:fs";
 import * as path from "node:path";
 
@@ -71,4 +71,33 @@ export class Shell {
   async signOut(): Promise<void> {
     await this.page.getByTestId("sign-out").click();
   }
+}
+
+/** Signs in as the demo user of a role and waits for its home page. */
+export async function signInAs(page: Page, role: Credential["role"]): Promise<void> {
+  const who = credential(role);
+  const form = new SignInPage(page);
+  await form.open();
+  await form.signIn(who.email, who.password);
+  const home = { operator: /\/operator$/, finance: /\/finance$/, customer: /\/portal$/ }[role];
+  await expect(page).toHaveURL(home);
+}
+
+/**
+ * Fails each test of the enclosing `describe` that logs a browser error (other than the
+ * 4xx answers the journeys provoke on purpose) or throws in the page.
+ */
+export function failOnConsoleErrors(): void {
+  let errors: string[] = [];
+  test.beforeEach(async ({ page }) => {
+    errors = [];
+    page.on("console", (msg) => {
+      const expected = /Failed to load resource: the server responded with a status of (400|401|403|404|409|422)/;
+      if (msg.type() === "error" && !expected.test(msg.text())) errors.push(msg.text());
+    });
+    page.on("pageerror", (err) => errors.push(err.message));
+  });
+  test.afterEach(() => {
+    expect(errors, errors.join("\n")).toEqual([]);
+  });
 }

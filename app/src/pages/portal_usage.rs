@@ -29,18 +29,11 @@ fn page_query(q: &ParamsMap) -> PageQuery {
     let get = |k: &str| q.get(k).unwrap_or_default();
     PageQuery {
         customer: q.get("customer").and_then(|c| c.parse().ok()),
-        usage: UsageQuery {
-            from: get("from"),
-            to: get("to"),
-            group_by: q.get_all("group_by").map(|v| v.join(",")).unwrap_or_default(),
-            service: get("service"),
-            meter: get("meter"),
-            subscription: get("subscription"),
-            resource_group: get("resource_group"),
-            sort: get("sort"),
-            cursor: get("cursor"),
-            page_size: q.get("page_size").and_then(|p| p.parse().ok()),
-        },
+        usage: UsageQuery::from_params(|k| match k {
+            // Checkboxes: one `group_by` per ticked dimension.
+            "group_by" => q.get_all(k).map(|v| v.join(",")),
+            _ => q.get(k),
+        }),
         chart_meter: get("chart_meter"),
     }
 }
@@ -138,31 +131,25 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
         category_header: t(Msg::Day),
         testid: "chart-daily-cost",
     });
-    let by_meter = ranking(
-        t(Msg::ChartByMeter),
-        c.by_meter
-            .iter()
+    let bars = |list: &[crate::types::Ranked]| -> Vec<RankedBar> {
+        list.iter()
             .map(|r| RankedBar {
                 label: r.label.clone(),
                 detail: r.detail.clone(),
                 value: f(r.value),
                 formatted: money(r.value, &currency, locale),
             })
-            .collect(),
+            .collect()
+    };
+    let by_meter = ranking(
+        t(Msg::ChartByMeter),
+        bars(&c.by_meter),
         t(Msg::NoCostYet),
         "chart-by-meter",
     );
     let top = ranking(
         t(Msg::ChartTopResources),
-        c.top_resources
-            .iter()
-            .map(|r| RankedBar {
-                label: r.label.clone(),
-                detail: r.detail.clone(),
-                value: f(r.value),
-                formatted: money(r.value, &currency, locale),
-            })
-            .collect(),
+        bars(&c.top_resources),
         t(Msg::NoCostYet),
         "chart-top-resources",
     );

@@ -87,6 +87,25 @@ pub struct UsageQuery {
     pub page_size: Option<u32>,
 }
 
+impl UsageQuery {
+    /// The query from named parameters (a query string, a page's URL).
+    pub fn from_params(get: impl Fn(&str) -> Option<String>) -> UsageQuery {
+        let text = |k: &str| get(k).unwrap_or_default();
+        UsageQuery {
+            from: text("from"),
+            to: text("to"),
+            group_by: text("group_by"),
+            service: text("service"),
+            meter: text("meter"),
+            subscription: text("subscription"),
+            resource_group: text("resource_group"),
+            sort: text("sort"),
+            cursor: text("cursor"),
+            page_size: get("page_size").and_then(|p| p.trim().parse().ok()),
+        }
+    }
+}
+
 /// One row of the explorer: the grouped dimensions filled, the others `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRow {

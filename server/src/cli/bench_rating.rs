@@ -59,7 +59,7 @@ fn guid(kind: u32, n: u64) -> u128 {
 }
 
 /// The process's peak resident memory (kB) since the last reset, and a reset (Linux).
-fn peak_rss_kb() -> Option<u64> {
+pub(crate) fn peak_rss_kb() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
         .lines()
@@ -68,11 +68,11 @@ fn peak_rss_kb() -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -83,192 +83,25 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// Builds the dataset and measures; returns the report.
 pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
     let e = |x: app::error::AppError| x.message;
-    let target = fresh_db(args.postgres.as_deref(), "rating").await?;
     let jan = BillingPeriod::parse("2026-01").map_err(|x| x.to_string())?;
-    let state = AppState {
-        clock: Clock::fixed(
-            "2026-02-10T12:00:00Z"
-                .parse::<DateTime<Utc>>()
-                .map_err(|x| x.to_string())?,
-        ),
-        ..AppState::new(target.db.clone(), Settings::default())
-    };
-    let by = Caller::cli();
-    let built = Instant::now();
-    app::ssr::services::catalogue::sync_meter_catalogue(&state.db, 0)
-        .await
-        .map_err(|x| x.to_string())?;
-    let reg = registrations::add_registration(
-        &state,
-        &by,
-        registrations::RegistrationInput {
-            name: "bench".into(),
-            base_subscription: "dd8597b4-8739-4467-8b10-f8679f62bfbf".into(),
-            resource_group: "azurestack".into(),
-            currency: "USD".into(),
-            active_from: Some(jan.first_day()),
-            collector: Default::default(),
-        },
-    )
-    .await
-    .map_err(e)?;
-
-    // The price sheet: the first M billable catalogue meters, a fifth of them tiered.
-    let mut meters: Vec<MeterId> = app::ssr::services::overview::list_meters(&state)
-        .await
-        .map_err(e)?
-        .into_iter()
-        .filter(|m| m.billing == MeterBilling::Billable)
-        .filter_map(|m| MeterId::parse(&m.id).ok())
-        .collect();
-    meters.sort();
-    meters.truncate(args.meters);
-    if meters.len() < args.meters {
-        return Err(format!("the catalogue has only {} billable meters", meters.len()));
-    }
-    let price = |s: &str| UnitPrice::parse(s).map_err(|x| x.to_string());
-    let mut entries = Vec::new();
-    for (i, m) in meters.iter().enumerate() {
-        let model = if i % 5 == 0 {
-            PricingModel::Graduated {
-                tiers: vec![
-                    Tier {
-                        from: 0.into(),
-                        unit_price: price("0.012")?,
-                    },
-                    Tier {
-                        from: 500.into(),
-                        unit_price: price("0.009")?,
-                    },
-                ],
-            }
-        } else {
-            PricingModel::PerUnit {
-                unit_price: price(&format!("0.0{}", 10 + i))?,
-            }
-        };
-        entries.push(PriceEntry {
-            meter_id: *m,
-            model,
-            billing_unit: "unit".into(),
-            conversion: UnitConversion::default(),
-        });
-    }
-    let sheet = price_sheets::create_price_sheet(&state, &by, "bench list", "USD", "")
-        .await
-        .map_err(e)?;
-    price_sheets::add_version(&state, &by, sheet, jan.first_day(), "", entries)
-        .await
-        .map_err(e)?;
-    terms::set_registration_terms(
-        &state,
-        &by,
+    let Populated {
+        target,
+        state,
         reg,
-        terms::RegistrationTermsChange {
-            effective_on: Some(jan.first_day()),
-            price_sheet: Some(Some(sheet)),
-            tax_rate: None,
-        },
-    )
-    .await
-    .map_err(e)?;
-
-    // Customers, their tenants and (every other one) a customer subscription.
-    let mut customer_ids = Vec::new();
-    let mut stamp = Vec::new();
-    for n in 0..args.customers {
-        let tenant = CloudTenantId::from_u128(guid(0x7e4a_0000, n));
-        let saved = customers::save_customer(
-            &state,
-            &by,
-            customers::CustomerInput {
-                name: format!("Customer {n:04} 客户"),
-                cloud_tenant: tenant,
-                tenant_display_name: format!("c{n}.onmicrosoft.com"),
-                billing_email: format!("billing{n}@example.test"),
-                billing_address: String::new(),
-                locale: Locale::En,
-                tax_id: format!("GB{n:09}"),
-                payment_terms_days: None,
-            },
-        )
-        .await
-        .map_err(e)?;
-        customer_ids.push(saved.id);
-        if n % args.base_every != args.base_every - 1 {
-            mappings::change_mapping(
-                &state,
-                &by,
-                mappings::MappingChange {
-                    registration_id: reg,
-                    cloud_tenant: tenant,
-                    subscription: Some(SubscriptionId::from_u128(guid(0x5c5b_0000, n))),
-                    effective_on: Some(jan.first_day()),
-                    source: mappings::ChangeSource::Api,
-                },
-            )
-            .await
-            .map_err(e)?;
-        }
-        stamp.push(ownership::StampSubscription {
-            subscription_id: SubscriptionId::from_u128(guid(0x05e2_0000, n)),
-            display_name: format!("sub {n}"),
-            owner_email: String::new(),
-            offer: "bench".into(),
-            state: "Enabled".into(),
-            tenant: Some(tenant),
-        });
-    }
-
-    // One record per customer, meter and day: N × M × 31 rollup rows.
-    let mut cache = ingest::IngestCache::default();
-    let mut batch: Vec<UsageRecord> = Vec::with_capacity(10_000);
-    let mut records = 0u64;
-    for n in 0..args.customers {
-        let sub = SubscriptionId::from_u128(guid(0x05e2_0000, n));
-        for (i, m) in meters.iter().enumerate() {
-            for day in jan.days_iter() {
-                let start = day_start(day);
-                let q = (n % 13 + i as u64 % 7 + 1) * 3;
-                batch.push(UsageRecord {
-                    subscription_id: sub,
-                    meter_id: *m,
-                    usage_start: start,
-                    usage_end: start + Duration::hours(1),
-                    quantity: Quantity::parse(&q.to_string()).map_err(|x| x.to_string())?,
-                    resource_uri: format!(
-                        "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/disks/d{i}"
-                    ),
-                    location: "local".into(),
-                    tags: String::new(),
-                    additional_info: String::new(),
-                    reported_at: None,
-                });
-                if batch.len() == 10_000 {
-                    records += store(&state, reg, &mut batch, &mut cache).await?;
-                }
-            }
-        }
-    }
-    records += store(&state, reg, &mut batch, &mut cache).await?;
-    let reg_row = app::ssr::services::lookup::registration_by_id(&state.db, reg)
-        .await
-        .map_err(e)?;
-    ownership::record_stamp_subscriptions(&state, &reg_row, &stamp)
-        .await
-        .map_err(e)?;
-    let build_secs = built.elapsed().as_secs_f64();
-    // As a database in service is: PostgreSQL's statistics gathered (autovacuum would have
-    // analysed a table that just grew by a million rows), the SQLite WAL checkpointed.
-    if args.postgres.is_some() {
-        let mut c = state.db.conn().await.map_err(|x| x.to_string())?;
-        app::ssr::db::sql!(&mut c, |e| sqlx::query("ANALYZE")
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected()))
-        .map_err(|x| x.to_string())?;
-    }
-    target.settle().await?;
+        customer_ids,
+        records,
+        build_secs,
+    } = populate(&Population {
+        customers: args.customers,
+        meters: args.meters,
+        base_every: args.base_every,
+        from: jan,
+        months: 1,
+        postgres: args.postgres.clone(),
+        tag: "rating",
+    })
+    .await?;
+    let by = Caller::cli();
 
     // All accounts, end to end.
     let as_of = state.clock.now();
@@ -516,6 +349,238 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
         (target.cleanup)();
     }
     Ok(report)
+}
+
+/// What [`populate`] builds: customers (every `base_every`-th on the base subscription),
+/// a price sheet of `meters` billable meters (a fifth tiered), and one usage record per
+/// customer, meter and day of `months` months from `from`.
+pub(crate) struct Population {
+    pub customers: u64,
+    pub meters: usize,
+    pub base_every: u64,
+    pub from: BillingPeriod,
+    pub months: u32,
+    pub postgres: Option<String>,
+    pub tag: &'static str,
+}
+
+/// A populated benchmark database.
+pub(crate) struct Populated {
+    pub target: super::bench::BenchDb,
+    pub state: AppState,
+    pub reg: i64,
+    pub customer_ids: Vec<i64>,
+    pub records: u64,
+    pub build_secs: f64,
+}
+
+/// Builds a benchmark database (see [`Population`]); the clock stands ten days after the
+/// last month.
+pub(crate) async fn populate(args: &Population) -> Result<Populated, String> {
+    let e = |x: app::error::AppError| x.message;
+    let target = fresh_db(args.postgres.as_deref(), args.tag).await?;
+    let jan = args.from;
+    let mut last = jan;
+    for _ in 1..args.months.max(1) {
+        last = last.next();
+    }
+    let state = AppState {
+        clock: Clock::fixed(day_start(last.end_day() + Duration::days(9))),
+        ..AppState::new(target.db.clone(), Settings::default())
+    };
+    let by = Caller::cli();
+    let built = Instant::now();
+    app::ssr::services::catalogue::sync_meter_catalogue(&state.db, 0)
+        .await
+        .map_err(|x| x.to_string())?;
+    let reg = registrations::add_registration(
+        &state,
+        &by,
+        registrations::RegistrationInput {
+            name: "bench".into(),
+            base_subscription: "dd8597b4-8739-4467-8b10-f8679f62bfbf".into(),
+            resource_group: "azurestack".into(),
+            currency: "USD".into(),
+            active_from: Some(jan.first_day()),
+            collector: Default::default(),
+        },
+    )
+    .await
+    .map_err(e)?;
+
+    // The price sheet: the first M billable catalogue meters, a fifth of them tiered.
+    let mut meters: Vec<MeterId> = app::ssr::services::overview::list_meters(&state)
+        .await
+        .map_err(e)?
+        .into_iter()
+        .filter(|m| m.billing == MeterBilling::Billable)
+        .filter_map(|m| MeterId::parse(&m.id).ok())
+        .collect();
+    meters.sort();
+    meters.truncate(args.meters);
+    if meters.len() < args.meters {
+        return Err(format!("the catalogue has only {} billable meters", meters.len()));
+    }
+    let price = |s: &str| UnitPrice::parse(s).map_err(|x| x.to_string());
+    let mut entries = Vec::new();
+    for (i, m) in meters.iter().enumerate() {
+        let model = if i % 5 == 0 {
+            PricingModel::Graduated {
+                tiers: vec![
+                    Tier {
+                        from: 0.into(),
+                        unit_price: price("0.012")?,
+                    },
+                    Tier {
+                        from: 500.into(),
+                        unit_price: price("0.009")?,
+                    },
+                ],
+            }
+        } else {
+            PricingModel::PerUnit {
+                unit_price: price(&format!("0.0{}", 10 + i))?,
+            }
+        };
+        entries.push(PriceEntry {
+            meter_id: *m,
+            model,
+            billing_unit: "unit".into(),
+            conversion: UnitConversion::default(),
+        });
+    }
+    let sheet = price_sheets::create_price_sheet(&state, &by, "bench list", "USD", "")
+        .await
+        .map_err(e)?;
+    price_sheets::add_version(&state, &by, sheet, jan.first_day(), "", entries)
+        .await
+        .map_err(e)?;
+    terms::set_registration_terms(
+        &state,
+        &by,
+        reg,
+        terms::RegistrationTermsChange {
+            effective_on: Some(jan.first_day()),
+            price_sheet: Some(Some(sheet)),
+            tax_rate: None,
+        },
+    )
+    .await
+    .map_err(e)?;
+
+    // Customers, their tenants and (every other one) a customer subscription.
+    let mut customer_ids = Vec::new();
+    let mut stamp = Vec::new();
+    for n in 0..args.customers {
+        let tenant = CloudTenantId::from_u128(guid(0x7e4a_0000, n));
+        let saved = customers::save_customer(
+            &state,
+            &by,
+            customers::CustomerInput {
+                name: format!("Customer {n:04} 客户"),
+                cloud_tenant: tenant,
+                tenant_display_name: format!("c{n}.onmicrosoft.com"),
+                billing_email: format!("billing{n}@example.test"),
+                billing_address: String::new(),
+                locale: Locale::En,
+                tax_id: format!("GB{n:09}"),
+                payment_terms_days: None,
+            },
+        )
+        .await
+        .map_err(e)?;
+        customer_ids.push(saved.id);
+        if n % args.base_every != args.base_every - 1 {
+            mappings::change_mapping(
+                &state,
+                &by,
+                mappings::MappingChange {
+                    registration_id: reg,
+                    cloud_tenant: tenant,
+                    subscription: Some(SubscriptionId::from_u128(guid(0x5c5b_0000, n))),
+                    effective_on: Some(jan.first_day()),
+                    source: mappings::ChangeSource::Api,
+                },
+            )
+            .await
+            .map_err(e)?;
+        }
+        stamp.push(ownership::StampSubscription {
+            subscription_id: SubscriptionId::from_u128(guid(0x05e2_0000, n)),
+            display_name: format!("sub {n}"),
+            owner_email: String::new(),
+            offer: "bench".into(),
+            state: "Enabled".into(),
+            tenant: Some(tenant),
+        });
+    }
+
+    // One record per customer, meter and day: N × M × days rollup rows.
+    let mut days = Vec::new();
+    let mut month = jan;
+    loop {
+        days.extend(month.days_iter());
+        if month >= last {
+            break;
+        }
+        month = month.next();
+    }
+    let mut cache = ingest::IngestCache::default();
+    let mut batch: Vec<UsageRecord> = Vec::with_capacity(10_000);
+    let mut records = 0u64;
+    for n in 0..args.customers {
+        let sub = SubscriptionId::from_u128(guid(0x05e2_0000, n));
+        for (i, m) in meters.iter().enumerate() {
+            for day in days.iter().copied() {
+                let start = day_start(day);
+                let q = (n % 13 + i as u64 % 7 + 1) * 3;
+                batch.push(UsageRecord {
+                    subscription_id: sub,
+                    meter_id: *m,
+                    usage_start: start,
+                    usage_end: start + Duration::hours(1),
+                    quantity: Quantity::parse(&q.to_string()).map_err(|x| x.to_string())?,
+                    resource_uri: format!(
+                        "/subscriptions/{sub}/resourceGroups/rg/providers/Microsoft.Compute/disks/d{i}"
+                    ),
+                    location: "local".into(),
+                    tags: String::new(),
+                    additional_info: String::new(),
+                    reported_at: None,
+                });
+                if batch.len() == 10_000 {
+                    records += store(&state, reg, &mut batch, &mut cache).await?;
+                }
+            }
+        }
+    }
+    records += store(&state, reg, &mut batch, &mut cache).await?;
+    let reg_row = app::ssr::services::lookup::registration_by_id(&state.db, reg)
+        .await
+        .map_err(e)?;
+    ownership::record_stamp_subscriptions(&state, &reg_row, &stamp)
+        .await
+        .map_err(e)?;
+    let build_secs = built.elapsed().as_secs_f64();
+    // As a database in service is: PostgreSQL's statistics gathered (autovacuum would have
+    // analysed a table that just grew by a million rows), the SQLite WAL checkpointed.
+    if args.postgres.is_some() {
+        let mut c = state.db.conn().await.map_err(|x| x.to_string())?;
+        app::ssr::db::sql!(&mut c, |e| sqlx::query("ANALYZE")
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|x| x.to_string())?;
+    }
+    target.settle().await?;
+    Ok(Populated {
+        target,
+        state,
+        reg,
+        customer_ids,
+        records,
+        build_secs,
+    })
 }
 
 fn day_start(day: NaiveDate) -> DateTime<Utc> {

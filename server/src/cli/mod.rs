@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod bench_console;
+mod bench_portal;
 mod bench_rating;
 mod import;
 
@@ -359,6 +360,9 @@ enum BenchCommand {
     Ingest(bench::BenchArgs),
     /// The rating service on a month of daily rollups (all accounts, and one customer).
     Rating(bench_rating::RatingBenchArgs),
+    /// The customer portal on a year of daily usage: overview, explorer, charts and CSV,
+    /// customer by customer.
+    Portal(bench_portal::PortalBenchArgs),
     /// The operator console at 10,000 customers and 100,000 user subscriptions: every list,
     /// a mapping change, and the customers page under 16 concurrent requests.
     Console(bench_console::ConsoleBenchArgs),
@@ -583,6 +587,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             command: BenchCommand::Rating(args),
         } => {
             println!("{}", bench_rating::run(&args).await?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Portal(args),
+        } => {
+            println!("{}", bench_portal::run(&args).await?);
             Ok(())
         }
         Command::Bench {

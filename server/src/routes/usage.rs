@@ -21,29 +21,14 @@ const CSV_CHUNK: usize = 1000;
 
 /// The query string as the explorer's query; `period=YYYY-MM` is one month.
 fn query_of(p: &HashMap<String, String>) -> Result<UsageQuery, AppError> {
-    let get = |k: &str| p.get(k).cloned().unwrap_or_default();
-    let (from, to) = match p.get("period") {
-        Some(period) => (period.clone(), period.clone()),
-        None => (get("from"), get("to")),
-    };
-    Ok(UsageQuery {
-        from,
-        to,
-        group_by: get("group_by"),
-        service: get("service"),
-        meter: get("meter"),
-        subscription: get("subscription"),
-        resource_group: get("resource_group"),
-        sort: get("sort"),
-        cursor: get("cursor"),
-        page_size: match p.get("page_size") {
-            None => None,
-            Some(n) => Some(
-                n.parse()
-                    .map_err(|_| AppError::invalid("page_size", "`page_size` is a number of rows."))?,
-            ),
-        },
-    })
+    if p.get("page_size").is_some_and(|n| n.trim().parse::<u32>().is_err()) {
+        return Err(AppError::invalid("page_size", "`page_size` is a number of rows."));
+    }
+    let period = p.get("period");
+    Ok(UsageQuery::from_params(|k| match (k, period) {
+        ("from" | "to", Some(period)) => Some(period.clone()),
+        _ => p.get(k).cloned(),
+    }))
 }
 
 /// The JSON page or the CSV of a customer's usage (staff, or that customer's own users and

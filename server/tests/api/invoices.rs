@@ -301,6 +301,18 @@ async fn a_period_is_drafted_issued_gaplessly_frozen_and_voided_with_a_credit_no
     .await;
 }
 
+/// POSTs to every path at once: `(status, body)` of each, in order.
+async fn post_all(app: &TestApp, paths: impl Iterator<Item = String>) -> Vec<(u16, Value)> {
+    let calls = paths.map(|path| {
+        let request = app.client.post(app.url(&path));
+        async move {
+            let r = request.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    });
+    futures_util::future::join_all(calls).await
+}
+
 #[tokio::test]
 async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
     for_each_app_with(
@@ -317,15 +329,11 @@ async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
                 .collect();
             assert_eq!(drafts.len(), 8);
             // Every draft twice, all at once.
-            let attempts = drafts.iter().chain(drafts.iter()).map(|id| {
-                let client = app.client.clone();
-                let url = app.url(&format!("/api/v1/invoices/{id}/issue"));
-                async move {
-                    let r = client.post(url).send().await.unwrap();
-                    (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
-                }
-            });
-            let results = futures_util::future::join_all(attempts).await;
+            let paths = drafts
+                .iter()
+                .chain(drafts.iter())
+                .map(|id| format!("/api/v1/invoices/{id}/issue"));
+            let results = post_all(&app, paths).await;
             let mut numbers: Vec<String> = results
                 .iter()
                 .filter(|(s, _)| *s == 200)
@@ -338,15 +346,11 @@ async fn sixteen_racing_issue_attempts_give_unique_gapless_numbers() {
             let expected: Vec<String> = (1..=8).map(|n| format!("SB-{year}-{n:06}")).collect();
             assert_eq!(numbers, expected, "unique and without a gap");
             // Every invoice voided twice, all at once: one credit note each, numbers go on.
-            let voids = numbers.iter().chain(numbers.iter()).map(|n| {
-                let client = app.client.clone();
-                let url = app.url(&format!("/api/v1/invoices/{n}/void"));
-                async move {
-                    let r = client.post(url).send().await.unwrap();
-                    (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
-                }
-            });
-            let results = futures_util::future::join_all(voids).await;
+            let paths = numbers
+                .iter()
+                .chain(numbers.iter())
+                .map(|n| format!("/api/v1/invoices/{n}/void"));
+            let results = post_all(&app, paths).await;
             assert!(results.iter().all(|(s, _)| *s == 200 || *s == 409), "{results:?}");
             let mut credits: Vec<String> = results
                 .iter()

@@ -1,0 +1,154 @@
+//! `stackbill bench portal`: the customer portal's functions on a year of daily usage —
+//! the overview, the explorer and the charts for a month and for a year, and a year's CSV
+//! — timed customer by customer, p50 and p95 per function. Run it at 100 and at 1,000
+//! customers to see that one customer's figures do not depend on how many others there are.
+
+use super::bench_rating::{peak_rss_kb, percentile, populate, reset_peak_rss, Population};
+use app::billing::BillingPeriod;
+use app::ssr::services::{overview, usage};
+use app::types::UsageQuery;
+use clap::Args;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+/// Options of `bench portal`.
+#[derive(Debug, Clone, Args)]
+pub struct PortalBenchArgs {
+    /// Customers (one user subscription each).
+    #[arg(long, default_value_t = 1_000)]
+    pub customers: u64,
+    /// Meters with usage on every day, per customer.
+    #[arg(long, default_value_t = 10)]
+    pub meters: usize,
+    /// Months of daily usage (ending with January 2026).
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=12))]
+    pub months: u32,
+    /// Every how many customers one falls back to the base subscription.
+    #[arg(long, default_value_t = 11, value_parser = clap::value_parser!(u64).range(1..))]
+    pub base_every: u64,
+    /// Customers timed (each function once per customer; p50 and p95 are reported).
+    #[arg(long, default_value_t = 40)]
+    pub samples: u64,
+    /// A PostgreSQL database to benchmark in (a fresh schema); default: a new SQLite file.
+    #[arg(long)]
+    pub postgres: Option<String>,
+}
+
+/// Runs the benchmark and returns its report.
+pub async fn run(args: &PortalBenchArgs) -> Result<String, String> {
+    let e = |x: app::error::AppError| x.message;
+    let last = BillingPeriod::parse("2026-01").map_err(|x| x.to_string())?;
+    let mut first = last;
+    for _ in 1..args.months {
+        first = first.previous();
+    }
+    let p = populate(&Population {
+        customers: args.customers,
+        meters: args.meters,
+        base_every: args.base_every,
+        from: first,
+        months: args.months,
+        postgres: args.postgres.clone(),
+        tag: "portal",
+    })
+    .await?;
+    let state = &p.state;
+    let month = UsageQuery {
+        from: last.to_string(),
+        ..UsageQuery::default()
+    };
+    let year = UsageQuery {
+        from: first.to_string(),
+        to: last.to_string(),
+        ..UsageQuery::default()
+    };
+    let fine = UsageQuery {
+        group_by: "day,service,meter,subscription,resource_group,resource".into(),
+        page_size: Some(1000),
+        ..year.clone()
+    };
+    type Timings = Vec<f64>;
+    let (mut ov, mut em, mut ey, mut cm, mut cy, mut csv) = (
+        Timings::new(),
+        Timings::new(),
+        Timings::new(),
+        Timings::new(),
+        Timings::new(),
+        Timings::new(),
+    );
+    let (mut csv_bytes, mut csv_rows, mut peak_kb) = (0usize, 0usize, 0u64);
+    let stride = (args.customers / args.samples.max(1)).max(1);
+    for k in 0..args.samples.min(args.customers) {
+        let id = p.customer_ids[((k * stride) % args.customers) as usize];
+        let ms = |t: Instant| t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
+        overview::customer_overview(state, id).await.map_err(e)?;
+        ov.push(ms(t));
+        let t = Instant::now();
+        usage::explore(state, id, &month).await.map_err(e)?;
+        em.push(ms(t));
+        let t = Instant::now();
+        usage::explore(state, id, &year).await.map_err(e)?;
+        ey.push(ms(t));
+        let t = Instant::now();
+        usage::charts(state, id, &month.from, "", None).await.map_err(e)?;
+        cm.push(ms(t));
+        let t = Instant::now();
+        usage::charts(state, id, &year.from, &year.to, None).await.map_err(e)?;
+        cy.push(ms(t));
+        // A year's finest rows as CSV, as the download writes them (chunk by chunk).
+        reset_peak_rss();
+        let before = peak_rss_kb().unwrap_or_default();
+        let t = Instant::now();
+        let data = usage::load(state, id, first, last).await.map_err(e)?;
+        let rows = data.all_rows(&usage::select(&data, &fine).map_err(e)?);
+        drop(data);
+        let mut bytes = 0;
+        for (i, chunk) in rows.chunks(1000).enumerate() {
+            bytes += usage::csv_chunk(chunk, i == 0).map_err(e)?.len();
+        }
+        csv.push(ms(t));
+        csv_bytes = bytes;
+        csv_rows = rows.len();
+        peak_kb = peak_kb.max(peak_rss_kb().unwrap_or_default().saturating_sub(before));
+    }
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let mut report = String::new();
+    let _ = writeln!(
+        report,
+        "Portal benchmark on {} ({cores} cores): {} customers × {} meters × {} months of days = {} daily rollups \
+         (built in {:.0} s); {} customers timed.",
+        p.target.label,
+        args.customers,
+        args.meters,
+        args.months,
+        p.records,
+        p.build_secs,
+        args.samples.min(args.customers)
+    );
+    let _ = writeln!(report, "{:<34} {:>9} {:>9}", "function", "p50 ms", "p95 ms");
+    for (name, mut t) in [
+        ("customer_overview (month, last month)", ov),
+        ("portal_usage, a month", em),
+        ("portal_usage, a year", ey),
+        ("portal_charts, a month", cm),
+        ("portal_charts, a year", cy),
+        ("usage CSV, a year by day × resource", csv),
+    ] {
+        t.sort_by(f64::total_cmp);
+        let _ = writeln!(
+            report,
+            "{name:<34} {:>9.1} {:>9.1}",
+            percentile(&t, 50.0),
+            percentile(&t, 95.0)
+        );
+    }
+    let _ = writeln!(
+        report,
+        "A year's CSV: {csv_rows} rows, {:.1} MB; peak memory growth while building it {:.1} MB.",
+        csv_bytes as f64 / 1e6,
+        peak_kb as f64 / 1024.0
+    );
+    (p.target.cleanup)();
+    Ok(report)
+}
