@@ -152,7 +152,11 @@ pub fn portal_customer(caller: Option<Caller>, requested: Option<i64>) -> Result
         (Role::Operator | Role::Finance, _, Some(id)) => id,
         (Role::Customer, Some(_), Some(id)) => id,
         (Role::Operator | Role::Finance, _, None) => {
-            return Err(AppError::invalid("customer", "Pick the customer whose portal to view."))
+            return Err(AppError::new(
+                crate::error::ErrorKind::Forbidden,
+                "customer_users_only",
+                "Staff have no portal of their own; open a customer's from its page (View as customer).",
+            ))
         }
         _ => {
             return Err(AppError::new(

@@ -426,8 +426,12 @@ async fn the_portal_functions_answer_the_callers_own_usage_and_staff_view_as_a_c
         .await;
         assert_eq!(s, 200, "{body}");
         assert!(body.contains(&guid(3, 1)));
-        let (s, _) = portal_fn(&app, "portal_usage", &[("query[from]", p.clone())]).await;
-        assert_eq!(s, 422);
+        let (s, body) = portal_fn(&app, "portal_usage", &[("query[from]", p.clone())]).await;
+        assert_eq!(
+            (s, error_code_of(&body)),
+            (403, "customer_users_only".to_owned()),
+            "staff name a customer"
+        );
         let page = app.page(&format!("/portal/usage?customer={b}&from={p}")).await;
         assert_eq!(page.status(), 200);
         let html = page.text().await.unwrap();
