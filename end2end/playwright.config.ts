@@ -17,6 +17,7 @@ export default defineConfig({
   // figures.
   projects: [
     { name: "pages", testMatch: /sign-in\.spec\.ts/ },
+    { name: "portal", testMatch: /portal\.spec\.ts/, dependencies: ["pages"] },
     { name: "console", testMatch: /console\.spec\.ts/, dependencies: ["pages"] },
   ],
   use: {

@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { credential, failOnConsoleErrors, hydrated, screenshot, signInAs } from "./support";
+import { credential, failOnConsoleErrors, hydrated, screenshot, SignInPage, signInAs } from "./support";
 
 /** Σ of a CSV's `cost` column (the explorer's stable columns; no quoted commas in costs). */
 function csvCost(csv: string): { sum: number; rows: number } {
@@ -94,4 +94,38 @@ test.describe("the customer portal: usage and cost", () => {
     const audit = await (await page.request.get("/api/v1/audit?action=portal.viewed_as_customer")).json();
     expect(audit.value.length).toBeGreaterThan(0);
   });
+
+  for (const [locale, usageTitle, tableView, money] of [
+    ["zh-TW", "用量與費用", "表格檢視", /USD\u00a0[\d,]+\.\d\d/],
+    ["fr", "Consommation et coûts", "Vue en tableau", /[\d\u202f\u00a0]+,\d\d\u00a0USD/],
+  ] as const) {
+    test(`the portal in ${locale}: labels, money and dates in the customer's language`, async ({ page }) => {
+      // An operator adds a user of the demo customer who reads ${locale}.
+      const customer = credential("customer").customer!;
+      await signInAs(page, "operator");
+      await page.goto("/operator/customers");
+      await page.getByTestId("customer-link").filter({ hasText: customer }).first().click();
+      const viewAs = (await page.getByTestId("view-as-customer").getAttribute("href"))!;
+      const customerId = Number(viewAs.match(/customer=(\d+)/)![1]);
+      const email = `${locale.toLowerCase()}-${Date.now()}@portal.test`;
+      const password = "a long enough password for the portal journey";
+      const created = await page.request.post("/api/v1/users", {
+        data: { email, display_name: `Reader ${locale}`, role: "customer", customer: customerId, password, locale },
+      });
+      expect(created.status(), await created.text()).toBe(201);
+      await page.getByTestId("sign-out").click();
+      const form = new SignInPage(page);
+      await form.open();
+      await form.signIn(email, password);
+      await expect(page).toHaveURL(/\/portal$/);
+      await expect(page.getByTestId("portal-cost")).toContainText(money);
+      await screenshot(page, `portal-overview-${locale}`);
+      await page.getByTestId("portal-tab-usage").click();
+      await expect(page.locator("h1")).toHaveText(usageTitle);
+      await expect(page.getByTestId("chart-daily-cost").getByText(tableView)).toBeVisible();
+      await expect(page.getByTestId("usage-summary")).toContainText(money);
+      await hydrated(page);
+      await screenshot(page, `portal-usage-${locale}`);
+    });
+  }
 });

@@ -447,6 +447,8 @@ pub enum Msg {
     BudgetOver,
     /// The forecast to the month's end crosses the budget.
     BudgetForecastOver,
+    /// Forecast vs last month
+    ForecastVsLastMonth,
 }
 
 /// The text of a message in a locale.
@@ -850,6 +852,7 @@ fn en(msg: Msg) -> &'static str {
         BudgetUsed => "Used",
         BudgetOver => "Over budget this month.",
         BudgetForecastOver => "The forecast to the month's end crosses the budget.",
+        ForecastVsLastMonth => "Forecast vs last month",
     }
 }
 
@@ -1243,6 +1246,7 @@ fn fr(msg: Msg) -> &'static str {
         BudgetUsed => "Utilisé",
         BudgetOver => "Budget dépassé ce mois-ci.",
         BudgetForecastOver => "La prévision jusqu’à la fin du mois dépasse le budget.",
+        ForecastVsLastMonth => "Prévision par rapport au mois dernier",
     }
 }
 
@@ -1634,6 +1638,7 @@ fn nl(msg: Msg) -> &'static str {
         BudgetUsed => "Verbruikt",
         BudgetOver => "Budget deze maand overschreden.",
         BudgetForecastOver => "De prognose tot het einde van de maand overschrijdt het budget.",
+        ForecastVsLastMonth => "Prognose ten opzichte van vorige maand",
     }
 }
 
@@ -2025,6 +2030,7 @@ fn zh_tw(msg: Msg) -> &'static str {
         BudgetUsed => "已使用",
         BudgetOver => "本月已超出預算。",
         BudgetForecastOver => "預估至月底的費用將超出預算。",
+        ForecastVsLastMonth => "預估與上月相比",
     }
 }
 
@@ -2416,6 +2422,7 @@ fn zh_cn(msg: Msg) -> &'static str {
         BudgetUsed => "已使用",
         BudgetOver => "本月已超出预算。",
         BudgetForecastOver => "预计至月底的费用将超出预算。",
+        ForecastVsLastMonth => "预计与上月相比",
     }
 }
 

@@ -147,12 +147,17 @@ fn PortalView(o: CustomerOverview, budget: ServerAction<SetBudget>, locale: Loca
                                     <th>{t(Msg::Registration)}</th>
                                     <th>{t(Msg::State)}</th>
                                     <th class="num">{t(Msg::RecordsThisMonth)}</th>
+                                    <th class="num">{t(Msg::MonthToDate)}</th>
+                                    <th>{t(Msg::ResourceGroupCol)}</th>
                                 </tr>
                             </thead>
                             <tbody>
                                 {o.user_subscriptions
                                     .into_iter()
-                                    .map(|s| view! {
+                                    .map(|s| {
+                                        let groups = resource_groups(&s, locale);
+                                        let cost = s.month_to_date.as_ref().map(|c| money_of(c.cost, &c.currency, locale)).unwrap_or_default();
+                                        view! {
                                         <tr>
                                             <td data-label=t(Msg::Name)>{s.display_name}</td>
                                             <td data-label=t(Msg::Subscription)><code>{s.subscription_id}</code></td>
@@ -161,8 +166,14 @@ fn PortalView(o: CustomerOverview, budget: ServerAction<SetBudget>, locale: Loca
                                             <td class="num" data-label=t(Msg::RecordsThisMonth)>
                                                 {format_count(s.usage_records_this_month, locale)}
                                             </td>
+                                            <td class="num" data-label=t(Msg::MonthToDate) data-testid="subscription-cost">
+                                                {cost}
+                                            </td>
+                                            <td data-label=t(Msg::ResourceGroupCol)>
+                                                {groups}
+                                            </td>
                                         </tr>
-                                    })
+                                    }})
                                     .collect_view()}
                             </tbody>
                         </table>
@@ -172,6 +183,31 @@ fn PortalView(o: CustomerOverview, budget: ServerAction<SetBudget>, locale: Loca
             }}
         </section>
     }
+}
+
+fn money_of(v: rust_decimal::Decimal, currency: &str, locale: Locale) -> String {
+    match crate::billing::Currency::parse(currency) {
+        Ok(c) => crate::i18n::format_money(&crate::billing::Money::new(v, c), locale),
+        Err(_) => format!("{v} {currency}"),
+    }
+}
+
+/// A subscription's costliest resource groups this month (three, then how many more).
+fn resource_groups(s: &crate::types::UserSubscriptionView, locale: Locale) -> String {
+    let currency = s.month_to_date.as_ref().map(|c| c.currency.clone()).unwrap_or_default();
+    let mut parts: Vec<String> = s
+        .resource_groups
+        .iter()
+        .take(3)
+        .map(|g| {
+            let name = if g.label.is_empty() { "—" } else { g.label.as_str() };
+            format!("{name} ({})", money_of(g.value, &currency, locale))
+        })
+        .collect();
+    if s.resource_groups.len() > 3 {
+        parts.push(format!("+{}", s.resource_groups.len() - 3));
+    }
+    parts.join(", ")
 }
 
 /// The customer's money: this month so far, the forecast, last month — in total and per
@@ -201,6 +237,19 @@ fn PortalCostPanel(cost: Option<PortalCost>, problem: Option<String>, locale: Lo
     };
     let this = &cost.this_month;
     let last = &cost.last_month;
+    // Where the month is heading against last month, in percent.
+    let change = match (this.forecast, last.total, this.currency == last.currency) {
+        (Some(f), Some(l), true) if !l.is_zero() => {
+            let pct = ((f - l) / l * rust_decimal::Decimal::ONE_HUNDRED).round();
+            let sign = if pct.is_sign_positive() && !pct.is_zero() {
+                "+"
+            } else {
+                ""
+            };
+            format!("{sign}{} %", crate::i18n::format_decimal(pct, locale, 0, 0))
+        }
+        _ => t(Msg::NotAvailable).to_owned(),
+    };
     let columns = vec![
         Column::text(t(Msg::Registration)),
         Column::text(t(Msg::BilledTo)),
@@ -240,6 +289,7 @@ fn PortalCostPanel(cost: Option<PortalCost>, problem: Option<String>, locale: Lo
                 <StatCard label=t(Msg::MonthToDate) value=total(this, false) testid="cost-month-to-date"/>
                 <StatCard label=t(Msg::Forecast) value=total(this, true) testid="cost-forecast"/>
                 <StatCard label=t(Msg::LastMonth) value=total(last, false) testid="cost-last-month"/>
+                <StatCard label=t(Msg::ForecastVsLastMonth) value=change testid="cost-change"/>
             </div>
             <DataTable columns rows empty=t(Msg::NoCostYet) testid="cost-accounts"/>
             <UnpricedList unpriced=this.unpriced.clone() locale/>

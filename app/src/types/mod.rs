@@ -183,6 +183,13 @@ pub struct UserSubscriptionView {
     pub state: String,
     /// Usage records this month so far.
     pub usage_records_this_month: i64,
+    /// What it cost this month so far (`None`: nothing rated, or accounts in several
+    /// currencies).
+    #[serde(default)]
+    pub month_to_date: Option<CurrencyTotal>,
+    /// Its resource groups this month, costliest first.
+    #[serde(default)]
+    pub resource_groups: Vec<Ranked>,
 }
 
 /// The customer's home figures.

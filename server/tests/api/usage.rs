@@ -508,6 +508,18 @@ async fn a_budget_shows_its_share_used_warns_when_the_forecast_crosses_it_and_re
                 .unwrap()
         };
         assert_eq!(budget_of().await.amount, None);
+        // Its subscriptions' month so far add up to its month so far, each with its groups.
+        let o = overview::customer_overview(&state, id).await.unwrap();
+        let subs: Decimal = o
+            .user_subscriptions
+            .iter()
+            .filter_map(|s| s.month_to_date.as_ref().map(|c| c.cost))
+            .sum();
+        assert_eq!(Some(subs), o.cost.as_ref().and_then(|c| c.this_month.total));
+        for s in o.user_subscriptions.iter().filter(|s| s.month_to_date.is_some()) {
+            let groups: Decimal = s.resource_groups.iter().map(|g| g.value).sum();
+            assert_eq!(groups, s.month_to_date.as_ref().unwrap().cost, "{}", s.subscription_id);
+        }
         // Between what is spent and the forecast: a warning.
         let between = ((account.total + forecast) / Decimal::TWO).round_dp(2);
         set(between.to_string()).await.unwrap();

@@ -121,7 +121,7 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         })
         .collect();
     let month_start = BillingPeriod::containing(state.clock.now()).first_day();
-    let user_subscriptions =
+    let mut user_subscriptions: Vec<UserSubscriptionView> =
         db::user_subscriptions::list_owned_by_tenant(&mut c, customer.cloud_tenant_id, month_start)
             .await?
             .into_iter()
@@ -131,6 +131,8 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
                 display_name: s.display_name,
                 state: s.state,
                 usage_records_this_month: s.usage_records,
+                month_to_date: None,
+                resource_groups: Vec::new(),
             })
             .collect();
     drop(c);
@@ -149,6 +151,30 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         Err(e) if e.code == rating::INVALID_DATA => (None, Some(e.message)),
         Err(e) => return Err(e),
     };
+    // Each user subscription's month so far and its resource groups.
+    let this_month = BillingPeriod::containing(now);
+    if cost.is_some() {
+        let by_sub = super::usage::load(state, customer_id, this_month, this_month)
+            .await?
+            .by_subscription();
+        for s in &mut user_subscriptions {
+            if let Some(c) = by_sub.get(&s.subscription_id.to_lowercase()) {
+                s.month_to_date = c.currency.map(|cur| crate::types::CurrencyTotal {
+                    currency: cur.to_string(),
+                    cost: c.cost,
+                });
+                s.resource_groups = c
+                    .resource_groups
+                    .iter()
+                    .map(|(g, v)| crate::types::Ranked {
+                        label: g.clone(),
+                        detail: String::new(),
+                        value: *v,
+                    })
+                    .collect();
+            }
+        }
+    }
     let budgets = match &cost {
         Some(c) => super::budgets::views(state, customer_id, &c.this_month.accounts).await?,
         None => Vec::new(),

@@ -640,6 +640,52 @@ pub fn csv_chunk(rows: &[UsageRow], header: bool) -> Result<Vec<u8>, AppError> {
     w.into_inner().map_err(|e| crate::ssr::auth::internal("usage csv", e))
 }
 
+/// A user subscription's cost in the months and its resource groups, costliest first (the
+/// customer's main currency only).
+#[derive(Debug, Clone, Default)]
+pub struct SubscriptionCost {
+    /// Σ cost.
+    pub cost: Decimal,
+    /// The currency.
+    pub currency: Option<Currency>,
+    /// (resource group, cost).
+    pub resource_groups: Vec<(String, Decimal)>,
+}
+
+impl CustomerUsage {
+    /// Cost per user subscription (by GUID, lower-case) and its resource groups.
+    pub fn by_subscription(&self) -> HashMap<String, SubscriptionCost> {
+        let mut out: HashMap<String, SubscriptionCost> = HashMap::new();
+        let mut groups: HashMap<(u32, String), Decimal> = HashMap::new();
+        for c in &self.cells {
+            let e = out
+                .entry(self.subscriptions[c.subscription as usize].to_lowercase())
+                .or_default();
+            if e.currency.is_some_and(|x| x != c.currency) {
+                continue; // several currencies: the first one's figures only
+            }
+            e.currency = Some(c.currency);
+            e.cost += c.cost;
+            *groups.entry((c.subscription, self.group_of(c.resource))).or_default() += c.cost;
+        }
+        for ((sub, group), cost) in groups {
+            if let Some(e) = out.get_mut(&self.subscriptions[sub as usize].to_lowercase()) {
+                let name = self.group_names.get(&group).cloned().unwrap_or(group);
+                e.resource_groups.push((name, cost));
+            }
+        }
+        for e in out.values_mut() {
+            e.resource_groups
+                .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            if let Some(c) = e.currency {
+                e.cost.rescale(c.exponent());
+                e.resource_groups.iter_mut().for_each(|g| g.1.rescale(c.exponent()));
+            }
+        }
+        out
+    }
+}
+
 /// Bars a ranking shows before "the rest".
 pub const TOP: usize = 10;
 
