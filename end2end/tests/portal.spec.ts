@@ -111,6 +111,8 @@ test.describe("the customer portal: usage and cost", () => {
       const password = "a long enough password for the portal journey";
       const created = await page.request.post("/api/v1/users", {
         data: { email, display_name: `Reader ${locale}`, role: "customer", customer: customerId, password, locale },
+        // A browser session's writes must come from Stackbill's own origin.
+        headers: { origin: new URL(page.url()).origin },
       });
       expect(created.status(), await created.text()).toBe(201);
       await page.getByTestId("sign-out").click();

@@ -436,3 +436,105 @@ async fn baseline(db: &Db, args: &BenchArgs) -> Result<f64, String> {
     }
     Ok(args.records as f64 / started.elapsed().as_secs_f64())
 }
+
+/// Pages requested under load by one signed-in user.
+pub(crate) struct PageLoad<'a> {
+    /// The user's role.
+    pub role: app::types::Role,
+    /// Their customer (customer users).
+    pub customer_id: Option<i64>,
+    /// The pages, requested in turn.
+    pub paths: &'a [&'a str],
+    /// What every answer must contain (else the run fails).
+    pub marker: &'a str,
+    /// Clients at once.
+    pub concurrency: usize,
+    /// Requests per client.
+    pub requests: usize,
+}
+
+/// Signs a user in on a real server over the bench database and requests the pages from
+/// `concurrency` clients at once: every request's time (sorted, ms) and the wall time (s).
+pub(crate) async fn page_load(state: &AppState, load: &PageLoad<'_>) -> Result<(Vec<f64>, f64), String> {
+    let password = "bench password, long enough";
+    app::ssr::services::accounts::create_user(
+        state,
+        &app::ssr::auth::Caller::cli(),
+        app::ssr::services::accounts::UserInput {
+            email: "bench@example.test".into(),
+            display_name: None,
+            role: load.role,
+            customer_id: load.customer_id,
+            password: password.into(),
+            locale: app::i18n::Locale::En,
+        },
+    )
+    .await
+    .map_err(|e| e.message)?;
+    let mut config = crate::config::Config::for_database("sqlite::memory:");
+    config.listen = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+    config.site_root = std::env::temp_dir().join("stackbill-bench-site").display().to_string();
+    let running = crate::spawn(&config, state.clone()).await.map_err(|e| e.to_string())?;
+    let base = format!("http://{}", running.addr);
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| e.to_string())?;
+    let r = client
+        .post(format!("{base}/api/fn/sign_in"))
+        .header("origin", &base)
+        .form(&[("email", "bench@example.test"), ("password", password)])
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    if !r.status().is_success() {
+        return Err(format!("bench sign-in failed: {}", r.status()));
+    }
+    let paths: Vec<String> = load.paths.iter().map(|p| (*p).to_owned()).collect();
+    let marker = load.marker.to_owned();
+    // Warm-up: the first render of a route builds caches every later one reuses.
+    for p in &paths {
+        client
+            .get(format!("{base}{p}"))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for c in 0..load.concurrency {
+        let client = client.clone();
+        let base = base.clone();
+        let n = load.requests;
+        let paths = paths.clone();
+        let marker = marker.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::with_capacity(n);
+            for i in 0..n {
+                let path = &paths[(c + i) % paths.len()];
+                let t = Instant::now();
+                let r = client
+                    .get(format!("{base}{path}"))
+                    .header("accept", "text/html")
+                    .send()
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let status = r.status();
+                let body = r.text().await.map_err(|e| e.to_string())?;
+                if !status.is_success() || !body.contains(marker.as_str()) {
+                    return Err(format!("{path}: {status}"));
+                }
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            Ok::<_, String>(times)
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.map_err(|e| e.to_string())??);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    all.sort_by(f64::total_cmp);
+    Ok((all, wall))
+}

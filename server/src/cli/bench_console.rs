@@ -597,86 +597,19 @@ pub async fn run(args: &ConsoleBenchArgs) -> Result<String, String> {
 /// Signs an operator in on a real server over the bench database and requests customer
 /// list pages (varied page, sort and search) from `concurrency` clients at once.
 async fn page_load(state: &AppState, args: &ConsoleBenchArgs) -> Result<Vec<f64>, String> {
-    let password = "bench password, long enough";
-    app::ssr::services::accounts::create_user(
-        state,
-        &Caller::cli(),
-        app::ssr::services::accounts::UserInput {
-            email: "bench@example.test".into(),
-            display_name: None,
-            role: app::types::Role::Operator,
-            customer_id: None,
-            password: password.into(),
-            locale: app::i18n::Locale::En,
-        },
-    )
-    .await
-    .map_err(|e| e.message)?;
-    let mut config = crate::config::Config::for_database("sqlite::memory:");
-    config.listen = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
-    config.site_root = std::env::temp_dir().join("stackbill-bench-site").display().to_string();
-    let running = crate::spawn(&config, state.clone()).await.map_err(|e| e.to_string())?;
-    let base = format!("http://{}", running.addr);
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .map_err(|e| e.to_string())?;
-    let r = client
-        .post(format!("{base}/api/fn/sign_in"))
-        .header("origin", &base)
-        .form(&[("email", "bench@example.test"), ("password", password)])
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !r.status().is_success() {
-        return Err(format!("bench sign-in failed: {}", r.status()));
-    }
-    let paths = [
-        "/operator/customers",
-        "/operator/customers?page=100",
-        "/operator/customers?sort=tenant&desc=1&page=37",
-        "/operator/customers?q=contoso",
-        "/operator/customers?billed_to=base&page=5",
-    ];
-    // Warm-up: the first render of a route builds caches every later one reuses.
-    for p in paths {
-        client
-            .get(format!("{base}{p}"))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    let mut tasks = Vec::new();
-    for c in 0..args.concurrency {
-        let client = client.clone();
-        let base = base.clone();
-        let n = args.requests;
-        tasks.push(tokio::spawn(async move {
-            let mut times = Vec::with_capacity(n);
-            for i in 0..n {
-                let path = paths[(c + i) % paths.len()];
-                let t = Instant::now();
-                let r = client
-                    .get(format!("{base}{path}"))
-                    .header("accept", "text/html")
-                    .send()
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let status = r.status();
-                let body = r.text().await.map_err(|e| e.to_string())?;
-                if !status.is_success() || !body.contains("customers-table") {
-                    return Err(format!("{path}: {status}"));
-                }
-                times.push(t.elapsed().as_secs_f64() * 1000.0);
-            }
-            Ok::<_, String>(times)
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.map_err(|e| e.to_string())??);
-    }
-    all.sort_by(f64::total_cmp);
-    Ok(all)
+    let load = super::bench::PageLoad {
+        role: app::types::Role::Operator,
+        customer_id: None,
+        paths: &[
+            "/operator/customers",
+            "/operator/customers?page=100",
+            "/operator/customers?sort=tenant&desc=1&page=37",
+            "/operator/customers?q=contoso",
+            "/operator/customers?billed_to=base&page=5",
+        ],
+        marker: "customers-table",
+        concurrency: args.concurrency,
+        requests: args.requests,
+    };
+    Ok(super::bench::page_load(state, &load).await?.0)
 }

@@ -29,6 +29,12 @@ pub struct PortalBenchArgs {
     /// Customers timed (each function once per customer; p50 and p95 are reported).
     #[arg(long, default_value_t = 40)]
     pub samples: u64,
+    /// Concurrent clients loading the overview page.
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// Overview page requests per client.
+    #[arg(long, default_value_t = 40)]
+    pub requests: usize,
     /// A PostgreSQL database to benchmark in (a fresh schema); default: a new SQLite file.
     #[arg(long)]
     pub postgres: Option<String>,
@@ -112,6 +118,16 @@ pub async fn run(args: &PortalBenchArgs) -> Result<String, String> {
         csv_rows = rows.len();
         peak_kb = peak_kb.max(peak_rss_kb().unwrap_or_default().saturating_sub(before));
     }
+    // The overview page rendered by the real server for one customer's user, under load.
+    let load = super::bench::PageLoad {
+        role: app::types::Role::Customer,
+        customer_id: Some(p.customer_ids[0]),
+        paths: &["/portal"],
+        marker: "portal-cost",
+        concurrency: args.concurrency,
+        requests: args.requests,
+    };
+    let (pages, wall) = super::bench::page_load(state, &load).await?;
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut report = String::new();
     let _ = writeln!(
@@ -143,6 +159,16 @@ pub async fn run(args: &PortalBenchArgs) -> Result<String, String> {
             percentile(&t, 95.0)
         );
     }
+    let _ = writeln!(
+        report,
+        "Overview page (SSR, {} clients, {} requests, no errors): {:.0} requests/s, p50 {:.1} ms, p99 {:.1} ms \
+         (targets ≥ 500/s, p99 ≤ 100 ms).",
+        args.concurrency,
+        pages.len(),
+        pages.len() as f64 / wall,
+        percentile(&pages, 50.0),
+        percentile(&pages, 99.0)
+    );
     let _ = writeln!(
         report,
         "A year's CSV: {csv_rows} rows, {:.1} MB; peak memory growth while building it {:.1} MB.",
