@@ -110,7 +110,7 @@ test.describe("the customer portal: usage and cost", () => {
       const email = `${locale.toLowerCase()}-${Date.now()}@portal.test`;
       const password = "a long enough password for the portal journey";
       const created = await page.request.post("/api/v1/users", {
-        data: { email, display_name: `Reader ${locale}`, role: "customer", customer: customerId, password, locale },
+        data: { email, display_name: `Reader ${locale}`, role: "customer", customer: String(customerId), password, locale },
         // A browser session's writes must come from Stackbill's own origin.
         headers: { origin: new URL(page.url()).origin },
       });
