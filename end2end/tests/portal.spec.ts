@@ -24,7 +24,7 @@ test.describe("the customer portal: usage and cost", () => {
 
   test("a customer reads last month's charts and explorer, filters it and downloads exactly that as CSV", async ({ page }) => {
     await signInAs(page, "customer");
-    await page.getByTestId("portal-tab-usage").click();
+    await page.locator("nav.mainnav a", { hasText: "Usage and cost" }).click();
     await expect(page).toHaveURL(/\/portal\/usage$/);
     // Last month: closed, so its total is what its invoice charges.
     const month = lastMonth();
@@ -35,8 +35,8 @@ test.describe("the customer portal: usage and cost", () => {
     await hydrated(page);
     // A chart drawn on the server, its bars titled with their values, its data as a table.
     const chart = page.getByTestId("chart-daily-cost");
-    await expect(chart.locator("svg rect.bar").first()).toBeVisible();
-    await expect(chart.locator("svg rect.bar title").first()).toContainText("USD");
+    await expect(chart.locator("svg rect.chart-bar").first()).toBeVisible();
+    await expect(chart.locator("svg rect.chart-bar title").first()).toContainText("USD");
     await chart.getByText("Table view").click();
     await expect(chart.locator("table tbody tr").first()).toBeVisible();
     await expect(page.getByTestId("chart-by-meter").locator("li").first()).toBeVisible();
@@ -122,7 +122,7 @@ test.describe("the customer portal: usage and cost", () => {
       await expect(page).toHaveURL(/\/portal$/);
       await expect(page.getByTestId("portal-cost")).toContainText(money);
       await screenshot(page, `portal-overview-${locale}`);
-      await page.getByTestId("portal-tab-usage").click();
+      await page.locator("nav.mainnav a").nth(1).click();
       await expect(page.locator("h1")).toHaveText(usageTitle);
       await expect(page.getByTestId("chart-daily-cost").getByText(tableView)).toBeVisible();
       await expect(page.getByTestId("usage-summary")).toContainText(money);

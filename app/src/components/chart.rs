@@ -44,7 +44,7 @@ const WIDTH: f64 = 760.0;
 const HEIGHT: f64 = 260.0;
 const LEFT: f64 = 84.0;
 const RIGHT: f64 = 8.0;
-const TOP: f64 = 12.0;
+const TOP: f64 = 26.0;
 const BOTTOM: f64 = 36.0;
 
 /// A round axis maximum at or above `max`, and its tick step (four steps).
@@ -129,7 +129,7 @@ pub fn bar_chart(c: BarChart<'_>) -> AnyView {
                 format!("{}: {}", c.categories[i], s.labels.get(i).cloned().unwrap_or_default())
             };
             bars.push(view! {
-                <rect class=format!("bar series-{}", k % PALETTE) x=fmt(x) y=fmt(top) width=fmt(bar) height=fmt(h)>
+                <rect class=format!("chart-bar series-{}", k % PALETTE) x=fmt(x) y=fmt(top) width=fmt(bar) height=fmt(h)>
                     <title>{tip}</title>
                 </rect>
             });
@@ -184,7 +184,7 @@ pub fn bar_chart(c: BarChart<'_>) -> AnyView {
                 <title>{title}</title>
                 {grid}
                 <line class="chart-axis" x1=fmt(LEFT) x2=fmt(WIDTH - RIGHT) y1=fmt(y(0.0)) y2=fmt(y(0.0))/>
-                <text class="chart-unit" x="4" y=fmt(TOP + 4.0)>{c.unit.clone()}</text>
+                <text class="chart-unit" x=fmt(LEFT) y="12">{c.unit.clone()}</text>
                 {bars}
                 {labels}
             </svg>
@@ -229,7 +229,7 @@ pub fn ranking(title: &'static str, items: Vec<RankedBar>, empty: &'static str, 
                                 <span class="ranking-value">{i.formatted}</span>
                             </div>
                             <svg class="ranking-bar" viewBox="0 0 100 6" preserveAspectRatio="none" aria-hidden="true">
-                                <rect class="bar series-4" x="0" y="0" width=fmt(w) height="6"/>
+                                <rect class="chart-bar series-4" x="0" y="0" width=fmt(w) height="6"/>
                             </svg>
                         </li>
                     }

@@ -35,14 +35,17 @@ pub fn PortalHome() -> impl IntoView {
 pub fn PortalNav(customer: Option<i64>) -> impl IntoView {
     let locale = crate::context::use_locale();
     let t = move |m| text(locale.get_untracked(), m);
-    let suffix = customer.map(|c| format!("?customer={c}")).unwrap_or_default();
-    view! {
-        {customer.map(|_| view! { <div class="banner-view-as" role="status" data-testid="view-as-banner">{t(Msg::ViewingAsCustomer)}</div> })}
-        <nav class="tabs" aria-label=t(Msg::PortalTitle)>
-            <a class="tab" href=format!("/portal{suffix}") data-testid="portal-tab-overview">{t(Msg::NavOverview)}</a>
-            <a class="tab" href=format!("/portal/usage{suffix}") data-testid="portal-tab-usage">{t(Msg::NavUsage)}</a>
-        </nav>
-    }
+    // Customers have both pages in the main navigation; staff viewing as a customer get
+    // them here, with the customer kept in the links.
+    customer.map(|c| {
+        view! {
+            <div class="banner-view-as" role="status" data-testid="view-as-banner">{t(Msg::ViewingAsCustomer)}</div>
+            <nav class="tabs" aria-label=t(Msg::PortalTitle)>
+                <a class="tab" href=format!("/portal?customer={c}") data-testid="portal-tab-overview">{t(Msg::NavOverview)}</a>
+                <a class="tab" href=format!("/portal/usage?customer={c}") data-testid="portal-tab-usage">{t(Msg::NavUsage)}</a>
+            </nav>
+        }
+    })
 }
 
 /// The customer's issued invoices and credit notes, each with its PDF.

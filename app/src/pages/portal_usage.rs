@@ -95,6 +95,20 @@ fn money(v: Decimal, currency: &str, locale: Locale) -> String {
     }
 }
 
+/// "November 2026", or "February 2025 – January 2026".
+fn months_label(from: &str, to: &str, locale: Locale) -> String {
+    let name = |m: &str| {
+        crate::billing::BillingPeriod::parse(m)
+            .map(|p| crate::i18n::format_period(p, locale))
+            .unwrap_or_else(|_| m.to_owned())
+    };
+    if from == to {
+        name(from)
+    } else {
+        format!("{} – {}", name(from), name(to))
+    }
+}
+
 fn f(v: Decimal) -> f64 {
     v.to_f64().unwrap_or(0.0)
 }
@@ -184,7 +198,7 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
         <Title text=format!("{} · Stackbill", t(Msg::UsageTitle))/>
         <div class="page-head">
             <h1>{t(Msg::UsageTitle)}</h1>
-            <p class="muted">{format!("{} – {}", c.from, c.to)}</p>
+            <p class="muted" data-testid="usage-months-shown">{months_label(&c.from, &c.to, locale)}</p>
         </div>
         <MonthsForm q=q.clone() locale/>
         {c.unpriced.then(|| view! { <div class="notice notice-warn" data-testid="usage-unpriced">{t(Msg::UnpricedNote)}</div> })}

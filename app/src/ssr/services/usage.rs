@@ -675,6 +675,7 @@ impl CustomerUsage {
             }
         }
         for e in out.values_mut() {
+            e.resource_groups.retain(|g| !g.1.is_zero());
             e.resource_groups
                 .sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
             if let Some(c) = e.currency {
