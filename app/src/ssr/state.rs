@@ -60,6 +60,8 @@ pub struct AppState {
     pub settings: Settings,
     /// Invoice runs started from the finance screen, with their progress.
     pub jobs: std::sync::Arc<crate::ssr::services::jobs::Jobs>,
+    /// Rated figures kept while the data they come from is unchanged.
+    pub caches: std::sync::Arc<crate::ssr::services::cache::Caches>,
 }
 
 impl AppState {
@@ -70,6 +72,7 @@ impl AppState {
             clock: Clock::system(),
             settings,
             jobs: Default::default(),
+            caches: Default::default(),
         }
     }
 

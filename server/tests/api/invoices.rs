@@ -157,7 +157,7 @@ pub(crate) async fn run_month(app: &TestApp, period: impl std::fmt::Display) -> 
 }
 
 /// Issues a draft by its id through `POST /api/v1/invoices/{id}/issue`: `(status, body)`.
-async fn issue_draft(app: &TestApp, id: &Value, body: Option<Value>) -> (u16, Value) {
+pub(crate) async fn issue_draft(app: &TestApp, id: &Value, body: Option<Value>) -> (u16, Value) {
     call(
         app,
         reqwest::Method::POST,

@@ -386,9 +386,20 @@ async fn the_portal_functions_answer_the_callers_own_usage_and_staff_view_as_a_c
                 ],
             ),
         ] {
-            let (s, body) = portal_fn(&app, name, &form).await;
-            assert_eq!(s, 404, "{name} {form:?}: {body}");
-            assert!(!body.contains(&guid(3, 1)) && !body.contains("Générale"), "{body}");
+            // The same table with the signed-in user's session and with a customer token.
+            let token = app.add_token(Role::Customer, Some(a)).await;
+            let by_token = reqwest::Client::new()
+                .post(app.url(&format!("/api/fn/{name}")))
+                .bearer_auth(&token)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            let token_answer = (by_token.status().as_u16(), by_token.text().await.unwrap());
+            for (s, body) in [portal_fn(&app, name, &form).await, token_answer] {
+                assert_eq!(s, 404, "{name} {form:?}: {body}");
+                assert!(!body.contains(&guid(3, 1)) && !body.contains("Générale"), "{body}");
+            }
         }
         // Its own budget call with the other customer's billing account: 404 too.
         let (s, body) = portal_fn(
@@ -581,6 +592,259 @@ async fn a_budget_shows_its_share_used_warns_when_the_forecast_crosses_it_and_re
         .await
         .unwrap_err();
         assert_eq!(e.code, "view_as_read_only");
+        t.dispose().await;
+    }
+}
+
+/// Every route path registered in the router's source files.
+fn registered_routes() -> std::collections::BTreeSet<String> {
+    let sources = [
+        include_str!("../../src/routes/api.rs"),
+        include_str!("../../src/routes/ingest.rs"),
+        include_str!("../../src/routes/health.rs"),
+        include_str!("../../src/lib.rs"),
+    ];
+    let mut out = std::collections::BTreeSet::new();
+    for src in sources {
+        let mut rest = src;
+        while let Some(i) = rest.find(".route(") {
+            rest = &rest[i + ".route(".len()..];
+            let start = rest.find('"').unwrap() + 1;
+            let end = start + rest[start..].find('"').unwrap();
+            out.insert(rest[start..end].to_owned());
+        }
+    }
+    out
+}
+
+/// Routes a customer's users and tokens may call, each given a case below asking for
+/// another customer's data by every id it takes.
+const CUSTOMER_ROUTES: [&str; 8] = [
+    "/me",
+    "/customers/{id}",
+    "/customers/{id}/cost",
+    "/customers/{id}/usage",
+    "/customers/{id}/usage.csv",
+    "/invoices",
+    "/invoices/{key}",
+    "/invoices/{file}",
+];
+/// Everything else: staff, ingestion or health (a customer is refused; see `access`).
+const OTHER_ROUTES: [&str; 38] = [
+    "/healthz",
+    "/meters",
+    "/meters/{id}",
+    "/meters/{id}/billing",
+    "/registrations",
+    "/registrations/{id}",
+    "/customers",
+    "/customers/{id}/details",
+    "/customers/{id}/pricing",
+    "/mappings",
+    "/mappings/export",
+    "/mappings/import",
+    "/mappings/{tenant}",
+    "/mappings/{tenant}/history",
+    "/user-subscriptions",
+    "/user-subscriptions/{id}/owner",
+    "/audit",
+    "/invoice-runs",
+    "/invoices.zip",
+    "/invoice-lines",
+    "/invoice-lines.csv",
+    "/invoices/{key}/issue",
+    "/invoices/{key}/void",
+    "/price-sheets",
+    "/price-sheets/{id}",
+    "/price-sheets/{id}/default",
+    "/price-sheets/{id}/versions",
+    "/price-sheets/{id}/versions/{version}",
+    "/price-sheets/{id}/entries/{meter}",
+    "/users",
+    "/users/{id}/{action}",
+    "/tokens",
+    "/tokens/{id}/revoke",
+    "/usage",
+    "/quarantine",
+    "/quarantine/{id}/reprocess",
+    "/quarantine/{id}/discard",
+    "/collector",
+];
+
+#[tokio::test]
+async fn every_route_is_classified_and_a_customer_reads_no_other_customers_data_through_any_of_them() {
+    let registered = registered_routes();
+    let listed: std::collections::BTreeSet<String> = CUSTOMER_ROUTES
+        .iter()
+        .chain(OTHER_ROUTES.iter())
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(
+        registered, listed,
+        "every route needs a line here (and a case below when customers may call it)"
+    );
+    crate::helpers::for_each_app_with(
+        |c| c.invoice_grace_days = 0,
+        |app| async move {
+            let (period, ids) = setup(&app, 2).await;
+            let (a, b) = (ids[0], ids[1]);
+            let (s, _) = crate::invoices::run_month(&app, period).await;
+            assert_eq!(s, 201);
+            let mut numbers = std::collections::HashMap::new();
+            for i in crate::invoices::invoices(&app, period).await {
+                let (s, issued) =
+                    crate::invoices::issue_draft(&app, &i["id"], Some(serde_json::json!({"waive_unpriced": true})))
+                        .await;
+                assert_eq!(s, 200, "{issued}");
+                if let Some(c) = i["customer_id"].as_i64() {
+                    numbers.insert(c, issued["number"].as_str().unwrap().to_owned());
+                }
+            }
+            let (own, other) = (&numbers[&a], &numbers[&b]);
+            let token = app.add_token(Role::Customer, Some(a)).await;
+            app.sign_out().await;
+            app.add_user("it@a.test", Role::Customer, Some(a)).await;
+            assert_eq!(app.sign_in("it@a.test", PASSWORD).await.status(), 200);
+            // B's name and subscriptions (its invoice's number is in the question, so an answer
+            // may repeat it: "there is no invoice …", the same as for a number never issued).
+            let b_data =
+                |body: &str| body.contains("Générale") || body.contains(&guid(3, 1)) || body.contains(&guid(2, 1));
+            // (path, what answers): another customer's ids are 404; lists hold only A's.
+            let cases: Vec<(String, u16)> = vec![
+                ("/api/v1/me".into(), 200),
+                (format!("/api/v1/customers/{b}"), 404),
+                (format!("/api/v1/customers/{b}/cost?period={period}"), 404),
+                (format!("/api/v1/customers/{b}/usage?period={period}"), 404),
+                (format!("/api/v1/customers/{b}/usage.csv?period={period}"), 404),
+                (
+                    format!(
+                        "/api/v1/customers/{a}/usage?period={period}&subscription={}",
+                        guid(3, 1)
+                    ),
+                    404,
+                ),
+                (format!("/api/v1/invoices?period={period}"), 200),
+                (format!("/api/v1/invoices/{other}"), 404),
+                (format!("/api/v1/invoices/{other}.pdf"), 404),
+                (format!("/invoices/{other}.pdf"), 404),
+                (format!("/invoices/{other}.pdf?detail=true"), 404),
+            ];
+            for (path, status) in &cases {
+                let session = app.client.get(app.url(path)).send().await.unwrap();
+                let with_token = app.get_with_token(path, Some(&token)).await;
+                for (how, r) in [("session", session), ("token", with_token)] {
+                    // The browser route `/invoices/…` is for sessions; tokens use /api/v1.
+                    if how == "token" && path.starts_with("/invoices/") {
+                        continue;
+                    }
+                    assert_eq!(r.status().as_u16(), *status, "{how} {path}");
+                    let body = String::from_utf8_lossy(&r.bytes().await.unwrap()).into_owned();
+                    assert!(!b_data(&body), "{how} {path} shows another customer's data: {body}");
+                }
+            }
+            // And its own invoice is there.
+            let r = app
+                .get_with_token(&format!("/api/v1/invoices/{own}"), Some(&token))
+                .await;
+            assert_eq!(r.status(), 200);
+            app
+        },
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn cached_portal_figures_follow_a_price_change_and_new_usage_at_once() {
+    use app::ssr::services::overview;
+    for t in TestDb::all().await {
+        eprintln!("-- engine: {}", t.db.engine().name());
+        let state = demo_october(&t.db).await;
+        let now = state.clock.now();
+        let november = BillingPeriod::containing(now);
+        let rated = costs::period_cost(&t.db, app::ssr::services::rating::Scope::Everything, october(), now)
+            .await
+            .unwrap();
+        let id = rated.accounts.iter().find_map(|a| a.customer_id).unwrap();
+        let month_total = |p: BillingPeriod| {
+            let state = state.clone();
+            async move {
+                let data = usage::load(&state, id, p, p).await.unwrap();
+                let q = UsageQuery {
+                    group_by: "meter".into(),
+                    ..UsageQuery::default()
+                };
+                data.page(&usage::select(&data, &q).unwrap()).unwrap().totals[0].cost
+            }
+        };
+        let before = month_total(october()).await;
+        let overview_before = overview::customer_overview(&state, id).await.unwrap();
+        // Cached now; a price change must show at once.
+        let sheet = price_sheets::find_by_name(&t.db, "Azure Stack Hub list prices (USD)")
+            .await
+            .unwrap()
+            .unwrap();
+        price_sheets::set_entry(
+            &state,
+            &Caller::cli(),
+            sheet.id,
+            &PriceEntryForm {
+                meter_id: BASE_VM.into(),
+                model: "per_unit".into(),
+                unit_price: "0.5".into(),
+                effective_on: "2026-10-01".into(),
+                ..PriceEntryForm::default()
+            },
+        )
+        .await
+        .unwrap();
+        let after = month_total(october()).await;
+        assert_ne!(before, after, "the new price is in the explorer");
+        let fresh = costs::customer_cost(&t.db, id, october(), now).await.unwrap();
+        assert_eq!(Some(after), fresh.total);
+        let overview_after = overview::customer_overview(&state, id).await.unwrap();
+        let last = |o: &app::types::CustomerOverview| o.cost.as_ref().unwrap().last_month.total;
+        assert_eq!(last(&overview_after), fresh.total, "the overview's last month too");
+        assert_ne!(last(&overview_before), last(&overview_after));
+        // New usage this month: the month so far moves.
+        let this_before = month_total(november).await;
+        let sub = overview_after
+            .user_subscriptions
+            .iter()
+            .find(|s| s.month_to_date.is_some())
+            .unwrap()
+            .subscription_id
+            .clone();
+        let reg = app::ssr::services::lookup::registration_by_key(&t.db, "azs-northwest", "registration")
+            .await
+            .unwrap();
+        let record = app::billing::UsageRecord {
+            subscription_id: app::billing::SubscriptionId::parse(&sub).unwrap(),
+            meter_id: app::billing::MeterId::parse(BASE_VM).unwrap(),
+            usage_start: "2026-11-14T01:00:00Z".parse().unwrap(),
+            usage_end: "2026-11-14T02:00:00Z".parse().unwrap(),
+            quantity: app::billing::Quantity::parse("1000").unwrap(),
+            resource_uri: VM.into(),
+            location: "local".into(),
+            tags: String::new(),
+            additional_info: "{\"cache test\":1}".into(),
+            reported_at: None,
+        };
+        let prepared = app::ssr::services::ingest::prepare_all(reg.id, vec![record]);
+        app::ssr::services::ingest::ingest_batch(
+            &t.db,
+            reg.id,
+            &app::ssr::services::ingest::Batch::records(
+                &prepared,
+                app::ssr::services::ingest::Source::Import,
+                "test",
+                "cache",
+            ),
+            &mut app::ssr::services::ingest::IngestCache::default(),
+            now.timestamp(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(month_total(november).await, this_before + Decimal::from(500));
         t.dispose().await;
     }
 }

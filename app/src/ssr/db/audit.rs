@@ -115,6 +115,17 @@ pub async fn search(c: &mut impl AsExecutor, f: &AuditFilter, limit: i64) -> DbR
         .await)?)
 }
 
+/// The newest audit entry's id and the newest usage batch's id: together they change with
+/// every change a rating depends on (see `services::cache`).
+pub async fn data_version(c: &mut impl AsExecutor) -> DbResult<(i64, i64)> {
+    Ok(sql!(c, |e| sqlx::query_as::<_, (i64, i64)>(
+        "SELECT CAST(COALESCE((SELECT MAX(id) FROM audit_log), 0) AS BIGINT), \
+         CAST(COALESCE((SELECT MAX(id) FROM ingest_batches), 0) AS BIGINT)"
+    )
+    .fetch_one(e)
+    .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

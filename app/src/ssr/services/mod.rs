@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod audit_log;
 pub mod budgets;
+pub mod cache;
 pub mod catalogue;
 pub mod collector;
 pub mod costs;

@@ -7,8 +7,8 @@ use crate::ssr::db::{self, from_unix};
 use crate::ssr::services::{costs, rating};
 use crate::ssr::state::AppState;
 use crate::types::{
-    CustomerOverview, CustomerSubscriptionView, FinanceOverview, MeterView, OperatorOverview, PeriodSummary,
-    PortalCost, RegistrationSummary, UserSubscriptionView,
+    CustomerCost, CustomerOverview, CustomerSubscriptionView, FinanceOverview, MeterView, OperatorOverview,
+    PeriodSummary, PortalCost, RegistrationSummary, UserSubscriptionView,
 };
 use chrono::NaiveDate;
 use std::collections::BTreeMap;
@@ -140,8 +140,8 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
     let period = BillingPeriod::containing(now);
     let rated = async {
         Ok::<_, AppError>(PortalCost {
-            this_month: costs::customer_cost(&state.db, customer_id, period, now).await?,
-            last_month: costs::customer_cost(&state.db, customer_id, period.previous(), now).await?,
+            this_month: cached_cost(state, customer_id, period).await?,
+            last_month: cached_cost(state, customer_id, period.previous()).await?,
         })
     }
     .await;
@@ -190,6 +190,21 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         cost,
         cost_problem,
     })
+}
+
+/// A customer's cost in a month, from the cache while nothing it depends on (nor the hour,
+/// for the forecast) has changed.
+async fn cached_cost(state: &AppState, customer_id: i64, period: BillingPeriod) -> Result<CustomerCost, AppError> {
+    let stamp = super::cache::stamp(state, true).await?;
+    if let Some(c) = state.caches.customer_costs.get(&(customer_id, period), stamp) {
+        return Ok((*c).clone());
+    }
+    let cost = costs::customer_cost(&state.db, customer_id, period, state.clock.now()).await?;
+    state
+        .caches
+        .customer_costs
+        .put((customer_id, period), stamp, std::sync::Arc::new(cost.clone()));
+    Ok(cost)
 }
 
 /// Staff opening a customer's portal ("view as customer"): an audit entry, so customers

@@ -101,7 +101,6 @@ pub async fn load(
     from: BillingPeriod,
     to: BillingPeriod,
 ) -> Result<CustomerUsage, AppError> {
-    let now = state.clock.now();
     let mut c = state.db.conn().await?;
     let customer = db::customers::find_customer(&mut c, customer_id)
         .await?
@@ -125,112 +124,33 @@ pub async fn load(
         index_of(&mut sub_index, &mut usage.subscriptions, &s.subscription_id);
     }
     let mut resource_index: HashMap<String, u32> = HashMap::new();
-    let mut period = from;
-    loop {
-        let rated = rating::rate_period(&state.db, Scope::Customer(customer_id), period, now, Detail::Shares).await?;
-        for r in &rated.registrations {
-            let exponent = r.currency.exponent();
-            // What the customer was charged per account, section and meter (the rounded
-            // lines), and which of those have no price.
-            type Key = (BillingAccount, Section, MeterId);
-            let mut charged: HashMap<Key, Decimal> = HashMap::new();
-            let mut unpriced: HashSet<Key> = HashSet::new();
-            for a in &r.rating.accounts {
-                for s in &a.sections {
-                    for l in &s.lines {
-                        *charged.entry((a.account, s.section, l.meter_id)).or_default() += l.amount.amount();
-                    }
-                    for u in &s.unpriced {
-                        unpriced.insert((a.account, s.section, u.meter_id));
-                    }
+    // The months' own lists become the customer's, and their cells point into those.
+    for month in months_of(state, customer_id, from, to).await? {
+        let subs: Vec<u32> = month
+            .subscriptions
+            .iter()
+            .map(|g| index_of(&mut sub_index, &mut usage.subscriptions, g))
+            .collect();
+        let resources: Vec<u32> = month
+            .resources
+            .iter()
+            .enumerate()
+            .map(|(i, uri)| {
+                if i == 0 {
+                    0
+                } else {
+                    index_of(&mut resource_index, &mut usage.resources, uri)
                 }
-            }
-            let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
-            for (i, s) in r.shares.iter().enumerate() {
-                if s.precise_amount.is_some() {
-                    by_key.entry((s.account, s.section, s.meter_id)).or_default().push(i);
-                }
-            }
-            let mut share_cost = vec![Decimal::ZERO; r.shares.len()];
-            for (key, idx) in &by_key {
-                let weights: Vec<Decimal> = idx
-                    .iter()
-                    .map(|i| r.shares[*i].precise_amount.unwrap_or_default())
-                    .collect();
-                let total = charged.get(key).copied().unwrap_or_default();
-                for (i, part) in idx.iter().zip(allocate(total, &weights, exponent)) {
-                    share_cost[*i] = part;
-                }
-            }
-            // The resources behind each charged day.
-            let guids: Vec<String> = r
-                .shares
-                .iter()
-                .map(|s| s.subscription_id.to_string())
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let mut c = state.db.conn().await?;
-            let days =
-                rating_inputs::resource_days(&mut c, r.registration_id, &guids, period.first_day(), period.end_day())
-                    .await?;
-            drop(c);
-            let mut resources: HashMap<(String, NaiveDate, String), Vec<(u32, Decimal)>> = HashMap::new();
-            for d in days {
-                let id = index_of(&mut resource_index, &mut usage.resources, &d.resource_uri);
-                resources
-                    .entry((
-                        d.subscription_guid.to_ascii_lowercase(),
-                        d.usage_on,
-                        d.meter_id.to_ascii_uppercase(),
-                    ))
-                    .or_default()
-                    .push((id, fixed::from_fixed(d.quantity_whole, d.quantity_atto, 0)));
-            }
-            for (i, s) in r.shares.iter().enumerate() {
-                let sub_guid = s.subscription_id.to_string();
-                let sub = index_of(&mut sub_index, &mut usage.subscriptions, &sub_guid);
-                let is_unpriced = s.precise_amount.is_none() && unpriced.contains(&(s.account, s.section, s.meter_id));
-                let quantity = s.quantity.value();
-                let mut parts: Vec<(u32, Decimal)> = resources
-                    .get(&(
-                        sub_guid.to_ascii_lowercase(),
-                        s.day,
-                        s.meter_id.to_string().to_ascii_uppercase(),
-                    ))
-                    .cloned()
-                    .unwrap_or_default();
-                let explained: Decimal = parts.iter().map(|(_, q)| *q).sum();
-                if quantity > explained {
-                    parts.push((0, quantity - explained));
-                }
-                parts.retain(|(_, q)| !q.is_zero());
-                if parts.is_empty() {
-                    parts.push((0, Decimal::ZERO));
-                }
-                let weights: Vec<Decimal> = parts.iter().map(|(_, q)| *q).collect();
-                let costs = allocate(share_cost[i], &weights, exponent);
-                for ((resource, q), cost) in parts.into_iter().zip(costs) {
-                    usage.cells.push(Cell {
-                        day: s.day,
-                        subscription: sub,
-                        meter: s.meter_id,
-                        resource,
-                        quantity: q,
-                        cost,
-                        unpriced: is_unpriced,
-                        currency: r.currency,
-                    });
-                }
-            }
+            })
+            .collect();
+        usage.cells.extend(month.cells.iter().map(|c| Cell {
+            subscription: subs[c.subscription as usize],
+            resource: resources[c.resource as usize],
+            ..c.clone()
+        }));
+        for (id, m) in &month.meters {
+            usage.meters.entry(*id).or_insert_with(|| m.clone());
         }
-        for (id, m) in rated.meters {
-            usage.meters.entry(id).or_insert(m);
-        }
-        if period >= to {
-            break;
-        }
-        period = period.next();
     }
     for uri in &usage.resources {
         if let Some(g) = resource_group(uri) {
@@ -254,6 +174,170 @@ pub async fn load(
         .map(|g| names.get(&g.to_ascii_lowercase()).cloned().unwrap_or_default())
         .collect();
     Ok(usage)
+}
+
+/// One customer's month, rated and broken down to days and resources, with its own lists
+/// of user subscriptions and resources (cells index into them). Kept in the cache while
+/// the data is unchanged.
+pub struct Month {
+    cells: Vec<Cell>,
+    subscriptions: Vec<String>,
+    resources: Vec<String>,
+    meters: HashMap<MeterId, Meter>,
+}
+
+/// Rates one month of a customer and breaks each rated line down (see the module).
+async fn rate_month(
+    state: &AppState,
+    customer_id: i64,
+    period: BillingPeriod,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Month, AppError> {
+    let mut month = Month {
+        cells: Vec::new(),
+        subscriptions: Vec::new(),
+        resources: vec![String::new()],
+        meters: HashMap::new(),
+    };
+    let mut sub_index: HashMap<String, u32> = HashMap::new();
+    let mut resource_index: HashMap<String, u32> = HashMap::new();
+    let rated = rating::rate_period(&state.db, Scope::Customer(customer_id), period, now, Detail::Shares).await?;
+    for r in &rated.registrations {
+        let exponent = r.currency.exponent();
+        // What the customer was charged per account, section and meter (the rounded
+        // lines), and which of those have no price.
+        type Key = (BillingAccount, Section, MeterId);
+        let mut charged: HashMap<Key, Decimal> = HashMap::new();
+        let mut unpriced: HashSet<Key> = HashSet::new();
+        for a in &r.rating.accounts {
+            for s in &a.sections {
+                for l in &s.lines {
+                    *charged.entry((a.account, s.section, l.meter_id)).or_default() += l.amount.amount();
+                }
+                for u in &s.unpriced {
+                    unpriced.insert((a.account, s.section, u.meter_id));
+                }
+            }
+        }
+        let mut by_key: HashMap<Key, Vec<usize>> = HashMap::new();
+        for (i, s) in r.shares.iter().enumerate() {
+            if s.precise_amount.is_some() {
+                by_key.entry((s.account, s.section, s.meter_id)).or_default().push(i);
+            }
+        }
+        let mut share_cost = vec![Decimal::ZERO; r.shares.len()];
+        for (key, idx) in &by_key {
+            let weights: Vec<Decimal> = idx
+                .iter()
+                .map(|i| r.shares[*i].precise_amount.unwrap_or_default())
+                .collect();
+            let total = charged.get(key).copied().unwrap_or_default();
+            for (i, part) in idx.iter().zip(allocate(total, &weights, exponent)) {
+                share_cost[*i] = part;
+            }
+        }
+        // The resources behind each charged day.
+        let guids: Vec<String> = r
+            .shares
+            .iter()
+            .map(|s| s.subscription_id.to_string())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut c = state.db.conn().await?;
+        let days =
+            rating_inputs::resource_days(&mut c, r.registration_id, &guids, period.first_day(), period.end_day())
+                .await?;
+        drop(c);
+        let mut resources: HashMap<(String, NaiveDate, String), Vec<(u32, Decimal)>> = HashMap::new();
+        for d in days {
+            let id = index_of(&mut resource_index, &mut month.resources, &d.resource_uri);
+            resources
+                .entry((
+                    d.subscription_guid.to_ascii_lowercase(),
+                    d.usage_on,
+                    d.meter_id.to_ascii_uppercase(),
+                ))
+                .or_default()
+                .push((id, fixed::from_fixed(d.quantity_whole, d.quantity_atto, 0)));
+        }
+        for (i, s) in r.shares.iter().enumerate() {
+            let sub_guid = s.subscription_id.to_string();
+            let sub = index_of(&mut sub_index, &mut month.subscriptions, &sub_guid);
+            let is_unpriced = s.precise_amount.is_none() && unpriced.contains(&(s.account, s.section, s.meter_id));
+            let quantity = s.quantity.value();
+            let mut parts: Vec<(u32, Decimal)> = resources
+                .get(&(
+                    sub_guid.to_ascii_lowercase(),
+                    s.day,
+                    s.meter_id.to_string().to_ascii_uppercase(),
+                ))
+                .cloned()
+                .unwrap_or_default();
+            let explained: Decimal = parts.iter().map(|(_, q)| *q).sum();
+            if quantity > explained {
+                parts.push((0, quantity - explained));
+            }
+            parts.retain(|(_, q)| !q.is_zero());
+            if parts.is_empty() {
+                parts.push((0, Decimal::ZERO));
+            }
+            let weights: Vec<Decimal> = parts.iter().map(|(_, q)| *q).collect();
+            let costs = allocate(share_cost[i], &weights, exponent);
+            for ((resource, q), cost) in parts.into_iter().zip(costs) {
+                month.cells.push(Cell {
+                    day: s.day,
+                    subscription: sub,
+                    meter: s.meter_id,
+                    resource,
+                    quantity: q,
+                    cost,
+                    unpriced: is_unpriced,
+                    currency: r.currency,
+                });
+            }
+        }
+    }
+    for (id, m) in rated.meters {
+        month.meters.entry(id).or_insert(m);
+    }
+    Ok(month)
+}
+
+/// A customer's months, from the cache where the data has not changed since, the others
+/// rated at once (each on its own task, so a year uses every core).
+async fn months_of(
+    state: &AppState,
+    customer_id: i64,
+    from: BillingPeriod,
+    to: BillingPeriod,
+) -> Result<Vec<std::sync::Arc<Month>>, AppError> {
+    let stamp = super::cache::stamp(state, false).await?;
+    let now = state.clock.now();
+    let mut periods = vec![from];
+    while *periods.last().expect("one") < to {
+        let next = periods.last().expect("one").next();
+        periods.push(next);
+    }
+    let mut found: Vec<Option<std::sync::Arc<Month>>> = periods
+        .iter()
+        .map(|p| state.caches.usage_months.get(&(customer_id, *p), stamp))
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, p) in periods.iter().enumerate().filter(|(i, _)| found[*i].is_none()) {
+        let (state, p) = (state.clone(), *p);
+        tasks.spawn(async move { (i, rate_month(&state, customer_id, p, now).await) });
+    }
+    while let Some(done) = tasks.join_next().await {
+        let (i, month) = done.map_err(|e| crate::ssr::auth::internal("usage month", e))?;
+        let month = std::sync::Arc::new(month?);
+        state
+            .caches
+            .usage_months
+            .put((customer_id, periods[i]), stamp, month.clone());
+        found[i] = Some(month);
+    }
+    Ok(found.into_iter().flatten().collect())
 }
 
 fn index_of(index: &mut HashMap<String, u32>, list: &mut Vec<String>, key: &str) -> u32 {
