@@ -32,30 +32,31 @@ fn csv_cost(csv: &str) -> (Decimal, usize) {
     (sum, n)
 }
 
+/// Prices Base VM hours on the demo's list price sheet from a day on.
+async fn set_base_vm_price(state: &app::ssr::AppState, price: &str, from: &str) {
+    let sheet = price_sheets::find_by_name(&state.db, "Azure Stack Hub list prices (USD)")
+        .await
+        .unwrap()
+        .unwrap();
+    let form = PriceEntryForm {
+        meter_id: BASE_VM.into(),
+        model: "per_unit".into(),
+        unit_price: price.into(),
+        effective_on: from.into(),
+        ..PriceEntryForm::default()
+    };
+    price_sheets::set_entry(state, &Caller::cli(), sheet.id, &form)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn a_customers_explorer_rows_and_csv_add_up_to_its_rated_month_to_the_cent_across_a_remap_and_a_price_change() {
     for t in TestDb::all().await {
         eprintln!("-- engine: {}", t.db.engine().name());
         let state = demo_october(&t.db).await;
         // Base VM hours cost more from 20 October: two price versions in the month.
-        let sheet = price_sheets::find_by_name(&t.db, "Azure Stack Hub list prices (USD)")
-            .await
-            .unwrap()
-            .unwrap();
-        price_sheets::set_entry(
-            &state,
-            &Caller::cli(),
-            sheet.id,
-            &PriceEntryForm {
-                meter_id: BASE_VM.into(),
-                model: "per_unit".into(),
-                unit_price: "0.0377".into(),
-                effective_on: "2026-10-20".into(),
-                ..PriceEntryForm::default()
-            },
-        )
-        .await
-        .unwrap();
+        set_base_vm_price(&state, "0.0377", "2026-10-20").await;
         let now = state.clock.now();
         let rated = costs::period_cost(&t.db, app::ssr::services::rating::Scope::Everything, october(), now)
             .await
@@ -779,24 +780,7 @@ async fn cached_portal_figures_follow_a_price_change_and_new_usage_at_once() {
         let before = month_total(october()).await;
         let overview_before = overview::customer_overview(&state, id).await.unwrap();
         // Cached now; a price change must show at once.
-        let sheet = price_sheets::find_by_name(&t.db, "Azure Stack Hub list prices (USD)")
-            .await
-            .unwrap()
-            .unwrap();
-        price_sheets::set_entry(
-            &state,
-            &Caller::cli(),
-            sheet.id,
-            &PriceEntryForm {
-                meter_id: BASE_VM.into(),
-                model: "per_unit".into(),
-                unit_price: "0.5".into(),
-                effective_on: "2026-10-01".into(),
-                ..PriceEntryForm::default()
-            },
-        )
-        .await
-        .unwrap();
+        set_base_vm_price(&state, "0.5", "2026-10-01").await;
         let after = month_total(october()).await;
         assert_ne!(before, after, "the new price is in the explorer");
         let fresh = costs::customer_cost(&t.db, id, october(), now).await.unwrap();
