@@ -200,7 +200,7 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
             <h1>{t(Msg::UsageTitle)}</h1>
             <p class="muted" data-testid="usage-months-shown">{months_label(&c.from, &c.to, locale)}</p>
         </div>
-        <MonthsForm q=q.clone() locale/>
+        <MonthsForm customer=q.customer from=c.from.clone() to=c.to.clone() locale/>
         {c.unpriced.then(|| view! { <div class="notice notice-warn" data-testid="usage-unpriced">{t(Msg::UnpricedNote)}</div> })}
         <section class="panel">
             <h2>{t(Msg::ChartDailyCost)}</h2>
@@ -236,20 +236,20 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
     }
 }
 
-/// The months picked for the whole page.
+/// The months picked for the whole page (those shown, when none were picked).
 #[component]
-fn MonthsForm(q: PageQuery, locale: Locale) -> impl IntoView {
+fn MonthsForm(customer: Option<i64>, from: String, to: String, locale: Locale) -> impl IntoView {
     let t = move |m| text(locale, m);
     view! {
         <form class="filters panel" method="get" action="/portal/usage" data-testid="usage-months">
-            {q.customer.map(|c| view! { <input type="hidden" name="customer" value=c.to_string()/> })}
+            {customer.map(|c| view! { <input type="hidden" name="customer" value=c.to_string()/> })}
             <div class="field">
                 <label for="from">{t(Msg::FromMonth)}</label>
-                <input id="from" name="from" type="month" value=q.usage.from.clone()/>
+                <input id="from" name="from" type="month" value=from/>
             </div>
             <div class="field">
                 <label for="to">{t(Msg::ToMonth)}</label>
-                <input id="to" name="to" type="month" value=q.usage.to.clone()/>
+                <input id="to" name="to" type="month" value=to/>
             </div>
             <button class="btn" type="submit">{t(Msg::Show)}</button>
         </form>
