@@ -89,6 +89,7 @@ test.describe("the customer portal: usage and cost", () => {
     await page.getByTestId("portal-tab-usage").click();
     await expect(page).toHaveURL(/\/portal\/usage\?customer=\d+$/);
     await expect(page.getByTestId("view-as-banner")).toBeVisible();
+    await expect(page.getByTestId("usage-months-shown")).toContainText(customer);
     await expect(page.getByTestId("chart-daily-cost")).toBeVisible();
     await screenshot(page, "portal-view-as");
     const audit = await (await page.request.get("/api/v1/audit?action=portal.viewed_as_customer")).json();

@@ -198,7 +198,9 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
         <Title text=format!("{} · Stackbill", t(Msg::UsageTitle))/>
         <div class="page-head">
             <h1>{t(Msg::UsageTitle)}</h1>
-            <p class="muted" data-testid="usage-months-shown">{months_label(&c.from, &c.to, locale)}</p>
+            <p class="muted" data-testid="usage-months-shown">
+                {format!("{} · {}", c.customer_name, months_label(&c.from, &c.to, locale))}
+            </p>
         </div>
         <MonthsForm customer=q.customer from=c.from.clone() to=c.to.clone() locale/>
         {c.unpriced.then(|| view! { <div class="notice notice-warn" data-testid="usage-unpriced">{t(Msg::UnpricedNote)}</div> })}

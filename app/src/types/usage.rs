@@ -216,6 +216,9 @@ pub struct Ranked {
 /// The portal's charts for a range of months, in one currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageCharts {
+    /// Whose usage (the customer's name).
+    #[serde(default)]
+    pub customer_name: String,
     /// First month (`YYYY-MM`).
     pub from: String,
     /// Last month.

@@ -46,6 +46,8 @@ struct Cell {
 pub struct CustomerUsage {
     /// Whose usage.
     pub customer_id: i64,
+    /// The customer's name.
+    pub customer_name: String,
     /// First month.
     pub from: BillingPeriod,
     /// Last month.
@@ -110,6 +112,7 @@ pub async fn load(
     drop(c);
     let mut usage = CustomerUsage {
         customer_id,
+        customer_name: customer.name.clone(),
         from,
         to,
         cells: Vec::new(),
@@ -887,6 +890,7 @@ impl CustomerUsage {
             d
         };
         Ok(UsageCharts {
+            customer_name: self.customer_name.clone(),
             from: self.from.to_string(),
             to: self.to.to_string(),
             currency: currency.map(|c| c.to_string()),
