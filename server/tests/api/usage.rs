@@ -783,6 +783,48 @@ async fn cached_portal_figures_follow_a_price_change_and_new_usage_at_once() {
         set_base_vm_price(&state, "0.5", "2026-10-01").await;
         let after = month_total(october()).await;
         assert_ne!(before, after, "the new price is in the explorer");
+        // Sign-ins, portal visits, budgets and invoices change no rating: the data's version
+        // stays; a price, mapping or terms entry moves it.
+        let db = t.db.clone();
+        let version = || {
+            let db = db.clone();
+            async move {
+                app::ssr::db::audit::data_version(&mut db.conn().await.unwrap())
+                    .await
+                    .unwrap()
+            }
+        };
+        let entry = |action: &'static str| {
+            let db = db.clone();
+            async move {
+                let e = app::ssr::db::audit::AuditEntry {
+                    actor: "cli",
+                    actor_label: "",
+                    action,
+                    subject: "test",
+                    details: serde_json::json!({}),
+                    client_addr: "",
+                };
+                app::ssr::db::audit::insert_audit(&mut db.conn().await.unwrap(), &e, now.timestamp())
+                    .await
+                    .unwrap();
+            }
+        };
+        let v = version().await;
+        for action in [
+            "sign_in.succeeded",
+            "sign_in.failed",
+            "portal.viewed_as_customer",
+            "budget.set",
+            "invoice.issued",
+            "user.created",
+            "token.created",
+        ] {
+            entry(action).await;
+        }
+        assert_eq!(version().await, v, "nothing a rating reads changed");
+        entry("user_subscription.owner_assigned").await;
+        assert_ne!(version().await, v);
         let fresh = costs::customer_cost(&t.db, id, october(), now).await.unwrap();
         assert_eq!(Some(after), fresh.total);
         let overview_after = overview::customer_overview(&state, id).await.unwrap();

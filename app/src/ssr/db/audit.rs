@@ -115,15 +115,20 @@ pub async fn search(c: &mut impl AsExecutor, f: &AuditFilter, limit: i64) -> DbR
         .await)?)
 }
 
-/// The newest audit entry's id and the newest usage batch's id: together they change with
-/// every change a rating depends on (see `services::cache`).
+/// The audit entries that cannot change a rating; the partial index
+/// `audit_log_data_changes` (migration 20) holds the others, under this same condition.
+const DATA_CHANGES: &str = "action NOT LIKE 'sign_in.%' AND action NOT LIKE 'token.%' AND action NOT LIKE 'user.%' \
+     AND action NOT LIKE 'portal.%' AND action NOT LIKE 'budget.%' AND action NOT LIKE 'invoice.%'";
+
+/// The newest id of an audit entry that can change a rating, and of a usage batch: together
+/// they change with every change a rating depends on (see `services::cache`), and not with
+/// sign-ins or portal visits. Both are read from an index's right edge.
 pub async fn data_version(c: &mut impl AsExecutor) -> DbResult<(i64, i64)> {
-    Ok(sql!(c, |e| sqlx::query_as::<_, (i64, i64)>(
-        "SELECT CAST(COALESCE((SELECT MAX(id) FROM audit_log), 0) AS BIGINT), \
+    let q = format!(
+        "SELECT CAST(COALESCE((SELECT MAX(id) FROM audit_log WHERE {DATA_CHANGES}), 0) AS BIGINT), \
          CAST(COALESCE((SELECT MAX(id) FROM ingest_batches), 0) AS BIGINT)"
-    )
-    .fetch_one(e)
-    .await)?)
+    );
+    Ok(sql!(c, |e| sqlx::query_as::<_, (i64, i64)>(&q).fetch_one(e).await)?)
 }
 
 #[cfg(test)]

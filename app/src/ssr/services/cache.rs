@@ -2,7 +2,8 @@
 //!
 //! Every change that can alter a rating leaves a row behind in the same transaction: an
 //! ingested batch of usage (`ingest_batches`) or an audit entry (mappings, owners, prices,
-//! terms, meters, customers, registrations). The highest id of each is the data's
+//! terms, meters, customers, registrations). The highest id of each — leaving out the audit
+//! entries that change no rating, such as sign-ins and portal visits — is the data's
 //! [`Stamp`]: one cheap query answers "has anything changed since?" on either engine and
 //! across processes (a CLI import while the server runs). A cached value is used only
 //! under the stamp it was computed at; reading the stamp *before* computing means a change
