@@ -1,6 +1,6 @@
 //! `/portal`: a customer's own home.
 
-use crate::components::cost::{maybe_money, UnpricedList};
+use crate::components::cost::{maybe_money, money, UnpricedList};
 use crate::components::form::{form_error, success_count, FormAlert};
 use crate::components::page::DataPage;
 use crate::components::stat::StatCard;
@@ -159,7 +159,7 @@ fn PortalView(o: CustomerOverview, budget: ServerAction<SetBudget>, locale: Loca
                                     .into_iter()
                                     .map(|s| {
                                         let groups = resource_groups(&s, locale);
-                                        let cost = s.month_to_date.as_ref().map(|c| money_of(c.cost, &c.currency, locale)).unwrap_or_default();
+                                        let cost = s.month_to_date.as_ref().map(|c| money(c.cost, c.currency, locale)).unwrap_or_default();
                                         view! {
                                         <tr>
                                             <td data-label=t(Msg::Name)>{s.display_name}</td>
@@ -188,23 +188,18 @@ fn PortalView(o: CustomerOverview, budget: ServerAction<SetBudget>, locale: Loca
     }
 }
 
-fn money_of(v: rust_decimal::Decimal, currency: &str, locale: Locale) -> String {
-    match crate::billing::Currency::parse(currency) {
-        Ok(c) => crate::i18n::format_money(&crate::billing::Money::new(v, c), locale),
-        Err(_) => format!("{v} {currency}"),
-    }
-}
-
 /// A subscription's costliest resource groups this month (three, then how many more).
 fn resource_groups(s: &crate::types::UserSubscriptionView, locale: Locale) -> String {
-    let currency = s.month_to_date.as_ref().map(|c| c.currency.clone()).unwrap_or_default();
+    let Some(currency) = s.month_to_date.as_ref().map(|c| c.currency) else {
+        return String::new();
+    };
     let mut parts: Vec<String> = s
         .resource_groups
         .iter()
         .take(3)
         .map(|g| {
             let name = if g.label.is_empty() { "—" } else { g.label.as_str() };
-            format!("{name} ({})", money_of(g.value, &currency, locale))
+            format!("{name} ({})", money(g.value, currency, locale))
         })
         .collect();
     if s.resource_groups.len() > 3 {
@@ -315,10 +310,7 @@ fn BudgetsPanel(
     if budgets.is_empty() {
         return ().into_any();
     }
-    let money = |v: rust_decimal::Decimal, c: &str| match crate::billing::Currency::parse(c) {
-        Ok(cur) => crate::i18n::format_money(&crate::billing::Money::new(v, cur), locale),
-        Err(_) => v.to_string(),
-    };
+    let money = |v: rust_decimal::Decimal, c| money(v, c, locale);
     let error = form_error(action.value(), SetBudget::PATH);
     let warnings = budgets
         .iter()
@@ -332,8 +324,8 @@ fn BudgetsPanel(
                 "{} · {}: {} / {}",
                 b.registration,
                 b.billing_account,
-                money(b.forecast.unwrap_or(b.month_to_date), &b.currency),
-                money(b.amount.unwrap_or_default(), &b.currency)
+                money(b.forecast.unwrap_or(b.month_to_date), b.currency),
+                money(b.amount.unwrap_or_default(), b.currency)
             );
             view! { <div class=class data-testid="budget-warning"><strong>{msg}</strong>" "<span>{detail}</span></div> }
         })
@@ -359,12 +351,12 @@ fn BudgetsPanel(
                 }
                 .into_any()
             } else {
-                b.amount.map(|a| money(a, &b.currency)).unwrap_or_else(|| t(Msg::NotAvailable).to_owned()).into_any()
+                b.amount.map(|a| money(a, b.currency)).unwrap_or_else(|| t(Msg::NotAvailable).to_owned()).into_any()
             };
             vec![
                 view! { <span>{b.registration.clone()}</span><div class="muted small"><code>{b.billing_account.clone()}</code></div> }.into_any(),
-                money(b.month_to_date, &b.currency).into_any(),
-                b.forecast.map(|f| money(f, &b.currency)).unwrap_or_default().into_any(),
+                money(b.month_to_date, b.currency).into_any(),
+                b.forecast.map(|f| money(f, b.currency)).unwrap_or_default().into_any(),
                 view! { <span data-testid="budget-used">{used}</span> }.into_any(),
                 form,
             ]

@@ -4,10 +4,11 @@
 //! that customer.
 
 use crate::components::chart::{bar_chart, ranking, BarChart, ChartSeries, RankedBar};
+use crate::components::cost::money;
 use crate::components::form::href_with;
 use crate::components::page::DataPage;
 use crate::components::table::{Column, DataTable};
-use crate::i18n::{format_date, format_decimal, format_money, format_quantity, text, Locale, Msg};
+use crate::i18n::{format_date, format_decimal, format_quantity, text, Locale, Msg};
 use crate::server_fns::portal::{get_portal_charts, get_portal_usage};
 use crate::types::{UsageCharts, UsageDim, UsagePage, UsageQuery};
 use leptos::prelude::*;
@@ -88,13 +89,6 @@ pub fn PortalUsagePage() -> impl IntoView {
     }
 }
 
-fn money(v: Decimal, currency: &str, locale: Locale) -> String {
-    match crate::billing::Currency::parse(currency) {
-        Ok(c) => format_money(&crate::billing::Money::new(v, c), locale),
-        Err(_) => format!("{v} {currency}"),
-    }
-}
-
 /// "November 2026", or "February 2025 – January 2026".
 fn months_label(from: &str, to: &str, locale: Locale) -> String {
     let name = |m: &str| {
@@ -116,9 +110,9 @@ fn f(v: Decimal) -> f64 {
 #[component]
 fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
     let t = move |m| text(locale, m);
-    let currency = c.currency.clone().unwrap_or_default();
+    // Without usage there is no currency, and no amount to format either.
+    let amount = move |v: Decimal| c.currency.map(|cur| money(v, cur, locale)).unwrap_or_default();
     let days: Vec<String> = c.days.iter().map(|d| format_date(*d, locale)).collect();
-    let cur = currency.clone();
     let tick = move |v: f64| {
         format_decimal(
             Decimal::from_f64_retain(v).unwrap_or_default().round_dp(2),
@@ -129,7 +123,7 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
     };
     let daily = bar_chart(BarChart {
         title: t(Msg::ChartDailyCost).to_owned(),
-        unit: cur.clone(),
+        unit: c.currency.map(|cur| cur.to_string()).unwrap_or_default(),
         categories: days.clone(),
         series: c
             .daily_by_service
@@ -137,7 +131,7 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
             .map(|s| ChartSeries {
                 name: s.name.clone(),
                 values: s.values.iter().map(|v| f(*v)).collect(),
-                labels: s.values.iter().map(|v| money(*v, &cur, locale)).collect(),
+                labels: s.values.iter().map(|v| amount(*v)).collect(),
             })
             .collect(),
         tick: &tick,
@@ -151,7 +145,7 @@ fn ChartsView(c: UsageCharts, q: PageQuery, locale: Locale) -> impl IntoView {
                 label: r.label.clone(),
                 detail: r.detail.clone(),
                 value: f(r.value),
-                formatted: money(r.value, &currency, locale),
+                formatted: amount(r.value),
             })
             .collect()
     };
@@ -331,7 +325,7 @@ fn ExplorerView(p: UsagePage, q: PageQuery, locale: Locale) -> impl IntoView {
                 let q = r.quantity.map(|q| format_quantity(q, locale)).unwrap_or_default();
                 cells.push(format!("{q} {}", r.unit.clone().unwrap_or_default()).into_any());
             }
-            let cost = money(r.cost, &r.currency, locale);
+            let cost = money(r.cost, r.currency, locale);
             cells.push(if r.unpriced {
                 view! { <span>{cost}" "<span class="badge badge-warn">{t(Msg::UnpricedUsage)}</span></span> }.into_any()
             } else {
@@ -360,7 +354,7 @@ fn ExplorerView(p: UsagePage, q: PageQuery, locale: Locale) -> impl IntoView {
     let totals = p
         .totals
         .iter()
-        .map(|x| money(x.cost, &x.currency, locale))
+        .map(|x| money(x.cost, x.currency, locale))
         .collect::<Vec<_>>()
         .join(" · ");
     let option = |value: String, label: String, current: &str| {

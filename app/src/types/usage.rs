@@ -141,8 +141,8 @@ pub struct UsageRow {
     pub quantity: Option<Decimal>,
     /// Cost, to the currency's minor unit; the rows add up to the invoice to the cent.
     pub cost: Decimal,
-    /// ISO 4217 code.
-    pub currency: String,
+    /// The currency (its ISO 4217 code on the wire).
+    pub currency: crate::billing::Currency,
     /// Some of the row's usage has no price yet (its cost is not in `cost`).
     pub unpriced: bool,
 }
@@ -150,8 +150,8 @@ pub struct UsageRow {
 /// A total per currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrencyTotal {
-    /// ISO 4217 code.
-    pub currency: String,
+    /// The currency (its ISO 4217 code on the wire).
+    pub currency: crate::billing::Currency,
     /// Sum of the selection's cost.
     pub cost: Decimal,
 }
@@ -224,7 +224,7 @@ pub struct UsageCharts {
     /// Last month.
     pub to: String,
     /// The currency of every amount (the customer's largest, when it has several).
-    pub currency: Option<String>,
+    pub currency: Option<crate::billing::Currency>,
     /// Days of the range (the categories of the daily charts).
     pub days: Vec<NaiveDate>,
     /// Daily cost, one series per service.
@@ -262,8 +262,8 @@ pub struct BudgetView {
     pub registration: String,
     /// The billing account's subscription.
     pub billing_account: String,
-    /// The registration's currency (ISO 4217).
-    pub currency: String,
+    /// The registration's currency.
+    pub currency: crate::billing::Currency,
     /// The budget (`None`: none set yet).
     pub amount: Option<Decimal>,
     /// Spent this month so far.

@@ -69,7 +69,7 @@ pub async fn views(state: &AppState, customer_id: i64, accounts: &[AccountCost])
             BudgetView {
                 registration: a.registration.clone(),
                 billing_account: a.billing_account.clone(),
-                currency: a.currency.to_string(),
+                currency: a.currency,
                 amount,
                 month_to_date: a.total,
                 forecast: a.forecast,

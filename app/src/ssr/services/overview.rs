@@ -160,7 +160,7 @@ pub async fn customer_overview(state: &AppState, customer_id: i64) -> Result<Cus
         for s in &mut user_subscriptions {
             if let Some(c) = by_sub.get(&s.subscription_id.to_lowercase()) {
                 s.month_to_date = c.currency.map(|cur| crate::types::CurrencyTotal {
-                    currency: cur.to_string(),
+                    currency: cur,
                     cost: c.cost,
                 });
                 s.resource_groups = c

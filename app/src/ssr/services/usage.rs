@@ -598,7 +598,7 @@ impl CustomerUsage {
             resource: key.resource.map(|r| self.resources[r as usize].clone()),
             quantity: key.meter.map(|_| sums.quantity.normalize()),
             cost,
-            currency: key.currency.to_string(),
+            currency: key.currency,
             unpriced: sums.unpriced,
         }
     }
@@ -626,10 +626,7 @@ impl CustomerUsage {
                 .into_iter()
                 .map(|(c, mut cost)| {
                     cost.rescale(c.exponent());
-                    CurrencyTotal {
-                        currency: c.to_string(),
-                        cost,
-                    }
+                    CurrencyTotal { currency: c, cost }
                 })
                 .collect(),
             group_by: s.group_by.clone(),
@@ -719,7 +716,7 @@ pub fn csv_chunk(rows: &[UsageRow], header: bool) -> Result<Vec<u8>, AppError> {
             text(&r.resource),
             r.quantity.map(|q| q.to_string()).unwrap_or_default(),
             r.cost.to_string(),
-            r.currency.clone(),
+            r.currency.to_string(),
             r.unpriced.to_string(),
         ])
         .map_err(fail)?;
@@ -893,7 +890,7 @@ impl CustomerUsage {
             customer_name: self.customer_name.clone(),
             from: self.from.to_string(),
             to: self.to.to_string(),
-            currency: currency.map(|c| c.to_string()),
+            currency,
             days,
             daily_by_service: daily_by_service
                 .into_iter()
