@@ -449,6 +449,12 @@ pub enum Msg {
     BudgetForecastOver,
     /// Forecast vs last month
     ForecastVsLastMonth,
+    /// Tag
+    TagFilterLabel,
+    /// name or name:value, like env:prod
+    TagFilterHint,
+    /// Hourly CSV
+    DownloadHourlyCsv,
 }
 
 /// The text of a message in a locale.
@@ -853,6 +859,9 @@ fn en(msg: Msg) -> &'static str {
         BudgetOver => "Over budget this month.",
         BudgetForecastOver => "The forecast to the month's end crosses the budget.",
         ForecastVsLastMonth => "Forecast vs last month",
+        TagFilterLabel => "Tag",
+        TagFilterHint => "name or name:value, like env:prod",
+        DownloadHourlyCsv => "Hourly CSV",
     }
 }
 
@@ -1247,6 +1256,9 @@ fn fr(msg: Msg) -> &'static str {
         BudgetOver => "Budget dépassé ce mois-ci.",
         BudgetForecastOver => "La prévision jusqu’à la fin du mois dépasse le budget.",
         ForecastVsLastMonth => "Prévision par rapport au mois dernier",
+        TagFilterLabel => "Étiquette",
+        TagFilterHint => "nom ou nom:valeur, par ex. env:prod",
+        DownloadHourlyCsv => "CSV horaire",
     }
 }
 
@@ -1639,6 +1651,9 @@ fn nl(msg: Msg) -> &'static str {
         BudgetOver => "Budget deze maand overschreden.",
         BudgetForecastOver => "De prognose tot het einde van de maand overschrijdt het budget.",
         ForecastVsLastMonth => "Prognose ten opzichte van vorige maand",
+        TagFilterLabel => "Tag",
+        TagFilterHint => "naam of naam:waarde, bv. env:prod",
+        DownloadHourlyCsv => "CSV per uur",
     }
 }
 
@@ -2031,6 +2046,9 @@ fn zh_tw(msg: Msg) -> &'static str {
         BudgetOver => "本月已超出預算。",
         BudgetForecastOver => "預估至月底的費用將超出預算。",
         ForecastVsLastMonth => "預估與上月相比",
+        TagFilterLabel => "標籤",
+        TagFilterHint => "名稱或 名稱:值，例如 env:prod",
+        DownloadHourlyCsv => "每小時 CSV",
     }
 }
 
@@ -2423,6 +2441,9 @@ fn zh_cn(msg: Msg) -> &'static str {
         BudgetOver => "本月已超出预算。",
         BudgetForecastOver => "预计至月底的费用将超出预算。",
         ForecastVsLastMonth => "预计与上月相比",
+        TagFilterLabel => "标签",
+        TagFilterHint => "名称或 名称:值，例如 env:prod",
+        DownloadHourlyCsv => "每小时 CSV",
     }
 }
 

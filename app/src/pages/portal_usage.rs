@@ -51,6 +51,7 @@ fn pairs(q: &PageQuery) -> Vec<(&'static str, String)> {
         ("meter", u.meter.clone()),
         ("subscription", u.subscription.clone()),
         ("resource_group", u.resource_group.clone()),
+        ("tag", u.tag.clone()),
         ("sort", u.sort.clone()),
         ("chart_meter", q.chart_meter.clone()),
     ]
@@ -349,8 +350,16 @@ fn ExplorerView(p: UsagePage, q: PageQuery, locale: Locale) -> impl IntoView {
             pp.retain(|(k, _)| *k != "from");
             pp.push(("from", p.from.clone()));
         }
+        pp.retain(|(_, v)| !v.is_empty());
+        pp
+    };
+    let hourly_csv = {
+        let mut pp = csv.clone();
+        pp.retain(|(k, _)| !matches!(*k, "group_by" | "sort"));
+        pp.push(("granularity", "hourly".to_owned()));
         href_with(&format!("/api/v1/customers/{}/usage.csv", p.customer_id), &pp)
     };
+    let csv = href_with(&format!("/api/v1/customers/{}/usage.csv", p.customer_id), &csv);
     let totals = p
         .totals
         .iter()
@@ -379,7 +388,10 @@ fn ExplorerView(p: UsagePage, q: PageQuery, locale: Locale) -> impl IntoView {
         <section class="panel" data-testid="usage-explorer">
             <div class="page-head page-head-actions">
                 <h2>{t(Msg::ExplorerTitle)}</h2>
-                <a class="btn" href=csv data-testid="usage-csv" download="usage.csv">{t(Msg::DownloadCsv)}</a>
+                <span class="actions">
+                    <a class="btn" href=csv data-testid="usage-csv" download="usage.csv">{t(Msg::DownloadCsv)}</a>
+                    <a class="btn" href=hourly_csv data-testid="usage-hourly-csv" download="usage-hourly.csv">{t(Msg::DownloadHourlyCsv)}</a>
+                </span>
             </div>
             <form class="filters" method="get" action="/portal/usage" data-testid="usage-filters">
                 {q.customer.map(|c| view! { <input type="hidden" name="customer" value=c.to_string()/> })}
@@ -420,6 +432,10 @@ fn ExplorerView(p: UsagePage, q: PageQuery, locale: Locale) -> impl IntoView {
                         {option(String::new(), t(Msg::AllLabel).to_owned(), &u.resource_group)}
                         {p.choices.resource_groups.iter().map(|g| option(g.clone(), g.clone(), &u.resource_group)).collect_view()}
                     </select>
+                </div>
+                <div class="field">
+                    <label for="tag">{t(Msg::TagFilterLabel)}</label>
+                    <input id="tag" name="tag" type="text" value=u.tag.clone() placeholder=t(Msg::TagFilterHint)/>
                 </div>
                 <button class="btn btn-primary" type="submit" data-testid="usage-apply">{t(Msg::Show)}</button>
             </form>

@@ -76,6 +76,13 @@ pub struct UsageQuery {
     /// Only this resource group (case-insensitive).
     #[serde(default)]
     pub resource_group: String,
+    /// Only resources carrying this tag that day: `key` (any value) or `key:value`.
+    #[serde(default)]
+    pub tag: String,
+    /// `daily` (rows grouped by `group_by`) or `hourly` (the CSV only: one row per stored
+    /// usage record, the records' own hours).
+    #[serde(default)]
+    pub granularity: String,
     /// Order: a dimension code, `quantity` or `cost`; `-` in front for descending.
     #[serde(default)]
     pub sort: String,
@@ -99,6 +106,8 @@ impl UsageQuery {
             meter: text("meter"),
             subscription: text("subscription"),
             resource_group: text("resource_group"),
+            tag: text("tag"),
+            granularity: text("granularity"),
             sort: text("sort"),
             cursor: text("cursor"),
             page_size: get("page_size").and_then(|p| p.trim().parse().ok()),

@@ -445,6 +445,10 @@ pub(super) fn records_for_hour(
     // Usage is reported one to three hours after the hour it describes.
     let reported = end + Duration::hours(1 + (hash(&[seed, r.n, h, 7]) % 3) as i64);
     let hours_in_month = BillingPeriod::containing(start).hours();
+    // ARM tags as Azure Stack reports them: one resource in four is a test one, and each
+    // carries its cost centre (the portal's tag filter and the hourly CSV show them).
+    let environment = if r.n % 4 == 3 { "test" } else { "prod" };
+    let tags = format!(r#"{{"env":"{environment}","costCenter":"CC-{}"}}"#, 100 + r.n % 3);
     let record = |meter: MeterId, quantity: Quantity, info: String| UsageRecord {
         subscription_id: r.subscription,
         meter_id: meter,
@@ -453,7 +457,7 @@ pub(super) fn records_for_hour(
         quantity,
         resource_uri: r.uri.clone(),
         location: "northwest".into(),
-        tags: String::new(),
+        tags: tags.clone(),
         additional_info: info,
         reported_at: Some(reported),
     };

@@ -71,7 +71,7 @@ async fn respond(
 ) -> Result<Response, ApiError> {
     let (from, to) = usage::months(&q.from, &q.to, state.app.clock.now().date_naive())?;
     let data = usage::load(&state.app, id, from, to).await?;
-    let selection = usage::select(&data, &q)?;
+    let selection = usage::select_in(&state.app, &data, &q).await?;
     if !csv {
         let page = data.page(&selection)?;
         let mut body = json!({
@@ -86,6 +86,24 @@ async fn respond(
         }
         return Ok(Json(body).into_response());
     }
+    let name = format!("attachment; filename=\"usage-{from}-{to}.csv\"");
+    let headers = [
+        (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+        (http::header::CONTENT_DISPOSITION, name),
+    ];
+    if selection.is_hourly() {
+        // One row per stored record, read and written a day at a time.
+        let chunks = futures_util::stream::unfold(
+            usage::hourly_csv(state.app.clone(), data, selection),
+            |mut rx| async move {
+                rx.recv().await.map(|chunk| {
+                    let chunk = chunk.map(Bytes::from).map_err(|e| std::io::Error::other(e.message));
+                    (chunk, rx)
+                })
+            },
+        );
+        return Ok((headers, axum::body::Body::from_stream(chunks)).into_response());
+    }
     // Every row of the selection (no paging), written a chunk at a time.
     let rows = data.all_rows(&selection);
     drop(data);
@@ -95,12 +113,8 @@ async fn respond(
             .map(Bytes::from)
             .map_err(|e| std::io::Error::other(e.message))
     });
-    let name = format!("attachment; filename=\"usage-{from}-{to}.csv\"");
     Ok((
-        [
-            (http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (http::header::CONTENT_DISPOSITION, name),
-        ],
+        headers,
         axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
     )
         .into_response())

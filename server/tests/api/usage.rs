@@ -32,6 +32,37 @@ fn csv_cost(csv: &str) -> (Decimal, usize) {
     (sum, n)
 }
 
+/// The hourly CSV of a query, whole.
+async fn hourly_csv(state: &app::ssr::AppState, data: &usage::CustomerUsage, q: &UsageQuery) -> String {
+    let q = UsageQuery {
+        granularity: "hourly".into(),
+        ..q.clone()
+    };
+    let selection = usage::select_in(state, data, &q).await.unwrap();
+    let mut rx = usage::hourly_csv(state.clone(), data.clone(), selection);
+    let mut out = Vec::new();
+    while let Some(chunk) = rx.recv().await {
+        out.extend(chunk.unwrap());
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// An hourly CSV's rows as maps from column to value, checking its header.
+fn hourly_rows(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut r = csv::Reader::from_reader(csv.as_bytes());
+    let header: Vec<String> = r.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header, usage::HOURLY_CSV_COLUMNS.map(str::to_owned).to_vec());
+    r.records()
+        .map(|row| {
+            header
+                .iter()
+                .cloned()
+                .zip(row.unwrap().iter().map(str::to_owned))
+                .collect()
+        })
+        .collect()
+}
+
 /// Prices Base VM hours on the demo's list price sheet from a day on.
 async fn set_base_vm_price(state: &app::ssr::AppState, price: &str, from: &str) {
     let sheet = price_sheets::find_by_name(&state.db, "Azure Stack Hub list prices (USD)")
@@ -108,6 +139,34 @@ async fn a_customers_explorer_rows_and_csv_add_up_to_its_rated_month_to_the_cent
                     "customer {id}: the CSV by {group_by:?}"
                 );
             }
+            // The hourly CSV: one row per record, in October, adding up to the month.
+            let rows = hourly_rows(&hourly_csv(&state, &data, &UsageQuery::default()).await);
+            let hourly: Decimal = rows.iter().map(|r| r["cost"].parse::<Decimal>().unwrap()).sum();
+            assert_eq!(hourly, total, "customer {id}: the hourly CSV");
+            assert!(rows.len() > 31 * 24, "customer {id}: {} hourly rows", rows.len());
+            assert!(rows
+                .iter()
+                .all(|r| r["usage_start"].starts_with("2026-10-") && r["usage_end"].ends_with(":00:00Z")));
+            // Every demo resource is tagged prod or test: the two filters split the month,
+            // by day and by hour, and each row carries its tag.
+            let mut by_tag = Decimal::ZERO;
+            for tag in ["env:prod", "ENV=test"] {
+                let q = UsageQuery {
+                    tag: tag.into(),
+                    page_size: Some(1000),
+                    group_by: ALL_DIMS.into(),
+                    ..UsageQuery::default()
+                };
+                let page = data.page(&usage::select_in(&state, &data, &q).await.unwrap()).unwrap();
+                let daily: Decimal = page.value.iter().map(|r| r.cost).sum();
+                let rows = hourly_rows(&hourly_csv(&state, &data, &q).await);
+                let hourly: Decimal = rows.iter().map(|r| r["cost"].parse::<Decimal>().unwrap()).sum();
+                assert_eq!(daily, hourly, "customer {id}, {tag}: daily and hourly agree");
+                let value = tag.rsplit(['=', ':']).next().unwrap();
+                assert!(rows.iter().all(|r| r["tags"].contains(&format!("\"env\":\"{value}\""))));
+                by_tag += daily;
+            }
+            assert_eq!(by_tag, total, "customer {id}: prod + test is everything");
             // The charts: the daily stacks and the meters add up to it too.
             let charts = data.charts(None).unwrap();
             let daily: Decimal = charts.daily_by_service.iter().flat_map(|s| s.values.iter()).sum();
@@ -264,6 +323,25 @@ async fn the_usage_api_pages_sorts_filters_and_streams_csv_of_only_the_callers_o
         .await;
         assert_eq!(s, 200);
 
+        // The hourly CSV: one row per pushed record (each record's own hour), streamed.
+        let r = app
+            .client
+            .get(app.url(&format!(
+                "/api/v1/customers/{a}/usage.csv?period={period}&granularity=Hourly&resource_group=RG-TWO"
+            )))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let rows = hourly_rows(&r.text().await.unwrap());
+        assert_eq!(rows.len(), 10, "two records a day in RG-Two for five days");
+        assert!(rows
+            .iter()
+            .all(|r| r["usage_start"].ends_with("T03:00:00Z") && r["resource_group"] == "RG-Two"));
+        let hourly: Decimal = rows.iter().map(|r| r["cost"].parse::<Decimal>().unwrap()).sum();
+        assert_eq!(hourly, Decimal::new(375, 2));
+
         // Bad input: a clear 422 naming the field, never a 500.
         for (query, field) in [
             ("from=2026-13", "from"),
@@ -278,6 +356,9 @@ async fn the_usage_api_pages_sorts_filters_and_streams_csv_of_only_the_callers_o
             ("meter=not-a-guid", "meter"),
             ("meter=00000000-0000-4000-8000-000000000000", "meter"),
             ("sort=price", "sort"),
+            ("granularity=weekly", "granularity"),
+            ("granularity=hourly", "granularity"),
+            ("tag=:prod", "tag"),
         ] {
             // `period` stands for both months; the month cases name them instead.
             let path = if query.starts_with("from=") {

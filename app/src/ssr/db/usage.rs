@@ -1236,6 +1236,80 @@ pub async fn list_daily(
     Ok(out)
 }
 
+/// One stored usage record as the customer portal's hourly CSV shows it.
+#[derive(Debug, Clone, FromRow)]
+pub struct RecordRow {
+    /// The user subscription's GUID.
+    pub subscription_guid: String,
+    /// The meter.
+    pub meter_id: String,
+    /// The resource's URI as first received.
+    pub resource_uri: String,
+    /// Usage start, Unix seconds.
+    pub usage_start_at: i64,
+    /// Usage end, Unix seconds.
+    pub usage_end_at: i64,
+    /// Exact quantity as stored.
+    pub quantity: String,
+    /// Tags as received (a JSON object's text, or empty).
+    pub tags: String,
+}
+
+/// The records of some user subscriptions (by GUID) of a registration whose usage starts in
+/// `[from_at, to_at)`: index ranges on each subscription's records by usage time.
+pub async fn list_records(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    subscription_guids: &[String],
+    from_at: i64,
+    to_at: i64,
+) -> DbResult<Vec<RecordRow>> {
+    let q = format!(
+        "SELECT s.subscription_id AS subscription_guid, u.meter_id, r.resource_uri, u.usage_start_at, \
+         u.usage_end_at, u.quantity, u.tags FROM user_subscriptions s \
+         JOIN usage_records u ON u.user_subscription_id = s.id \
+         JOIN usage_resources r ON r.id = u.resource_id \
+         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND u.usage_start_at >= $3 AND u.usage_start_at < $4",
+        super::json_texts(c.engine())
+    );
+    let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
+    Ok(sql!(c, |e| sqlx::query_as::<_, RecordRow>(&q)
+        .bind(&guids)
+        .bind(registration_id)
+        .bind(from_at)
+        .bind(to_at)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// The distinct tags some user subscriptions' resources carried per UTC day in
+/// `[from_at, to_at)`: `(subscription GUID, resource URI, day number since 1970, tags)`.
+pub async fn list_resource_day_tags(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    subscription_guids: &[String],
+    from_at: i64,
+    to_at: i64,
+) -> DbResult<Vec<(String, String, i64, String)>> {
+    let q = format!(
+        "SELECT DISTINCT s.subscription_id, r.resource_uri, u.usage_start_at / 86400, u.tags \
+         FROM user_subscriptions s \
+         JOIN usage_records u ON u.user_subscription_id = s.id \
+         JOIN usage_resources r ON r.id = u.resource_id \
+         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND u.usage_start_at >= $3 \
+         AND u.usage_start_at < $4 AND u.tags <> ''",
+        super::json_texts(c.engine())
+    );
+    let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
+    Ok(sql!(c, |e| sqlx::query_as(&q)
+        .bind(&guids)
+        .bind(registration_id)
+        .bind(from_at)
+        .bind(to_at)
+        .fetch_all(e)
+        .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

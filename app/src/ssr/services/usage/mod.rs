@@ -21,6 +21,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
+mod hourly;
+pub use hourly::{hourly_csv, TagFilter, HOURLY_CSV_COLUMNS};
+
 /// Months the explorer and the charts cover at most at once.
 pub const MAX_MONTHS: u32 = 12;
 /// Rows per page by default and at most.
@@ -32,6 +35,7 @@ pub const MAX_PAGE: u32 = 1000;
 #[derive(Debug, Clone)]
 struct Cell {
     day: NaiveDate,
+    registration: i64,
     subscription: u32,
     meter: MeterId,
     resource: u32,
@@ -290,6 +294,7 @@ async fn rate_month(
             for ((resource, q), cost) in parts.into_iter().zip(costs) {
                 month.cells.push(Cell {
                     day: s.day,
+                    registration: r.registration_id,
                     subscription: sub,
                     meter: s.meter_id,
                     resource,
@@ -353,6 +358,13 @@ fn index_of(index: &mut HashMap<String, u32>, list: &mut Vec<String>, key: &str)
     i
 }
 
+/// [`select`], then the tag filter's lookup of which resources carried the tag.
+pub async fn select_in(state: &AppState, usage: &CustomerUsage, q: &UsageQuery) -> Result<Selection, AppError> {
+    let mut s = select(usage, q)?;
+    hourly::resolve_tags(state, usage, &mut s).await?;
+    Ok(s)
+}
+
 /// How a query's rows are ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -370,10 +382,21 @@ pub struct Selection {
     meter: Option<MeterId>,
     subscription: Option<u32>,
     resource_group: Option<String>,
+    tag: Option<TagFilter>,
+    /// With a tag filter: the (resource, day) pairs whose records carried the tag.
+    tagged: Option<HashSet<(u32, NaiveDate)>>,
+    hourly: bool,
     sort: SortKey,
     descending: bool,
     offset: usize,
     page_size: usize,
+}
+
+impl Selection {
+    /// Whether the query asked for the records' own hours (the hourly CSV).
+    pub fn is_hourly(&self) -> bool {
+        self.hourly
+    }
 }
 
 /// Checks a query against a customer's usage: unknown dimensions, meters, sort keys or
@@ -466,12 +489,25 @@ pub fn select(usage: &CustomerUsage, q: &UsageQuery) -> Result<Selection, AppErr
             ))
         }
     } as usize;
+    let hourly = match q.granularity.trim().to_ascii_lowercase().as_str() {
+        "" | "daily" => false,
+        "hourly" => true,
+        other => {
+            return Err(AppError::invalid(
+                "granularity",
+                format!("“{other}” is not a granularity; ask for daily or hourly."),
+            ))
+        }
+    };
     Ok(Selection {
         group_by,
         service: text(&q.service),
         meter,
         subscription,
         resource_group: text(&q.resource_group).map(|s| s.to_lowercase()),
+        tag: TagFilter::parse(&q.tag)?,
+        tagged: None,
+        hourly,
         sort,
         descending,
         offset,
@@ -517,6 +553,7 @@ impl CustomerUsage {
             && s.resource_group
                 .as_deref()
                 .is_none_or(|g| self.group_of(c.resource) == g)
+            && s.tagged.as_ref().is_none_or(|t| t.contains(&(c.resource, c.day)))
     }
 
     /// Every row the selection makes, in its order (all pages).
@@ -605,6 +642,12 @@ impl CustomerUsage {
 
     /// One page of the selection, with its totals and the filters' choices.
     pub fn page(&self, s: &Selection) -> Result<UsagePage, AppError> {
+        if s.hourly {
+            return Err(AppError::invalid(
+                "granularity",
+                "Hourly detail is a CSV download (Accept: text/csv, format=csv or usage.csv); pages are daily.",
+            ));
+        }
         let rows = self.rows(s);
         if s.offset > rows.len() {
             return Err(AppError::invalid(
@@ -928,7 +971,7 @@ impl CustomerUsage {
 pub async fn explore(state: &AppState, customer_id: i64, q: &UsageQuery) -> Result<UsagePage, AppError> {
     let (from, to) = months(&q.from, &q.to, state.clock.now().date_naive())?;
     let usage = load(state, customer_id, from, to).await?;
-    let selection = select(&usage, q)?;
+    let selection = select_in(state, &usage, q).await?;
     usage.page(&selection)
 }
 
