@@ -72,6 +72,27 @@ test.describe("the customer portal: usage and cost", () => {
     const api = await (await page.request.get(filteredHref.replace("usage.csv", "usage"))).json();
     expect(Number(api.totals[0].cost)).toBe(filtered.sum);
 
+    // A tag: the daily CSV and the hourly CSV (one row per record, each carrying the tag)
+    // select the same money.
+    await page.locator("#service").selectOption("");
+    await page.locator("#tag").fill("env:test");
+    await page.getByTestId("usage-apply").click();
+    await expect(page).toHaveURL(/tag=env%3Atest/);
+    const taggedHref = (await page.getByTestId("usage-csv").getAttribute("href"))!;
+    const hourlyHref = (await page.getByTestId("usage-hourly-csv").getAttribute("href"))!;
+    expect(hourlyHref).toContain("granularity=hourly");
+    expect(hourlyHref).toContain("tag=env%3Atest");
+    const tagged = csvCost(await (await page.request.get(taggedHref)).text());
+    const hourly = (await (await page.request.get(hourlyHref)).text()).trim().split(/\r?\n/);
+    expect(hourly[0]).toBe(
+      "usage_start,usage_end,service,meter_id,meter_name,unit,subscription_id,subscription_name,resource_group,resource,tags,quantity,cost,currency,unpriced",
+    );
+    expect(hourly.length).toBeGreaterThan(tagged.rows);
+    expect(hourly.slice(1).every((line) => line.includes('""env"":""test""'))).toBe(true);
+    const hourlySum = hourly.slice(1).reduce((acc, line) => acc + Number(line.split(",").slice(-3)[0]), 0);
+    expect(Math.round(hourlySum * 100) / 100).toBe(tagged.sum);
+    expect(tagged.sum).toBeGreaterThan(0);
+
     // Sorting by cost, largest first.
     await page.getByTestId("usage-table").getByRole("link", { name: "Cost" }).click();
     await expect(page).toHaveURL(/sort=cost/);

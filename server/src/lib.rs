@@ -160,6 +160,7 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
         .nest("/api/v1", routes::api::router().merge(routes::ingest::router()))
+        .merge(routes::azure::router())
         .route("/invoices/{file}", axum::routing::get(routes::invoices::pdf))
         .merge(pages)
         .layer(sessions)

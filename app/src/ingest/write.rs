@@ -53,6 +53,29 @@ pub fn usage_api_record(r: &UsageRecord, with_reported_time: bool) -> String {
         .replacen("\"\\u0000quantity\\u0000\"", &r.quantity.canonical(), 1)
 }
 
+/// One record as Azure Stack's usage-aggregate endpoints serve it: `id`, `name` and `type`
+/// around [`usage_api_record`]'s `properties` (which repeat `name`, as Azure Stack's do).
+/// `caller_subscription` is the subscription in the request's path (the user subscription
+/// for the tenant endpoint, the provider's for the admin one).
+pub fn usage_aggregate(r: &UsageRecord, caller_subscription: &str) -> String {
+    let name = format!("{}-{}", r.subscription_id, r.meter_id);
+    let head = serde_json::json!({
+        "id": format!("/subscriptions/{caller_subscription}/providers/Microsoft.Commerce/UsageAggregate/{name}"),
+        "name": name,
+        "type": "Microsoft.Commerce/UsageAggregate",
+    })
+    .to_string();
+    let props = usage_api_record(r, false);
+    // `{"properties":{…}}` → `{"id":…,"name":…,"type":…,"properties":{…,"name":…}}`.
+    let inner = &props[..props.len() - 2];
+    format!(
+        "{},{},\"name\":{}}}}}",
+        &head[..head.len() - 1],
+        &inner[1..],
+        serde_json::Value::from(name)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,5 +91,25 @@ mod tests {
         let without = parse_json_record(&usage_api_record(&record, false)).unwrap();
         assert_eq!(without.reported_at, None);
         assert_eq!(without.tags, record.tags);
+    }
+
+    #[test]
+    fn an_aggregate_is_shaped_as_azure_stack_serves_it_and_reads_back() {
+        let raw = r#"{"properties":{"subscriptionId":"1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4","usageStartTime":"2019-12-10T18:00:00+00:00","usageEndTime":"2019-12-10T19:00:00+00:00","instanceData":"{\"Microsoft.Resources\":{\"resourceUri\":\"/subscriptions/1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm\",\"location\":\"northwest\",\"tags\":null,\"additionalInfo\":null}}","quantity":2.0,"meterId":"9cd92d4c-bafd-4492-b278-bedc2de8232a"}}"#;
+        let record = parse_json_record(raw).unwrap();
+        let written = usage_aggregate(&record, "39c82aed-0000-0000-0000-000000000000");
+        let v: serde_json::Value = serde_json::from_str(&written).unwrap();
+        let name = "1d6c4363-3a9b-4cb6-8e6c-fc2e9ec74ca4-9cd92d4c-bafd-4492-b278-bedc2de8232a";
+        assert_eq!(
+            v["id"],
+            format!("/subscriptions/39c82aed-0000-0000-0000-000000000000/providers/Microsoft.Commerce/UsageAggregate/{name}")
+        );
+        assert_eq!(
+            (v["name"].as_str(), v["properties"]["name"].as_str()),
+            (Some(name), Some(name))
+        );
+        assert_eq!(v["type"], "Microsoft.Commerce/UsageAggregate");
+        assert!(v["properties"]["instanceData"].is_string());
+        assert_eq!(parse_json_record(&written).unwrap(), record);
     }
 }

@@ -47,6 +47,10 @@ pub struct BenchArgs {
     /// Keep the database and the generated file.
     #[arg(long)]
     pub keep: bool,
+    /// Drop this index after migrating (repeatable): what an index costs ingestion is the
+    /// difference between a run with it and one without.
+    #[arg(long = "drop-index")]
+    pub drop_index: Vec<String>,
 }
 
 /// Options of `bench generate`.
@@ -284,6 +288,18 @@ pub async fn run(args: &BenchArgs) -> Result<String, String> {
         "Database: {}; batches of {} records, {writers} writer(s)\n",
         target.label, args.batch_size,
     ));
+    for index in &args.drop_index {
+        if !index.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!("`{index}` is not an index name"));
+        }
+        let mut c = target.db.conn().await.map_err(|e| e.to_string())?;
+        db::sql!(&mut c, |e| sqlx::query(&format!("DROP INDEX {index}"))
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+        .map_err(|e| format!("dropping {index}: {e}"))?;
+        report.push_str(&format!("Without index {index}\n"));
+    }
     let registration_id = add_registration(&target.db).await?;
     let state = AppState::new(target.db.clone(), Settings::default());
     if args.prefill > 0 {

@@ -3,8 +3,9 @@
 //! — timed customer by customer, p50 and p95 per function. Run it at 100 and at 1,000
 //! customers to see that one customer's figures do not depend on how many others there are.
 
-use super::bench_rating::{peak_rss_kb, percentile, populate, reset_peak_rss, Population};
-use app::billing::BillingPeriod;
+use super::bench_rating::{guid, peak_rss_kb, percentile, populate, reset_peak_rss, store, Populated, Population};
+use app::billing::{BillingPeriod, Quantity, SubscriptionId, UsageRecord};
+use app::ssr::services::ingest::IngestCache;
 use app::ssr::services::{overview, usage};
 use app::types::UsageQuery;
 use clap::Args;
@@ -35,6 +36,10 @@ pub struct PortalBenchArgs {
     /// Overview page requests per client.
     #[arg(long, default_value_t = 40)]
     pub requests: usize,
+    /// Resources of the first customer with a year of hourly records on two meters (the
+    /// hourly CSV's measurement); 0 skips it.
+    #[arg(long, default_value_t = 20)]
+    pub hourly_resources: u64,
     /// A PostgreSQL database to benchmark in (a fresh schema); default: a new SQLite file.
     #[arg(long)]
     pub postgres: Option<String>,
@@ -132,6 +137,11 @@ pub async fn run(args: &PortalBenchArgs) -> Result<String, String> {
         requests: args.requests,
     };
     let (pages, wall) = super::bench::page_load(state, &load).await?;
+    let hourly = if args.hourly_resources > 0 {
+        Some(hourly_csv(&p, args.hourly_resources, first, last).await?)
+    } else {
+        None
+    };
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let mut report = String::new();
     let _ = writeln!(
@@ -179,6 +189,104 @@ pub async fn run(args: &PortalBenchArgs) -> Result<String, String> {
         csv_bytes as f64 / 1e6,
         peak_kb as f64 / 1024.0
     );
+    if let Some(h) = hourly {
+        let _ =
+            writeln!(
+            report,
+            "A year's hourly CSV of one customer ({} records stored for it in {:.0} s): {} rows, {:.1} MB in {:.1} s; \
+             peak memory growth while streaming it {:.1} MB (target < 64 MB).",
+            h.stored, h.store_secs, h.rows, h.bytes as f64 / 1e6, h.secs, h.peak_kb as f64 / 1024.0
+        );
+    }
     (p.target.cleanup)();
     Ok(report)
+}
+
+/// What the hourly CSV measurement found.
+struct Hourly {
+    stored: u64,
+    store_secs: f64,
+    rows: usize,
+    bytes: usize,
+    secs: f64,
+    peak_kb: u64,
+}
+
+/// Stores a year of hourly records of `resources` resources on two meters for the first
+/// customer, then streams its hourly CSV for the year as the download does, counting rows
+/// and bytes and watching the process's peak memory.
+async fn hourly_csv(
+    p: &Populated,
+    resources: u64,
+    first: BillingPeriod,
+    last: BillingPeriod,
+) -> Result<Hourly, String> {
+    let e = |x: app::error::AppError| x.message;
+    let sub = SubscriptionId::from_u128(guid(0x05e2_0000, 0));
+    let started = Instant::now();
+    let mut cache = IngestCache::default();
+    let mut batch = Vec::with_capacity(10_000);
+    let mut stored = 0;
+    let mut day = first.first_day();
+    while day < last.end_day() {
+        for hour in 0..24 {
+            let start = day.and_hms_opt(hour, 0, 0).expect("an hour").and_utc();
+            for r in 0..resources {
+                for (i, meter) in p.meters.iter().take(2).enumerate() {
+                    batch.push(UsageRecord {
+                        subscription_id: sub,
+                        meter_id: *meter,
+                        usage_start: start,
+                        usage_end: start + chrono::Duration::hours(1),
+                        quantity: Quantity::parse(&format!("{}.25", 1 + (r + i as u64) % 4)).map_err(|x| x.to_string())?,
+                        resource_uri: format!(
+                            "/subscriptions/{sub}/resourceGroups/rg-hourly/providers/Microsoft.Compute/virtualMachines/vm{r}"
+                        ),
+                        location: "local".into(),
+                        tags: format!(r#"{{"env":"prod","costCenter":"CC-{}"}}"#, 100 + r % 3),
+                        additional_info: String::new(),
+                        reported_at: None,
+                    });
+                    if batch.len() == 10_000 {
+                        stored += store(&p.state, p.reg, &mut batch, &mut cache).await?;
+                    }
+                }
+            }
+        }
+        day += chrono::Duration::days(1);
+    }
+    stored += store(&p.state, p.reg, &mut batch, &mut cache).await?;
+    let store_secs = started.elapsed().as_secs_f64();
+    p.target.settle().await?;
+
+    let state = app::ssr::AppState {
+        caches: Default::default(),
+        ..p.state.clone()
+    };
+    reset_peak_rss();
+    let before = peak_rss_kb().unwrap_or_default();
+    let t = Instant::now();
+    let q = UsageQuery {
+        from: first.to_string(),
+        to: last.to_string(),
+        granularity: "hourly".into(),
+        ..UsageQuery::default()
+    };
+    let data = usage::load(&state, p.customer_ids[0], first, last).await.map_err(e)?;
+    let selection = usage::select_in(&state, &data, &q).await.map_err(e)?;
+    let mut rx = usage::hourly_csv(state.clone(), data, selection);
+    let (mut rows, mut bytes) = (0usize, 0usize);
+    while let Some(chunk) = rx.recv().await {
+        let chunk = chunk.map_err(e)?;
+        rows += chunk.iter().filter(|b| **b == b'\n').count();
+        bytes += chunk.len();
+    }
+    Ok(Hourly {
+        stored,
+        store_secs,
+        rows: rows.saturating_sub(1),
+        bytes,
+        secs: t.elapsed().as_secs_f64(),
+        peak_kb: peak_rss_kb().unwrap_or_default().saturating_sub(before),
+    })
 }

@@ -54,7 +54,7 @@ pub struct RatingBenchArgs {
     pub keep: bool,
 }
 
-fn guid(kind: u32, n: u64) -> u128 {
+pub(crate) fn guid(kind: u32, n: u64) -> u128 {
     (u128::from(kind) << 96) | (0x4000_8000_0000_0000u128 + u128::from(n))
 }
 
@@ -91,6 +91,7 @@ pub async fn run(args: &RatingBenchArgs) -> Result<String, String> {
         customer_ids,
         records,
         build_secs,
+        ..
     } = populate(&Population {
         customers: args.customers,
         meters: args.meters,
@@ -370,6 +371,8 @@ pub(crate) struct Populated {
     pub state: AppState,
     pub reg: i64,
     pub customer_ids: Vec<i64>,
+    /// The priced meters.
+    pub meters: Vec<MeterId>,
     pub records: u64,
     pub build_secs: f64,
 }
@@ -578,6 +581,7 @@ pub(crate) async fn populate(args: &Population) -> Result<Populated, String> {
         state,
         reg,
         customer_ids,
+        meters,
         records,
         build_secs,
     })
@@ -587,7 +591,7 @@ fn day_start(day: NaiveDate) -> DateTime<Utc> {
     day.and_hms_opt(10, 0, 0).expect("valid hour").and_utc()
 }
 
-async fn store(
+pub(crate) async fn store(
     state: &AppState,
     reg: i64,
     batch: &mut Vec<UsageRecord>,

@@ -2,6 +2,7 @@
 //! that gives server-function errors their real HTTP status.
 
 pub mod api;
+pub mod azure;
 pub mod console;
 pub mod health;
 pub mod ingest;

@@ -684,6 +684,7 @@ fn registered_routes() -> std::collections::BTreeSet<String> {
         include_str!("../../src/routes/api.rs"),
         include_str!("../../src/routes/ingest.rs"),
         include_str!("../../src/routes/health.rs"),
+        include_str!("../../src/routes/azure.rs"),
         include_str!("../../src/lib.rs"),
     ];
     let mut out = std::collections::BTreeSet::new();
@@ -701,8 +702,9 @@ fn registered_routes() -> std::collections::BTreeSet<String> {
 
 /// Routes a customer's users and tokens may call, each given a case below asking for
 /// another customer's data by every id it takes.
-const CUSTOMER_ROUTES: [&str; 8] = [
+const CUSTOMER_ROUTES: [&str; 9] = [
     "/me",
+    "/subscriptions/{*rest}",
     "/customers/{id}",
     "/customers/{id}/cost",
     "/customers/{id}/usage",
@@ -811,6 +813,47 @@ async fn every_route_is_classified_and_a_customer_reads_no_other_customers_data_
                 (format!("/invoices/{other}.pdf"), 404),
                 (format!("/invoices/{other}.pdf?detail=true"), 404),
             ];
+            // The Azure-compatible paths: B's user subscription is as unknown as none, the
+            // provider's view and the registration mapping are staff only.
+            let window = format!(
+                "api-version=2015-06-01-preview&reportedStartTime={}T00:00:00Z&reportedEndTime={}T00:00:00Z",
+                period.first_day(),
+                period.end_day()
+            );
+            let registration = "/subscriptions/00000000-0000-4000-8000-000000000001/resourceGroups/azurestack/providers/Microsoft.AzureStack/registrations/r";
+            let cases: Vec<(String, u16)> = cases
+                .into_iter()
+                .chain([
+                    (
+                        format!("/subscriptions/{}/providers/Microsoft.Commerce/UsageAggregates?{window}", guid(3, 0)),
+                        200,
+                    ),
+                    (
+                        format!("/subscriptions/{}/providers/Microsoft.Commerce/UsageAggregates?{window}", guid(3, 1)),
+                        404,
+                    ),
+                    (
+                        format!(
+                            "/subscriptions/{}/providers/Microsoft.Commerce/usageAggregates?{window}&aggregationGranularity=Hourly",
+                            guid(3, 1).to_uppercase()
+                        ),
+                        404,
+                    ),
+                    (
+                        format!(
+                            "/subscriptions/{}/providers/Microsoft.Commerce.Admin/subscriberUsageAggregates?{window}&subscriberId={}",
+                            guid(3, 0),
+                            guid(3, 1)
+                        ),
+                        403,
+                    ),
+                    (format!("{registration}/customerSubscriptions?api-version=2017-06-01"), 403),
+                    (
+                        format!("{registration}/customerSubscriptions/{}?api-version=2017-06-01", guid(2, 1)),
+                        403,
+                    ),
+                ])
+                .collect();
             for (path, status) in &cases {
                 let session = app.client.get(app.url(path)).send().await.unwrap();
                 let with_token = app.get_with_token(path, Some(&token)).await;

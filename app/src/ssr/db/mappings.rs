@@ -339,6 +339,49 @@ pub async fn list_current_and_later(
         .await)?)
 }
 
+/// The customer subscriptions in effect on `day` on a registration whose GUID sorts after
+/// `after`, by GUID: `(customer subscription, tenant GUID)` (the Azure-compatible list).
+pub async fn list_customer_subscriptions(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    day: NaiveDate,
+    after: &str,
+    limit: i64,
+) -> DbResult<Vec<(String, String)>> {
+    let q = format!(
+        "SELECT cs.subscription_id, t.tenant_id FROM customer_subscriptions cs \
+         JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id \
+         WHERE {IN_EFFECT_ON_1} AND cs.registration_id = $2 AND cs.subscription_id > $3 \
+         ORDER BY cs.subscription_id LIMIT $4"
+    );
+    Ok(sql!(c, |e| sqlx::query_as(&q)
+        .bind(day)
+        .bind(registration_id)
+        .bind(after)
+        .bind(limit)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// The tenant (its GUID) a customer subscription is mapped to on `day` on a registration.
+pub async fn find_tenant_of_subscription(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    subscription_id: &str,
+    day: NaiveDate,
+) -> DbResult<Option<String>> {
+    let q = format!(
+        "SELECT t.tenant_id FROM customer_subscriptions cs JOIN cloud_tenants t ON t.id = cs.cloud_tenant_id \
+         WHERE {IN_EFFECT_ON_1} AND cs.registration_id = $2 AND cs.subscription_id = $3"
+    );
+    Ok(sql!(c, |e| sqlx::query_scalar(&q)
+        .bind(day)
+        .bind(registration_id)
+        .bind(subscription_id)
+        .fetch_optional(e)
+        .await)?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@
 //! One module per aggregate; functions are named `insert_*`, `find_*` (returns `Option`),
 //! `get_*` (must exist), `list_*`, `count_*`.
 
+pub mod aggregates;
 pub mod audit;
 pub mod budgets;
 pub mod collector;

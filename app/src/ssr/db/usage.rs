@@ -196,12 +196,23 @@ pub type BucketKey = (NaiveDate, i64, u128, i64);
 
 type RollupKey<'a> = (i64, &'a str, NaiveDate);
 
-/// Rollup changes: exact quantity delta, record-count delta and bucket length.
+/// Rollup changes: exact quantity delta, record-count delta, bucket length, and the
+/// first and last reported time of the records involved.
 #[derive(Debug, Clone, Copy, Default)]
 struct Delta {
     quantity: ExactSum,
     count: i64,
     bucket_secs: i64,
+    reported: Option<(i64, i64)>,
+}
+
+impl Delta {
+    fn reported_at(&mut self, at: i64) {
+        self.reported = Some(match self.reported {
+            None => (at, at),
+            Some((lo, hi)) => (lo.min(at), hi.max(at)),
+        });
+    }
 }
 
 /// Stores a batch of records inside the caller's transaction:
@@ -292,6 +303,8 @@ pub async fn store_records(
             // arriving afterwards is recognised as stale.
             outcome.duplicates += 1;
             if r.reported_by_source && r.reported_at > s.reported_at {
+                // The record moves to its later report: the day's reported bounds follow.
+                add_delta(&mut daily, r, r.user_subscription_id, ExactSum::ZERO, 0);
                 sql!(c, |e| sqlx::query(
                     "UPDATE usage_records SET reported_at = $2 WHERE id = $1 AND reported_at < $2"
                 )
@@ -348,6 +361,7 @@ fn add_delta<'a>(
     entry.quantity.add_sum(quantity);
     entry.count += count;
     entry.bucket_secs = r.bucket_secs();
+    entry.reported_at(r.reported_at);
 }
 
 /// Refuses records whose usage bucket length differs from the other records of the same
@@ -758,7 +772,17 @@ async fn upsert_rollups(
             .quantity
             .parts()
             .ok_or_else(|| DbError::Corrupt(format!("rollup quantity {} out of range", d.quantity.to_decimal())))?;
-        entries.push((*key, *meter, *day, whole, atto, frac, d.count, d.bucket_secs));
+        entries.push((
+            *key,
+            *meter,
+            *day,
+            whole,
+            atto,
+            frac,
+            d.count,
+            d.bucket_secs,
+            d.reported,
+        ));
     }
     // Primary-key order (day first): a stable order keeps concurrent writers on PostgreSQL
     // from deadlocking each other, and walks the b-tree forward.
@@ -771,7 +795,28 @@ async fn upsert_rollups(
     } else {
         ("", String::new())
     };
-    let cols = if with_bucket { 8 } else { 7 };
+    // The subscription rollup keeps the reported-time bounds of its records (the hourly CSV
+    // reads a customer's records by reported time within them). A row whose bounds are
+    // unknown (NULL, from before they were kept) stays unknown.
+    let (reported_col, reported_set) = if with_bucket {
+        ("", String::new())
+    } else {
+        let (lo, hi) = match c.engine() {
+            super::Engine::Sqlite => (
+                format!("min({table}.first_reported_at, excluded.first_reported_at)"),
+                format!("max({table}.last_reported_at, excluded.last_reported_at)"),
+            ),
+            super::Engine::Postgres => (
+                format!("CASE WHEN {table}.first_reported_at IS NULL THEN NULL ELSE LEAST({table}.first_reported_at, excluded.first_reported_at) END"),
+                format!("CASE WHEN {table}.last_reported_at IS NULL THEN NULL ELSE GREATEST({table}.last_reported_at, excluded.last_reported_at) END"),
+            ),
+        };
+        (
+            ", first_reported_at, last_reported_at",
+            format!(", first_reported_at = {lo}, last_reported_at = {hi}"),
+        )
+    };
+    let cols = if with_bucket { 8 } else { 9 };
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         let rows = Params::new(c.engine()).rows(chunk.len(), cols);
         // The carries: frac parts are each < 10^10 and atto parts < 10^18, so every sum
@@ -781,15 +826,15 @@ async fn upsert_rollups(
         let atto_sum = format!("({table}.quantity_atto + excluded.quantity_atto + {frac_sum} / {FRAC_PER_ATTO})");
         let q = format!(
             "INSERT INTO {table} ({key_column}, meter_id, usage_on, quantity_whole, quantity_atto, quantity_frac, \
-             record_count{bucket_col}) VALUES {rows} ON CONFLICT (usage_on, {key_column}, meter_id) DO UPDATE SET \
+             record_count{bucket_col}{reported_col}) VALUES {rows} ON CONFLICT (usage_on, {key_column}, meter_id) DO UPDATE SET \
              quantity_whole = {table}.quantity_whole + excluded.quantity_whole + {atto_sum} / {ATTO_PER_UNIT}, \
              quantity_atto = {atto_sum} % {ATTO_PER_UNIT}, \
              quantity_frac = {frac_sum} % {FRAC_PER_ATTO}, \
-             record_count = {table}.record_count + excluded.record_count{bucket_set}",
+             record_count = {table}.record_count + excluded.record_count{bucket_set}{reported_set}",
         );
         sql!(c, |e| {
             let mut query = sqlx::query(&q);
-            for (key, meter, day, whole, atto, frac, count, bucket) in chunk {
+            for (key, meter, day, whole, atto, frac, count, bucket, reported) in chunk {
                 query = query
                     .bind(*key)
                     .bind(*meter)
@@ -800,6 +845,8 @@ async fn upsert_rollups(
                     .bind(*count);
                 if with_bucket {
                     query = query.bind(*bucket);
+                } else {
+                    query = query.bind(reported.map(|r| r.0)).bind(reported.map(|r| r.1));
                 }
             }
             query.execute(e).await.map(|r| r.rows_affected())
@@ -839,7 +886,7 @@ fn day_key(day: NaiveDate, offset_hours: i64) -> Vec<u8> {
     k
 }
 
-type DayRecordRow = (i64, i64, String, i64, i64, String);
+type DayRecordRow = (i64, i64, String, i64, i64, String, i64);
 
 /// The exact rollups of one UTC day computed from its records:
 /// `(per subscription, per resource)`, each `(key, meter) → (sum, records, bucket secs)`.
@@ -847,7 +894,7 @@ async fn day_sums(c: &mut impl AsExecutor, day: NaiveDate) -> DbResult<(DaySums,
     // A day's records have identity keys between the day's first hour and the next
     // day's (the key starts with the usage hour): a range of the unique index.
     let rows: Vec<DayRecordRow> = sql!(c, |e| sqlx::query_as(
-        "SELECT user_subscription_id, resource_id, meter_id, usage_start_at, usage_end_at, quantity \
+        "SELECT user_subscription_id, resource_id, meter_id, usage_start_at, usage_end_at, quantity, reported_at \
          FROM usage_records WHERE identity_key >= $1 AND identity_key < $2"
     )
     .bind(day_key(day, 0))
@@ -856,29 +903,33 @@ async fn day_sums(c: &mut impl AsExecutor, day: NaiveDate) -> DbResult<(DaySums,
     .await)?;
     let mut by_sub = DaySums::new();
     let mut by_resource = DaySums::new();
-    for (sub, resource, meter, start, end, quantity) in rows {
+    for (sub, resource, meter, start, end, quantity, reported) in rows {
         let q = stored_quantity(&quantity)?;
         for (map, key) in [(&mut by_sub, sub), (&mut by_resource, resource)] {
-            let e = map.entry((key, meter.clone())).or_insert((ExactSum::ZERO, 0, 0));
+            let e = map
+                .entry((key, meter.clone()))
+                .or_insert((ExactSum::ZERO, 0, 0, (reported, reported)));
             e.0.add(q);
             e.1 += 1;
             e.2 = end - start;
+            e.3 = (e.3 .0.min(reported), e.3 .1.max(reported));
         }
     }
     Ok((by_sub, by_resource))
 }
 
-type DaySums = HashMap<(i64, String), (ExactSum, i64, i64)>;
+type DaySums = HashMap<(i64, String), (ExactSum, i64, i64, (i64, i64))>;
 
 fn as_deltas(sums: &DaySums, day: NaiveDate) -> HashMap<RollupKey<'_>, Delta> {
     sums.iter()
-        .map(|((key, meter), (sum, count, bucket))| {
+        .map(|((key, meter), (sum, count, bucket, reported))| {
             (
                 (*key, meter.as_str(), day),
                 Delta {
                     quantity: *sum,
                     count: *count,
                     bucket_secs: *bucket,
+                    reported: Some(*reported),
                 },
             )
         })
@@ -952,7 +1003,7 @@ pub async fn check_day_rollups(c: &mut impl AsExecutor, day: NaiveDate) -> DbRes
             let stored = ExactSum::from_parts(w, a, f);
             let expected = sums.get(&(key, meter.clone()));
             seen.insert((key, meter.clone()));
-            let same = expected.is_some_and(|(sum, n, _)| *sum == stored && *n == count);
+            let same = expected.is_some_and(|(sum, n, _, _)| *sum == stored && *n == count);
             if !same {
                 out.push(RollupMismatch {
                     table,
@@ -960,11 +1011,11 @@ pub async fn check_day_rollups(c: &mut impl AsExecutor, day: NaiveDate) -> DbRes
                     key,
                     meter_id: meter,
                     rollup: Some((stored.to_decimal().to_string(), count)),
-                    records: expected.map(|(sum, n, _)| (sum.to_decimal().to_string(), *n)),
+                    records: expected.map(|(sum, n, _, _)| (sum.to_decimal().to_string(), *n)),
                 });
             }
         }
-        for ((key, meter), (sum, n, _)) in sums {
+        for ((key, meter), (sum, n, _, _)) in sums {
             if !seen.contains(&(*key, meter.clone())) {
                 out.push(RollupMismatch {
                     table,
@@ -1255,57 +1306,114 @@ pub struct RecordRow {
     pub tags: String,
 }
 
-/// The records of some user subscriptions (by GUID) of a registration whose usage starts in
-/// `[from_at, to_at)`: index ranges on each subscription's records by usage time.
-pub async fn list_records(
+/// The reported-time bounds of the records of some user subscriptions (by GUID) of a
+/// registration with usage on days in `[from, to)`, from their daily rollups:
+/// `(first, last)`, all of Unix time when some rollup does not know its bounds yet, `None`
+/// when there is no usage.
+pub async fn reported_bounds(
     c: &mut impl AsExecutor,
     registration_id: i64,
     subscription_guids: &[String],
-    from_at: i64,
-    to_at: i64,
-) -> DbResult<Vec<RecordRow>> {
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DbResult<Option<(i64, i64)>> {
     let q = format!(
-        "SELECT s.subscription_id AS subscription_guid, u.meter_id, r.resource_uri, u.usage_start_at, \
-         u.usage_end_at, u.quantity, u.tags FROM user_subscriptions s \
-         JOIN usage_records u ON u.user_subscription_id = s.id \
-         JOIN usage_resources r ON r.id = u.resource_id \
-         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND u.usage_start_at >= $3 AND u.usage_start_at < $4",
+        "SELECT MIN(d.first_reported_at), MAX(d.last_reported_at), CAST(COUNT(*) - COUNT(d.first_reported_at) AS BIGINT) \
+         FROM user_subscriptions s JOIN usage_daily d ON d.user_subscription_id = s.id \
+         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND d.usage_on >= $3 AND d.usage_on < $4",
         super::json_texts(c.engine())
     );
     let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
-    Ok(sql!(c, |e| sqlx::query_as::<_, RecordRow>(&q)
+    let (lo, hi, unknown): (Option<i64>, Option<i64>, i64) = sql!(c, |e| sqlx::query_as(&q)
         .bind(&guids)
         .bind(registration_id)
-        .bind(from_at)
-        .bind(to_at)
+        .bind(from)
+        .bind(to)
+        .fetch_one(e)
+        .await)?;
+    Ok(match (lo, hi, unknown) {
+        (_, _, n) if n > 0 => Some((i64::MIN, i64::MAX)),
+        (Some(lo), Some(hi), _) => Some((lo, hi)),
+        _ => None,
+    })
+}
+
+/// Which records: some user subscriptions (by GUID) of a registration, usage starting in
+/// `[from_at, to_at)`, reported in `reported` (both ends included; see
+/// [`reported_bounds`]).
+#[derive(Debug, Clone, Copy)]
+pub struct RecordRange<'a> {
+    /// Registration.
+    pub registration_id: i64,
+    /// User subscription GUIDs.
+    pub subscription_guids: &'a [String],
+    /// First usage instant.
+    pub from_at: i64,
+    /// End of usage instants (exclusive).
+    pub to_at: i64,
+    /// First and last reported instant.
+    pub reported: (i64, i64),
+}
+
+impl RecordRange<'_> {
+    /// `FROM … WHERE …` with the GUIDs as $1 and the rest as $2–$6: the reported-time index
+    /// (SQLite is told; it would rather not use an index whose first column is a range).
+    fn from_where(&self, engine: super::Engine) -> String {
+        let hint = match engine {
+            super::Engine::Sqlite => " INDEXED BY usage_records_reported",
+            super::Engine::Postgres => "",
+        };
+        format!(
+            "FROM usage_records u{hint} JOIN user_subscriptions s ON s.id = u.user_subscription_id \
+             JOIN usage_resources r ON r.id = u.resource_id \
+             WHERE u.reported_at >= $5 AND u.reported_at <= $6 AND s.subscription_id IN {} \
+             AND s.registration_id = $2 AND u.usage_start_at >= $3 AND u.usage_start_at < $4",
+            super::json_texts(engine)
+        )
+    }
+
+    fn guids(&self) -> String {
+        serde_json::Value::from(self.subscription_guids.to_vec()).to_string()
+    }
+}
+
+/// The records of a range (the customer portal's hourly CSV).
+pub async fn list_records(c: &mut impl AsExecutor, range: &RecordRange<'_>) -> DbResult<Vec<RecordRow>> {
+    let q = format!(
+        "SELECT s.subscription_id AS subscription_guid, u.meter_id, r.resource_uri, u.usage_start_at, \
+         u.usage_end_at, u.quantity, u.tags {}",
+        range.from_where(c.engine())
+    );
+    let guids = range.guids();
+    Ok(sql!(c, |e| sqlx::query_as::<_, RecordRow>(&q)
+        .bind(&guids)
+        .bind(range.registration_id)
+        .bind(range.from_at)
+        .bind(range.to_at)
+        .bind(range.reported.0)
+        .bind(range.reported.1)
         .fetch_all(e)
         .await)?)
 }
 
-/// The distinct tags some user subscriptions' resources carried per UTC day in
-/// `[from_at, to_at)`: `(subscription GUID, resource URI, day number since 1970, tags)`.
+/// The distinct tags a range's resources carried per UTC day: `(subscription GUID,
+/// resource URI, day number since 1970, tags)`.
 pub async fn list_resource_day_tags(
     c: &mut impl AsExecutor,
-    registration_id: i64,
-    subscription_guids: &[String],
-    from_at: i64,
-    to_at: i64,
+    range: &RecordRange<'_>,
 ) -> DbResult<Vec<(String, String, i64, String)>> {
     let q = format!(
-        "SELECT DISTINCT s.subscription_id, r.resource_uri, u.usage_start_at / 86400, u.tags \
-         FROM user_subscriptions s \
-         JOIN usage_records u ON u.user_subscription_id = s.id \
-         JOIN usage_resources r ON r.id = u.resource_id \
-         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND u.usage_start_at >= $3 \
-         AND u.usage_start_at < $4 AND u.tags <> ''",
-        super::json_texts(c.engine())
+        "SELECT DISTINCT s.subscription_id, r.resource_uri, u.usage_start_at / 86400, u.tags {} AND u.tags <> ''",
+        range.from_where(c.engine())
     );
-    let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
+    let guids = range.guids();
     Ok(sql!(c, |e| sqlx::query_as(&q)
         .bind(&guids)
-        .bind(registration_id)
-        .bind(from_at)
-        .bind(to_at)
+        .bind(range.registration_id)
+        .bind(range.from_at)
+        .bind(range.to_at)
+        .bind(range.reported.0)
+        .bind(range.reported.1)
         .fetch_all(e)
         .await)?)
 }
@@ -1641,6 +1749,73 @@ mod tests {
             let out = store(&db, &batch).await;
             assert_eq!((out.accepted, out.stale), (1, 1));
             assert_eq!(stored(&db).await[1].0, "3");
+        })
+        .await;
+    }
+
+    /// The first day's rollup's reported bounds, and the records' own first and last.
+    async fn reported_bounds_of_day(db: &Db) -> (Option<(i64, i64)>, (i64, i64)) {
+        let mut c = db.conn().await.unwrap();
+        let rollup: (Option<i64>, Option<i64>) = sql!(&mut c, |e| sqlx::query_as(
+            "SELECT first_reported_at, last_reported_at FROM usage_daily WHERE usage_on = $1"
+        )
+        .bind(NaiveDate::from_ymd_opt(2024, 12, 1).unwrap())
+        .fetch_one(e)
+        .await)
+        .unwrap();
+        let records: (i64, i64) = sql!(&mut c, |e| sqlx::query_as(
+            "SELECT MIN(reported_at), MAX(reported_at) FROM usage_records WHERE usage_start_at < 1733097600"
+        )
+        .fetch_one(e)
+        .await)
+        .unwrap();
+        (rollup.0.zip(rollup.1), records)
+    }
+
+    #[tokio::test]
+    async fn a_days_rollup_knows_the_first_and_last_report_of_its_records_through_corrections_and_rebuilds() {
+        for_each_engine(|db| async move {
+            let f = fixture(&db).await;
+            let h = 3600;
+            store(
+                &db,
+                &[reported(record(&f, 3, dec!(1)), 2), reported(record(&f, 5, dec!(1)), 1)],
+            )
+            .await;
+            let (rollup, records) = reported_bounds_of_day(&db).await;
+            assert_eq!(rollup, Some(records));
+            let t0 = record(&f, 0, dec!(0)).reported_at;
+            assert_eq!(records, (t0 + 5 * h, t0 + 6 * h));
+            // A correction reported later, and a duplicate reported again later: the record
+            // moves, and the bounds follow.
+            store(&db, &[reported(record(&f, 3, dec!(2)), 30)]).await;
+            assert_eq!(reported_bounds_of_day(&db).await.0.unwrap().1, t0 + 33 * h);
+            store(&db, &[reported(record(&f, 5, dec!(1)), 40)]).await;
+            let (rollup, records) = reported_bounds_of_day(&db).await;
+            assert_eq!(records.1, t0 + 45 * h);
+            assert!(
+                rollup.is_some_and(|(lo, hi)| lo <= records.0 && hi == records.1),
+                "{rollup:?} {records:?}"
+            );
+            // Bounds a rollup does not know stay unknown until a rebuild fills them exactly.
+            let mut c = db.conn().await.unwrap();
+            sql!(&mut c, |e| sqlx::query(
+                "UPDATE usage_daily SET first_reported_at = NULL, last_reported_at = NULL"
+            )
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))
+            .unwrap();
+            drop(c);
+            store(&db, &[reported(record(&f, 7, dec!(1)), 1)]).await;
+            assert_eq!(reported_bounds_of_day(&db).await.0, None);
+            let mut tx = db.begin().await.unwrap();
+            rebuild_day_rollups(&mut tx, NaiveDate::from_ymd_opt(2024, 12, 1).unwrap())
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+            let (rollup, records) = reported_bounds_of_day(&db).await;
+            assert_eq!(rollup, Some(records));
         })
         .await;
     }

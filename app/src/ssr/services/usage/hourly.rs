@@ -6,8 +6,10 @@
 //! resources, see the parent module) is split over that day's records of the resource and
 //! meter by quantity with [`allocate`], so the hourly rows add up to the daily rows and to
 //! the invoice, to the cent. It is written a day at a time through a channel: memory holds
-//! one day of one customer's records however long the period, and the records are read
-//! by the `usage_records_subscription_time` index, so other customers' records cost nothing.
+//! one day of one customer's records however long the period. A day's records are read by
+//! reported time (the index the Azure-compatible endpoints page by) between the first and
+//! last reported time its subscription rollups remember, filtered by subscription inside
+//! the index — usually the day and the few hours after it.
 
 use super::{Cell, CustomerUsage, Selection};
 use crate::billing::{allocate, resource_group, Currency, MeterId};
@@ -122,13 +124,21 @@ pub async fn resolve_tags(state: &AppState, usage: &CustomerUsage, s: &mut Selec
         .skip(1)
         .map(|(i, uri)| (uri.to_lowercase(), i as u32))
         .collect();
-    let (from_at, to_at) = (day_start(usage.from.first_day()), day_start(usage.to.end_day()));
+    let (from, to) = (usage.from.first_day(), usage.to.end_day());
     let mut tagged = HashSet::new();
     let mut c = state.db.conn().await?;
     for (registration, guids) in usage.subscriptions_by_registration(usage.cells.iter()) {
-        for (_, uri, day, tags) in
-            db::usage::list_resource_day_tags(&mut c, registration, &guids, from_at, to_at).await?
-        {
+        let Some(reported) = db::usage::reported_bounds(&mut c, registration, &guids, from, to).await? else {
+            continue;
+        };
+        let range = db::usage::RecordRange {
+            registration_id: registration,
+            subscription_guids: &guids,
+            from_at: day_start(from),
+            to_at: day_start(to),
+            reported,
+        };
+        for (_, uri, day, tags) in db::usage::list_resource_day_tags(&mut c, &range).await? {
             let day = DateTime::from_timestamp(day * DAY_SECS, 0).map(|d| d.date_naive());
             if let (true, Some(r), Some(day)) = (tag.matches(&tags), resource_of.get(&uri.to_lowercase()), day) {
                 tagged.insert((*r, day));
@@ -199,7 +209,18 @@ async fn write_hourly(
         let mut records: HashMap<RecordKey, Vec<RecordRow>> = HashMap::new();
         let mut c = state.db.conn().await?;
         for (registration, guids) in usage.subscriptions_by_registration(cells.values()) {
-            for r in db::usage::list_records(&mut c, registration, &guids, from_at, to_at).await? {
+            let next = day + chrono::Duration::days(1);
+            let Some(reported) = db::usage::reported_bounds(&mut c, registration, &guids, day, next).await? else {
+                continue;
+            };
+            let range = db::usage::RecordRange {
+                registration_id: registration,
+                subscription_guids: &guids,
+                from_at,
+                to_at,
+                reported,
+            };
+            for r in db::usage::list_records(&mut c, &range).await? {
                 let meter = db::parse_stored("record meter", &r.meter_id, MeterId::parse)?;
                 let key = (
                     registration,
