@@ -3,6 +3,7 @@
 //! STACKBILL_TEST_POSTGRES_URL is set).
 
 mod access;
+mod azure;
 mod cli;
 mod collector;
 mod console;

@@ -1,11 +1,11 @@
 //! Stored usage records by reported time: what the Azure-compatible usage endpoints serve
 //! (services::usage_aggregates).
 //!
-//! Records are read in the order (reported_at, user_subscription_id, id), the
-//! `usage_records_reported` index's order, and a page continues after the last position it
-//! served. That position is split into three index seeks — the rest of its subscription's
-//! records at the same reported time, the later subscriptions at that time, the later
-//! reported times — so a page costs the same at the millionth record as at the first.
+//! Records are read in the order (reported_at, id), the `usage_records_reported` index's
+//! order, and a page continues after the last position it served. That position is split
+//! into two index seeks — the later records at the same reported time, the later reported
+//! times — so a page costs the same at the millionth record as at the first. The index
+//! ends with the user subscription, so a subscription filter is checked inside it.
 
 use super::{sql, AsExecutor, DbResult, Engine, Params};
 use sqlx::FromRow;
@@ -41,8 +41,8 @@ pub struct ReportedRecord {
     pub additional_info: String,
 }
 
-/// A place in the order: (reported_at, user_subscription_id, id).
-pub type Position = (i64, i64, i64);
+/// A place in the order: (reported_at, id).
+pub type Position = (i64, i64);
 
 /// Which records: reported in `[from_at, to_at)`, of these registrations' user
 /// subscriptions, and when `subscriptions` is given, of those rows only.
@@ -72,12 +72,8 @@ pub async fn page(
     // The seeks, in order; each is one index range.
     let parts: Vec<(&str, Vec<i64>)> = match after {
         None => vec![("u.reported_at >= {} AND u.reported_at < {}", vec![w.from_at, w.to_at])],
-        Some((r, s, i)) => vec![
-            (
-                "u.reported_at = {} AND u.user_subscription_id = {} AND u.id > {}",
-                vec![r, s, i],
-            ),
-            ("u.reported_at = {} AND u.user_subscription_id > {}", vec![r, s]),
+        Some((r, i)) => vec![
+            ("u.reported_at = {} AND u.id > {}", vec![r, i]),
             ("u.reported_at > {} AND u.reported_at < {}", vec![r, w.to_at]),
         ],
     };
@@ -109,7 +105,7 @@ pub async fn page(
              JOIN user_subscriptions s ON s.id = u.user_subscription_id \
              JOIN usage_resources r ON r.id = u.resource_id \
              WHERE {condition} AND s.registration_id IN ({registrations}){subscriptions} \
-             ORDER BY u.reported_at, u.user_subscription_id, u.id LIMIT {want}"
+             ORDER BY u.reported_at, u.id LIMIT {want}"
         );
         let rows: Vec<ReportedRecord> = sql!(c, |e| {
             let mut query = sqlx::query_as::<_, ReportedRecord>(&q);

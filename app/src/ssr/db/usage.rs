@@ -1338,6 +1338,41 @@ pub async fn reported_bounds(
     })
 }
 
+/// Per usage day in `[from, to)` of some user subscriptions (by GUID) of a registration:
+/// `(day, records, first reported, last reported)` from the daily rollups, the bounds all
+/// of Unix time where some rollup of the day does not know them yet.
+pub async fn day_report_stats(
+    c: &mut impl AsExecutor,
+    registration_id: i64,
+    subscription_guids: &[String],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> DbResult<Vec<(NaiveDate, i64, i64, i64)>> {
+    let q = format!(
+        "SELECT d.usage_on, CAST(SUM(d.record_count) AS BIGINT), MIN(d.first_reported_at), MAX(d.last_reported_at), \
+         CAST(COUNT(*) - COUNT(d.first_reported_at) AS BIGINT) \
+         FROM user_subscriptions s JOIN usage_daily d ON d.user_subscription_id = s.id \
+         WHERE s.subscription_id IN {} AND s.registration_id = $2 AND d.usage_on >= $3 AND d.usage_on < $4 \
+         GROUP BY d.usage_on ORDER BY d.usage_on",
+        super::json_texts(c.engine())
+    );
+    let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
+    let rows: Vec<(NaiveDate, i64, Option<i64>, Option<i64>, i64)> = sql!(c, |e| sqlx::query_as(&q)
+        .bind(&guids)
+        .bind(registration_id)
+        .bind(from)
+        .bind(to)
+        .fetch_all(e)
+        .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(day, n, lo, hi, unknown)| match (lo, hi, unknown) {
+            (Some(lo), Some(hi), 0) => (day, n, lo, hi),
+            _ => (day, n, i64::MIN, i64::MAX),
+        })
+        .collect())
+}
+
 /// Which records: some user subscriptions (by GUID) of a registration, usage starting in
 /// `[from_at, to_at)`, reported in `reported` (both ends included; see
 /// [`reported_bounds`]).

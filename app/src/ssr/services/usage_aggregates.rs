@@ -8,7 +8,7 @@
 //! the record to its own reported time), so a record pulled from Azure Stack's window
 //! 19:00–20:00 is served in that same window and a collector walking windows sees each
 //! record once, and a corrected one again with its new quantity. Hourly pages are the
-//! records themselves, in (reported time, user subscription, id) order with a keyset
+//! records themselves, in (reported time, id) order with a keyset
 //! continuation token; Daily sums a window's records per UTC usage day, user
 //! subscription, meter and instance (resource, tags, additional info) exactly.
 
@@ -159,7 +159,7 @@ type DailyKey = (i64, i64, String, i64, u64);
 impl Token {
     fn encode(&self) -> String {
         let text = match self {
-            Token::Hourly((r, s, i)) => format!("h1.{r}.{s}.{i}"),
+            Token::Hourly((r, i)) => format!("h1.{r}.{i}"),
             Token::Daily((s, d, m, r, h)) => format!("d1.{s}.{d}.{m}.{r}.{h}"),
         };
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
@@ -173,7 +173,7 @@ impl Token {
         let parts: Vec<&str> = text.split('.').collect();
         let int = |s: &str| s.parse::<i64>().ok();
         match parts.as_slice() {
-            ["h1", r, s, i] => Some(Token::Hourly((int(r)?, int(s)?, int(i)?))),
+            ["h1", r, i] => Some(Token::Hourly((int(r)?, int(i)?))),
             ["d1", s, d, m, r, h] => Some(Token::Daily((
                 int(s)?,
                 int(d)?,
@@ -464,10 +464,7 @@ pub async fn usage_aggregates(
             let more = rows.len() > PAGE_SIZE;
             rows.truncate(PAGE_SIZE);
             let continuation = more
-                .then(|| {
-                    rows.last()
-                        .map(|r| Token::Hourly((r.reported_at, r.user_subscription_id, r.id)))
-                })
+                .then(|| rows.last().map(|r| Token::Hourly((r.reported_at, r.id))))
                 .flatten();
             let value = rows
                 .iter()
@@ -485,7 +482,7 @@ pub async fn usage_aggregates(
             loop {
                 let rows = db::aggregates::page(&mut c, &window, after, DAILY_CHUNK).await?;
                 let done = rows.len() < DAILY_CHUNK;
-                after = rows.last().map(|r| (r.reported_at, r.user_subscription_id, r.id));
+                after = rows.last().map(|r| (r.reported_at, r.id));
                 for r in rows.into_iter().filter(|r| scope.allows(r)) {
                     let quantity = db::parse_stored("record quantity", &r.quantity, |t| t.parse::<Decimal>())?;
                     let mut hash = sha2::Sha256::new();
@@ -558,7 +555,7 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_garbage_is_refused() {
         for t in [
-            Token::Hourly((1_765_000_000, 12, 99_000)),
+            Token::Hourly((1_765_000_000, 99_000)),
             Token::Daily((3, 20_400, "9cd92d4c-bafd-4492-b278-bedc2de8232a".into(), 77, u64::MAX)),
         ] {
             assert_eq!(Token::decode(&t.encode()), Some(t));
@@ -568,7 +565,7 @@ mod tests {
             "x",
             "aDEuMS4y",
             "!!!",
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("h1.a.b.c"),
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("h1.a.b"),
         ] {
             assert_eq!(Token::decode(raw), None, "{raw}");
         }
@@ -620,7 +617,7 @@ mod tests {
         );
         assert_eq!(with("showDetails", "maybe"), Some("InvalidProperty"));
         assert_eq!(with("continuationToken", "garbage"), Some("InvalidProperty"));
-        let hourly_token = Token::Hourly((1, 2, 3)).encode();
+        let hourly_token = Token::Hourly((1, 3)).encode();
         let mut p: Vec<(&str, &str)> = ok.to_vec();
         p.push(("continuationToken", &hourly_token));
         assert_eq!(code(&p), Some("InvalidProperty"), "an hourly token on a daily request");

@@ -41,6 +41,8 @@ pub const HOURLY_CSV_COLUMNS: [&str; 15] = [
 ];
 
 const DAY_SECS: i64 = 86_400;
+/// Stored records read and held at once while writing the hourly CSV (about 15 MB).
+const CHUNK_RECORDS: i64 = 50_000;
 
 /// A tag filter: `key` (any value) or `key:value` (also `key=value`). Keys compare without
 /// regard to case, as Azure Resource Manager's do; values exactly.
@@ -204,36 +206,89 @@ async fn write_hourly(
     if tx.send(csv_rows(usage, &[], true)).await.is_err() {
         return Ok(());
     }
-    for (day, cells) in by_day {
-        let (from_at, to_at) = (day_start(day), day_start(day) + DAY_SECS);
-        let mut records: HashMap<RecordKey, Vec<RecordRow>> = HashMap::new();
-        let mut c = state.db.conn().await?;
-        for (registration, guids) in usage.subscriptions_by_registration(cells.values()) {
-            let next = day + chrono::Duration::days(1);
-            let Some(reported) = db::usage::reported_bounds(&mut c, registration, &guids, day, next).await? else {
-                continue;
-            };
-            let range = db::usage::RecordRange {
-                registration_id: registration,
-                subscription_guids: &guids,
-                from_at,
-                to_at,
-                reported,
-            };
-            for r in db::usage::list_records(&mut c, &range).await? {
-                let meter = db::parse_stored("record meter", &r.meter_id, MeterId::parse)?;
-                let key = (
-                    registration,
-                    r.subscription_guid.to_ascii_lowercase(),
-                    meter,
-                    r.resource_uri.to_lowercase(),
-                );
-                records.entry(key).or_default().push(r);
+    // Days in chunks of about CHUNK_RECORDS stored records (the rollups count them): a
+    // chunk's records are read with one range of the reported-time index — its days' first
+    // to last report — and held while its days are written. A year imported at once shares
+    // one reported range, so reading it day by day would scan the whole import every day.
+    let Some((&first, &last)) = by_day.keys().next().zip(by_day.keys().next_back()) else {
+        return Ok(());
+    };
+    let registrations = usage.subscriptions_by_registration(by_day.values().flat_map(|m| m.values()));
+    let mut stats: BTreeMap<NaiveDate, (i64, i64, i64)> = BTreeMap::new();
+    let mut c = state.db.conn().await?;
+    for (registration, guids) in &registrations {
+        let to = last + chrono::Duration::days(1);
+        for (day, n, lo, hi) in db::usage::day_report_stats(&mut c, *registration, guids, first, to).await? {
+            let e = stats.entry(day).or_insert((0, i64::MAX, i64::MIN));
+            *e = (e.0 + n, e.1.min(lo), e.2.max(hi));
+        }
+    }
+    drop(c);
+    let days: Vec<NaiveDate> = by_day.keys().copied().collect();
+    let mut next = 0;
+    while next < days.len() {
+        let chunk_start = next;
+        let (mut n, mut lo, mut hi) = (0i64, i64::MAX, i64::MIN);
+        while next < days.len() {
+            let (count, l, h) = stats.get(&days[next]).copied().unwrap_or((0, i64::MAX, i64::MIN));
+            if next > chunk_start && n + count > CHUNK_RECORDS {
+                break;
+            }
+            (n, lo, hi) = (n + count, lo.min(l), hi.max(h));
+            next += 1;
+        }
+        let chunk = &days[chunk_start..next];
+        let (from_at, to_at) = (day_start(chunk[0]), day_start(chunk[chunk.len() - 1]) + DAY_SECS);
+        let mut records: HashMap<(NaiveDate, RecordKey), Vec<RecordRow>> = HashMap::new();
+        if lo <= hi {
+            let mut c = state.db.conn().await?;
+            for (registration, guids) in &registrations {
+                let range = db::usage::RecordRange {
+                    registration_id: *registration,
+                    subscription_guids: guids,
+                    from_at,
+                    to_at,
+                    reported: (lo, hi),
+                };
+                for r in db::usage::list_records(&mut c, &range).await? {
+                    let meter = db::parse_stored("record meter", &r.meter_id, MeterId::parse)?;
+                    let day = db::from_unix(r.usage_start_at)?.date_naive();
+                    let key = (
+                        *registration,
+                        r.subscription_guid.to_ascii_lowercase(),
+                        meter,
+                        r.resource_uri.to_lowercase(),
+                    );
+                    records.entry((day, key)).or_default().push(r);
+                }
             }
         }
-        drop(c);
+        for day in chunk {
+            if !write_day(usage, s, tx, *day, &by_day[day], &mut records).await? {
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Writes one day's rows; `false` when the download was cancelled.
+async fn write_day(
+    usage: &CustomerUsage,
+    s: &Selection,
+    tx: &mpsc::Sender<Result<Vec<u8>, AppError>>,
+    day: NaiveDate,
+    cells: &BTreeMap<RecordKey, Cell>,
+    records: &mut HashMap<(NaiveDate, RecordKey), Vec<RecordRow>>,
+) -> Result<bool, AppError> {
+    let (from_at, to_at) = (day_start(day), day_start(day) + DAY_SECS);
+    let records: HashMap<&RecordKey, Vec<RecordRow>> = cells
+        .keys()
+        .filter_map(|k| records.remove(&(day, k.clone())).map(|list| (k, list)))
+        .collect();
+    {
         let mut rows = Vec::new();
-        for (key, cell) in &cells {
+        for (key, cell) in cells {
             match records.get(key).filter(|_| cell.resource != 0) {
                 Some(list) => {
                     let quantities = list
@@ -276,11 +331,8 @@ async fn write_hourly(
                 b.end,
             ))
         });
-        if tx.send(csv_rows(usage, &rows, false)).await.is_err() {
-            return Ok(());
-        }
+        return Ok(tx.send(csv_rows(usage, &rows, false)).await.is_ok());
     }
-    Ok(())
 }
 
 fn instant(secs: i64) -> String {
