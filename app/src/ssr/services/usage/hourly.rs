@@ -41,8 +41,8 @@ pub const HOURLY_CSV_COLUMNS: [&str; 15] = [
 ];
 
 const DAY_SECS: i64 = 86_400;
-/// Stored records read and held at once while writing the hourly CSV (about 15 MB).
-const CHUNK_RECORDS: i64 = 50_000;
+/// Stored records read and held at once while writing the hourly CSV (a few MB).
+const CHUNK_RECORDS: i64 = 20_000;
 
 /// A tag filter: `key` (any value) or `key:value` (also `key=value`). Keys compare without
 /// regard to case, as Azure Resource Manager's do; values exactly.
