@@ -1338,6 +1338,9 @@ pub async fn reported_bounds(
     })
 }
 
+/// (day, records, first reported, last reported, rollups not knowing theirs).
+type DayStatRow = (NaiveDate, i64, Option<i64>, Option<i64>, i64);
+
 /// Per usage day in `[from, to)` of some user subscriptions (by GUID) of a registration:
 /// `(day, records, first reported, last reported)` from the daily rollups, the bounds all
 /// of Unix time where some rollup of the day does not know them yet.
@@ -1357,7 +1360,7 @@ pub async fn day_report_stats(
         super::json_texts(c.engine())
     );
     let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
-    let rows: Vec<(NaiveDate, i64, Option<i64>, Option<i64>, i64)> = sql!(c, |e| sqlx::query_as(&q)
+    let rows: Vec<DayStatRow> = sql!(c, |e| sqlx::query_as(&q)
         .bind(&guids)
         .bind(registration_id)
         .bind(from)
@@ -1393,7 +1396,7 @@ pub struct RecordRange<'a> {
 impl RecordRange<'_> {
     /// `FROM … WHERE …` with the GUIDs as $1 and the rest as $2–$6: the reported-time index
     /// (SQLite is told; it would rather not use an index whose first column is a range).
-    fn from_where(&self, engine: super::Engine) -> String {
+    fn sql_tail(&self, engine: super::Engine) -> String {
         let hint = match engine {
             super::Engine::Sqlite => " INDEXED BY usage_records_reported",
             super::Engine::Postgres => "",
@@ -1417,7 +1420,7 @@ pub async fn list_records(c: &mut impl AsExecutor, range: &RecordRange<'_>) -> D
     let q = format!(
         "SELECT s.subscription_id AS subscription_guid, u.meter_id, r.resource_uri, u.usage_start_at, \
          u.usage_end_at, u.quantity, u.tags {}",
-        range.from_where(c.engine())
+        range.sql_tail(c.engine())
     );
     let guids = range.guids();
     Ok(sql!(c, |e| sqlx::query_as::<_, RecordRow>(&q)
@@ -1439,7 +1442,7 @@ pub async fn list_resource_day_tags(
 ) -> DbResult<Vec<(String, String, i64, String)>> {
     let q = format!(
         "SELECT DISTINCT s.subscription_id, r.resource_uri, u.usage_start_at / 86400, u.tags {} AND u.tags <> ''",
-        range.from_where(c.engine())
+        range.sql_tail(c.engine())
     );
     let guids = range.guids();
     Ok(sql!(c, |e| sqlx::query_as(&q)

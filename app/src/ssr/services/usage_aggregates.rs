@@ -314,13 +314,16 @@ fn check(params: &HashMap<String, String>, endpoint: &Endpoint, now: DateTime<Ut
     })
 }
 
+/// The days a tenant owned each user subscription row: `[first, end)` spans.
+type Ownership = HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>>;
+
 /// Whose records a request may read.
 struct Scope {
     registrations: Vec<i64>,
     subscriptions: Option<Vec<i64>>,
     /// For a customer's token: the days its tenant owned each subscription row; records
     /// of other days are not its own and are left out.
-    owned: Option<HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>>>,
+    owned: Option<Ownership>,
 }
 
 impl Scope {
@@ -358,7 +361,7 @@ async fn scope(state: &AppState, caller: &Caller, endpoint: &Endpoint, req: &Req
                         None => None,
                     }
                     .ok_or_else(|| AzureError::caller(&Some(caller.clone())))?;
-                    let mut owned: HashMap<i64, Vec<(NaiveDate, Option<NaiveDate>)>> = HashMap::new();
+                    let mut owned: Ownership = HashMap::new();
                     for (row, from, to) in
                         db::aggregates::owner_intervals(&mut c, customer.cloud_tenant_id, &ids).await?
                     {

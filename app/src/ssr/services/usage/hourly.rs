@@ -85,7 +85,11 @@ impl TagFilter {
             k.eq_ignore_ascii_case(&self.key)
                 && self.value.as_deref().is_none_or(|want| match v {
                     serde_json::Value::String(s) => s == want,
-                    other => other.to_string() == want,
+                    other => {
+                        // Numbers and booleans, as their JSON text.
+                        let text = other.to_string();
+                        text == want
+                    }
                 })
         })
     }
