@@ -451,7 +451,7 @@ pub enum Msg {
     ForecastVsLastMonth,
     /// Tag
     TagFilterLabel,
-    /// name or name:value, like env:prod
+    /// A tag filter's example: a name, or name:value
     TagFilterHint,
     /// Hourly CSV
     DownloadHourlyCsv,
@@ -860,7 +860,7 @@ fn en(msg: Msg) -> &'static str {
         BudgetForecastOver => "The forecast to the month's end crosses the budget.",
         ForecastVsLastMonth => "Forecast vs last month",
         TagFilterLabel => "Tag",
-        TagFilterHint => "name or name:value, like env:prod",
+        TagFilterHint => "env or env:prod",
         DownloadHourlyCsv => "Hourly CSV",
     }
 }
@@ -1257,7 +1257,7 @@ fn fr(msg: Msg) -> &'static str {
         BudgetForecastOver => "La prévision jusqu’à la fin du mois dépasse le budget.",
         ForecastVsLastMonth => "Prévision par rapport au mois dernier",
         TagFilterLabel => "Étiquette",
-        TagFilterHint => "nom ou nom:valeur, par ex. env:prod",
+        TagFilterHint => "env ou env:prod",
         DownloadHourlyCsv => "CSV horaire",
     }
 }
@@ -1652,7 +1652,7 @@ fn nl(msg: Msg) -> &'static str {
         BudgetForecastOver => "De prognose tot het einde van de maand overschrijdt het budget.",
         ForecastVsLastMonth => "Prognose ten opzichte van vorige maand",
         TagFilterLabel => "Tag",
-        TagFilterHint => "naam of naam:waarde, bv. env:prod",
+        TagFilterHint => "env of env:prod",
         DownloadHourlyCsv => "CSV per uur",
     }
 }
@@ -2047,7 +2047,7 @@ fn zh_tw(msg: Msg) -> &'static str {
         BudgetForecastOver => "預估至月底的費用將超出預算。",
         ForecastVsLastMonth => "預估與上月相比",
         TagFilterLabel => "標籤",
-        TagFilterHint => "名稱或 名稱:值，例如 env:prod",
+        TagFilterHint => "env 或 env:prod",
         DownloadHourlyCsv => "每小時 CSV",
     }
 }
@@ -2442,7 +2442,7 @@ fn zh_cn(msg: Msg) -> &'static str {
         BudgetForecastOver => "预计至月底的费用将超出预算。",
         ForecastVsLastMonth => "预计与上月相比",
         TagFilterLabel => "标签",
-        TagFilterHint => "名称或 名称:值，例如 env:prod",
+        TagFilterHint => "env 或 env:prod",
         DownloadHourlyCsv => "每小时 CSV",
     }
 }

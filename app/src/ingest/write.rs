@@ -54,26 +54,61 @@ pub fn usage_api_record(r: &UsageRecord, with_reported_time: bool) -> String {
 }
 
 /// One record as Azure Stack's usage-aggregate endpoints serve it: `id`, `name` and `type`
-/// around [`usage_api_record`]'s `properties` (which repeat `name`, as Azure Stack's do).
-/// `caller_subscription` is the subscription in the request's path (the user subscription
-/// for the tenant endpoint, the provider's for the admin one).
+/// around the same `properties` as [`usage_api_record`] (repeating `name`, as Azure Stack's
+/// do). `caller_subscription` is the subscription in the request's path (the user
+/// subscription for the tenant endpoint, the provider's for the admin one). Written
+/// directly into one buffer: the endpoints write a thousand of these a page.
 pub fn usage_aggregate(r: &UsageRecord, caller_subscription: &str) -> String {
-    let name = format!("{}-{}", r.subscription_id, r.meter_id);
-    let head = serde_json::json!({
-        "id": format!("/subscriptions/{caller_subscription}/providers/Microsoft.Commerce/UsageAggregate/{name}"),
-        "name": name,
-        "type": "Microsoft.Commerce/UsageAggregate",
-    })
-    .to_string();
-    let props = usage_api_record(r, false);
-    // `{"properties":{…}}` → `{"id":…,"name":…,"type":…,"properties":{…,"name":…}}`.
-    let inner = &props[..props.len() - 2];
-    format!(
-        "{},{},\"name\":{}}}}}",
-        &head[..head.len() - 1],
-        &inner[1..],
-        serde_json::Value::from(name)
-    )
+    fn text(out: &mut String, s: &str) {
+        out.push_str(&serde_json::Value::from(s).to_string());
+    }
+    fn info(out: &mut String, s: &str) {
+        if s.is_empty() {
+            out.push_str("null");
+        } else {
+            text(out, s);
+        }
+    }
+    let (sub, meter) = (r.subscription_id.to_string(), r.meter_id.to_string());
+    let mut instance = String::with_capacity(r.resource_uri.len() + r.tags.len() + r.additional_info.len() + 96);
+    instance.push_str("{\"Microsoft.Resources\":{\"resourceUri\":");
+    text(&mut instance, &r.resource_uri);
+    instance.push_str(",\"location\":");
+    text(&mut instance, &r.location);
+    instance.push_str(",\"tags\":");
+    info(&mut instance, &r.tags);
+    instance.push_str(",\"additionalInfo\":");
+    info(&mut instance, &r.additional_info);
+    instance.push_str("}}");
+    let mut out = String::with_capacity(instance.len() * 2 + 420);
+    out.push_str("{\"id\":\"/subscriptions/");
+    out.push_str(caller_subscription);
+    out.push_str("/providers/Microsoft.Commerce/UsageAggregate/");
+    out.push_str(&sub);
+    out.push('-');
+    out.push_str(&meter);
+    out.push_str("\",\"name\":\"");
+    out.push_str(&sub);
+    out.push('-');
+    out.push_str(&meter);
+    out.push_str("\",\"type\":\"Microsoft.Commerce/UsageAggregate\",\"properties\":{\"subscriptionId\":\"");
+    out.push_str(&sub);
+    out.push_str("\",\"usageStartTime\":\"");
+    out.push_str(&r.usage_start.format("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+    out.push_str("\",\"usageEndTime\":\"");
+    out.push_str(&r.usage_end.format("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+    out.push_str("\",\"instanceData\":");
+    text(&mut out, &instance);
+    out.push_str(",\"quantity\":");
+    out.push_str(&r.quantity.canonical());
+    out.push_str(",\"meterId\":\"");
+    out.push_str(&meter);
+    out.push_str("\",\"name\":\"");
+    out.push_str(&sub);
+    out.push('-');
+    out.push_str(&meter);
+    out.push_str("\"}}");
+    out
 }
 
 #[cfg(test)]

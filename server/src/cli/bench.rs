@@ -81,7 +81,7 @@ const METERS: [&str; 6] = [
     "7ba084ec-ef9c-4d64-a179-7732c6cb5e28",
 ];
 
-fn start() -> DateTime<Utc> {
+pub(crate) fn start() -> DateTime<Utc> {
     "2026-01-01T00:00:00Z".parse().expect("valid time")
 }
 
@@ -131,7 +131,7 @@ pub fn generate(args: &GenerateArgs) -> Result<u64, String> {
     Ok(std::fs::metadata(&args.out).map(|m| m.len()).unwrap_or(0))
 }
 
-fn usage_record(n: u64) -> UsageRecord {
+pub(crate) fn usage_record(n: u64) -> UsageRecord {
     let (sub, uri, meter, start, quantity) = fields(n);
     UsageRecord {
         subscription_id: app::billing::SubscriptionId::parse(&sub).expect("generated"),
@@ -241,7 +241,7 @@ pub(crate) async fn fresh_db(postgres: Option<&str>, tag: &str) -> Result<BenchD
     }
 }
 
-async fn add_registration(db: &Db) -> Result<i64, String> {
+pub(crate) async fn add_registration(db: &Db) -> Result<i64, String> {
     let mut c = db.conn().await.map_err(|e| e.to_string())?;
     app::ssr::services::catalogue::sync_meter_catalogue(db, 0)
         .await
@@ -469,9 +469,13 @@ pub(crate) struct PageLoad<'a> {
     pub requests: usize,
 }
 
-/// Signs a user in on a real server over the bench database and requests the pages from
-/// `concurrency` clients at once: every request's time (sorted, ms) and the wall time (s).
-pub(crate) async fn page_load(state: &AppState, load: &PageLoad<'_>) -> Result<(Vec<f64>, f64), String> {
+/// Starts the real server on a loopback port over `state`'s database and signs a new user
+/// of `role` in: the server (keep it alive), its base URL and the signed-in client.
+pub(crate) async fn serve_signed_in(
+    state: &AppState,
+    role: app::types::Role,
+    customer_id: Option<i64>,
+) -> Result<(crate::Running, String, reqwest::Client), String> {
     let password = "bench password, long enough";
     app::ssr::services::accounts::create_user(
         state,
@@ -479,8 +483,8 @@ pub(crate) async fn page_load(state: &AppState, load: &PageLoad<'_>) -> Result<(
         app::ssr::services::accounts::UserInput {
             email: "bench@example.test".into(),
             display_name: None,
-            role: load.role,
-            customer_id: load.customer_id,
+            role,
+            customer_id,
             password: password.into(),
             locale: app::i18n::Locale::En,
         },
@@ -507,6 +511,13 @@ pub(crate) async fn page_load(state: &AppState, load: &PageLoad<'_>) -> Result<(
     if !r.status().is_success() {
         return Err(format!("bench sign-in failed: {}", r.status()));
     }
+    Ok((running, base, client))
+}
+
+/// Signs a user in on a real server over the bench database and requests the pages from
+/// `concurrency` clients at once: every request's time (sorted, ms) and the wall time (s).
+pub(crate) async fn page_load(state: &AppState, load: &PageLoad<'_>) -> Result<(Vec<f64>, f64), String> {
+    let (_running, base, client) = serve_signed_in(state, load.role, load.customer_id).await?;
     let paths: Vec<String> = load.paths.iter().map(|p| (*p).to_owned()).collect();
     let marker = load.marker.to_owned();
     // Warm-up: the first render of a route builds caches every later one reuses.

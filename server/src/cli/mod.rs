@@ -4,6 +4,7 @@
 //! when an argument is invalid.
 
 pub mod bench;
+mod bench_aggregates;
 pub mod bench_console;
 mod bench_portal;
 mod bench_rating;
@@ -366,6 +367,9 @@ enum BenchCommand {
     /// The operator console at 10,000 customers and 100,000 user subscriptions: every list,
     /// a mapping change, and the customers page under 16 concurrent requests.
     Console(bench_console::ConsoleBenchArgs),
+    /// Paging through stored records with the Azure-compatible provider usage endpoint over
+    /// HTTP: records per second, and page 1 against page 900.
+    Aggregates(bench_aggregates::AggregatesBenchArgs),
     /// Write synthetic usage-API pages to a file (for memory and scale measurements).
     Generate(bench::GenerateArgs),
 }
@@ -599,6 +603,12 @@ async fn run(command: Command, config: Config) -> Result<(), String> {
             command: BenchCommand::Console(args),
         } => {
             println!("{}", bench_console::run(&args).await?);
+            Ok(())
+        }
+        Command::Bench {
+            command: BenchCommand::Aggregates(args),
+        } => {
+            println!("{}", bench_aggregates::run(&args).await?);
             Ok(())
         }
         Command::Bench {
