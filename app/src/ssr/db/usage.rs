@@ -1413,6 +1413,25 @@ impl RecordRange<'_> {
     fn guids(&self) -> String {
         serde_json::Value::from(self.subscription_guids.to_vec()).to_string()
     }
+
+    /// Binds $1–$6 of [`Self::sql_tail`] (the GUIDs as `guids`).
+    fn bind<'q, DB, O>(
+        &self,
+        q: sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>,
+        guids: &'q String,
+    ) -> sqlx::query::QueryAs<'q, DB, O, <DB as sqlx::Database>::Arguments<'q>>
+    where
+        DB: sqlx::Database,
+        &'q String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
+        q.bind(guids)
+            .bind(self.registration_id)
+            .bind(self.from_at)
+            .bind(self.to_at)
+            .bind(self.reported.0)
+            .bind(self.reported.1)
+    }
 }
 
 /// The records of a range (the customer portal's hourly CSV).
@@ -1423,13 +1442,8 @@ pub async fn list_records(c: &mut impl AsExecutor, range: &RecordRange<'_>) -> D
         range.sql_tail(c.engine())
     );
     let guids = range.guids();
-    Ok(sql!(c, |e| sqlx::query_as::<_, RecordRow>(&q)
-        .bind(&guids)
-        .bind(range.registration_id)
-        .bind(range.from_at)
-        .bind(range.to_at)
-        .bind(range.reported.0)
-        .bind(range.reported.1)
+    Ok(sql!(c, |e| range
+        .bind(sqlx::query_as::<_, RecordRow>(&q), &guids)
         .fetch_all(e)
         .await)?)
 }
@@ -1445,15 +1459,7 @@ pub async fn list_resource_day_tags(
         range.sql_tail(c.engine())
     );
     let guids = range.guids();
-    Ok(sql!(c, |e| sqlx::query_as(&q)
-        .bind(&guids)
-        .bind(range.registration_id)
-        .bind(range.from_at)
-        .bind(range.to_at)
-        .bind(range.reported.0)
-        .bind(range.reported.1)
-        .fetch_all(e)
-        .await)?)
+    Ok(sql!(c, |e| range.bind(sqlx::query_as(&q), &guids).fetch_all(e).await)?)
 }
 
 #[cfg(test)]

@@ -141,6 +141,16 @@ fn not_mapped(found: &Found, sub: &SubscriptionId) -> AzureError {
     )
 }
 
+/// The tenant (its GUID) a customer subscription is registered for today, or
+/// `CustomerSubscriptionNotFound`.
+async fn registered_tenant(state: &AppState, found: &Found, sub: &SubscriptionId) -> Result<String, AzureError> {
+    let today = state.clock.now().date_naive();
+    let mut c = state.db.conn().await?;
+    db::mappings::find_tenant_of_subscription(&mut c, found.id, &sub.to_string(), today)
+        .await?
+        .ok_or_else(|| not_mapped(found, sub))
+}
+
 /// A refusal of the mapping service, in Azure's terms.
 fn refused(e: AppError) -> AzureError {
     match e.kind {
@@ -162,11 +172,7 @@ pub async fn get(
 ) -> Result<serde_json::Value, AzureError> {
     let (_, found) = begin(state, caller, Access::Staff, path, params).await?;
     let sub = customer_subscription(id)?;
-    let today = state.clock.now().date_naive();
-    let mut c = state.db.conn().await?;
-    let tenant = db::mappings::find_tenant_of_subscription(&mut c, found.id, &sub.to_string(), today)
-        .await?
-        .ok_or_else(|| not_mapped(&found, &sub))?;
+    let tenant = registered_tenant(state, &found, &sub).await?;
     Ok(found.resource(&sub.to_string(), &tenant))
 }
 
@@ -266,12 +272,7 @@ pub async fn delete(
 ) -> Result<(), AzureError> {
     let (by, found) = begin(state, caller, Access::Operator, path, params).await?;
     let sub = customer_subscription(id)?;
-    let today = state.clock.now().date_naive();
-    let mut c = state.db.conn().await?;
-    let tenant = db::mappings::find_tenant_of_subscription(&mut c, found.id, &sub.to_string(), today)
-        .await?
-        .ok_or_else(|| not_mapped(&found, &sub))?;
-    drop(c);
+    let tenant = registered_tenant(state, &found, &sub).await?;
     let tenant = db::parse_stored("tenant", &tenant, CloudTenantId::parse)?;
     mappings::change_mapping(
         state,
