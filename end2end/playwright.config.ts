@@ -19,6 +19,7 @@ export default defineConfig({
     { name: "pages", testMatch: /sign-in\.spec\.ts/ },
     { name: "portal", testMatch: /portal\.spec\.ts/, dependencies: ["pages"] },
     { name: "console", testMatch: /console\.spec\.ts/, dependencies: ["pages"] },
+    { name: "api", testMatch: /api\.spec\.ts/, dependencies: ["pages"] },
   ],
   use: {
     baseURL,

@@ -3,6 +3,7 @@
 use crate::components::layout::AppShell;
 use crate::context::provide_auth;
 use crate::pages::{
+    api_reference::ApiReferencePage,
     audit::AuditPage,
     customers::{CustomerPage, CustomersPage, MappingConfirmPage, NewCustomerPage},
     finance::FinanceHome,
@@ -87,6 +88,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("portal") view=PortalHome ssr=SsrMode::Async/>
                         <Route path=path!("portal/usage") view=PortalUsagePage ssr=SsrMode::Async/>
                         <Route path=path!("meters") view=MetersPage ssr=SsrMode::Async/>
+                        <Route path=path!("api-reference") view=ApiReferencePage ssr=SsrMode::Async/>
                         <Route path=path!("operator/price-sheets") view=PriceSheetsPage ssr=SsrMode::Async/>
                         <Route path=path!("operator/price-sheets/:id") view=PriceSheetPage ssr=SsrMode::Async/>
                     </ParentRoute>

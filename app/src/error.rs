@@ -10,6 +10,7 @@ use std::fmt;
 
 /// The class of an error; decides the HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
     /// 400: the request itself could not be read.
@@ -54,6 +55,7 @@ impl ErrorKind {
 
 /// A failure as the caller sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AppError {
     /// Class (decides the status).
     pub kind: ErrorKind,

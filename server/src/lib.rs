@@ -126,6 +126,8 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
         uploads: std::sync::Arc::new(tokio::sync::Semaphore::new(config.ingest_concurrency)),
         ingest_max_bytes: config.ingest_max_bytes,
     };
+    // The API page renders the same document `/api/openapi.json` serves.
+    app::ssr::services::api_reference::install(routes::openapi::document());
     let policy = std::sync::Arc::new(routes::security::Policy::new(&config.public_url));
     let routes = route_list();
     let context = {
@@ -160,6 +162,7 @@ pub fn build_app(config: &Config, state: AppState) -> Router {
     Router::new()
         .merge(routes::health::router())
         .nest("/api/v1", routes::api::router().merge(routes::ingest::router()))
+        .route("/api/openapi.json", axum::routing::get(routes::openapi::serve))
         .merge(routes::azure::router())
         .route("/invoices/{file}", axum::routing::get(routes::invoices::pdf))
         .merge(pages)

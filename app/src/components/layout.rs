@@ -32,6 +32,7 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/price-sheets", Msg::NavPriceSheets),
             ("/operator/users", Msg::NavUsers),
             ("/operator/audit", Msg::NavAudit),
+            ("/api-reference", Msg::NavApi),
         ],
         Role::Finance => vec![
             ("/finance", Msg::NavOverview),
@@ -42,8 +43,13 @@ fn nav_items(role: Role) -> Vec<(&'static str, Msg)> {
             ("/operator/price-sheets", Msg::NavPriceSheets),
             ("/operator/users", Msg::NavUsers),
             ("/operator/audit", Msg::NavAudit),
+            ("/api-reference", Msg::NavApi),
         ],
-        Role::Customer => vec![("/portal", Msg::NavOverview), ("/portal/usage", Msg::NavUsage)],
+        Role::Customer => vec![
+            ("/portal", Msg::NavOverview),
+            ("/portal/usage", Msg::NavUsage),
+            ("/api-reference", Msg::NavApi),
+        ],
         Role::Ingest => vec![],
     }
 }

@@ -18,6 +18,7 @@ use std::fmt;
 
 /// A supported locale.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum Locale {
     /// English.
     #[default]

@@ -1,5 +1,6 @@
 //! One module per route.
 
+pub mod api_reference;
 pub mod audit;
 pub mod customers;
 pub mod finance;

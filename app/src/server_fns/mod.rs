@@ -12,6 +12,7 @@ pub mod invoices;
 pub mod overview;
 pub mod portal;
 pub mod prices;
+pub mod reference;
 
 #[cfg(feature = "ssr")]
 pub mod context {

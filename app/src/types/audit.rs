@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// The audit log's filter and page. Every field is text as typed; the service reads it.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditQuery {
     /// What was acted on: a kind (`customer`, `cloud_tenant`, `user`) or one thing
     /// (`customer:12`, `cloud_tenant:dbab3982-…`).
@@ -32,6 +33,7 @@ pub struct AuditQuery {
 
 /// One audit entry.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditEntryView {
     /// Id (recording order).
     pub id: i64,
@@ -57,6 +59,7 @@ pub struct AuditEntryView {
 
 /// A page of the audit log, newest first, with the cursor of the next (older) page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AuditPage {
     /// Entries.
     pub items: Vec<AuditEntryView>,

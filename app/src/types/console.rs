@@ -12,6 +12,7 @@ pub const COUNT_LIMIT: i64 = 10_000;
 
 /// One page of a list that is filtered, sorted and paged on the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ListPage<T> {
     /// The rows of this page.
     pub items: Vec<T>,
@@ -55,6 +56,7 @@ pub fn decode_cursor(cursor: &str) -> Option<i64> {
 
 /// The order of the customer list.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerSort {
     /// By name (then id).
@@ -89,6 +91,7 @@ impl CustomerSort {
 
 /// Which customers by how they are billed today.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BilledToFilter {
     /// Mapped to a customer subscription on at least one registration.
@@ -114,6 +117,7 @@ impl BilledToFilter {
 
 /// The customer list's filter, order and page.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerQuery {
     /// Words of the name, or a cloud tenant GUID (any form) or its beginning.
     #[serde(default)]
@@ -137,6 +141,7 @@ pub struct CustomerQuery {
 
 /// A customer in the console's list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerListItem {
     /// Id.
     pub id: i64,
@@ -154,6 +159,7 @@ pub struct CustomerListItem {
 
 /// A customer with everything the console edits.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerDetail {
     /// Id.
     pub id: i64,
@@ -190,6 +196,7 @@ pub struct CustomerDetail {
 
 /// A tenant's mapping on one registration, today and ahead.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TenantMapping {
     /// Registration id.
     pub registration_id: i64,
@@ -207,6 +214,7 @@ pub struct TenantMapping {
 
 /// One effective interval of a mapping: `[from, to)` in UTC days.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingInterval {
     /// Registration name.
     pub registration: String,
@@ -220,6 +228,7 @@ pub struct MappingInterval {
 
 /// One change in a tenant's mapping history, as people see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingHistoryEntry {
     /// Registration name.
     pub registration: String,
@@ -241,6 +250,7 @@ pub struct MappingHistoryEntry {
 
 /// What a mapping change would do (or did), for the confirmation step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingPreview {
     /// The customer.
     pub customer_id: i64,
@@ -266,6 +276,7 @@ pub struct MappingPreview {
 
 /// A mapping in effect on a day, in the registration-wide table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingListItem {
     /// Registration name.
     pub registration: String,
@@ -286,6 +297,7 @@ pub struct MappingListItem {
 /// A customer as typed in the console's form or sent to `/api/v1/customers`: text as
 /// entered, checked and normalised by the service.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerForm {
     /// Name, in any script.
     pub name: String,
@@ -329,6 +341,7 @@ fn text_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::E
 
 /// A mapping change as typed in the console or sent to `PUT /api/v1/mappings/{tenant}`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingForm {
     /// The registration, by name or id.
     pub registration: String,
@@ -342,6 +355,7 @@ pub struct MappingForm {
 
 /// The user subscription list's filter and page.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSubscriptionQuery {
     /// A registration by name or id; empty: all.
     #[serde(default)]
@@ -362,6 +376,7 @@ pub struct UserSubscriptionQuery {
 
 /// A user subscription on a stamp with its owner.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSubscriptionItem {
     /// Id (the console's and the API's handle).
     pub id: i64,
@@ -390,6 +405,7 @@ pub struct UserSubscriptionItem {
 
 /// Assigning user subscriptions to a cloud tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AssignForm {
     /// The owner's directory GUID (any form).
     pub cloud_tenant_id: String,
@@ -400,6 +416,7 @@ pub struct AssignForm {
 
 /// A problem in an uploaded CSV: row 1 is the header, data starts at row 2.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CsvRowError {
     /// Row number in the file.
     pub row: u64,
@@ -411,6 +428,7 @@ pub struct CsvRowError {
 
 /// What one row of a mapping import does (or did).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingImportRow {
     /// Row number in the file.
     pub row: u64,
@@ -430,6 +448,7 @@ pub struct MappingImportRow {
 
 /// The outcome of a mapping import.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MappingImportReport {
     /// Nothing was saved.
     pub dry_run: bool,
@@ -441,6 +460,7 @@ pub struct MappingImportReport {
 
 /// A mapping import's outcome as the console shows it: the report, or every problem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum MappingImportOutcome {
     /// Checked (and applied unless a dry run).
     Done(MappingImportReport),
@@ -484,6 +504,7 @@ mod tests {
 
 /// The meter catalogue's filter (text as typed).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeterQuery {
     /// Words of the name, or a meter GUID (any form) or its beginning.
     #[serde(default)]
@@ -501,6 +522,7 @@ pub struct MeterQuery {
 
 /// The filtered catalogue and every service (for the filter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeterCatalogue {
     /// Meters, discovered ones first.
     pub items: Vec<super::MeterView>,
@@ -510,6 +532,7 @@ pub struct MeterCatalogue {
 
 /// A meter change as typed: its billing mode from a day, or a discovered meter's name.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeterForm {
     /// `billable` or `report_only` (billing changes).
     #[serde(default)]
@@ -530,6 +553,7 @@ pub struct MeterForm {
 
 /// A person who signs in, as the console lists them (never the password hash).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserView {
     /// Id.
     pub id: i64,
@@ -551,6 +575,7 @@ pub struct UserView {
 
 /// An API token, as the console lists it (never the secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenView {
     /// Id.
     pub id: i64,
@@ -574,6 +599,7 @@ pub struct TokenView {
 
 /// Users and tokens together (one screen).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct People {
     /// Every user.
     pub users: Vec<UserView>,
@@ -583,6 +609,7 @@ pub struct People {
 
 /// A user as typed in the console or sent to `POST /api/v1/users`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserForm {
     /// Sign-in email.
     pub email: String,
@@ -604,6 +631,7 @@ pub struct UserForm {
 
 /// A token as typed in the console or sent to `POST /api/v1/tokens`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TokenForm {
     /// What the script is.
     pub name: String,
@@ -622,6 +650,7 @@ pub struct TokenForm {
 
 /// A secret shown once: a generated password or a new token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct ShownOnce {
     /// What it belongs to (the user's email or the token's name).
     pub of: String,
@@ -631,6 +660,7 @@ pub struct ShownOnce {
 
 /// A registration with its collector, as the console shows it (never a token).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegistrationDetail {
     /// Name, base subscription, currency, default price sheet, headline counts.
     pub summary: super::RegistrationSummary,
@@ -656,6 +686,7 @@ pub struct RegistrationDetail {
 
 /// Usage records of one day.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct DayRecords {
     /// The UTC day.
     pub day: NaiveDate,
@@ -666,6 +697,7 @@ pub struct DayRecords {
 /// A registration as typed in the console (the collector's token source is an environment
 /// variable's name here; a token command is configured with `stackbill registration add`).
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegistrationForm {
     /// Name (as in Azure: `azurestack-<cloud id>`).
     pub name: String,
@@ -692,6 +724,7 @@ pub struct RegistrationForm {
 
 /// One ingestion batch (an import, a push, a collector window).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BatchView {
     /// Id.
     pub id: i64,
@@ -719,6 +752,7 @@ pub struct BatchView {
 
 /// The ingestion screen: recent batches, each collector, the open quarantine.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IngestionOverview {
     /// The newest batches.
     pub batches: Vec<BatchView>,

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// Who an invoice is addressed to, as it was when it was issued (a draft shows today's).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BillTo {
     /// The customer's name, or the registration's for a base subscription invoice.
     pub name: String,
@@ -29,6 +30,7 @@ pub struct BillTo {
 
 /// An invoice or credit note in a list.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvoiceSummary {
     /// Id (a draft's handle).
     pub id: i64,
@@ -82,6 +84,7 @@ pub struct InvoiceSummary {
 
 /// One line of an invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvoiceLineView {
     /// `usage`, `minimum_charge` or `adjustment`.
     pub line_kind: String,
@@ -117,6 +120,7 @@ pub struct InvoiceLineView {
 
 /// An invoice with its lines and unpriced usage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvoiceDetail {
     /// The invoice.
     pub summary: InvoiceSummary,
@@ -133,6 +137,7 @@ pub struct InvoiceDetail {
 /// A row of an invoice's usage detail: one meter's usage in one resource group of one user
 /// subscription.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageDetailRow {
     /// The user subscription.
     pub user_subscription_id: String,
@@ -152,6 +157,7 @@ pub struct UsageDetailRow {
 
 /// What a month-end run did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct InvoiceRunReport {
     /// The run.
     pub run_id: i64,
@@ -174,6 +180,7 @@ pub struct InvoiceRunReport {
 /// Where a long run is (an invoice run: rating the month, its adjustments, a draft per
 /// account, writing them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum RunPhase {
     /// Waiting to start.
     Queued,
@@ -191,6 +198,7 @@ pub enum RunPhase {
 
 /// A run's progress as the finance screen polls it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RunProgressView {
     /// The phase.
     pub phase: RunPhase,
@@ -207,6 +215,7 @@ pub struct RunProgressView {
 /// What issuing every draft of a month did: each draft is issued on its own, so one that is
 /// refused (unpriced usage, outdated) does not hold the others back.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IssueAllReport {
     /// The numbers issued, in order.
     pub issued: Vec<String>,
@@ -216,6 +225,7 @@ pub struct IssueAllReport {
 
 /// A draft that was not issued.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct IssueRefusal {
     /// The draft.
     pub id: i64,

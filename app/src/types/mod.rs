@@ -8,6 +8,7 @@ use std::fmt;
 
 /// What a signed-in person or an API token may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// CSP staff: registrations, mappings, price sheets, ingestion; sees everything.
@@ -66,6 +67,7 @@ impl fmt::Display for Role {
 
 /// The signed-in person, as the pages see them.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CurrentUser {
     /// User id.
     pub id: i64,
@@ -85,6 +87,7 @@ pub struct CurrentUser {
 
 /// A registration row on the operator's overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct RegistrationSummary {
     /// Id.
     pub id: i64,
@@ -104,6 +107,7 @@ pub struct RegistrationSummary {
 
 /// The operator's home figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct OperatorOverview {
     /// Registrations (stamps).
     pub registrations: Vec<RegistrationSummary>,
@@ -131,6 +135,7 @@ pub struct OperatorOverview {
 
 /// One billing period on the finance home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PeriodSummary {
     /// `YYYY-MM`.
     pub period: crate::billing::BillingPeriod,
@@ -148,6 +153,7 @@ pub struct PeriodSummary {
 
 /// The finance home figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct FinanceOverview {
     /// Periods with usage, newest first.
     pub periods: Vec<PeriodSummary>,
@@ -161,6 +167,7 @@ pub struct FinanceOverview {
 
 /// A customer subscription on the customer's home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerSubscriptionView {
     /// Registration (stamp) name.
     pub registration: String,
@@ -172,6 +179,7 @@ pub struct CustomerSubscriptionView {
 
 /// A user subscription on the customer's home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UserSubscriptionView {
     /// Registration (stamp) name.
     pub registration: String,
@@ -194,6 +202,7 @@ pub struct UserSubscriptionView {
 
 /// The customer's home figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerOverview {
     /// Customer name.
     pub name: String,
@@ -220,6 +229,7 @@ pub struct CustomerOverview {
 
 /// The customer's cost on its home page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PortalCost {
     /// The month in progress (with the forecast).
     pub this_month: CustomerCost,
@@ -229,6 +239,7 @@ pub struct PortalCost {
 
 /// A meter of the catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeterView {
     /// Normalised meter ID.
     pub id: String,
@@ -252,6 +263,7 @@ pub struct MeterView {
 
 /// Billable usage of one meter that has no price: shown as unpriced, never as zero cost.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UnpricedUsage {
     /// Normalised meter ID.
     pub meter_id: String,
@@ -265,6 +277,7 @@ pub struct UnpricedUsage {
 
 /// Whose subscription a billing account is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum AccountKind {
     /// A customer subscription mapped to the customer's cloud tenant.
@@ -277,6 +290,7 @@ pub enum AccountKind {
 /// customer's part of it (its section of a base subscription). Amounts are rounded to the
 /// currency's minor unit and travel as decimal strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct AccountCost {
     /// Registration (stamp) name.
     pub registration: String,
@@ -300,6 +314,7 @@ pub struct AccountCost {
 
 /// Every billing account's cost in a period (`stackbill cost`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PeriodCost {
     /// `YYYY-MM`.
     pub period: crate::billing::BillingPeriod,
@@ -309,6 +324,7 @@ pub struct PeriodCost {
 
 /// A customer's cost in a period, over all the accounts that bill its usage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerCost {
     /// Customer.
     pub customer_id: i64,
@@ -328,6 +344,7 @@ pub struct CustomerCost {
 
 /// One row of a home page's cost table: this month so far, the forecast, last month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CostRow {
     /// Registration name (accounts) or empty (customers spanning registrations).
     pub registration: String,
@@ -353,6 +370,7 @@ pub struct CostRow {
 
 /// Cost on the operator's and finance's home pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CostOverview {
     /// The month in progress.
     pub period: crate::billing::BillingPeriod,
@@ -373,6 +391,7 @@ pub struct CostOverview {
 
 /// The collector's state on one registration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CollectorStatus {
     /// Registration name.
     pub registration: String,
@@ -392,6 +411,7 @@ pub struct CollectorStatus {
 
 /// An open quarantined record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct QuarantinedRecord {
     /// Id.
     pub id: i64,
@@ -411,11 +431,13 @@ pub struct QuarantinedRecord {
     pub received_at: i64,
 }
 
+mod api_reference;
 mod audit;
 mod console;
 mod invoices;
 mod prices;
 mod usage;
+pub use api_reference::*;
 pub use audit::*;
 pub use console::*;
 pub use invoices::*;

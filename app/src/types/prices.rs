@@ -14,6 +14,7 @@ pub const PRICE_CSV_HEADER: &str =
 
 /// A price sheet in the list.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceSheetSummary {
     /// Id.
     pub id: i64,
@@ -37,6 +38,7 @@ pub struct PriceSheetSummary {
 
 /// One version of a sheet.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceVersionView {
     /// Id (the CSV download's handle).
     pub id: i64,
@@ -54,6 +56,7 @@ pub struct PriceVersionView {
 
 /// A tier of a graduated or volume price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TierView {
     /// From this many billing units on.
     pub from: Decimal,
@@ -63,6 +66,7 @@ pub struct TierView {
 
 /// One meter's price in a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceEntryView {
     /// Meter GUID.
     pub meter_id: String,
@@ -90,6 +94,7 @@ pub struct PriceEntryView {
 
 /// A billable meter with usage and no price.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UnpricedMeter {
     /// Meter GUID.
     pub meter_id: String,
@@ -103,6 +108,7 @@ pub struct UnpricedMeter {
 
 /// Where a sheet is in use.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct SheetUse {
     /// Registration or customer id.
     pub id: i64,
@@ -112,6 +118,7 @@ pub struct SheetUse {
 
 /// A meter to choose in the entry editor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct MeterChoice {
     /// Meter GUID.
     pub id: String,
@@ -123,6 +130,7 @@ pub struct MeterChoice {
 
 /// A sheet with its versions and one version's entries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceSheetDetail {
     /// The sheet.
     pub summary: PriceSheetSummary,
@@ -151,6 +159,7 @@ pub struct PriceSheetDetail {
 
 /// A new price sheet.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceSheetForm {
     /// Unique name.
     pub name: String,
@@ -163,6 +172,7 @@ pub struct PriceSheetForm {
 
 /// A version as CSV, checked (and previewed) or saved.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceUploadForm {
     /// The CSV text.
     pub csv: String,
@@ -177,6 +187,7 @@ pub struct PriceUploadForm {
 /// One meter's price from a day on: the version in effect that day with this entry
 /// changed becomes a new version starting that day.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PriceEntryForm {
     /// Meter GUID (any form; the API takes it from the path).
     #[serde(default)]
@@ -209,6 +220,7 @@ pub struct PriceEntryForm {
 
 /// Who a preview row is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PreviewSubject {
     /// A customer (on its own subscription or on the base).
@@ -229,6 +241,7 @@ pub enum PreviewSubject {
 
 /// One customer's (or base section's) last month, now and under the draft.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PreviewRow {
     /// Registration name.
     pub registration: String,
@@ -246,6 +259,7 @@ pub struct PreviewRow {
 
 /// Last month rated with the stored prices and with a draft version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct PricePreview {
     /// The month (`2026-10`).
     pub period: String,
@@ -263,6 +277,7 @@ pub struct PricePreview {
 
 /// What an upload did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub enum PriceUploadOutcome {
     /// Valid, not saved: the preview.
     Checked(PricePreview),
@@ -301,6 +316,7 @@ fn checkbox<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D:
 
 /// A change of a customer's pricing, as the customer page lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct TermsChangeView {
     /// First day.
     pub effective_on: NaiveDate,
@@ -314,6 +330,7 @@ pub struct TermsChangeView {
 
 /// How a customer is priced today, its changes, and the sheets it may be given.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerTermsView {
     /// Its own sheet today (`None`: each registration's default sheet).
     pub own_sheet: Option<SheetUse>,
@@ -331,6 +348,7 @@ pub struct CustomerTermsView {
 
 /// A customer's pricing from a day on.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CustomerPricingForm {
     /// A sheet id, or empty for the registrations' default sheets.
     #[serde(default)]

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// A dimension the explorer groups by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum UsageDim {
     /// UTC day of usage.
@@ -54,6 +55,7 @@ impl UsageDim {
 /// What the explorer selects: months, grouping, filters, order and page. Text as it came
 /// from a query string or a form; the service parses and rejects what is not valid.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageQuery {
     /// First month (`YYYY-MM`); empty: the month in progress.
     #[serde(default)]
@@ -117,6 +119,7 @@ impl UsageQuery {
 
 /// One row of the explorer: the grouped dimensions filled, the others `None`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageRow {
     /// UTC day of usage.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,6 +161,7 @@ pub struct UsageRow {
 
 /// A total per currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct CurrencyTotal {
     /// The currency (its ISO 4217 code on the wire).
     pub currency: crate::billing::Currency,
@@ -167,6 +171,7 @@ pub struct CurrencyTotal {
 
 /// One page of the explorer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsagePage {
     /// Whose usage.
     pub customer_id: i64,
@@ -191,6 +196,7 @@ pub struct UsagePage {
 
 /// What the explorer's filters can pick from.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageChoices {
     /// Services.
     pub services: Vec<String>,
@@ -204,6 +210,7 @@ pub struct UsageChoices {
 
 /// A named series of values.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Series {
     /// Its name (a service, a meter).
     pub name: String,
@@ -213,6 +220,7 @@ pub struct Series {
 
 /// A labelled value (a bar of a ranking).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Ranked {
     /// What it is (a meter's name, a resource's name).
     pub label: String,
@@ -224,6 +232,7 @@ pub struct Ranked {
 
 /// The portal's charts for a range of months, in one currency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct UsageCharts {
     /// Whose usage (the customer's name).
     #[serde(default)]
@@ -254,6 +263,7 @@ pub struct UsageCharts {
 
 /// How a month stands against its budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum BudgetState {
     /// Spending and the forecast are within it.
@@ -266,6 +276,7 @@ pub enum BudgetState {
 
 /// A billing account's monthly budget on the customer's overview.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct BudgetView {
     /// Registration name.
     pub registration: String,

@@ -2,19 +2,21 @@
 //! `Authorization: Bearer <token>` (or a browser session). Every handler resolves its
 //! caller and calls the same `authorize` helper as the server functions.
 
+use super::bodies::{CustomerBody, ErrorBody, Me, Values};
+use super::openapi::Refusals;
 use super::{console, invoices, prices};
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access, Caller};
 use app::ssr::services::overview;
 use app::ssr::AppState;
+use app::types::{CustomerCost, MeterView, RegistrationSummary};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
-use serde_json::json;
 use tower_sessions::Session;
 
 /// The API routes.
@@ -46,10 +48,10 @@ pub fn router() -> Router<ServerState> {
             )),
         )
         .route(
-            "/mappings/{tenant}",
+            "/mappings/{cloud_tenant_id}",
             put(console::put_mapping).delete(console::delete_mapping),
         )
-        .route("/mappings/{tenant}/history", get(console::mapping_history))
+        .route("/mappings/{cloud_tenant_id}/history", get(console::mapping_history))
         .route("/user-subscriptions", get(console::list_user_subscriptions))
         .route(
             "/user-subscriptions/{id}/owner",
@@ -60,7 +62,7 @@ pub fn router() -> Router<ServerState> {
         .route("/invoices", get(invoices::list))
         .route("/invoices.zip", get(invoices::zip))
         .route("/invoice-lines", get(invoices::lines))
-        .route("/invoice-lines.csv", get(invoices::lines))
+        .route("/invoice-lines.csv", get(invoices::lines_csv))
         .route("/invoices/{key}", get(invoices::detail))
         .route("/invoices/{key}/issue", axum::routing::post(invoices::issue))
         .route("/invoices/{key}/void", axum::routing::post(invoices::void))
@@ -95,8 +97,9 @@ impl From<AppError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut response = (status, Json(json!({ "error": self.0 }))).into_response();
-        if let Some(secs) = self.0.retry_after_secs {
+        let retry_after = self.0.retry_after_secs;
+        let mut response = (status, Json(ErrorBody { error: self.0 })).into_response();
+        if let Some(secs) = retry_after {
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
@@ -130,63 +133,80 @@ async fn resolve_caller(parts: &mut Parts, state: &AppState) -> Result<Option<Ca
     auth::resolve_caller(state, authorization.as_ref(), session.as_ref()).await
 }
 
-type ApiResult = Result<Json<serde_json::Value>, ApiError>;
-
 /// Who am I: any valid token (ingest tokens included) or session; 401 otherwise.
-async fn me(MaybeCaller(caller): MaybeCaller) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/me", tag = "Identity", summary = "Who am I",
+    responses((status = 200, body = Me), Refusals))]
+pub(super) async fn me(MaybeCaller(caller): MaybeCaller) -> Result<Json<Me>, ApiError> {
     let caller = caller.ok_or_else(AppError::unauthenticated)?;
-    Ok(Json(json!({
-        "role": caller.role,
-        "customer_id": caller.customer_id,
-        "actor": caller.actor_code(),
-        "name": caller.actor_label(),
-    })))
+    Ok(Json(Me {
+        role: caller.role,
+        customer_id: caller.customer_id,
+        actor: caller.actor_code(),
+        name: caller.actor_label(),
+    }))
 }
 
-/// The meter catalogue (staff).
-async fn meters(State(state): State<ServerState>, MaybeCaller(caller): MaybeCaller) -> ApiResult {
+/// The meter catalogue (staff): every meter seen or known, its unit, service and billing.
+#[utoipa::path(get, path = "/api/v1/meters", tag = "Meters", summary = "List meters",
+    responses((status = 200, body = Values<MeterView>), Refusals))]
+pub(super) async fn meters(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<Values<MeterView>>, ApiError> {
     auth::authorize(caller, Access::Staff)?;
-    let meters = overview::list_meters(&state.app).await?;
-    Ok(Json(json!({ "value": meters })))
+    let value = overview::list_meters(&state.app).await?;
+    Ok(Json(Values { value }))
 }
 
 /// Registrations with their headline counts (staff).
-async fn registrations(State(state): State<ServerState>, MaybeCaller(caller): MaybeCaller) -> ApiResult {
+#[utoipa::path(get, path = "/api/v1/registrations", tag = "Registrations", summary = "List registrations",
+    responses((status = 200, body = Values<RegistrationSummary>), Refusals))]
+pub(super) async fn registrations(
+    State(state): State<ServerState>,
+    MaybeCaller(caller): MaybeCaller,
+) -> Result<Json<Values<RegistrationSummary>>, ApiError> {
     let caller = auth::authorize(caller, Access::Staff)?;
     let value = app::ssr::services::registrations::list(&state.app, &caller).await?;
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(Values { value }))
 }
 
-/// One customer: staff, or that customer's own users and tokens (others get 404).
-async fn customer(
+/// One customer with its month in progress: staff, or that customer's own users and
+/// tokens (others get 404).
+#[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "Customers", summary = "Get a customer",
+    params(("id" = i64, Path, description = "The customer.")),
+    responses((status = 200, body = CustomerBody), (status = 404, body = ErrorBody), Refusals))]
+pub(super) async fn customer(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<i64>,
-) -> ApiResult {
+) -> Result<Json<CustomerBody>, ApiError> {
     auth::authorize(caller, Access::Customer(id))?;
-    let o = overview::customer_overview(&state.app, id).await?;
-    Ok(Json(json!({ "id": id, "customer": o })))
+    let customer = overview::customer_overview(&state.app, id).await?;
+    Ok(Json(CustomerBody { id, customer }))
 }
 
 /// `?period=YYYY-MM` (default: the month in progress).
-#[derive(Debug, serde::Deserialize)]
-struct PeriodQuery {
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct PeriodQuery {
+    /// `YYYY-MM` (default: the month in progress).
     period: Option<String>,
 }
 
 /// A customer's cost in a period over every account that bills its usage: staff, or that
 /// customer's own users and tokens (others get 404). Amounts are decimal strings.
-async fn customer_cost(
+#[utoipa::path(get, path = "/api/v1/customers/{id}/cost", tag = "Customers", summary = "A customer's cost in a month",
+    params(("id" = i64, Path, description = "The customer."), PeriodQuery),
+    responses((status = 200, body = CustomerCost), (status = 404, body = ErrorBody), Refusals))]
+pub(super) async fn customer_cost(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<i64>,
     Query(q): Query<PeriodQuery>,
-) -> ApiResult {
+) -> Result<Json<CustomerCost>, ApiError> {
     auth::authorize(caller, Access::Customer(id))?;
     let now = state.app.clock.now();
     let period = app::ssr::services::costs::period_or_current(q.period.as_deref(), now)?;
     let cost = app::ssr::services::costs::customer_cost(&state.app.db, id, period, now).await?;
-    Ok(Json(
-        serde_json::to_value(cost).map_err(|e| auth::internal("cost json", e))?,
-    ))
+    Ok(Json(cost))
 }

@@ -2,6 +2,10 @@
 //! status.
 
 use super::api::{ApiError, MaybeCaller};
+use super::bodies::{
+    Discarded, ErrorBody, PushReport, QuarantineBody, RejectedRecord, ReprocessBody, Reprocessed, Values,
+};
+use super::openapi::Refusals;
 use crate::ServerState;
 use app::error::{AppError, ErrorKind};
 use app::ingest::document::read_all;
@@ -9,7 +13,8 @@ use app::ingest::{Format, Item};
 use app::ssr::auth::{self, Access};
 use app::ssr::services::ingest::{ingest_batch, split_items, Batch, IngestCache, Source};
 use app::ssr::services::lookup;
-use app::ssr::services::quarantine::{self, Reprocessed};
+use app::ssr::services::quarantine;
+use app::types::CollectorStatus;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +22,6 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use http::HeaderMap;
 use serde::Deserialize;
-use serde_json::json;
 
 /// Largest body of a reprocess request (one corrected record).
 const REPROCESS_MAX_BYTES: usize = 1024 * 1024;
@@ -40,8 +44,10 @@ pub fn router() -> Router<ServerState> {
         .route("/collector", get(collector_status))
 }
 
-#[derive(Debug, Deserialize)]
-struct RegistrationQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct RegistrationQuery {
+    /// The registration's name (an ingest token's own by default).
     registration: Option<String>,
 }
 
@@ -80,7 +86,18 @@ async fn read_body(headers: &HeaderMap, body: Body, max: usize) -> Result<Bytes,
 /// and listed with their position and reason. The caller is authorised before a byte of
 /// the body is read; an `ingest` token pushes only to its own registration; at most
 /// `STACKBILL_INGEST_CONCURRENCY` bodies are read at once.
-async fn push_usage(
+#[utoipa::path(post, path = "/api/v1/usage", tag = "Ingestion", summary = "Push usage",
+    params(RegistrationQuery),
+    request_body(description = "A page of the Azure Stack usage API (`{\"value\":[…]}`), an array of its records, or CSV.",
+        content((String = "application/json"), (String = "text/csv"))),
+    responses(
+        (status = 200, body = PushReport),
+        (status = 400, description = "Malformed: `line` and `column` say where.", body = ErrorBody),
+        (status = 413, body = ErrorBody),
+        (status = 503, description = "Too many uploads at once; `Retry-After` says when to try again.", body = ErrorBody),
+        Refusals,
+    ))]
+pub(super) async fn push_usage(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<RegistrationQuery>,
@@ -131,10 +148,13 @@ async fn push_usage(
         Err(e) => return Err(auth::internal("parse task", e).into()),
     };
     let total = items.len();
-    let rejected_list: Vec<serde_json::Value> = items
+    let rejected_list: Vec<RejectedRecord> = items
         .iter()
         .filter_map(|i| match i {
-            Item::Rejected(r) => Some(json!({ "index": r.index, "reason": r.reason })),
+            Item::Rejected(r) => Some(RejectedRecord {
+                index: r.index,
+                reason: r.reason.clone(),
+            }),
             Item::Record { .. } => None,
         })
         .collect();
@@ -160,62 +180,69 @@ async fn push_usage(
     .await
     .map_err(AppError::from)?;
     let mut rejected_list = rejected_list;
-    rejected_list.extend(
-        report
-            .refused
-            .iter()
-            .map(|(index, reason)| json!({ "index": index, "reason": reason })),
-    );
-    rejected_list.sort_by_key(|v| v["index"].as_u64());
-    Ok(Json(json!({
-        "registration": reg.name,
-        "batch_id": report.batch_id,
-        "records": total,
-        "accepted": report.accepted,
-        "duplicates": report.duplicates,
-        "corrected": report.corrected,
-        "stale": report.stale,
-        "quarantined": report.quarantined,
-        "rejected": rejected_list,
-    }))
+    rejected_list.extend(report.refused.iter().map(|(index, reason)| RejectedRecord {
+        index: *index,
+        reason: reason.clone(),
+    }));
+    rejected_list.sort_by_key(|r| r.index);
+    Ok(Json(PushReport {
+        registration: reg.name,
+        batch_id: report.batch_id,
+        records: total,
+        accepted: report.accepted,
+        duplicates: report.duplicates,
+        corrected: report.corrected,
+        stale: report.stale,
+        quarantined: report.quarantined,
+        rejected: rejected_list,
+    })
     .into_response())
 }
 
-#[derive(Debug, Deserialize)]
-struct ListQuery {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct ListQuery {
+    /// One registration's name.
     registration: Option<String>,
+    /// Records answered (1 to 1,000; default 100).
     limit: Option<i64>,
 }
 
 /// Open quarantined records (operators).
-async fn list_quarantine(
+#[utoipa::path(get, path = "/api/v1/quarantine", tag = "Ingestion", summary = "The open quarantine",
+    params(ListQuery),
+    responses((status = 200, body = QuarantineBody), Refusals))]
+pub(super) async fn list_quarantine(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Query(q): Query<ListQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<QuarantineBody>, ApiError> {
     auth::authorize(caller, Access::Operator)?;
     let reg = match q.registration.as_deref() {
         Some(name) => Some(lookup::resolve_registration(&state.app.db, Some(name)).await?.id),
         None => None,
     };
     let (open, value) = quarantine::list_open(&state.app.db, reg, q.limit.unwrap_or(100).clamp(1, 1000)).await?;
-    Ok(Json(json!({ "value": value, "open": open })))
-}
-
-#[derive(Debug, Deserialize, Default)]
-struct ReprocessBody {
-    /// Corrected raw text; without it the stored text is parsed again.
-    raw: Option<String>,
+    Ok(Json(QuarantineBody { value, open }))
 }
 
 /// Reprocesses a quarantined record (operators; authorised before the body is read).
-async fn reprocess(
+#[utoipa::path(post, path = "/api/v1/quarantine/{id}/reprocess", tag = "Ingestion", summary = "Reprocess a quarantined record",
+    params(("id" = i64, Path, description = "The quarantined record.")),
+    request_body(content = Option<ReprocessBody>, description = "Optional: the corrected raw text."),
+    responses(
+        (status = 200, body = Reprocessed),
+        (status = 404, body = ErrorBody),
+        (status = 422, description = "Still not valid (`still_invalid`); it stays in the quarantine.", body = ErrorBody),
+        Refusals,
+    ))]
+pub(super) async fn reprocess(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<i64>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Reprocessed>, ApiError> {
     let caller = auth::authorize(caller, Access::Operator)?;
     let body = read_body(&headers, body, REPROCESS_MAX_BYTES).await?;
     let body: ReprocessBody = if body.is_empty() {
@@ -225,10 +252,15 @@ async fn reprocess(
             .map_err(|e| AppError::bad_request(format!("The body must be {{\"raw\": \"...\"}}: {e}")))?
     };
     match quarantine::reprocess(&state.app, &caller, id, body.raw).await? {
-        Reprocessed::Accepted(r) => Ok(Json(json!({
-            "id": id, "status": "reprocessed", "accepted": r.accepted, "duplicates": r.duplicates, "corrected": r.corrected, "stale": r.stale,
-        }))),
-        Reprocessed::StillRejected(reason) => Err(ApiError(AppError {
+        quarantine::Reprocessed::Accepted(r) => Ok(Json(Reprocessed {
+            id,
+            status: "reprocessed".into(),
+            accepted: r.accepted,
+            duplicates: r.duplicates,
+            corrected: r.corrected,
+            stale: r.stale,
+        })),
+        quarantine::Reprocessed::StillRejected(reason) => Err(ApiError(AppError {
             field: Some("raw".into()),
             ..AppError::new(ErrorKind::Invalid, "still_invalid", reason)
         })),
@@ -236,22 +268,30 @@ async fn reprocess(
 }
 
 /// Discards a quarantined record (operators).
-async fn discard(
+#[utoipa::path(post, path = "/api/v1/quarantine/{id}/discard", tag = "Ingestion", summary = "Discard a quarantined record",
+    params(("id" = i64, Path, description = "The quarantined record.")),
+    responses((status = 200, body = Discarded), (status = 404, body = ErrorBody), Refusals))]
+pub(super) async fn discard(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<i64>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Discarded>, ApiError> {
     let caller = auth::authorize(caller, Access::Operator)?;
     quarantine::discard(&state.app, &caller, id).await?;
-    Ok(Json(json!({ "id": id, "status": "discarded" })))
+    Ok(Json(Discarded {
+        id,
+        status: "discarded".into(),
+    }))
 }
 
-/// The collector's state per registration (staff).
-async fn collector_status(
+/// The collector's state per registration (staff): last window pulled, lag, errors.
+#[utoipa::path(get, path = "/api/v1/collector", tag = "Ingestion", summary = "The collector's state",
+    responses((status = 200, body = Values<CollectorStatus>), Refusals))]
+pub(super) async fn collector_status(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Values<CollectorStatus>>, ApiError> {
     auth::authorize(caller, Access::Staff)?;
     let value = app::ssr::services::collector::status(&state.app.db, None).await?;
-    Ok(Json(json!({ "value": value })))
+    Ok(Json(Values { value }))
 }

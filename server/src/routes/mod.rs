@@ -3,10 +3,12 @@
 
 pub mod api;
 pub mod azure;
+pub mod bodies;
 pub mod console;
 pub mod health;
 pub mod ingest;
 pub mod invoices;
+pub mod openapi;
 pub mod prices;
 pub mod security;
 pub mod server_fn_status;

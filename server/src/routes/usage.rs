@@ -4,6 +4,8 @@
 //! `format=csv` or `/usage.csv` the whole selection as CSV, written in chunks.
 
 use super::api::{ApiError, MaybeCaller};
+use super::bodies::{ErrorBody, UsageBody};
+use super::openapi::Refusals;
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access};
@@ -13,11 +15,46 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use std::collections::HashMap;
 
 /// Rows per chunk of the CSV download.
 const CSV_CHUNK: usize = 1000;
+
+/// The usage selection's parameters (the portal explorer's, in its address).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // a description of the parameters `query_of` reads by name
+pub(super) struct UsageParams {
+    /// One month, `YYYY-MM` (instead of `from` and `to`).
+    period: Option<String>,
+    /// First month, `YYYY-MM` (default: the month in progress).
+    from: Option<String>,
+    /// Last month, `YYYY-MM` (at most 12 months from `from`).
+    to: Option<String>,
+    /// Dimensions, comma-separated: `day`, `service`, `meter`, `subscription`,
+    /// `resource_group`, `resource` (default `day,meter`).
+    group_by: Option<String>,
+    /// Only this service.
+    service: Option<String>,
+    /// Only this meter id.
+    meter: Option<String>,
+    /// Only this user subscription (GUID).
+    subscription: Option<String>,
+    /// Only this resource group.
+    resource_group: Option<String>,
+    /// Only resources tagged `name` or `name:value` (name without case, value exactly).
+    tag: Option<String>,
+    /// `daily` (default) or, for CSV only, `hourly`: one row per stored record.
+    granularity: Option<String>,
+    /// A column, `-` in front for descending (`-cost`).
+    sort: Option<String>,
+    /// The opaque cursor from `nextLink`.
+    cursor: Option<String>,
+    /// Rows per page (JSON).
+    page_size: Option<u32>,
+    /// `csv` for the whole selection as CSV (also with `Accept: text/csv`).
+    format: Option<String>,
+}
 
 /// The query string as the explorer's query; `period=YYYY-MM` is one month.
 fn query_of(p: &HashMap<String, String>) -> Result<UsageQuery, AppError> {
@@ -33,6 +70,15 @@ fn query_of(p: &HashMap<String, String>) -> Result<UsageQuery, AppError> {
 
 /// The JSON page or the CSV of a customer's usage (staff, or that customer's own users and
 /// tokens; anyone else gets 404).
+#[utoipa::path(get, path = "/api/v1/customers/{id}/usage", tag = "Usage", summary = "A customer's rated usage",
+    params(("id" = i64, Path, description = "The customer."), UsageParams),
+    responses(
+        (status = 200, description = "A page of rows with the whole selection's totals, or the whole selection as CSV \
+(columns `usage_start,usage_end,service,meter_id,meter_name,unit,subscription_id,subscription_name,resource_group,resource,tags,quantity,cost,currency,unpriced` when hourly).",
+            content((UsageBody = "application/json"), (String = "text/csv"))),
+        (status = 404, body = ErrorBody),
+        Refusals,
+    ))]
 pub(super) async fn customer_usage(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
@@ -51,6 +97,9 @@ pub(super) async fn customer_usage(
 }
 
 /// `/customers/{id}/usage.csv`.
+#[utoipa::path(get, path = "/api/v1/customers/{id}/usage.csv", tag = "Usage", summary = "A customer's rated usage as CSV",
+    params(("id" = i64, Path, description = "The customer."), UsageParams),
+    responses((status = 200, content((String = "text/csv"))), (status = 404, body = ErrorBody), Refusals))]
 pub(super) async fn customer_usage_csv(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
@@ -74,17 +123,18 @@ async fn respond(
     let selection = usage::select_in(&state.app, &data, &q).await?;
     if !csv {
         let page = data.page(&selection)?;
-        let mut body = json!({
-            "value": page.value,
-            "totals": page.totals,
-            "total_rows": page.total_rows,
-            "from": page.from,
-            "to": page.to,
-        });
-        if let Some(c) = page.next_cursor {
-            body["nextLink"] = json!(super::console::next_link(&format!("/customers/{id}/usage"), p, c));
-        }
-        return Ok(Json(body).into_response());
+        let next_link = page
+            .next_cursor
+            .map(|c| super::console::next_link(&format!("/customers/{id}/usage"), p, c));
+        return Ok(Json(UsageBody {
+            value: page.value,
+            totals: page.totals,
+            total_rows: page.total_rows,
+            from: page.from,
+            to: page.to,
+            next_link,
+        })
+        .into_response());
     }
     let name = format!("attachment; filename=\"usage-{from}-{to}.csv\"");
     let headers = [

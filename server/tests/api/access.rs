@@ -286,7 +286,8 @@ async fn cost_is_readable_by_staff_and_the_customers_own_users_and_tokens_and_40
 /// [`every_server_function_is_classified_and_a_customer_gets_nothing_from_staff_ones`]
 /// until it is added here — and a customer-facing one needs its isolation case (its test
 /// asks for another customer's data by every parameter it takes).
-const ANYONE: [&str; 3] = ["visitor", "sign_in", "sign_out"];
+/// (`api_reference` describes the API, like the public `/api/openapi.json`; no data.)
+const ANYONE: [&str; 4] = ["visitor", "sign_in", "sign_out", "api_reference"];
 /// Customer-facing: the caller's own customer only (staff name one to view as). Their
 /// isolation cases: `access::a_customer_never_reads_another_customers_data` (overview),
 /// `invoices` (my_invoices and the PDFs), `usage::the_portal_functions_…` (portal_*,

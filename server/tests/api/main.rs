@@ -13,6 +13,7 @@ mod helpers;
 mod import;
 mod ingest;
 mod invoices;
+mod openapi;
 mod prices;
 mod security;
 mod sign_in;

@@ -714,8 +714,10 @@ const CUSTOMER_ROUTES: [&str; 9] = [
     "/invoices/{file}",
 ];
 /// Everything else: staff, ingestion or health (a customer is refused; see `access`).
-const OTHER_ROUTES: [&str; 38] = [
+const OTHER_ROUTES: [&str; 39] = [
     "/healthz",
+    // The API's OpenAPI document: public, it holds no data.
+    "/api/openapi.json",
     "/meters",
     "/meters/{id}",
     "/meters/{id}/billing",
@@ -727,8 +729,8 @@ const OTHER_ROUTES: [&str; 38] = [
     "/mappings",
     "/mappings/export",
     "/mappings/import",
-    "/mappings/{tenant}",
-    "/mappings/{tenant}/history",
+    "/mappings/{cloud_tenant_id}",
+    "/mappings/{cloud_tenant_id}/history",
     "/user-subscriptions",
     "/user-subscriptions/{id}/owner",
     "/audit",

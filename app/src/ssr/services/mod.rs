@@ -2,6 +2,7 @@
 //! API routes and the command line call these; none of them talks SQL directly.
 
 pub mod accounts;
+pub mod api_reference;
 pub mod audit_log;
 pub mod budgets;
 pub mod cache;

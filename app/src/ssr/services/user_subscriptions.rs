@@ -139,7 +139,7 @@ async fn unassigned_amounts(
 }
 
 /// What an assignment did to one subscription.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Assigned {
     /// The user subscription.
     pub id: i64,
