@@ -30,7 +30,7 @@ test.describe("signing in as each demo user", () => {
     await expect(page).toHaveURL(/\/operator$/);
     await expect(page.getByRole("heading", { name: "Operations overview" })).toBeVisible();
     const shell = new Shell(page);
-    await expect(shell.navLinks()).toHaveText(["Overview", "Customers", "User subscriptions", "Billing periods", "Invoices", "Meters", "Price sheets", "Users", "Audit log"]);
+    await expect(shell.navLinks()).toHaveText(["Overview", "Customers", "User subscriptions", "Billing periods", "Invoices", "Meters", "Price sheets", "Users", "Audit log", "API"]);
     // The demo's six customers, plus any an earlier journey created: the figure is the
     // database's count, as the API reports it.
     const customers = await (await page.request.get("/api/v1/customers?limit=1")).json();
@@ -66,7 +66,7 @@ test.describe("signing in as each demo user", () => {
 
     await expect(page).toHaveURL(/\/finance$/);
     await expect(page.getByRole("heading", { name: "Billing periods" })).toBeVisible();
-    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Invoices", "Customers", "User subscriptions", "Meters", "Price sheets", "Users", "Audit log"]);
+    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Invoices", "Customers", "User subscriptions", "Meters", "Price sheets", "Users", "Audit log", "API"]);
     await expect(page.getByTestId("periods-table").locator("tbody tr")).not.toHaveCount(0);
     await expect(page.getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(5);
     await hydrated(page);
@@ -89,7 +89,7 @@ test.describe("signing in as each demo user", () => {
 
     await expect(page).toHaveURL(/\/portal$/);
     await expect(page.getByTestId("customer-name")).toHaveText(cust.customer!);
-    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Usage and cost"]);
+    await expect(new Shell(page).navLinks()).toHaveText(["Overview", "Usage and cost", "API"]);
     await expect(page.getByTestId("user-subscriptions").locator("tbody tr")).toHaveCount(2);
     // Its own cost only: one billing account, last month's total in money.
     await expect(page.getByTestId("portal-cost").getByTestId("cost-accounts").locator("tbody tr")).toHaveCount(1);

@@ -20,7 +20,7 @@ pub fn ApiReferencePage() -> impl IntoView {
     }
 }
 
-/// Text with `code` spans, as the document writes them.
+/// Text with `code` spans and **strong** words, as the document writes them.
 fn prose(s: &str) -> impl IntoView {
     s.split('`')
         .enumerate()
@@ -28,7 +28,17 @@ fn prose(s: &str) -> impl IntoView {
             if i % 2 == 1 {
                 view! { <code>{part.to_owned()}</code> }.into_any()
             } else {
-                part.to_owned().into_any()
+                part.split("**")
+                    .enumerate()
+                    .map(|(j, words)| {
+                        if j % 2 == 1 {
+                            view! { <strong>{words.to_owned()}</strong> }.into_any()
+                        } else {
+                            words.to_owned().into_any()
+                        }
+                    })
+                    .collect_view()
+                    .into_any()
             }
         })
         .collect_view()

@@ -11,7 +11,7 @@
 //! `/subscriptions/` and matches its segments without regard to case. The use cases are in
 //! `services::usage_aggregates` and `services::customer_subscriptions`.
 
-use super::api::MaybeCaller;
+use super::api::{ApiError, MaybeCaller};
 use crate::ServerState;
 use app::components::form::encode_component;
 use app::ssr::services::customer_subscriptions::{self as csubs, RegistrationPath};
@@ -65,12 +65,30 @@ fn link(state: &ServerState, path: &str, p: &HashMap<String, String>, name: &str
 
 async fn dispatch(
     State(state): State<ServerState>,
-    MaybeCaller(caller): MaybeCaller,
+    caller: Result<MaybeCaller, ApiError>,
     method: Method,
     Path(rest): Path<String>,
     Query(p): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
+    let caller = match caller {
+        Ok(MaybeCaller(caller)) => caller,
+        // A malformed, expired or revoked token: Azure's answer in Azure's shape, so an SDK
+        // reports it as it would against Azure (no token at all is `AuthenticationFailed`).
+        Err(ApiError(e)) if e.status() == 401 => {
+            let mut response = error(AzureError::new(
+                401,
+                "InvalidAuthenticationToken",
+                "The access token is invalid, expired or revoked.",
+            ));
+            response
+                .headers_mut()
+                .insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+            return response;
+        }
+        // Anything else (a throttled caller, the database away) keeps its own answer.
+        Err(e) => return e.into_response(),
+    };
     let path = format!("/subscriptions/{rest}");
     let seg: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
     let lower: Vec<String> = seg.iter().map(|s| s.to_ascii_lowercase()).collect();

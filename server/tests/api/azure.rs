@@ -356,6 +356,13 @@ async fn the_usage_endpoints_answer_azures_error_codes() {
             (ok.clone(), Some(&customer), 403, "AuthorizationFailed"),
             (ok.clone(), Some(&ingest), 403, "AuthorizationFailed"),
             (ok.clone(), None, 401, "AuthenticationFailed"),
+            // A token Stackbill never issued (or one revoked) is Azure's invalid token.
+            (
+                ok.clone(),
+                Some("not-a-stackbill-token"),
+                401,
+                "InvalidAuthenticationToken",
+            ),
         ];
         for (path, token, status, code) in cases {
             let r = reqwest::Client::new().get(app.url(&path));
