@@ -125,6 +125,11 @@ fn ReferenceView(r: ApiReference, locale: Locale) -> impl IntoView {
     }
 }
 
+/// `required` or `optional`.
+fn requirement(locale: Locale, required: bool) -> &'static str {
+    text(locale, if required { Msg::ApiRequired } else { Msg::ApiOptional })
+}
+
 /// An anchor from a name (`User subscriptions` → `user-subscriptions`).
 fn anchor(name: &str) -> String {
     name.to_lowercase().replace(' ', "-")
@@ -143,12 +148,7 @@ fn OperationView(op: ApiOperation, locale: Locale) -> impl IntoView {
                     view! { <code>{p.name.clone()}</code> }.into_any(),
                     p.location.clone().into_any(),
                     type_view(&p.ty).into_any(),
-                    if p.required {
-                        t(Msg::ApiRequired)
-                    } else {
-                        t(Msg::ApiOptional)
-                    }
-                    .into_any(),
+                    requirement(locale, p.required).into_any(),
                     prose(&p.description).into_any(),
                 ]
             })
@@ -169,11 +169,7 @@ fn OperationView(op: ApiOperation, locale: Locale) -> impl IntoView {
         }
     });
     let body = (!op.body.is_empty()).then(|| {
-        let required = if op.body_required {
-            t(Msg::ApiRequired)
-        } else {
-            t(Msg::ApiOptional)
-        };
+        let required = requirement(locale, op.body_required);
         view! {
             <h4>{t(Msg::ApiRequestBody)} " " <span class="muted">{format!("({required})")}</span></h4>
             <ul>{op.body.iter().map(|b| view! { <li>{type_view(b)}</li> }).collect_view()}</ul>
@@ -228,12 +224,7 @@ fn SchemaView(s: ApiSchema, locale: Locale) -> impl IntoView {
                 vec![
                     view! { <code>{f.name.clone()}</code> }.into_any(),
                     type_view(&f.ty).into_any(),
-                    if f.required {
-                        t(Msg::ApiRequired)
-                    } else {
-                        t(Msg::ApiOptional)
-                    }
-                    .into_any(),
+                    requirement(locale, f.required).into_any(),
                     prose(&f.description).into_any(),
                 ]
             })

@@ -172,6 +172,17 @@ impl BenchDb {
             .execute(e)
             .await
             .map(|r| r.rows_affected()));
+        if self.file.is_none() {
+            // Planner statistics, as autovacuum keeps them for a database in service: right
+            // after a bulk load PostgreSQL still believes the tables are nearly empty and
+            // plans a reported-time page as one index scan per user subscription (1.5 s
+            // instead of 6 ms for 1,000 records of 100,000).
+            db::sql!(&mut c, |e| sqlx::query("ANALYZE")
+                .execute(e)
+                .await
+                .map(|r| r.rows_affected()))
+            .map_err(|e| format!("ANALYZE: {e}"))?;
+        }
         if let Some(file) = &self.file {
             std::fs::File::open(file)
                 .and_then(|f| f.sync_all())

@@ -122,8 +122,19 @@ pub async fn import_file(
     let f = File::open(path).map_err(|e| ImportError::Io(e.to_string()))?;
     let bytes = progress.unwrap_or_default();
     let reader = BufReader::with_capacity(1 << 20, Counting { inner: f, bytes });
-    store_stream(state, reader, format, options).await
+    let summary = store_stream(state, reader, format, options).await?;
+    if summary.report.accepted + summary.report.corrected >= BULK_LOAD {
+        let mut c = state.db.conn().await.map_err(|e| ImportError::Storage(e.to_string()))?;
+        crate::ssr::db::usage::refresh_statistics(&mut c)
+            .await
+            .map_err(|e| ImportError::Storage(e.to_string()))?;
+    }
+    Ok(summary)
 }
+
+/// Records stored by one import past which the planner's statistics are refreshed at once
+/// rather than when autovacuum next passes (about a tenth of a stamp-month of history).
+const BULK_LOAD: u64 = 100_000;
 
 /// One writer's share of a batch: prepared records, rejected items, items read.
 type Part = (Vec<Prepared>, Vec<Rejected>, u64);
