@@ -18,7 +18,7 @@ use utoipa::{IntoParams, IntoResponses, Modify, OpenApi, ToSchema};
         description = "Chargeback and billing for Azure Stack Hub: customers, tenant mappings, \
 meters, price sheets, usage ingestion, rated usage and invoices.\n\n\
 **Authentication**: `Authorization: Bearer <token>` with an API token created by an operator \
-(Console → Users and tokens, or `stackbill token create`); a signed-in browser session works too. \
+(the console's Users page, or `stackbill token create`); a signed-in browser session works too. \
 A customer's tokens see only that customer's data: anything else answers 404.\n\n\
 **Errors**: every error is `{\"error\":{\"code\",\"message\",\"field\"?}}` with a stable `code`; \
 401 without valid credentials, 403 for a role that may not, 404 for what does not exist or is \
