@@ -232,6 +232,18 @@ pub fn json_texts(engine: Engine) -> &'static str {
     }
 }
 
+/// [`json_texts`] for a list known to be short (a customer's subscriptions). PostgreSQL
+/// estimates the elements of a JSON array at 100 rows, so where there are about that many
+/// subscriptions a prepared statement's generic plan reads every subscription's rows; the
+/// elements of an array built from it are estimated at 10, which keeps the plan on the
+/// indexes (a year of one customer's resource rollups at 100 customers: 287 ms → 7 ms).
+pub fn json_texts_short(engine: Engine) -> &'static str {
+    match engine {
+        Engine::Sqlite => "(SELECT value FROM json_each($1))",
+        Engine::Postgres => "(SELECT unnest(ARRAY(SELECT jsonb_array_elements_text(CAST($1 AS JSONB)))))",
+    }
+}
+
 /// An id list as the JSON parameter of [`json_ids`].
 pub fn json_id_list(ids: &[i64]) -> String {
     serde_json::Value::from(ids.to_vec()).to_string()

@@ -379,7 +379,7 @@ pub async fn resource_days(
          JOIN usage_resources r ON r.user_subscription_id = s.id \
          JOIN usage_daily_by_resource d ON d.resource_id = r.id \
          WHERE s.subscription_id IN {} AND s.registration_id = $2 AND d.usage_on >= $3 AND d.usage_on < $4",
-        super::json_texts(c.engine())
+        super::json_texts_short(c.engine())
     );
     let guids = serde_json::Value::from(subscription_guids.to_vec()).to_string();
     Ok(sql!(c, |e| sqlx::query_as::<_, ResourceDay>(&q)
