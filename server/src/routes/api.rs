@@ -3,7 +3,7 @@
 //! caller and calls the same `authorize` helper as the server functions.
 
 use super::bodies::{CustomerBody, ErrorBody, Me, Values};
-use super::openapi::Refusals;
+use super::openapi::{Denials, Refusals};
 use super::{console, invoices, prices};
 use crate::ServerState;
 use app::error::AppError;
@@ -135,7 +135,7 @@ async fn resolve_caller(parts: &mut Parts, state: &AppState) -> Result<Option<Ca
 
 /// Who am I: any valid token (ingest tokens included) or session; 401 otherwise.
 #[utoipa::path(get, path = "/api/v1/me", tag = "Identity", summary = "Who am I",
-    responses((status = 200, body = Me), Refusals))]
+    responses((status = 200, body = Me), (status = 401, body = ErrorBody)))]
 pub(super) async fn me(MaybeCaller(caller): MaybeCaller) -> Result<Json<Me>, ApiError> {
     let caller = caller.ok_or_else(AppError::unauthenticated)?;
     Ok(Json(Me {
@@ -148,7 +148,7 @@ pub(super) async fn me(MaybeCaller(caller): MaybeCaller) -> Result<Json<Me>, Api
 
 /// The meter catalogue (staff): every meter seen or known, its unit, service and billing.
 #[utoipa::path(get, path = "/api/v1/meters", tag = "Meters", summary = "List meters",
-    responses((status = 200, body = Values<MeterView>), Refusals))]
+    responses((status = 200, body = Values<MeterView>), Denials))]
 pub(super) async fn meters(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
@@ -160,7 +160,7 @@ pub(super) async fn meters(
 
 /// Registrations with their headline counts (staff).
 #[utoipa::path(get, path = "/api/v1/registrations", tag = "Registrations", summary = "List registrations",
-    responses((status = 200, body = Values<RegistrationSummary>), Refusals))]
+    responses((status = 200, body = Values<RegistrationSummary>), Denials))]
 pub(super) async fn registrations(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,

@@ -10,7 +10,7 @@ use super::bodies::{
     ErrorBody, LinkedValues, ListBody, MappingChange, MeterBillingSet, MeterDescribed, OwnerBody, PasswordBody,
     RowsError, RowsErrorBody, TokenCreated, TokenRevoked, UserActionDone, UserCreated, Values,
 };
-use super::openapi::{FormatParam, Paging, Refusals, UserAction};
+use super::openapi::{Denials, FormatParam, Paging, Refusals, UserAction};
 use crate::ServerState;
 use app::billing::CloudTenantId;
 use app::error::AppError;
@@ -559,7 +559,7 @@ pub(super) async fn describe_meter(
 
 /// `GET /api/v1/users` (staff): every user, never a password hash.
 #[utoipa::path(get, path = "/api/v1/users", tag = "Users and tokens", summary = "List users",
-    responses((status = 200, body = Values<UserView>), Refusals))]
+    responses((status = 200, body = Values<UserView>), Denials))]
 pub(super) async fn users(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
@@ -571,7 +571,7 @@ pub(super) async fn users(
 
 /// `GET /api/v1/tokens` (staff): every token with its first characters, never the secret.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "Users and tokens", summary = "List API tokens",
-    responses((status = 200, body = Values<TokenView>), Refusals))]
+    responses((status = 200, body = Values<TokenView>), Denials))]
 pub(super) async fn tokens(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,

@@ -5,7 +5,7 @@ use super::api::{ApiError, MaybeCaller};
 use super::bodies::{
     Discarded, ErrorBody, PushReport, QuarantineBody, RejectedRecord, ReprocessBody, Reprocessed, Values,
 };
-use super::openapi::Refusals;
+use super::openapi::{Denials, Refusals};
 use crate::ServerState;
 use app::error::{AppError, ErrorKind};
 use app::ingest::document::read_all;
@@ -286,7 +286,7 @@ pub(super) async fn discard(
 
 /// The collector's state per registration (staff): last window pulled, lag, errors.
 #[utoipa::path(get, path = "/api/v1/collector", tag = "Ingestion", summary = "The collector's state",
-    responses((status = 200, body = Values<CollectorStatus>), Refusals))]
+    responses((status = 200, body = Values<CollectorStatus>), Denials))]
 pub(super) async fn collector_status(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,

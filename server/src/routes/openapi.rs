@@ -206,6 +206,18 @@ pub enum Refusals {
     Invalid(ErrorBody),
 }
 
+/// The errors a call that takes no input may answer.
+#[derive(IntoResponses)]
+#[allow(dead_code)] // a description of responses, never built
+pub enum Denials {
+    /// No valid token or session.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The caller's role may not do this.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+}
+
 /// Paging of the counted lists.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -9,7 +9,7 @@ use super::bodies::{
     VersionChecked, VersionPrices,
 };
 use super::console::json_body;
-use super::openapi::Refusals;
+use super::openapi::{Denials, Refusals};
 use crate::ServerState;
 use app::error::AppError;
 use app::ssr::auth::{self, Access};
@@ -30,7 +30,7 @@ type Params = Query<HashMap<String, String>>;
 /// `GET /api/v1/price-sheets`: every sheet (they are few: no paging).
 #[utoipa::path(get, path = "/api/v1/price-sheets", tag = "Price sheets", summary = "List price sheets",
     operation_id = "list_price_sheets",
-    responses((status = 200, body = Values<PriceSheetSummary>), Refusals))]
+    responses((status = 200, body = Values<PriceSheetSummary>), Denials))]
 pub(super) async fn list(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
