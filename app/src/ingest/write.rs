@@ -5,52 +5,16 @@
 //! same [`UsageRecord`].
 
 use crate::billing::UsageRecord;
-use serde_json::json;
 
 /// One record as the usage API would send it. With `with_reported_time`, the record's
 /// reported time (if any) is added as `reportedTime`, which Stackbill's readers honour
 /// (the quarantine keeps a record's report time this way).
 pub fn usage_api_record(r: &UsageRecord, with_reported_time: bool) -> String {
-    let info = |s: &str| {
-        if s.is_empty() {
-            serde_json::Value::Null
-        } else {
-            json!(s)
-        }
-    };
-    let instance = json!({
-        "Microsoft.Resources": {
-            "resourceUri": r.resource_uri,
-            "location": r.location,
-            "tags": info(&r.tags),
-            "additionalInfo": info(&r.additional_info),
-        }
-    });
-    let mut props = serde_json::Map::new();
-    props.insert("subscriptionId".into(), json!(r.subscription_id.to_string()));
-    props.insert(
-        "usageStartTime".into(),
-        json!(r.usage_start.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()),
-    );
-    props.insert(
-        "usageEndTime".into(),
-        json!(r.usage_end.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()),
-    );
-    props.insert("instanceData".into(), json!(instance.to_string()));
-    // A placeholder replaced by the exact digits below: serde_json would go through f64.
-    props.insert("quantity".into(), json!("\u{0}quantity\u{0}"));
-    props.insert("meterId".into(), json!(r.meter_id.to_string()));
-    if with_reported_time {
-        if let Some(t) = r.reported_at {
-            props.insert(
-                "reportedTime".into(),
-                json!(t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string()),
-            );
-        }
-    }
-    json!({ "properties": props })
-        .to_string()
-        .replacen("\"\\u0000quantity\\u0000\"", &r.quantity.canonical(), 1)
+    let mut out = String::with_capacity(record_capacity(r));
+    out.push_str("{\"properties\":");
+    properties(&mut out, r, with_reported_time, None);
+    out.push('}');
+    out
 }
 
 /// One record as Azure Stack's usage-aggregate endpoints serve it: `id`, `name` and `type`
@@ -59,56 +23,81 @@ pub fn usage_api_record(r: &UsageRecord, with_reported_time: bool) -> String {
 /// subscription for the tenant endpoint, the provider's for the admin one). Written
 /// directly into one buffer: the endpoints write a thousand of these a page.
 pub fn usage_aggregate(r: &UsageRecord, caller_subscription: &str) -> String {
-    fn text(out: &mut String, s: &str) {
-        out.push_str(&serde_json::Value::from(s).to_string());
+    let name = format!("{}-{}", r.subscription_id, r.meter_id);
+    let mut out = String::with_capacity(record_capacity(r) + 2 * name.len() + 160);
+    out.push_str("{\"id\":\"/subscriptions/");
+    out.push_str(caller_subscription);
+    out.push_str("/providers/Microsoft.Commerce/UsageAggregate/");
+    out.push_str(&name);
+    out.push_str("\",\"name\":\"");
+    out.push_str(&name);
+    out.push_str("\",\"type\":\"Microsoft.Commerce/UsageAggregate\",\"properties\":");
+    properties(&mut out, r, false, Some(&name));
+    out.push('}');
+    out
+}
+
+/// Room for a record, so that writing it does not grow the buffer: its texts written twice
+/// (once inside `instanceData`, once escaped as that string) and the fixed keys.
+fn record_capacity(r: &UsageRecord) -> usize {
+    2 * (r.resource_uri.len() + r.location.len() + r.tags.len() + r.additional_info.len()) + 420
+}
+
+/// A JSON string.
+fn text(out: &mut String, s: &str) {
+    out.push_str(&serde_json::Value::from(s).to_string());
+}
+
+/// `tags` and `additionalInfo`: a string, or `null` when there is none.
+fn text_or_null(out: &mut String, s: &str) {
+    if s.is_empty() {
+        out.push_str("null");
+    } else {
+        text(out, s);
     }
-    fn info(out: &mut String, s: &str) {
-        if s.is_empty() {
-            out.push_str("null");
-        } else {
-            text(out, s);
-        }
-    }
-    let (sub, meter) = (r.subscription_id.to_string(), r.meter_id.to_string());
+}
+
+/// An instant as the usage API writes it.
+fn instant(out: &mut String, t: chrono::DateTime<chrono::Utc>) {
+    out.push_str(&t.format("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+}
+
+/// The `properties` object: `instanceData` a JSON string holding `Microsoft.Resources`,
+/// `quantity` a JSON number with every digit (serde_json would go through f64).
+fn properties(out: &mut String, r: &UsageRecord, with_reported_time: bool, name: Option<&str>) {
     let mut instance = String::with_capacity(r.resource_uri.len() + r.tags.len() + r.additional_info.len() + 96);
     instance.push_str("{\"Microsoft.Resources\":{\"resourceUri\":");
     text(&mut instance, &r.resource_uri);
     instance.push_str(",\"location\":");
     text(&mut instance, &r.location);
     instance.push_str(",\"tags\":");
-    info(&mut instance, &r.tags);
+    text_or_null(&mut instance, &r.tags);
     instance.push_str(",\"additionalInfo\":");
-    info(&mut instance, &r.additional_info);
+    text_or_null(&mut instance, &r.additional_info);
     instance.push_str("}}");
-    let mut out = String::with_capacity(instance.len() * 2 + 420);
-    out.push_str("{\"id\":\"/subscriptions/");
-    out.push_str(caller_subscription);
-    out.push_str("/providers/Microsoft.Commerce/UsageAggregate/");
-    out.push_str(&sub);
-    out.push('-');
-    out.push_str(&meter);
-    out.push_str("\",\"name\":\"");
-    out.push_str(&sub);
-    out.push('-');
-    out.push_str(&meter);
-    out.push_str("\",\"type\":\"Microsoft.Commerce/UsageAggregate\",\"properties\":{\"subscriptionId\":\"");
-    out.push_str(&sub);
+    out.push_str("{\"subscriptionId\":\"");
+    out.push_str(&r.subscription_id.to_string());
     out.push_str("\",\"usageStartTime\":\"");
-    out.push_str(&r.usage_start.format("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+    instant(out, r.usage_start);
     out.push_str("\",\"usageEndTime\":\"");
-    out.push_str(&r.usage_end.format("%Y-%m-%dT%H:%M:%S+00:00").to_string());
+    instant(out, r.usage_end);
     out.push_str("\",\"instanceData\":");
-    text(&mut out, &instance);
+    text(out, &instance);
     out.push_str(",\"quantity\":");
     out.push_str(&r.quantity.canonical());
     out.push_str(",\"meterId\":\"");
-    out.push_str(&meter);
-    out.push_str("\",\"name\":\"");
-    out.push_str(&sub);
-    out.push('-');
-    out.push_str(&meter);
-    out.push_str("\"}}");
-    out
+    out.push_str(&r.meter_id.to_string());
+    out.push('"');
+    if let (true, Some(t)) = (with_reported_time, r.reported_at) {
+        out.push_str(",\"reportedTime\":\"");
+        instant(out, t);
+        out.push('"');
+    }
+    if let Some(name) = name {
+        out.push_str(",\"name\":");
+        text(out, name);
+    }
+    out.push('}');
 }
 
 #[cfg(test)]

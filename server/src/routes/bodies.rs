@@ -91,7 +91,7 @@ pub struct CustomerBody {
 
 /// A mapping change as it was recorded.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MappingChange {
+pub struct MappingChanged {
     /// The customer's Azure AD tenant.
     pub cloud_tenant_id: String,
     /// The first day the change bills.

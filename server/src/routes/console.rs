@@ -7,7 +7,7 @@
 
 use super::api::{ApiError, MaybeCaller};
 use super::bodies::{
-    ErrorBody, LinkedValues, ListBody, MappingChange, MeterBillingSet, MeterDescribed, OwnerBody, PasswordBody,
+    ErrorBody, LinkedValues, ListBody, MappingChanged, MeterBillingSet, MeterDescribed, OwnerBody, PasswordBody,
     RowsError, RowsErrorBody, TokenCreated, TokenRevoked, UserActionDone, UserCreated, Values,
 };
 use super::openapi::{Denials, FormatParam, Paging, Refusals, UserAction};
@@ -217,10 +217,10 @@ async fn apply(
     caller: &auth::Caller,
     tenant: CloudTenantId,
     form: &MappingForm,
-) -> Result<Json<MappingChange>, ApiError> {
+) -> Result<Json<MappingChanged>, ApiError> {
     let change = mappings::parse_form(&state.app, tenant, form, mappings::ChangeSource::Api).await?;
     let outcome = mappings::change_mapping(&state.app, caller, change).await?;
-    Ok(Json(MappingChange {
+    Ok(Json(MappingChanged {
         cloud_tenant_id: tenant.to_string(),
         effective_on: outcome.effective_on,
         before: outcome.before.map(|s| s.to_string()),
@@ -235,13 +235,13 @@ async fn apply(
 #[utoipa::path(put, path = "/api/v1/mappings/{cloud_tenant_id}", tag = "Mappings", summary = "Map a tenant from a day",
     params(("cloud_tenant_id" = String, Path, description = "The customer's Azure AD tenant (a GUID).")),
     request_body = MappingForm,
-    responses((status = 200, body = MappingChange), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), Refusals))]
+    responses((status = 200, body = MappingChanged), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), Refusals))]
 pub(super) async fn put_mapping(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(raw): Path<String>,
     body: Bytes,
-) -> Result<Json<MappingChange>, ApiError> {
+) -> Result<Json<MappingChanged>, ApiError> {
     let caller = auth::authorize(caller, Access::Operator)?;
     let tenant = tenant(&raw)?;
     let form: MappingForm = json_body(&body)?;
@@ -262,13 +262,13 @@ pub(super) async fn put_mapping(
         ("registration" = Option<String>, Query, description = "The registration's name (needed when there are several)."),
         ("effective_on" = Option<String>, Query, description = "The first day billed to the base, `YYYY-MM-DD` (default today)."),
     ),
-    responses((status = 200, body = MappingChange), (status = 404, body = ErrorBody), Refusals))]
+    responses((status = 200, body = MappingChanged), (status = 404, body = ErrorBody), Refusals))]
 pub(super) async fn delete_mapping(
     State(state): State<ServerState>,
     MaybeCaller(caller): MaybeCaller,
     Path(raw): Path<String>,
     Query(p): Params,
-) -> Result<Json<MappingChange>, ApiError> {
+) -> Result<Json<MappingChanged>, ApiError> {
     let caller = auth::authorize(caller, Access::Operator)?;
     let tenant = tenant(&raw)?;
     let form = MappingForm {

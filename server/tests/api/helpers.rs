@@ -297,3 +297,42 @@ pub async fn error_code(response: reqwest::Response) -> String {
 pub fn spawn_client(app: &TestApp) -> reqwest::Client {
     new_client(&app.base).0
 }
+
+/// Every `.route("path", …)` call in a router's source: the path, and the HTTP methods the
+/// call registers (`get(…)`, `.post(…)`, `axum::routing::put(…)`, …). The route tables of
+/// the isolation test and the OpenAPI test are read from the sources with this, so a route
+/// added to the router is in both.
+pub fn routes_in(src: &str) -> Vec<(String, Vec<&'static str>)> {
+    const METHODS: [&str; 5] = ["get", "post", "put", "delete", "patch"];
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find(".route(") {
+        rest = &rest[i + ".route(".len()..];
+        // The call's arguments: up to the parenthesis that closes `.route(`.
+        let mut depth = 1;
+        let end = rest
+            .char_indices()
+            .find(|&(_, c)| {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                depth == 0
+            })
+            .map(|(j, _)| j)
+            .expect("a closed .route( call");
+        let args = &rest[..end];
+        let start = args.find('"').unwrap() + 1;
+        let path = args[start..start + args[start..].find('"').unwrap()].to_owned();
+        let methods = METHODS
+            .into_iter()
+            .filter(|m| {
+                args.match_indices(&format!("{m}("))
+                    .any(|(k, _)| k == 0 || !args[..k].ends_with(|c: char| c.is_alphanumeric() || c == '_'))
+            })
+            .collect();
+        out.push((path, methods));
+    }
+    out
+}

@@ -3,7 +3,7 @@
 //! it lists exactly the routes the router registers under `/api/v1` with their methods,
 //! and what the API really answers conforms to the schemas it documents.
 
-use crate::helpers::{for_each_app_with, spawn_app};
+use crate::helpers::{for_each_app_with, routes_in, spawn_app};
 use crate::invoices::{call, invoices, issue_draft, run_month, setup};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -18,36 +18,9 @@ fn registered_api_routes() -> BTreeSet<(String, String)> {
         include_str!("../../src/routes/ingest.rs"),
     ];
     let mut out = BTreeSet::new();
-    for src in sources {
-        let mut rest = src;
-        while let Some(i) = rest.find(".route(") {
-            rest = &rest[i + ".route(".len()..];
-            // The call's arguments: up to the parenthesis that closes `.route(`.
-            let mut depth = 1;
-            let end = rest
-                .char_indices()
-                .find(|&(_, c)| {
-                    match c {
-                        '(' => depth += 1,
-                        ')' => depth -= 1,
-                        _ => {}
-                    }
-                    depth == 0
-                })
-                .map(|(j, _)| j)
-                .expect("a closed .route( call");
-            let args = &rest[..end];
-            let start = args.find('"').unwrap() + 1;
-            let path = &args[start..start + args[start..].find('"').unwrap()];
-            for m in METHODS {
-                let call = format!("{m}(");
-                let called = args
-                    .match_indices(&call)
-                    .any(|(k, _)| k == 0 || !args[..k].ends_with(|c: char| c.is_alphanumeric() || c == '_'));
-                if called {
-                    out.insert((m.to_uppercase(), format!("/api/v1{path}")));
-                }
-            }
+    for (path, methods) in sources.into_iter().flat_map(routes_in) {
+        for m in methods {
+            out.insert((m.to_uppercase(), format!("/api/v1{path}")));
         }
     }
     out

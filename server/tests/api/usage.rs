@@ -687,17 +687,11 @@ fn registered_routes() -> std::collections::BTreeSet<String> {
         include_str!("../../src/routes/azure.rs"),
         include_str!("../../src/lib.rs"),
     ];
-    let mut out = std::collections::BTreeSet::new();
-    for src in sources {
-        let mut rest = src;
-        while let Some(i) = rest.find(".route(") {
-            rest = &rest[i + ".route(".len()..];
-            let start = rest.find('"').unwrap() + 1;
-            let end = start + rest[start..].find('"').unwrap();
-            out.insert(rest[start..end].to_owned());
-        }
-    }
-    out
+    sources
+        .into_iter()
+        .flat_map(crate::helpers::routes_in)
+        .map(|(path, _)| path)
+        .collect()
 }
 
 /// Routes a customer's users and tokens may call, each given a case below asking for
